@@ -1,0 +1,829 @@
+/*
+ * flashsale.c — the FSP/1 client and admin CLI (no DPDK).
+ *
+ *   flashsale [global options] COMMAND [options]
+ *
+ * One command sends one request: a datagram with count 1 (PROTOCOL.md
+ * "Datagram") over a UDP socket connected to server:port, then polls for the
+ * response whose (user_id, request_id) match the request. Anything else that
+ * arrives — a malformed datagram (checked with dp_fsp_parse_header, exactly as
+ * the appliance checks ours), a late answer to an earlier try of another
+ * process — is ignored. When a try times out the SAME datagram is resent:
+ * the request_id does not change, so BUY/CONFIRM/CANCEL stay idempotent and a
+ * retry can never reserve twice.
+ *
+ * Options are parsed once with getopt_long over one table; each command row
+ * says which command options it accepts and which it needs, so a misplaced
+ * option is a usage error that names it. --config fills in what the options
+ * did not say (server address, port, an item's activity and that activity's
+ * keys); an explicit option always wins.
+ *
+ * Tokens (PROTOCOL.md "Tokens"): --token is sent as given; otherwise BUY and
+ * ORDER_STATUS use the buy form fs_token_buy(token_key, user, activity),
+ * CONFIRM the payment form fs_token_pay(payment_key, order, user, ref), and
+ * CANCEL the payment form when --payment-key is given explicitly, else the buy
+ * form (the appliance accepts either for CANCEL).
+ *
+ * Exit status: 0 OK, 1 the appliance answered with another status (printed),
+ * 2 usage or config error, 3 no answer after all tries (or a socket error).
+ *
+ * Future commands (audit, feed) talk to the HTTP admin API / change feed
+ * rather than FSP: they get a row in the command table with their own run
+ * function and no FSP op.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "cfg.h"
+#include "dp.h"
+#include "fs_common.h"
+#include "fs_proto.h"
+#include "fs_token.h"
+
+#define EXIT_NOT_OK 1
+#define EXIT_USAGE 2
+#define EXIT_NO_ANSWER 3
+
+#define DEFAULT_SERVER "127.0.0.1"
+#define DEFAULT_TIMEOUT_MS 1000u
+#define DEFAULT_RETRIES 3u
+#define TIMEOUT_MS_MAX 3600000u
+#define RETRIES_MAX 1000u
+#define RX_BUF_LEN (FSP_HDR_LEN + FSP_MSG_LEN * FS_MSGS_MAX)
+
+/* Option ids: the index into long_opts and the bit in the masks below. */
+enum opt_id {
+	OPT_SERVER, OPT_PORT, OPT_CONFIG, OPT_TIMEOUT_MS, OPT_RETRIES, OPT_JSON, OPT_HELP,
+	OPT_USER, OPT_REQUEST_ID, OPT_ITEM, OPT_QTY, OPT_ORDER, OPT_REF, OPT_TOKEN,
+	OPT_TOKEN_KEY, OPT_ACTIVITY, OPT_PAYMENT_KEY,
+	OPT_COUNT
+};
+
+#define BIT(o) (1u << (o))
+/* Options every command accepts. */
+#define GLOBAL_OPTS                                                                          \
+	(BIT(OPT_SERVER) | BIT(OPT_PORT) | BIT(OPT_CONFIG) | BIT(OPT_TIMEOUT_MS) |           \
+	 BIT(OPT_RETRIES) | BIT(OPT_JSON) | BIT(OPT_HELP))
+/* Token material is accepted by every command and used where the op needs a
+ * token, so a script can pass one set of keys to all its calls. */
+#define KEY_OPTS                                                                             \
+	(BIT(OPT_TOKEN) | BIT(OPT_TOKEN_KEY) | BIT(OPT_ACTIVITY) | BIT(OPT_PAYMENT_KEY))
+#define ID_OPTS (BIT(OPT_USER) | BIT(OPT_REQUEST_ID))
+
+static const struct option long_opts[OPT_COUNT + 1] = {
+	[OPT_SERVER] = {"server", required_argument, NULL, OPT_SERVER},
+	[OPT_PORT] = {"port", required_argument, NULL, OPT_PORT},
+	[OPT_CONFIG] = {"config", required_argument, NULL, OPT_CONFIG},
+	[OPT_TIMEOUT_MS] = {"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
+	[OPT_RETRIES] = {"retries", required_argument, NULL, OPT_RETRIES},
+	[OPT_JSON] = {"json", no_argument, NULL, OPT_JSON},
+	[OPT_HELP] = {"help", no_argument, NULL, OPT_HELP},
+	[OPT_USER] = {"user", required_argument, NULL, OPT_USER},
+	[OPT_REQUEST_ID] = {"request-id", required_argument, NULL, OPT_REQUEST_ID},
+	[OPT_ITEM] = {"item", required_argument, NULL, OPT_ITEM},
+	[OPT_QTY] = {"qty", required_argument, NULL, OPT_QTY},
+	[OPT_ORDER] = {"order", required_argument, NULL, OPT_ORDER},
+	[OPT_REF] = {"ref", required_argument, NULL, OPT_REF},
+	[OPT_TOKEN] = {"token", required_argument, NULL, OPT_TOKEN},
+	[OPT_TOKEN_KEY] = {"token-key", required_argument, NULL, OPT_TOKEN_KEY},
+	[OPT_ACTIVITY] = {"activity", required_argument, NULL, OPT_ACTIVITY},
+	[OPT_PAYMENT_KEY] = {"payment-key", required_argument, NULL, OPT_PAYMENT_KEY},
+	[OPT_COUNT] = {NULL, 0, NULL, 0},
+};
+
+_Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
+_Static_assert(OPT_COUNT < ':', "option ids must not collide with getopt's ':', '?' and 'h'");
+
+struct command;
+
+/* Everything the command line and the config said, then the request. */
+struct cli {
+	const char *server;
+	uint16_t port;
+	const char *config;
+	unsigned timeout_ms;
+	unsigned retries;
+	bool json;
+	bool help;
+
+	uint64_t user_id, request_id, order_id, ref;
+	uint32_t item_id, activity_id;
+	uint16_t qty;
+	uint8_t token[FSP_TOKEN_LEN];
+	uint8_t token_key[FS_KEY_LEN];
+	uint8_t payment_key[FS_KEY_LEN];
+
+	uint32_t given;           /* BIT(OPT_*) of the options on the command line */
+	bool have_activity;       /* activity_id known (option or config) */
+	bool have_token_key;      /* token_key known (option or config) */
+	bool have_payment_key;    /* payment_key known (option or config) */
+	char server_buf[INET_ADDRSTRLEN];
+	const struct command *cmd;
+};
+
+/* The answer and when it came, for TIME's clock offset. */
+struct exchange {
+	struct fs_resp resp;
+	int64_t sent_ns;          /* wall clock when the answered try was sent */
+	int64_t recv_ns;          /* wall clock when its answer arrived */
+	unsigned tries;           /* datagrams sent */
+	bool refused;             /* an ICMP port unreachable came back */
+};
+
+struct command {
+	const char *name;
+	unsigned op;              /* FSP op; 0 for commands that are not FSP requests */
+	uint32_t allowed;         /* command options accepted (globals always are) */
+	uint32_t required;        /* command options that must be given */
+	int (*run)(struct cli *cli);
+	const char *usage;        /* help: synopsis, what it does, an example */
+};
+
+static int run_fsp(struct cli *cli);
+
+/* The command table. audit and feed (admin API / change feed, not FSP) will
+ * be added here with their own run functions. */
+static const struct command commands[] = {
+	{"buy", FS_OP_BUY, ID_OPTS | KEY_OPTS | BIT(OPT_ITEM) | BIT(OPT_QTY),
+	 BIT(OPT_USER) | BIT(OPT_ITEM), run_fsp,
+	 "  buy --user ID --item ID [--qty N] [--request-id ID]\n"
+	 "      [--token HEX | --token-key HEX --activity ID]\n"
+	 "      Reserve qty units (default 1) of an item; prints the order and its deadline.\n"
+	 "      e.g. flashsale buy --user 777 --item 1001 --token-key "
+	 "000102030405060708090a0b0c0d0e0f --activity 1\n"
+	 "           flashsale --config flashsale.ini buy --user 777 --item 1001 --qty 2\n"},
+	{"confirm", FS_OP_CONFIRM,
+	 ID_OPTS | KEY_OPTS | BIT(OPT_ORDER) | BIT(OPT_REF) | BIT(OPT_ITEM),
+	 BIT(OPT_USER) | BIT(OPT_ORDER), run_fsp,
+	 "  confirm --user ID --order ID [--ref N] [--request-id ID]\n"
+	 "      [--token HEX | --payment-key HEX]\n"
+	 "      Mark a reserved order paid (payment system); token = "
+	 "siphash(payment_key, order, user, ref).\n"
+	 "      e.g. flashsale confirm --user 777 --order 5 --ref 9 --payment-key "
+	 "f0e0d0c0b0a090807060504030201000\n"},
+	{"cancel", FS_OP_CANCEL,
+	 ID_OPTS | KEY_OPTS | BIT(OPT_ORDER) | BIT(OPT_REF) | BIT(OPT_ITEM),
+	 BIT(OPT_USER) | BIT(OPT_ORDER), run_fsp,
+	 "  cancel --user ID --order ID [--request-id ID]\n"
+	 "      [--token HEX | --token-key HEX --activity ID | --payment-key HEX [--ref N]]\n"
+	 "      Cancel a reserved order and release its units; with --payment-key the\n"
+	 "      payment-system token is sent, else the user's buy token.\n"
+	 "      e.g. flashsale cancel --user 777 --order 5 --token-key "
+	 "000102030405060708090a0b0c0d0e0f --activity 1\n"},
+	{"order", FS_OP_ORDER_STATUS, ID_OPTS | KEY_OPTS | BIT(OPT_ORDER) | BIT(OPT_ITEM),
+	 BIT(OPT_USER) | BIT(OPT_ORDER), run_fsp,
+	 "  order --user ID --order ID [--token HEX | --token-key HEX --activity ID]\n"
+	 "      Show an order: item, qty, state (RESERVED, PAID, CANCELLED, EXPIRED), deadline.\n"
+	 "      e.g. flashsale --json order --user 777 --order 5 --token "
+	 "86625a502acbba02624797a4a09b3aca\n"},
+	{"item", FS_OP_ITEM_STATUS, ID_OPTS | KEY_OPTS | BIT(OPT_ITEM), BIT(OPT_ITEM), run_fsp,
+	 "  item --item ID\n"
+	 "      Show how many units of an item are still buyable.\n"
+	 "      e.g. flashsale --server 10.0.0.5 item --item 1001\n"},
+	{"time", FS_OP_TIME, ID_OPTS | KEY_OPTS, 0, run_fsp,
+	 "  time\n"
+	 "      Show the appliance's clock and its offset from this host's clock.\n"
+	 "      e.g. flashsale --port 7701 time\n"},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* ---- messages ---- */
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("flashsale: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (try 'flashsale --help')\n", stderr);
+	return -EINVAL;
+}
+
+static void print_help(FILE *f, const struct command *only)
+{
+	fputs("usage: flashsale [global options] COMMAND [options]\n"
+	      "\n"
+	      "Send one FSP/1 request to a flashsale appliance and print its answer.\n"
+	      "\n"
+	      "Global options:\n"
+	      "  --server ADDR      appliance IPv4 address or host name (default " DEFAULT_SERVER
+	      ")\n"
+	      "  --port N           appliance UDP port (default 7700)\n"
+	      "  --config FILE      appliance INI: takes [net] address and udp_port, and for\n"
+	      "                     --item (or --activity) the activity id, token_key and\n"
+	      "                     payment_key; explicit options override it\n"
+	      "  --timeout-ms N     wait per try (default 1000)\n"
+	      "  --retries N        resends after the first try, same request_id (default 3)\n"
+	      "  --json             print the answer as one JSON object\n"
+	      "  -h, --help         this text; 'flashsale COMMAND --help' for one command\n"
+	      "\n"
+	      "Command options: --user ID, --request-id ID (default: from time and pid),\n"
+	      "  --item ID, --qty N, --order ID, --ref N, --token HEX (32 hex digits),\n"
+	      "  --token-key HEX with --activity ID, --payment-key HEX. The token options are\n"
+	      "  accepted by every command and used where its op needs a token: buy and order\n"
+	      "  use the token key, confirm the payment key, cancel the payment key if given\n"
+	      "  (else the token key). --item on confirm/cancel/order only selects the\n"
+	      "  activity in --config; it is not sent.\n"
+	      "\n"
+	      "Commands:\n",
+	      f);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!only || only == &commands[i])
+			fputs(commands[i].usage, f);
+	fputs("\nExit status: 0 OK, 1 answered with another status, 2 usage or config error,\n"
+	      "3 no answer after all retries.\n",
+	      f);
+}
+
+/* ---- option parsing ---- */
+
+/* A decimal number in 0..max; no sign, no spaces, no trailing junk. */
+static int parse_num(enum opt_id id, const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return usage_error("--%s: '%s' is not a number", long_opts[id].name, s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		return usage_error("--%s: '%s' is not a number", long_opts[id].name, s);
+	if (errno == ERANGE || v > max)
+		return usage_error("--%s: %s is out of range (0..%" PRIu64 ")", long_opts[id].name,
+				   s, max);
+	*out = v;
+	return 0;
+}
+
+static int parse_hex16(enum opt_id id, const char *s, uint8_t out[16])
+{
+	if (fs_hex_parse(s, out, 16) != 0)
+		return usage_error("--%s: '%s' is not 32 hex digits", long_opts[id].name, s);
+	return 0;
+}
+
+/* Global options: where to send and how to wait and print. */
+static int set_global_option(struct cli *cli, enum opt_id id, const char *arg)
+{
+	uint64_t v = 0;
+	int rc = 0;
+
+	switch (id) {
+	case OPT_SERVER:
+		cli->server = arg;
+		break;
+	case OPT_CONFIG:
+		cli->config = arg;
+		break;
+	case OPT_JSON:
+		cli->json = true;
+		break;
+	case OPT_HELP:
+		cli->help = true;
+		break;
+	case OPT_PORT:
+		rc = parse_num(id, arg, UINT16_MAX, &v);
+		if (rc == 0 && v == 0)
+			rc = usage_error("--port: 0 is not a port");
+		cli->port = (uint16_t)v;
+		break;
+	case OPT_TIMEOUT_MS:
+		rc = parse_num(id, arg, TIMEOUT_MS_MAX, &v);
+		if (rc == 0 && v == 0)
+			rc = usage_error("--timeout-ms: must be at least 1");
+		cli->timeout_ms = (unsigned)v;
+		break;
+	case OPT_RETRIES:
+		rc = parse_num(id, arg, RETRIES_MAX, &v);
+		cli->retries = (unsigned)v;
+		break;
+	default:
+		FS_ASSERT(0);
+	}
+	return rc;
+}
+
+/* Command options; numbers are range-checked against their wire field. */
+static int set_command_option(struct cli *cli, enum opt_id id, const char *arg)
+{
+	uint64_t v = 0;
+	int rc;
+
+	switch (id) {
+	case OPT_TOKEN:
+		return parse_hex16(id, arg, cli->token);
+	case OPT_TOKEN_KEY:
+		return parse_hex16(id, arg, cli->token_key);
+	case OPT_PAYMENT_KEY:
+		return parse_hex16(id, arg, cli->payment_key);
+	case OPT_USER:
+		return parse_num(id, arg, UINT64_MAX, &cli->user_id);
+	case OPT_REQUEST_ID:
+		return parse_num(id, arg, UINT64_MAX, &cli->request_id);
+	case OPT_ORDER:
+		return parse_num(id, arg, UINT64_MAX, &cli->order_id);
+	case OPT_REF:
+		return parse_num(id, arg, UINT64_MAX, &cli->ref);
+	case OPT_QTY:
+		rc = parse_num(id, arg, UINT16_MAX, &v);
+		cli->qty = (uint16_t)v;
+		return rc;
+	case OPT_ITEM:
+		rc = parse_num(id, arg, UINT32_MAX, &v);
+		cli->item_id = (uint32_t)v;
+		return rc;
+	case OPT_ACTIVITY:
+		rc = parse_num(id, arg, UINT32_MAX, &v);
+		cli->activity_id = (uint32_t)v;
+		return rc;
+	default:
+		FS_ASSERT(0);
+		return -EINVAL;
+	}
+}
+
+static int set_option(struct cli *cli, enum opt_id id, const char *arg)
+{
+	bool repeatable = id == OPT_JSON || id == OPT_HELP;
+	int rc;
+
+	if ((cli->given & BIT(id)) && !repeatable)
+		return usage_error("--%s given twice", long_opts[id].name);
+	cli->given |= BIT(id);
+	if (BIT(id) & GLOBAL_OPTS)
+		rc = set_global_option(cli, id, arg);
+	else
+		rc = set_command_option(cli, id, arg);
+	return rc;
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Options given but not accepted by the command, and required ones missing. */
+static int check_command_options(const struct cli *cli)
+{
+	const struct command *cmd = cli->cmd;
+	uint32_t stray = cli->given & ~(cmd->allowed | GLOBAL_OPTS);
+	uint32_t missing = cmd->required & ~cli->given;
+
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		if (stray & BIT(id))
+			return usage_error("option --%s does not apply to '%s'", long_opts[id].name,
+					   cmd->name);
+		if (missing & BIT(id))
+			return usage_error("'%s' needs --%s", cmd->name, long_opts[id].name);
+	}
+	return 0;
+}
+
+static int parse_args(struct cli *cli, int argc, char **argv)
+{
+	int c;
+
+	opterr = 0; /* our messages name the option and point at --help */
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+		if (c == 'h')
+			c = OPT_HELP;
+		if (c == '?')
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		if (c == ':')
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		if (set_option(cli, (enum opt_id)c, optarg) != 0)
+			return -EINVAL;
+	}
+	if (optind == argc)
+		return cli->help ? 0 : usage_error("no command given");
+	cli->cmd = find_command(argv[optind]);
+	if (!cli->cmd)
+		return usage_error("unknown command '%s'", argv[optind]);
+	if (optind + 1 < argc)
+		return usage_error("unexpected argument '%s'", argv[optind + 1]);
+	return cli->help ? 0 : check_command_options(cli);
+}
+
+/* ---- config ---- */
+
+/* Take from the config what the options did not say. */
+static void apply_config(struct cli *cli, const struct cfg *c)
+{
+	if (!(cli->given & BIT(OPT_SERVER))) {
+		/* An appliance listening on 0.0.0.0 is reached on loopback from here. */
+		if (c->address.s_addr == htonl(INADDR_ANY))
+			cli->server = DEFAULT_SERVER;
+		else
+			cli->server = strcpy(cli->server_buf, c->address_str);
+	}
+	if (!(cli->given & BIT(OPT_PORT)))
+		cli->port = c->udp_port;
+
+	if (!cli->have_activity && (cli->given & BIT(OPT_ITEM))) {
+		const struct cfg_item *item = cfg_find_item(c, cli->item_id);
+		if (item) {
+			cli->activity_id = item->activity_id;
+			cli->have_activity = true;
+		}
+	}
+	if (!cli->have_activity && c->n_activities == 1) {
+		cli->activity_id = c->activities[0].id;
+		cli->have_activity = true;
+	}
+	const struct cfg_activity *act =
+		cli->have_activity ? cfg_find_activity(c, cli->activity_id) : NULL;
+	if (!act)
+		return;
+	if (!cli->have_token_key && act->require_token) {
+		memcpy(cli->token_key, act->token_key, FS_KEY_LEN);
+		cli->have_token_key = true;
+	}
+	if (!cli->have_payment_key && act->has_payment_key) {
+		memcpy(cli->payment_key, act->payment_key, FS_KEY_LEN);
+		cli->have_payment_key = true;
+	}
+}
+
+static int load_config(struct cli *cli)
+{
+	struct cfg c;
+	char err[512];
+
+	if (cfg_load(cli->config, fs_now_ns(), &c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "flashsale: --config %s: %s\n", cli->config, err);
+		return -EINVAL;
+	}
+	apply_config(cli, &c);
+	cfg_free(&c);
+	return 0;
+}
+
+/* ---- the request ---- */
+
+/* A key given on the command line must be usable: the buy form needs the
+ * activity, from --activity or from the config (--item's activity, or the
+ * only one). */
+static int check_token_inputs(const struct cli *cli)
+{
+	if ((cli->given & BIT(OPT_TOKEN_KEY)) && !cli->have_activity)
+		return usage_error("--token-key needs --activity ID%s",
+				   cli->config ? " (--item's activity not found in --config)" : "");
+	return 0;
+}
+
+/* Fill cli->token unless --token gave it; see the header comment. */
+static void compute_token(struct cli *cli)
+{
+	bool buy_form = cli->have_token_key && cli->have_activity;
+	unsigned op = cli->cmd->op;
+
+	if (cli->given & BIT(OPT_TOKEN))
+		return;
+	if (op == FS_OP_CONFIRM ||
+	    (op == FS_OP_CANCEL && ((cli->given & BIT(OPT_PAYMENT_KEY)) || !buy_form))) {
+		if (cli->have_payment_key)
+			fs_token_pay(cli->payment_key, cli->order_id, cli->user_id, cli->ref,
+				     cli->token);
+		return;
+	}
+	if ((op == FS_OP_BUY || op == FS_OP_CANCEL || op == FS_OP_ORDER_STATUS) && buy_form)
+		fs_token_buy(cli->token_key, cli->user_id, cli->activity_id, cli->token);
+}
+
+/* Unique enough per user: microseconds since the epoch and the low pid bits. */
+static uint64_t default_request_id(void)
+{
+	uint64_t us = (uint64_t)fs_now_ns() / 1000u;
+	uint64_t id = (us << 12) | ((uint64_t)getpid() & 0xfffu);
+
+	return id ? id : 1;
+}
+
+/* Fields a command does not use stay 0, as PROTOCOL.md asks. */
+static void build_request(const struct cli *cli, struct fs_req *req)
+{
+	unsigned op = cli->cmd->op;
+
+	memset(req, 0, sizeof(*req));
+	req->op = (uint8_t)op;
+	req->user_id = cli->user_id;
+	req->request_id = cli->request_id;
+	if (op == FS_OP_BUY)
+		req->qty = cli->qty;
+	if (op == FS_OP_BUY || op == FS_OP_ITEM_STATUS)
+		req->item_id = cli->item_id;
+	if (op == FS_OP_CONFIRM || op == FS_OP_CANCEL || op == FS_OP_ORDER_STATUS)
+		req->order_id = cli->order_id;
+	/* CANCEL carries ref too: the payment form of its token covers it (see
+	 * the report on PROTOCOL.md; --ref defaults to 0, the table's value). */
+	if (op == FS_OP_CONFIRM || op == FS_OP_CANCEL)
+		req->ref = cli->ref;
+	if (op != FS_OP_ITEM_STATUS && op != FS_OP_TIME)
+		memcpy(req->token, cli->token, FSP_TOKEN_LEN);
+}
+
+/* ---- the exchange ---- */
+
+static int resolve(const struct cli *cli, struct sockaddr_in *sa)
+{
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
+	struct addrinfo *res;
+	int rc = getaddrinfo(cli->server, NULL, &hints, &res);
+
+	if (rc != 0) {
+		fprintf(stderr, "flashsale: --server %s: %s\n", cli->server, gai_strerror(rc));
+		return -EINVAL;
+	}
+	memcpy(sa, res->ai_addr, sizeof(*sa));
+	sa->sin_port = htons(cli->port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Does this datagram carry the answer to req? Copies it into *out if so. */
+static bool match_response(const uint8_t *buf, size_t len, const struct fs_req *req,
+			   struct fs_resp *out)
+{
+	int count = dp_fsp_parse_header(buf, len);
+
+	for (int i = 0; i < count; i++) {
+		struct fs_resp r;
+		dp_fsp_decode_resp(buf + FSP_HDR_LEN + (size_t)i * FSP_MSG_LEN, &r);
+		if (r.user_id == req->user_id && r.request_id == req->request_id) {
+			*out = r;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Wait until deadline (monotonic ns) for the answer. 1 answered, 0 timed out,
+ * -errno on a socket error. */
+static int wait_answer(int fd, int64_t deadline_ns, const struct fs_req *req,
+		       struct exchange *ex)
+{
+	uint8_t buf[RX_BUF_LEN];
+
+	for (;;) {
+		int64_t left_ns = deadline_ns - fs_mono_ns();
+		if (left_ns <= 0)
+			return 0;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int n = poll(&pfd, 1, (int)((left_ns + FS_NS_PER_MS - 1) / FS_NS_PER_MS));
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		/* MSG_TRUNC returns the real length, so an oversized datagram is
+		 * never mistaken for a shorter well-framed one. */
+		ssize_t len = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+		if (len < 0 && errno == ECONNREFUSED) {
+			ex->refused = true; /* nobody listens (yet); keep waiting */
+			continue;
+		}
+		if (len < 0 && errno != EINTR && errno != EAGAIN)
+			return -errno;
+		if (len > 0 && (size_t)len <= sizeof(buf) &&
+		    match_response(buf, (size_t)len, req, &ex->resp)) {
+			ex->recv_ns = fs_now_ns();
+			return 1;
+		}
+	}
+}
+
+/* One send. A pending ICMP error from an earlier try fails the send with
+ * ECONNREFUSED without sending, so note it and send again once. */
+static int send_dgram(int fd, const uint8_t *dgram, size_t len, struct exchange *ex)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (send(fd, dgram, len, 0) >= 0)
+			return 0;
+		if (errno != ECONNREFUSED)
+			return -errno;
+		ex->refused = true;
+	}
+	return 0; /* still refused: wait out the try as if it were lost */
+}
+
+/* Send req, resending the same bytes after each timeout. 0 answered,
+ * -ETIMEDOUT after all tries, other -errno on a socket error. */
+static int exchange(const struct cli *cli, const struct sockaddr_in *sa, const struct fs_req *req,
+		    struct exchange *ex)
+{
+	uint8_t dgram[FSP_HDR_LEN + FSP_MSG_LEN];
+	int fd, rc = -ETIMEDOUT;
+
+	dp_fsp_write_header(dgram, 1);
+	dp_fsp_encode_req(req, dgram + FSP_HDR_LEN);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (ex->tries = 0; ex->tries <= cli->retries; ex->tries++) {
+		ex->sent_ns = fs_now_ns();
+		rc = send_dgram(fd, dgram, sizeof(dgram), ex);
+		if (rc != 0)
+			goto out;
+		rc = -ETIMEDOUT;
+		int got = wait_answer(fd, fs_mono_ns() + (int64_t)cli->timeout_ms * FS_NS_PER_MS,
+				      req, ex);
+		if (got != 0) {
+			ex->tries++;
+			rc = got > 0 ? 0 : got;
+			goto out;
+		}
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+/* ---- output ---- */
+
+/* "2026-11-22T02:30:00Z" (or with ".mmm" when ms is set); raw ns if absurd. */
+static void format_time(uint64_t ns, bool ms, char *out, size_t len)
+{
+	time_t s = (time_t)(ns / (uint64_t)FS_NS_PER_S);
+	struct tm tm;
+	char base[32];
+
+	if (ns / (uint64_t)FS_NS_PER_S > 253402300799ull || !gmtime_r(&s, &tm)) {
+		snprintf(out, len, "%" PRIu64 "ns", ns);
+		return;
+	}
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ms)
+		snprintf(out, len, "%s.%03uZ", base,
+			 (unsigned)(ns % (uint64_t)FS_NS_PER_S / (uint64_t)FS_NS_PER_MS));
+	else
+		snprintf(out, len, "%sZ", base);
+}
+
+/* NTP-style: server clock minus the midpoint of our send and receive. */
+static int64_t clock_offset_ns(const struct exchange *ex)
+{
+	return (int64_t)ex->resp.server_time_ns - (ex->sent_ns + (ex->recv_ns - ex->sent_ns) / 2);
+}
+
+static void print_json(const struct exchange *ex)
+{
+	const struct fs_resp *r = &ex->resp;
+
+	printf("{\"op\":\"%s\",\"status\":\"%s\",\"status_code\":%u,\"order_id\":%" PRIu64
+	       ",\"item_id\":%" PRIu32 ",\"qty\":%u,\"user_id\":%" PRIu64
+	       ",\"request_id\":%" PRIu64 ",\"server_time_ns\":%" PRIu64
+	       ",\"deadline_ns\":%" PRIu64 ",\"available\":%" PRIu32
+	       ",\"state\":\"%s\",\"retry_after_ms\":%" PRIu32,
+	       fs_op_name(r->op), fs_status_name(r->status), r->status, r->order_id, r->item_id,
+	       r->qty, r->user_id, r->request_id, r->server_time_ns, r->deadline_ns, r->available,
+	       fs_state_name(r->state), r->retry_after_ms);
+	if (r->op == FS_OP_TIME)
+		printf(",\"offset_ns\":%" PRId64 ",\"rtt_ns\":%" PRId64, clock_offset_ns(ex),
+		       ex->recv_ns - ex->sent_ns);
+	printf("}\n");
+}
+
+/* The op-specific part of the human line. */
+static void print_human_fields(const struct exchange *ex)
+{
+	const struct fs_resp *r = &ex->resp;
+	bool ok = r->status == FS_ST_OK;
+	char t[48];
+
+	switch (r->op) {
+	case FS_OP_BUY:
+		if (ok)
+			printf(" order=%" PRIu64, r->order_id);
+		printf(" item=%" PRIu32, r->item_id);
+		if (ok)
+			printf(" qty=%u", r->qty);
+		break;
+	case FS_OP_CONFIRM:
+	case FS_OP_CANCEL:
+	case FS_OP_ORDER_STATUS:
+		printf(" order=%" PRIu64, r->order_id);
+		if (r->op == FS_OP_ORDER_STATUS && ok)
+			printf(" item=%" PRIu32 " qty=%u", r->item_id, r->qty);
+		if (r->state)
+			printf(" state=%s", fs_state_name(r->state));
+		break;
+	case FS_OP_ITEM_STATUS:
+		printf(" item=%" PRIu32 " available=%" PRIu32, r->item_id, r->available);
+		break;
+	case FS_OP_TIME:
+		format_time(r->server_time_ns, true, t, sizeof(t));
+		printf(" server_time=%s offset=%+.3fms rtt=%.3fms", t,
+		       (double)clock_offset_ns(ex) / 1e6, (double)(ex->recv_ns - ex->sent_ns) / 1e6);
+		break;
+	default:
+		printf(" item=%" PRIu32 " order=%" PRIu64, r->item_id, r->order_id);
+		break;
+	}
+	if (r->deadline_ns) {
+		format_time(r->deadline_ns, false, t, sizeof(t));
+		printf(" deadline=%s", t);
+	}
+	if (r->op == FS_OP_BUY)
+		printf(" available=%" PRIu32, r->available);
+}
+
+static void print_human(const struct exchange *ex)
+{
+	printf("%s %s", fs_op_name(ex->resp.op), fs_status_name(ex->resp.status));
+	print_human_fields(ex);
+	if (ex->resp.retry_after_ms)
+		printf(" retry_after_ms=%" PRIu32, ex->resp.retry_after_ms);
+	printf("\n");
+}
+
+/* ---- commands ---- */
+
+static int run_fsp(struct cli *cli)
+{
+	struct sockaddr_in sa;
+	struct fs_req req;
+	struct exchange ex = {0};
+	int rc;
+
+	if (resolve(cli, &sa) != 0)
+		return EXIT_USAGE;
+	compute_token(cli);
+	build_request(cli, &req);
+	rc = exchange(cli, &sa, &req, &ex);
+	if (rc != 0) {
+		fprintf(stderr, "flashsale: no answer from %s:%u to %s request_id=%" PRIu64
+				" after %u tr%s of %u ms%s%s%s\n",
+			cli->server, cli->port, fs_op_name(req.op), req.request_id, ex.tries,
+			ex.tries == 1 ? "y" : "ies", cli->timeout_ms,
+			ex.refused ? " (port unreachable: is flashsaled running?)" : "",
+			rc != -ETIMEDOUT ? ": " : "", rc != -ETIMEDOUT ? fs_strerror(rc) : "");
+		return EXIT_NO_ANSWER;
+	}
+	if (ex.resp.op != req.op)
+		fprintf(stderr, "flashsale: warning: answer carries op %u, request was %u\n",
+			ex.resp.op, req.op);
+	if (cli->json)
+		print_json(&ex);
+	else
+		print_human(&ex);
+	fflush(stdout);
+	return ex.resp.status == FS_ST_OK ? 0 : EXIT_NOT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = {
+		.server = DEFAULT_SERVER,
+		.port = FSP_DEFAULT_PORT,
+		.timeout_ms = DEFAULT_TIMEOUT_MS,
+		.retries = DEFAULT_RETRIES,
+		.qty = 1,
+	};
+
+	if (parse_args(&cli, argc, argv) != 0)
+		return EXIT_USAGE;
+	if (cli.help) {
+		print_help(stdout, cli.cmd);
+		return 0;
+	}
+	if (fs_token_init() != 0) {
+		fprintf(stderr, "flashsale: libsodium failed to initialise\n");
+		return EXIT_USAGE;
+	}
+	cli.have_activity = cli.given & BIT(OPT_ACTIVITY);
+	cli.have_token_key = cli.given & BIT(OPT_TOKEN_KEY);
+	cli.have_payment_key = cli.given & BIT(OPT_PAYMENT_KEY);
+	if (cli.config && load_config(&cli) != 0)
+		return EXIT_USAGE;
+	if (check_token_inputs(&cli) != 0)
+		return EXIT_USAGE;
+	if (!(cli.given & BIT(OPT_REQUEST_ID)))
+		cli.request_id = default_request_id();
+	return cli.cmd->run(&cli);
+}

@@ -1,0 +1,391 @@
+/*
+ * flashsaled — the flash-sale appliance daemon.
+ *
+ * Reads like DPDK's examples/l2fwd/main.c: load and validate the config
+ * (before anything else, so a bad file never opens a port) → EAL init →
+ * allocate catalog and shards → open the front end → launch one worker per
+ * worker lcore → the main lcore runs the control plane (stats, signals) →
+ * orderly teardown with an audit of every shard.
+ *
+ * Kernel mode initialises EAL with --no-huge --no-shconf --no-pci and maps
+ * the workers + 1 lcores onto the CPUs this process may use (several lcores
+ * may share a CPU: workers block in the kernel when idle).
+ *
+ * Exit status: 0 after a clean stop, 1 on a runtime failure (including a
+ * failed audit), 2 on a usage or configuration error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#include "cfg.h"
+#include "dp.h"
+#include "fs_common.h"
+#include "fs_http.h"
+#include "fs_token.h"
+#include "store.h"
+
+#define FLASHSALE_VERSION "0.1.0"
+#define STATS_LOG_INTERVAL_NS (10 * FS_NS_PER_S)
+#define EAL_ARGV_MAX 64
+
+static atomic_int g_quit;
+static struct dp_engine *g_engine;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flashsaled --config FILE [--check]\n"
+		"\n"
+		"The flashsale appliance: answers FSP/1 (UDP) purchase requests for the\n"
+		"activities and items in FILE.\n"
+		"\n"
+		"  -c, --config FILE   the INI configuration (see docs/configuration.md)\n"
+		"      --check         validate FILE, print what it holds, and exit\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"Runs in the foreground; SIGINT or SIGTERM stop it cleanly.\n"
+		"Exit status: 0 clean stop, 1 runtime failure, 2 usage or config error.\n"
+		"Example: flashsaled --config config/flashsale.ini\n");
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&g_quit, 1);
+	if (g_engine)
+		dp_engine_stop(g_engine);
+}
+
+/* "(0,1,...)": every CPU this process may run on. */
+static int cpu_group(char *out, size_t len)
+{
+	cpu_set_t set;
+	size_t n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	n += (size_t)snprintf(out + n, len - n, "(");
+	for (int c = 0; c < CPU_SETSIZE && n < len; c++)
+		if (CPU_ISSET(c, &set))
+			n += (size_t)snprintf(out + n, len - n, "%s%d", n > 1 ? "," : "", c);
+	if (n + 2 > len)
+		return -ENAMETOOLONG;
+	snprintf(out + n, len - n, ")");
+	return 0;
+}
+
+/* Build the EAL argument vector for kernel mode into argv (strings in buf). */
+static int eal_args_kernel(const struct cfg *cfg, char *buf, size_t len, char **argv)
+{
+	char group[512];
+	size_t n = 0;
+	int argc = 0, rc = cpu_group(group, sizeof(group));
+
+	if (rc < 0)
+		return rc;
+	argv[argc++] = "flashsaled";
+	argv[argc++] = "--lcores";
+	argv[argc++] = buf;
+	for (unsigned l = 0; l <= cfg->workers && n < len; l++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%u@%s", l ? "," : "", l, group);
+	if (n >= len)
+		return -ENAMETOOLONG;
+	argv[argc++] = "--main-lcore=0";
+	argv[argc++] = "--no-huge";
+	argv[argc++] = "--no-shconf";
+	argv[argc++] = "--no-pci";
+	argv[argc++] = "--no-telemetry";
+	argv[argc++] = "-m";
+	argv[argc++] = "64";
+	argv[argc++] = "--log-level=lib.eal:error";
+	argv[argc] = NULL;
+	return argc;
+}
+
+static int eal_start(const struct cfg *cfg)
+{
+	static char lcores[4096];
+	char *argv[EAL_ARGV_MAX];
+	int argc = eal_args_kernel(cfg, lcores, sizeof(lcores), argv);
+
+	if (argc < 0) {
+		fs_log("error", "cannot build EAL arguments: %s", fs_strerror(argc));
+		return argc;
+	}
+	if (cfg->eal[0])
+		fs_log("warn", "[appliance] eal is for mode = dpdk; ignored in kernel mode");
+	if (rte_eal_init(argc, argv) < 0) {
+		fs_log("error", "EAL init failed: %s", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	if (rte_lcore_count() != cfg->workers + 1) {
+		fs_log("error", "EAL gave %u lcores, need workers + 1 = %u", rte_lcore_count(),
+		       cfg->workers + 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void shards_free(struct store_shard **shards, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		store_shard_free(shards[i]);
+}
+
+static int shards_create(const struct cfg *cfg, struct store_catalog *cat,
+			 struct store_shard **shards)
+{
+	/* durability = none keeps no log, so order ids cannot continue from one:
+	 * seed each run's sequence from the clock (microseconds), which stays
+	 * ahead of any earlier run that made fewer orders than microseconds. */
+	uint64_t first_seq = (uint64_t)(fs_now_ns() / 1000);
+
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		struct store_shard_params p = {
+			.shard_id = i,
+			.idempotency_retention_ns =
+				(int64_t)cfg->idempotency_retention_s * FS_NS_PER_S,
+			.first_seq = first_seq,
+		};
+		int rc;
+
+		store_shard_capacity(cat, i, &p);
+		rc = store_shard_create(cat, &p, &shards[i]);
+		if (rc < 0) {
+			fs_log("error", "shard %u: cannot allocate %" PRIu64 " orders: %s", i,
+			       p.max_orders, fs_strerror(rc));
+			shards_free(shards, i);
+			return rc;
+		}
+		fs_log("info", "shard %u: capacity %" PRIu64 " orders, %" PRIu64 " stored answers",
+		       i, p.max_orders, p.max_idempotency);
+	}
+	return 0;
+}
+
+static void log_stats(const char *when, const struct dp_stats *s)
+{
+	fs_log("info",
+	       "%s: rx %" PRIu64 " datagrams / %" PRIu64 " messages, malformed %" PRIu64
+	       ", tx %" PRIu64 " datagrams / %" PRIu64 " messages (dropped %" PRIu64
+	       "), hand-offs %" PRIu64 " (busy %" PRIu64 "), rate-limited %" PRIu64,
+	       when, s->rx_dgrams, s->rx_msgs, s->malformed, s->tx_dgrams, s->tx_msgs,
+	       s->tx_dropped, s->handoffs, s->handoff_busy, s->rate_limited);
+	char line[1024];
+	size_t n = 0;
+	for (unsigned st = 0; st < FS_ST_COUNT; st++)
+		if (s->by_status[st])
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
+					      fs_status_name(st), s->by_status[st]);
+	if (n)
+		fs_log("info", "%s: answers by status:%s", when, line);
+}
+
+static void http_stats(void *ctx, struct dp_stats *out)
+{
+	dp_engine_stats(ctx, out);
+}
+
+/* The control plane on the main lcore: wait for a signal, serve HTTP, log
+ * counters. */
+static void control_loop(struct fs_http *http)
+{
+	int64_t next = fs_mono_ns() + STATS_LOG_INTERVAL_NS;
+	uint64_t last_rx = 0;
+
+	while (!atomic_load(&g_quit)) {
+		if (http)
+			fs_http_poll(http, 100);
+		else
+			usleep(100 * 1000);
+		if (fs_mono_ns() < next)
+			continue;
+		next += STATS_LOG_INTERVAL_NS;
+		struct dp_stats s;
+		dp_engine_stats(g_engine, &s);
+		if (s.rx_dgrams != last_rx)
+			log_stats("stats", &s);
+		last_rx = s.rx_dgrams;
+	}
+}
+
+static int audit_all(struct store_shard **shards, unsigned n)
+{
+	int bad = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		char err[256] = "";
+		struct store_stats st;
+		int rc = store_audit(shards[i], err, sizeof(err));
+
+		store_shard_stats(shards[i], &st);
+		if (rc < 0) {
+			fs_log("error", "shard %u: AUDIT FAILED: %s", i, err);
+			bad = 1;
+		} else {
+			fs_log("info", "shard %u: audit ok, %" PRIu64 " orders, %" PRIu64 " expired",
+			       i, st.orders, st.expired);
+		}
+	}
+	return bad;
+}
+
+static int parse_args(int argc, char **argv, const char **config, bool *check)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': *config = optarg; break;
+		case 'k': *check = true; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("flashsaled " FLASHSALE_VERSION "\n"); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "flashsaled: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (*config == NULL) {
+		fprintf(stderr, "flashsaled: --config FILE is required (try --help)\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_supported(const struct cfg *cfg)
+{
+	if (cfg->mode == CFG_MODE_DPDK) {
+		fs_log("error", "%s: [appliance] mode = dpdk: this build serves kernel mode only "
+				"(the DPDK data plane is not in it yet)", cfg->path);
+		return -ENOTSUP;
+	}
+	if (cfg->durability != CFG_DUR_NONE) {
+		fs_log("error", "%s: [persist] durability = %s: the write-ahead log is not in this "
+				"build yet; set durability = none", cfg->path,
+		       cfg_durability_name(cfg->durability));
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int run(const struct cfg *cfg)
+{
+	struct store_catalog *cat = NULL;
+	struct store_shard *shards[FS_WORKERS_MAX] = {0};
+	struct fs_http *http = NULL;
+	char err[512] = "";
+	int rc, status = 1;
+
+	rc = store_catalog_create(cfg, cfg->workers, &cat);
+	if (rc < 0) {
+		fs_log("error", "catalog: %s", fs_strerror(rc));
+		return 1;
+	}
+	if (shards_create(cfg, cat, shards) < 0)
+		goto out_cat;
+	struct dp_engine_params p = {.cfg = cfg, .cat = cat, .shards = shards,
+				     .nworkers = cfg->workers};
+	rc = dp_engine_create(&p, &g_engine, err, sizeof(err));
+	if (rc < 0) {
+		fs_log("error", "front end: %s", err);
+		goto out_shards;
+	}
+	if (cfg->http_port) {
+		rc = fs_http_open(cfg, cat, http_stats, g_engine, &http);
+		if (rc < 0) {
+			fs_log("error", "cannot listen for HTTP on %s:%u: %s", cfg->address_str,
+			       cfg->http_port, fs_strerror(rc));
+			goto out_engine;
+		}
+		fs_log("info", "HTTP on %s:%u: /healthz /metrics /items", cfg->address_str,
+		       cfg->http_port);
+	}
+	if (dp_engine_launch(g_engine) < 0) {
+		fs_log("error", "cannot launch workers on lcores");
+		dp_engine_wait(g_engine);
+		goto out_engine;
+	}
+	fs_log("info", "ready: FSP/1 on udp %s:%u, %u workers (kernel mode), durability %s",
+	       cfg->address_str, cfg->udp_port, cfg->workers, cfg_durability_name(cfg->durability));
+	control_loop(http);
+	fs_log("info", "stopping");
+	dp_engine_stop(g_engine);
+	dp_engine_wait(g_engine);
+	struct dp_stats s;
+	dp_engine_stats(g_engine, &s);
+	log_stats("final", &s);
+	status = audit_all(shards, cfg->workers);
+out_engine:
+	fs_http_close(http);
+	dp_engine_free(g_engine);
+	g_engine = NULL;
+out_shards:
+	shards_free(shards, cfg->workers);
+out_cat:
+	store_catalog_free(cat);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = NULL;
+	bool check = false;
+	struct cfg cfg;
+	char err[1024];
+	int rc, status;
+
+	if (parse_args(argc, argv, &config, &check) < 0)
+		return 2;
+	if (fs_token_init() < 0) {
+		fprintf(stderr, "flashsaled: libsodium init failed\n");
+		return 1;
+	}
+	rc = cfg_load(config, fs_now_ns(), &cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "flashsaled: %s\n", err);
+		return 2;
+	}
+	fs_log("info", "flashsaled " FLASHSALE_VERSION ": config %s", config);
+	cfg_log_summary(&cfg);
+	if (check) {
+		printf("%s: configuration OK (%u activities, %u items)\n", config,
+		       cfg.n_activities, cfg.n_items);
+		cfg_free(&cfg);
+		return 0;
+	}
+	if (check_supported(&cfg) < 0 || eal_start(&cfg) < 0) {
+		cfg_free(&cfg);
+		return 2;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	status = run(&cfg);
+	rte_eal_cleanup();
+	cfg_free(&cfg);
+	fs_log("info", "stopped (exit %d)", status);
+	return status;
+}

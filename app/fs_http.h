@@ -1,0 +1,28 @@
+/*
+ * fs_http.h — the daemon's control-plane HTTP endpoint (see fs_http.c).
+ */
+#ifndef FS_HTTP_H
+#define FS_HTTP_H
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "cfg.h"
+#include "dp.h"
+#include "store.h"
+
+struct fs_http;
+
+/* Fills *out with the current front-end counters. */
+typedef void (*fs_http_stats_fn)(void *ctx, struct dp_stats *out);
+
+/* Listen on cfg address:http_port. 0 or -errno (e.g. -EADDRINUSE). */
+int fs_http_open(const struct cfg *cfg, const struct store_catalog *cat, fs_http_stats_fn stats,
+		 void *ctx, struct fs_http **out);
+
+/* Serve whatever is ready, waiting at most timeout_ms. */
+void fs_http_poll(struct fs_http *h, int timeout_ms);
+
+void fs_http_close(struct fs_http *h);
+
+#endif

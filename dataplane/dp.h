@@ -1,0 +1,104 @@
+/*
+ * dp.h — the data plane: the FSP/1 wire codec and the front ends that move
+ * FSP datagrams between the network and the shards.
+ *
+ * Codec: byte-exact to PROTOCOL.md; strict on input. A datagram whose length
+ * is not 8 + 64 * count, whose magic or version differs, or whose count is 0
+ * or > 32 is malformed: dp_fsp_parse_header() says so and the caller drops and
+ * counts it. Field-level problems inside a well-framed message (unknown op,
+ * qty 0, ...) are the store's to answer with BAD_REQUEST.
+ *
+ * Front end: see dp_engine_* below (kernel mode: one SO_REUSEPORT UDP socket
+ * per worker lcore, recvmmsg/sendmmsg bursts, hand-off to owner shards over
+ * DPDK single-producer/single-consumer rings).
+ */
+#ifndef DP_H
+#define DP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs_proto.h"
+
+/* ---- codec ---- */
+
+enum dp_fsp_err {
+	DP_FSP_ERR_SHORT = 1,   /* shorter than the 8-byte header */
+	DP_FSP_ERR_MAGIC = 2,
+	DP_FSP_ERR_VERSION = 3,
+	DP_FSP_ERR_COUNT = 4,   /* count 0 or > 32 */
+	DP_FSP_ERR_LENGTH = 5,  /* length != 8 + 64 * count */
+};
+
+/* Check the framing of a datagram of len bytes. Returns the message count
+ * (1..32) or -enum dp_fsp_err. Never reads beyond len. */
+int dp_fsp_parse_header(const uint8_t *buf, size_t len);
+
+/* Human name of a framing error ("bad magic", ...). */
+const char *dp_fsp_err_name(int err);
+
+/* Write the 8-byte header (magic, version, count, reserved 0). */
+void dp_fsp_write_header(uint8_t *buf, unsigned count);
+
+/* One 64-byte message <-> host-order struct. Reserved bytes are ignored on
+ * decode and written as zero on encode. */
+void dp_fsp_decode_req(const uint8_t *msg, struct fs_req *out);
+void dp_fsp_encode_req(const struct fs_req *req, uint8_t *msg);
+void dp_fsp_decode_resp(const uint8_t *msg, struct fs_resp *out);
+void dp_fsp_encode_resp(const struct fs_resp *resp, uint8_t *msg);
+
+/* ---- front end (engine) ---- */
+
+struct cfg;
+struct store_catalog;
+struct store_shard;
+struct dp_engine;
+
+/* What the caller hands the engine: a validated config, the catalog and one
+ * shard per worker (shards[i] is owned by worker i from launch until wait
+ * returns). All must outlive the engine. */
+struct dp_engine_params {
+	const struct cfg *cfg;
+	struct store_catalog *cat;
+	struct store_shard **shards;
+	unsigned nworkers;
+};
+
+/* Allocate every worker's buffers and hand-off rings and open and bind the
+ * sockets (kernel mode). Nothing is received before dp_engine_launch.
+ * 0 or -errno with a one-line reason in err. EAL must be initialised. */
+int dp_engine_create(const struct dp_engine_params *p, struct dp_engine **out, char *err,
+		     size_t errlen);
+
+/* Start worker i on the i-th worker lcore. 0 or -errno. */
+int dp_engine_launch(struct dp_engine *e);
+
+/* Ask every worker to finish its current burst and return. Async-signal-safe
+ * (an atomic store and eventfd writes). */
+void dp_engine_stop(struct dp_engine *e);
+
+/* Wait until every worker has returned. */
+void dp_engine_wait(struct dp_engine *e);
+
+/* Close sockets and free everything; after wait. */
+void dp_engine_free(struct dp_engine *e);
+
+/* Counters summed over workers (control plane; relaxed reads). */
+struct dp_stats {
+	uint64_t rx_dgrams, rx_msgs;
+	uint64_t malformed;               /* datagrams dropped unanswered */
+	uint64_t malformed_by_kind[6];    /* index = DP_FSP_ERR_*, [0] = truncated/oversize */
+	uint64_t tx_dgrams, tx_msgs;
+	uint64_t tx_dropped;              /* responses the kernel would not take */
+	uint64_t handoffs;                /* messages sent to another worker's shard */
+	uint64_t handoff_busy;            /* hand-off ring full: answered BUSY */
+	uint64_t local_answers;           /* answered by the receiving worker's gate */
+	uint64_t executed;                /* decided by an owner shard */
+	uint64_t rate_limited;
+	uint64_t by_status[FS_ST_COUNT];  /* every answer sent, by status */
+	uint64_t sleeps;                  /* times an idle worker blocked */
+};
+void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out);
+
+#endif

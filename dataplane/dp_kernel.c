@@ -1,0 +1,689 @@
+/*
+ * dp_kernel.c — the kernel-socket front end: the embedded default that runs
+ * on any Linux box and in CI. Same shards and answers as the DPDK front end.
+ *
+ * One worker per EAL worker lcore; worker i owns shard i and one UDP socket
+ * bound to [net] address:udp_port with SO_REUSEPORT, so the kernel spreads
+ * client flows over the workers. The loop of a worker:
+ *
+ *   1. recvmmsg() a burst of up to FS_BURST_MAX datagrams (non-blocking).
+ *   2. For each datagram: strict framing check (malformed: dropped and
+ *      counted, never answered), then per message the per-address and
+ *      per-user rate limits and store_gate(). Answers that need no state are
+ *      collected into one response datagram for that request datagram.
+ *      Messages for this worker's own shard are decided inline; messages for
+ *      another shard are staged per owner and handed off in bursts through a
+ *      single-producer/single-consumer rte_ring (by value: no buffers to give
+ *      back). Two rings per (producer, owner) pair: CONFIRM/CANCEL/
+ *      ORDER_STATUS go on the priority ring, which owners drain first, so
+ *      payment traffic is not starved by a BUY spike. A full ring is the
+ *      admission limit: the message is answered BUSY with retry_after_ms.
+ *   3. Drain the incoming rings (bounded per loop) and decide each message on
+ *      the shard; consecutive entries from one request datagram are answered
+ *      in one response datagram. The owner sends from its own socket (same
+ *      address and port), so a reply never crosses cores twice.
+ *   4. sendmmsg() everything staged; a full socket buffer drops and counts.
+ *   5. Every FS_TIMER_NS: expire due reservations, trim idempotency entries.
+ *   6. Idle (nothing received or handed over for a while): block in ppoll()
+ *      on the socket and the worker's eventfd, for at most idle_sleep_us.
+ *      Producers write the eventfd only when the owner says it is asleep
+ *      (Dekker-style: sleeping flag, full fence, re-check), so the busy path
+ *      has no syscalls beyond recvmmsg/sendmmsg and an idle daemon costs ~0%
+ *      CPU.
+ *
+ * No response datagram has more messages than the request datagram it
+ * answers (no amplification): local answers and owner answers of one request
+ * datagram are each at most its message count.
+ */
+#include "dp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_common.h>
+#include <rte_lcore.h>
+#include <rte_launch.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "cfg.h"
+#include "fs_common.h"
+#include "store.h"
+
+#define DP_RX_BUF_LEN 4096           /* > 8 + 64 * 32 so oversize shows as too long */
+#define DP_DGRAM_MAX (FSP_HDR_LEN + FSP_MSG_LEN * FS_MSGS_MAX)
+#define DP_TX_SLOTS 256              /* response datagrams staged per loop */
+#define DP_STAGE_MAX 64              /* hand-offs staged per (owner, ring) before a flush */
+#define DP_DRAIN_MAX 256             /* ring entries decided per loop */
+#define DP_IDLE_SPINS 64             /* empty loops before blocking */
+#define DP_BUSY_RETRY_MS 10          /* retry_after_ms of a BUSY for a full ring */
+#define FS_TIMER_NS (10 * FS_NS_PER_MS)
+#define DP_RL_SLOTS 65536            /* rate-limit buckets per worker and kind */
+
+enum { RING_CTL = 0, RING_BUY = 1, RING_KINDS = 2 };
+
+/* One message handed to its owner shard; copied by value through the ring. */
+struct dp_handoff {
+	struct fs_req req;
+	struct sockaddr_in src;
+	uint32_t dgram_seq;   /* the producer's request datagram counter */
+	uint16_t producer;
+	uint16_t pad;
+};
+_Static_assert(sizeof(struct dp_handoff) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+
+struct dp_txslot {
+	struct sockaddr_in dst;
+	uint32_t count;
+	uint8_t buf[DP_DGRAM_MAX];
+};
+
+struct dp_stage {
+	unsigned n;
+	struct dp_handoff h[DP_STAGE_MAX];
+};
+
+struct dp_worker {
+	unsigned id;
+	int fd;
+	int efd;
+	atomic_int sleeping;
+	struct dp_engine *eng;
+	struct store_shard *shard;
+	struct store_ratelimit *ip_rl, *user_rl;
+	uint32_t dgram_seq;
+	int64_t next_timer_ns;
+
+	/* in[k][p]: from producer p (NULL for p == id); out[k][o]: to owner o */
+	struct rte_ring *in[RING_KINDS][FS_WORKERS_MAX];
+	struct rte_ring *out[RING_KINDS][FS_WORKERS_MAX];
+	struct dp_stage *stage[RING_KINDS]; /* [nworkers] each */
+
+	struct mmsghdr rx_msgs[FS_BURST_MAX];
+	struct iovec rx_iov[FS_BURST_MAX];
+	struct sockaddr_in rx_addr[FS_BURST_MAX];
+	uint8_t rx_buf[FS_BURST_MAX][DP_RX_BUF_LEN];
+
+	unsigned tx_n;
+	struct mmsghdr tx_msgs[DP_TX_SLOTS];
+	struct iovec tx_iov[DP_TX_SLOTS];
+	struct dp_txslot tx[DP_TX_SLOTS];
+
+	struct dp_handoff drain[DP_DRAIN_MAX];
+	struct dp_stats st;
+} __rte_cache_aligned;
+
+_Static_assert(sizeof(struct dp_stats) % sizeof(uint64_t) == 0, "dp_stats is summed as uint64_t words");
+
+struct dp_engine {
+	const struct cfg *cfg;
+	struct store_catalog *cat;
+	unsigned n;
+	atomic_int quit;
+	struct dp_worker *w[FS_WORKERS_MAX];
+	void *ring_mem[RING_KINDS][FS_WORKERS_MAX][FS_WORKERS_MAX];
+};
+
+/* ---------------------------------------------------------------- tx */
+
+static void tx_flush(struct dp_worker *w)
+{
+	unsigned off = 0;
+
+	while (off < w->tx_n) {
+		int r = sendmmsg(w->fd, w->tx_msgs + off, w->tx_n - off, MSG_DONTWAIT);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			/* Socket buffer full (or an error): UDP may drop; count it. */
+			for (unsigned i = off; i < w->tx_n; i++) {
+				w->st.tx_dropped++;
+				w->st.tx_msgs -= w->tx[i].count;
+			}
+			w->st.tx_dgrams -= w->tx_n - off;
+			break;
+		}
+		off += (unsigned)r;
+	}
+	w->tx_n = 0;
+}
+
+/* Open a response datagram to dst; flushes first when all slots are used. */
+static struct dp_txslot *tx_open(struct dp_worker *w, const struct sockaddr_in *dst)
+{
+	struct dp_txslot *t;
+
+	if (unlikely(w->tx_n == DP_TX_SLOTS))
+		tx_flush(w);
+	t = &w->tx[w->tx_n];
+	t->dst = *dst;
+	t->count = 0;
+	return t;
+}
+
+/* Close a datagram opened by tx_open: queue it if it holds anything. */
+static void tx_close(struct dp_worker *w, struct dp_txslot *t)
+{
+	unsigned i = w->tx_n;
+
+	if (t == NULL || t->count == 0)
+		return;
+	dp_fsp_write_header(t->buf, t->count);
+	w->tx_iov[i].iov_base = t->buf;
+	w->tx_iov[i].iov_len = FSP_HDR_LEN + FSP_MSG_LEN * t->count;
+	w->tx_msgs[i].msg_hdr.msg_name = &t->dst;
+	w->tx_msgs[i].msg_hdr.msg_namelen = sizeof(t->dst);
+	w->tx_msgs[i].msg_hdr.msg_iov = &w->tx_iov[i];
+	w->tx_msgs[i].msg_hdr.msg_iovlen = 1;
+	w->tx_n++;
+	w->st.tx_dgrams++;
+	w->st.tx_msgs += t->count;
+}
+
+static void tx_add(struct dp_worker *w, struct dp_txslot *t, const struct fs_resp *r)
+{
+	FS_ASSERT(t->count < FS_MSGS_MAX);
+	dp_fsp_encode_resp(r, t->buf + FSP_HDR_LEN + FSP_MSG_LEN * t->count);
+	t->count++;
+	w->st.by_status[r->status < FS_ST_COUNT ? r->status : 0]++;
+}
+
+/* ---------------------------------------------------------------- hand-off */
+
+static void wake(struct dp_worker *owner)
+{
+	uint64_t one = 1;
+
+	/* Pairs with the fence in worker_sleep(): either the owner sees our
+	 * entries before it blocks, or we see it asleep and wake it. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&owner->sleeping, memory_order_relaxed))
+		(void)!write(owner->efd, &one, sizeof(one));
+}
+
+static void busy_answer(struct dp_worker *w, const struct dp_handoff *h)
+{
+	struct fs_resp r = {0};
+	struct dp_txslot *t;
+
+	r.op = h->req.op;
+	r.status = FS_ST_BUSY;
+	r.item_id = h->req.item_id;
+	r.user_id = h->req.user_id;
+	r.request_id = h->req.request_id;
+	r.order_id = h->req.order_id;
+	r.server_time_ns = (uint64_t)fs_now_ns();
+	r.retry_after_ms = DP_BUSY_RETRY_MS;
+	t = tx_open(w, &h->src);
+	tx_add(w, t, &r);
+	tx_close(w, t);
+	w->st.handoff_busy++;
+}
+
+static void stage_flush(struct dp_worker *w, unsigned kind, unsigned owner)
+{
+	struct dp_stage *s = &w->stage[kind][owner];
+	unsigned done;
+
+	if (s->n == 0)
+		return;
+	done = rte_ring_enqueue_burst_elem(w->out[kind][owner], s->h, sizeof(struct dp_handoff),
+					   s->n, NULL);
+	w->st.handoffs += done;
+	/* Bounded queue: what does not fit is refused now, not queued without bound. */
+	for (unsigned i = done; i < s->n; i++)
+		busy_answer(w, &s->h[i]);
+	s->n = 0;
+	if (done)
+		wake(w->eng->w[owner]);
+}
+
+static void stage_all_flush(struct dp_worker *w)
+{
+	for (unsigned k = 0; k < RING_KINDS; k++)
+		for (unsigned o = 0; o < w->eng->n; o++)
+			stage_flush(w, k, o);
+}
+
+static void stage_add(struct dp_worker *w, unsigned owner, const struct fs_req *req,
+		      const struct sockaddr_in *src)
+{
+	unsigned kind = req->op == FS_OP_BUY ? RING_BUY : RING_CTL;
+	struct dp_stage *s = &w->stage[kind][owner];
+	struct dp_handoff *h;
+
+	if (s->n == DP_STAGE_MAX)
+		stage_flush(w, kind, owner);
+	h = &s->h[s->n++];
+	h->req = *req;
+	h->src = *src;
+	h->dgram_seq = w->dgram_seq;
+	h->producer = (uint16_t)w->id;
+}
+
+/* ---------------------------------------------------------------- rx */
+
+static bool rate_check(struct dp_worker *w, const struct fs_req *req, uint32_t src_ip,
+		       int64_t mono_ns, struct fs_resp *r)
+{
+	uint32_t retry_ms = 0;
+	bool ok = true;
+
+	if (w->ip_rl && !store_ratelimit_allow(w->ip_rl, src_ip, mono_ns, &retry_ms))
+		ok = false;
+	else if (w->user_rl && req->user_id != 0 &&
+		 !store_ratelimit_allow(w->user_rl, req->user_id, mono_ns, &retry_ms))
+		ok = false;
+	if (ok)
+		return true;
+	memset(r, 0, sizeof(*r));
+	r->op = req->op;
+	r->status = FS_ST_RATE_LIMITED;
+	r->item_id = req->item_id;
+	r->user_id = req->user_id;
+	r->request_id = req->request_id;
+	r->order_id = req->order_id;
+	r->retry_after_ms = retry_ms;
+	w->st.rate_limited++;
+	return false;
+}
+
+static void rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
+		     const struct sockaddr_in *src, int64_t now_ns, int64_t mono_ns)
+{
+	const struct store_catalog *cat = w->eng->cat;
+	struct dp_txslot *t = NULL;
+	int count = truncated ? -DP_FSP_ERR_LENGTH : dp_fsp_parse_header(buf, len);
+
+	w->st.rx_dgrams++;
+	if (unlikely(count < 0)) {
+		w->st.malformed++;
+		w->st.malformed_by_kind[truncated ? 0 : -count]++;
+		return;
+	}
+	w->dgram_seq++;
+	w->st.rx_msgs += (unsigned)count;
+	for (int i = 0; i < count; i++) {
+		struct fs_req req;
+		struct fs_resp r;
+		unsigned owner;
+		bool answered;
+
+		dp_fsp_decode_req(buf + FSP_HDR_LEN + FSP_MSG_LEN * (size_t)i, &req);
+		answered = !rate_check(w, &req, src->sin_addr.s_addr, mono_ns, &r);
+		if (!answered) {
+			answered = store_gate(cat, &req, now_ns, &r, &owner);
+			if (answered)
+				w->st.local_answers++;
+		}
+		if (!answered && owner == w->id) {
+			store_execute(w->shard, &req, now_ns, &r);
+			w->st.executed++;
+			answered = true;
+		}
+		if (answered) {
+			r.server_time_ns = (uint64_t)now_ns;
+			if (t == NULL)
+				t = tx_open(w, src);
+			tx_add(w, t, &r);
+		} else {
+			stage_add(w, owner, &req, src);
+		}
+	}
+	tx_close(w, t);
+}
+
+static unsigned rx_burst(struct dp_worker *w)
+{
+	int64_t now_ns, mono_ns;
+	int n;
+
+	for (unsigned i = 0; i < FS_BURST_MAX; i++) {
+		w->rx_msgs[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
+		w->rx_msgs[i].msg_hdr.msg_flags = 0;
+	}
+	n = recvmmsg(w->fd, w->rx_msgs, FS_BURST_MAX, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return 0;
+	now_ns = fs_now_ns();
+	mono_ns = fs_mono_ns();
+	for (int i = 0; i < n; i++) {
+		const struct mmsghdr *m = &w->rx_msgs[i];
+		bool trunc = (m->msg_hdr.msg_flags & MSG_TRUNC) || m->msg_len > DP_DGRAM_MAX;
+		rx_dgram(w, w->rx_buf[i], m->msg_len, trunc, &w->rx_addr[i], now_ns, mono_ns);
+	}
+	return (unsigned)n;
+}
+
+/* ---------------------------------------------------------------- owner */
+
+static unsigned drain_ring(struct dp_worker *w, struct rte_ring *r, unsigned max, int64_t now_ns)
+{
+	unsigned n = rte_ring_dequeue_burst_elem(r, w->drain, sizeof(struct dp_handoff),
+						 RTE_MIN(max, (unsigned)DP_DRAIN_MAX), NULL);
+	struct dp_txslot *t = NULL;
+	const struct dp_handoff *prev = NULL;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct dp_handoff *h = &w->drain[i];
+		struct fs_resp resp;
+
+		store_execute(w->shard, &h->req, now_ns, &resp);
+		w->st.executed++;
+		/* Coalesce answers to one request datagram into one response. */
+		if (t == NULL || prev->dgram_seq != h->dgram_seq || t->count == FS_MSGS_MAX) {
+			tx_close(w, t);
+			t = tx_open(w, &h->src);
+		}
+		tx_add(w, t, &resp);
+		prev = h;
+	}
+	tx_close(w, t);
+	return n;
+}
+
+static unsigned drain_all(struct dp_worker *w, int64_t now_ns)
+{
+	unsigned budget = DP_DRAIN_MAX * 4, done = 0;
+
+	for (unsigned k = 0; k < RING_KINDS; k++)
+		for (unsigned p = 0; p < w->eng->n && done < budget; p++)
+			if (w->in[k][p])
+				done += drain_ring(w, w->in[k][p], budget - done, now_ns);
+	return done;
+}
+
+static void timers(struct dp_worker *w, int64_t now_ns)
+{
+	store_expire(w->shard, now_ns, 4096);
+	store_idem_trim(w->shard, now_ns, 4096);
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static bool rings_empty(const struct dp_worker *w)
+{
+	for (unsigned k = 0; k < RING_KINDS; k++)
+		for (unsigned p = 0; p < w->eng->n; p++)
+			if (w->in[k][p] && !rte_ring_empty(w->in[k][p]))
+				return false;
+	return true;
+}
+
+static void worker_sleep(struct dp_worker *w)
+{
+	unsigned us = w->eng->cfg->idle_sleep_us;
+	struct pollfd pfd[2] = {{.fd = w->fd, .events = POLLIN}, {.fd = w->efd, .events = POLLIN}};
+	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
+	uint64_t v;
+
+	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (rings_empty(w) && !atomic_load_explicit(&w->eng->quit, memory_order_relaxed)) {
+		w->st.sleeps++;
+		(void)ppoll(pfd, 2, &ts, NULL);
+	}
+	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+	if (pfd[1].revents & POLLIN)
+		(void)!read(w->efd, &v, sizeof(v));
+}
+
+static int worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	unsigned idle = 0;
+
+	w->next_timer_ns = fs_now_ns();
+	while (!atomic_load_explicit(&w->eng->quit, memory_order_relaxed)) {
+		unsigned work = rx_burst(w);
+		int64_t now_ns;
+
+		stage_all_flush(w);
+		now_ns = fs_now_ns();
+		work += drain_all(w, now_ns);
+		tx_flush(w);
+		if (unlikely(now_ns >= w->next_timer_ns)) {
+			timers(w, now_ns);
+			w->next_timer_ns = now_ns + FS_TIMER_NS;
+		}
+		if (work) {
+			idle = 0;
+		} else if (++idle >= DP_IDLE_SPINS) {
+			worker_sleep(w);
+			idle = 0;
+		}
+	}
+	/* Answer what was already handed to us before leaving. */
+	drain_all(w, fs_now_ns());
+	tx_flush(w);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static int open_socket(const struct cfg *cfg, char *err, size_t errlen)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cfg->udp_port),
+				.sin_addr = cfg->address};
+	int one = 1, buf = 4 << 20;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot bind UDP %s:%u: %s", cfg->address_str, cfg->udp_port,
+			 strerror(e));
+		close(fd);
+		return -e;
+	}
+	/* Best effort: a larger buffer absorbs bursts; the kernel caps it at rmem_max. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	return fd;
+}
+
+static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *shard,
+			 char *err, size_t errlen)
+{
+	const struct cfg *cfg = e->cfg;
+	struct dp_worker *w = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(sizeof(*w), RTE_CACHE_LINE_SIZE));
+	int rc;
+
+	if (w == NULL) {
+		snprintf(err, errlen, "worker %u: out of memory", id);
+		return -ENOMEM;
+	}
+	memset(w, 0, sizeof(*w));
+	e->w[id] = w;
+	w->id = id;
+	w->eng = e;
+	w->shard = shard;
+	w->fd = w->efd = -1;
+	for (unsigned k = 0; k < RING_KINDS; k++) {
+		w->stage[k] = calloc(e->n, sizeof(struct dp_stage));
+		if (w->stage[k] == NULL)
+			return -ENOMEM;
+	}
+	if (cfg->per_ip_rate && (rc = store_ratelimit_create(cfg->per_ip_rate, cfg->per_ip_burst,
+							      DP_RL_SLOTS, &w->ip_rl)) < 0)
+		return rc;
+	if (cfg->per_user_rate &&
+	    (rc = store_ratelimit_create(cfg->per_user_rate, cfg->per_user_burst, DP_RL_SLOTS,
+					 &w->user_rl)) < 0)
+		return rc;
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->efd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	w->fd = open_socket(cfg, err, errlen);
+	if (w->fd < 0)
+		return w->fd;
+	for (unsigned i = 0; i < FS_BURST_MAX; i++) {
+		w->rx_iov[i].iov_base = w->rx_buf[i];
+		w->rx_iov[i].iov_len = DP_RX_BUF_LEN;
+		w->rx_msgs[i].msg_hdr.msg_iov = &w->rx_iov[i];
+		w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+		w->rx_msgs[i].msg_hdr.msg_name = &w->rx_addr[i];
+	}
+	return 0;
+}
+
+/* Rings live in our own cache-aligned memory (rte_ring_init), not in EAL
+ * memzones: kernel mode runs EAL with --no-huge and a small -m. */
+static int rings_create(struct dp_engine *e, char *err, size_t errlen)
+{
+	unsigned size = e->cfg->ring_size;
+	ssize_t bytes = rte_ring_get_memsize_elem(sizeof(struct dp_handoff), size);
+
+	if (bytes < 0) {
+		snprintf(err, errlen, "ring_size %u: %s", size, fs_strerror((int)bytes));
+		return (int)bytes;
+	}
+	for (unsigned k = 0; k < RING_KINDS; k++)
+		for (unsigned p = 0; p < e->n; p++)
+			for (unsigned o = 0; o < e->n; o++) {
+				char name[RTE_RING_NAMESIZE];
+				struct rte_ring *r;
+				int rc;
+
+				if (p == o)
+					continue;
+				r = aligned_alloc(RTE_CACHE_LINE_SIZE,
+						  RTE_ALIGN_CEIL((size_t)bytes, RTE_CACHE_LINE_SIZE));
+				if (r == NULL) {
+					snprintf(err, errlen, "hand-off rings: out of memory");
+					return -ENOMEM;
+				}
+				e->ring_mem[k][p][o] = r;
+				snprintf(name, sizeof(name), "fs%u_%u_%u", k, p, o);
+				rc = rte_ring_init(r, name, size, RING_F_SP_ENQ | RING_F_SC_DEQ);
+				if (rc < 0) {
+					snprintf(err, errlen, "rte_ring_init: %s", fs_strerror(rc));
+					return rc;
+				}
+				e->w[p]->out[k][o] = r;
+				e->w[o]->in[k][p] = r;
+			}
+	return 0;
+}
+
+int dp_engine_create(const struct dp_engine_params *p, struct dp_engine **out, char *err,
+		     size_t errlen)
+{
+	struct dp_engine *e;
+	int rc;
+
+	if (p->nworkers == 0 || p->nworkers > FS_WORKERS_MAX) {
+		snprintf(err, errlen, "workers %u out of range 1..%u", p->nworkers, FS_WORKERS_MAX);
+		return -EINVAL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -ENOMEM;
+	e->cfg = p->cfg;
+	e->cat = p->cat;
+	e->n = p->nworkers;
+	for (unsigned i = 0; i < e->n; i++) {
+		rc = worker_create(e, i, p->shards[i], err, errlen);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = rings_create(e, err, errlen);
+	if (rc < 0)
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	if (err[0] == '\0')
+		snprintf(err, errlen, "%s", fs_strerror(rc));
+	dp_engine_free(e);
+	return rc;
+}
+
+int dp_engine_launch(struct dp_engine *e)
+{
+	unsigned i = 0, lcore;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (i == e->n)
+			break;
+		int rc = rte_eal_remote_launch(worker_main, e->w[i], lcore);
+		if (rc < 0) {
+			dp_engine_stop(e);
+			return rc;
+		}
+		i++;
+	}
+	if (i < e->n) {
+		dp_engine_stop(e);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+void dp_engine_stop(struct dp_engine *e)
+{
+	uint64_t one = 1;
+
+	atomic_store(&e->quit, 1);
+	for (unsigned i = 0; i < e->n; i++)
+		if (e->w[i] && e->w[i]->efd >= 0)
+			(void)!write(e->w[i]->efd, &one, sizeof(one));
+}
+
+void dp_engine_wait(struct dp_engine *e)
+{
+	rte_eal_mp_wait_lcore();
+	(void)e;
+}
+
+void dp_engine_free(struct dp_engine *e)
+{
+	if (e == NULL)
+		return;
+	for (unsigned i = 0; i < e->n; i++) {
+		struct dp_worker *w = e->w[i];
+		if (w == NULL)
+			continue;
+		if (w->fd >= 0)
+			close(w->fd);
+		if (w->efd >= 0)
+			close(w->efd);
+		for (unsigned k = 0; k < RING_KINDS; k++)
+			free(w->stage[k]);
+		store_ratelimit_free(w->ip_rl);
+		store_ratelimit_free(w->user_rl);
+		free(w);
+	}
+	for (unsigned k = 0; k < RING_KINDS; k++)
+		for (unsigned p = 0; p < e->n; p++)
+			for (unsigned o = 0; o < e->n; o++)
+				free(e->ring_mem[k][p][o]);
+	free(e);
+}
+
+void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < e->n; i++) {
+		/* Plain reads of another core's counters: approximate while
+		 * running, exact after wait. Every field is a uint64_t. */
+		const uint64_t *src = (const uint64_t *)&e->w[i]->st;
+		uint64_t *dst = (uint64_t *)out;
+		for (size_t f = 0; f < sizeof(*out) / sizeof(uint64_t); f++)
+			dst[f] += src[f];
+	}
+}

@@ -1,0 +1,353 @@
+/*
+ * store_catalog.c — the catalog shared by every core, and store_gate(), the
+ * receiving core's check of a request.
+ *
+ * Layout. The catalog is built once from the config and then only read,
+ * except for two things owners publish with relaxed atomics: each item's
+ * available count (struct store_item.available, written only by the item's
+ * owner) and each shard's winners filter (written only by that shard). A
+ * gate that reads a stale value only routes a request it could have answered
+ * (or answers SOLD_OUT for units freed a moment ago, which is the answer it
+ * would have got a moment earlier); it never lets a purchase through that the
+ * owner would refuse, because the owner decides again.
+ *
+ * item_id -> index is an open-addressing table (linear probing, Fibonacci
+ * hashing on the top bits, at most half full), built once. The item records
+ * the gate needs are 32 bytes each, so the sold-out path of a hot item reads
+ * one hash slot, one item record and one filter word: no locks, no
+ * allocation, no writes to shared memory.
+ *
+ * Gate order for BUY (PROTOCOL.md, store.h): BAD_REQUEST (user, request or
+ * qty 0) → UNKNOWN_ITEM → LIMIT_EXCEEDED (qty > max_per_order) →
+ * NOT_STARTED → ENDED → SOLD_OUT (available < qty) → BAD_TOKEN → route.
+ * ENDED and SOLD_OUT are only answered here when the owner's winners filter
+ * says the (user, request_id) never won: a retried winning BUY must reach the
+ * owner to get its stored OK back. A "maybe" with an invalid token cannot be
+ * a winner (the token of a user never changes), so it gets the plain
+ * ENDED/SOLD_OUT: the answer never depends on a filter false positive. The
+ * sold-out state is public, so it is checked before the (costlier) token.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_token.h"
+#include "store_internal.h"
+
+void *store_zalloc(size_t n)
+{
+	size_t sz = (n + STORE_CACHE_LINE - 1) & ~(size_t)(STORE_CACHE_LINE - 1);
+	void *p;
+
+	if (sz == 0)
+		sz = STORE_CACHE_LINE;
+	p = aligned_alloc(STORE_CACHE_LINE, sz);
+	if (p)
+		memset(p, 0, sz);
+	return p;
+}
+
+/* Index of the activity an item belongs to: trust activity_index when it
+ * agrees with activity_id (the loader sets it), else search (hand-built
+ * configs in tests). -1 if there is none. */
+static int resolve_activity(const struct cfg *cfg, const struct cfg_item *ci)
+{
+	if (ci->activity_index < cfg->n_activities &&
+	    cfg->activities[ci->activity_index].id == ci->activity_id)
+		return ci->activity_index;
+	for (unsigned a = 0; a < cfg->n_activities; a++)
+		if (cfg->activities[a].id == ci->activity_id)
+			return (int)a;
+	return -1;
+}
+
+static int check_cfg(const struct cfg *cfg, unsigned nshards)
+{
+	if (nshards == 0 || nshards > FS_WORKERS_MAX)
+		return -EINVAL;
+	if (cfg->n_items > FS_ITEMS_MAX || cfg->n_activities > FS_ACTIVITIES_MAX)
+		return -EINVAL;
+	if ((cfg->n_items && !cfg->items) || (cfg->n_activities && !cfg->activities))
+		return -EINVAL;
+	for (unsigned a = 0; a < cfg->n_activities; a++)
+		if (cfg->activities[a].pay_timeout_s == 0)
+			return -EINVAL;
+	for (unsigned i = 0; i < cfg->n_items; i++) {
+		const struct cfg_item *ci = &cfg->items[i];
+		if (ci->id == 0 || ci->per_user_limit == 0 || ci->max_per_order == 0 ||
+		    ci->total > INT32_MAX || resolve_activity(cfg, ci) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Insert every item into the id table; -EINVAL on a duplicate id. */
+static int build_index(struct store_catalog *cat)
+{
+	for (uint32_t i = 0; i < cat->n_items; i++) {
+		uint32_t id = cat->cfg->items[i].id;
+		uint32_t pos = (id * 0x9E3779B1u) >> cat->slot_shift;
+
+		while (cat->slots[pos].id != 0) {
+			if (cat->slots[pos].id == id)
+				return -EINVAL;
+			pos = (pos + 1) & cat->slot_mask;
+		}
+		cat->slots[pos].id = id;
+		cat->slots[pos].idx = i;
+	}
+	return 0;
+}
+
+static void build_items(struct store_catalog *cat)
+{
+	const struct cfg *cfg = cat->cfg;
+
+	for (unsigned a = 0; a < cfg->n_activities; a++)
+		cat->pay_timeout_ns[a] = (int64_t)cfg->activities[a].pay_timeout_s * FS_NS_PER_S;
+	for (uint32_t i = 0; i < cat->n_items; i++) {
+		const struct cfg_item *ci = &cfg->items[i];
+		unsigned act = (unsigned)resolve_activity(cfg, ci);
+		const struct cfg_activity *a = &cfg->activities[act];
+		struct store_item *it = &cat->items[i];
+
+		it->id = ci->id;
+		it->start_ns = a->start_ns;
+		it->end_ns = a->end_ns;
+		it->max_per_order = ci->max_per_order;
+		it->act = (uint16_t)act;
+		it->owner = (uint8_t)fs_shard_of_item(ci->id, cat->nshards);
+		it->local = (uint16_t)cat->owned_count[it->owner]++;
+		it->require_token = a->require_token;
+		atomic_store_explicit(&it->available, ci->total, memory_order_relaxed);
+	}
+}
+
+int store_catalog_create(const struct cfg *cfg, unsigned nshards, struct store_catalog **out)
+{
+	struct store_catalog *cat;
+	uint32_t nslots = 16, bits = 4;
+	int rc;
+
+	*out = NULL;
+	if (!cfg || (rc = check_cfg(cfg, nshards)) != 0)
+		return -EINVAL;
+	while (nslots < 2 * cfg->n_items) {
+		nslots <<= 1;
+		bits++;
+	}
+	cat = store_zalloc(sizeof(*cat));
+	if (!cat)
+		return -ENOMEM;
+	cat->cfg = cfg;
+	cat->nshards = nshards;
+	cat->n_items = cfg->n_items;
+	cat->slot_mask = nslots - 1;
+	cat->slot_shift = 32 - bits;
+	cat->slots = store_zalloc(nslots * sizeof(*cat->slots));
+	cat->items = store_zalloc((size_t)cfg->n_items * sizeof(*cat->items));
+	cat->pay_timeout_ns = store_zalloc((cfg->n_activities + 1) * sizeof(int64_t));
+	cat->owned_count = store_zalloc(nshards * sizeof(uint32_t));
+	if (!cat->slots || !cat->items || !cat->pay_timeout_ns || !cat->owned_count) {
+		store_catalog_free(cat);
+		return -ENOMEM;
+	}
+	for (unsigned s = 0; s < FS_WORKERS_MAX; s++) {
+		cat->winners[s].words = &cat->no_filter;
+		cat->winners[s].mask = 0;
+	}
+	if ((rc = build_index(cat)) != 0) {
+		store_catalog_free(cat);
+		return rc;
+	}
+	build_items(cat);
+	*out = cat;
+	return 0;
+}
+
+void store_catalog_free(struct store_catalog *cat)
+{
+	if (!cat)
+		return;
+	free(cat->slots);
+	free(cat->items);
+	free(cat->pay_timeout_ns);
+	free(cat->owned_count);
+	free(cat);
+}
+
+unsigned store_catalog_nshards(const struct store_catalog *cat)
+{
+	return cat->nshards;
+}
+
+int store_catalog_attach(struct store_catalog *cat, unsigned shard_id, struct store_shard *s,
+			 _Atomic uint64_t *words, uint64_t nwords)
+{
+	if (shard_id >= cat->nshards || cat->shards[shard_id] != NULL)
+		return -EINVAL;
+	FS_ASSERT(nwords && (nwords & (nwords - 1)) == 0);
+	cat->shards[shard_id] = s;
+	cat->winners[shard_id].words = words;
+	cat->winners[shard_id].mask = nwords - 1;
+	return 0;
+}
+
+void store_catalog_detach(struct store_catalog *cat, unsigned shard_id)
+{
+	cat->shards[shard_id] = NULL;
+	cat->winners[shard_id].words = &cat->no_filter;
+	cat->winners[shard_id].mask = 0;
+}
+
+int64_t store_item_available(const struct store_catalog *cat, uint32_t item_id)
+{
+	uint32_t idx = store_item_find(cat, item_id);
+
+	if (idx == STORE_NONE)
+		return -1;
+	return atomic_load_explicit(&cat->items[idx].available, memory_order_relaxed);
+}
+
+void store_shard_capacity(const struct store_catalog *cat, unsigned shard_id,
+			  struct store_shard_params *p)
+{
+	const struct cfg *cfg = cat->cfg;
+	uint64_t stock_all = 0, stock = 0, idem_max = cfg->max_idempotency;
+	uint64_t orders_share = 0, idem_share = 0;
+
+	for (uint32_t i = 0; i < cat->n_items; i++) {
+		stock_all += cfg->items[i].total;
+		if (cat->items[i].owner == shard_id)
+			stock += cfg->items[i].total;
+	}
+	if (idem_max == 0) /* unset in a hand-built config: the loader's default */
+		idem_max = 2 * cfg->max_orders;
+	if (cfg->max_orders > stock_all)
+		orders_share = (cfg->max_orders - stock_all) / cat->nshards;
+	if (idem_max > stock_all)
+		idem_share = (idem_max - stock_all) / cat->nshards;
+	p->max_orders = stock + orders_share;
+	p->max_idempotency = stock + idem_share;
+	if (p->max_orders == 0)
+		p->max_orders = 1;
+	if (p->max_idempotency == 0)
+		p->max_idempotency = 1;
+}
+
+/* ---- the gate ---- */
+
+static bool buy_token_ok(const struct store_catalog *cat, const struct store_item *it,
+			 const struct fs_req *req)
+{
+	const struct cfg_activity *a = &cat->cfg->activities[it->act];
+	uint8_t tok[FSP_TOKEN_LEN];
+
+	fs_token_buy(a->token_key, req->user_id, a->id, tok);
+	return fs_token_equal(tok, req->token);
+}
+
+/* Could this BUY be the retry of a winner? Only then may it pass a closed or
+ * sold-out item on to the owner. */
+static bool maybe_winner(const struct store_catalog *cat, const struct store_item *it,
+			 const struct fs_req *req)
+{
+	if (!store_wf_maybe(&cat->winners[it->owner], req->user_id, req->request_id))
+		return false;
+	return !it->require_token || buy_token_ok(cat, it, req);
+}
+
+static bool gate_buy(const struct store_catalog *cat, const struct fs_req *req, int64_t now_ns,
+		     struct fs_resp *resp, unsigned *owner)
+{
+	const struct store_item *it;
+	uint32_t idx, avail;
+
+	if (unlikely(req->user_id == 0 || req->request_id == 0 || req->qty == 0))
+		goto answer_bad;
+	idx = store_item_find(cat, req->item_id);
+	if (unlikely(idx == STORE_NONE)) {
+		store_resp_init(resp, req, now_ns, FS_ST_UNKNOWN_ITEM);
+		return true;
+	}
+	it = &cat->items[idx];
+	avail = atomic_load_explicit(&it->available, memory_order_relaxed);
+	if (unlikely(req->qty > it->max_per_order)) {
+		store_resp_init(resp, req, now_ns, FS_ST_LIMIT_EXCEEDED);
+	} else if (unlikely(now_ns < it->start_ns)) {
+		store_resp_init(resp, req, now_ns, FS_ST_NOT_STARTED);
+		resp->retry_after_ms = store_ms_until(it->start_ns, now_ns);
+	} else if (unlikely(now_ns >= it->end_ns)) {
+		if (maybe_winner(cat, it, req))
+			goto route;
+		store_resp_init(resp, req, now_ns, FS_ST_ENDED);
+	} else if (avail < req->qty) {
+		if (maybe_winner(cat, it, req))
+			goto route;
+		store_resp_init(resp, req, now_ns, FS_ST_SOLD_OUT);
+	} else if (it->require_token && !buy_token_ok(cat, it, req)) {
+		store_resp_init(resp, req, now_ns, FS_ST_BAD_TOKEN);
+	} else {
+		goto route;
+	}
+	resp->available = avail;
+	return true;
+route:
+	*owner = it->owner;
+	return false;
+answer_bad:
+	store_resp_init(resp, req, now_ns, FS_ST_BAD_REQUEST);
+	return true;
+}
+
+static bool gate_order(const struct store_catalog *cat, const struct fs_req *req, int64_t now_ns,
+		       struct fs_resp *resp, unsigned *owner)
+{
+	unsigned shard = fs_shard_of_order(req->order_id);
+
+	if (unlikely(req->user_id == 0 || (req->op != FS_OP_ORDER_STATUS && req->request_id == 0))) {
+		store_resp_init(resp, req, now_ns, FS_ST_BAD_REQUEST);
+		return true;
+	}
+	if (unlikely(req->order_id == 0 || shard >= cat->nshards)) {
+		store_resp_init(resp, req, now_ns, FS_ST_NOT_FOUND);
+		return true;
+	}
+	*owner = shard;
+	return false;
+}
+
+static bool gate_item_status(const struct store_catalog *cat, const struct fs_req *req,
+			     int64_t now_ns, struct fs_resp *resp)
+{
+	uint32_t idx = store_item_find(cat, req->item_id);
+
+	if (idx == STORE_NONE) {
+		store_resp_init(resp, req, now_ns, FS_ST_UNKNOWN_ITEM);
+		return true;
+	}
+	store_resp_init(resp, req, now_ns, FS_ST_OK);
+	resp->available = atomic_load_explicit(&cat->items[idx].available, memory_order_relaxed);
+	return true;
+}
+
+bool store_gate(const struct store_catalog *cat, const struct fs_req *req, int64_t now_ns,
+		struct fs_resp *resp, unsigned *owner)
+{
+	switch (req->op) {
+	case FS_OP_BUY:
+		return gate_buy(cat, req, now_ns, resp, owner);
+	case FS_OP_CONFIRM:
+	case FS_OP_CANCEL:
+	case FS_OP_ORDER_STATUS:
+		return gate_order(cat, req, now_ns, resp, owner);
+	case FS_OP_ITEM_STATUS:
+		return gate_item_status(cat, req, now_ns, resp);
+	case FS_OP_TIME:
+		store_resp_init(resp, req, now_ns, FS_ST_OK);
+		return true;
+	default:
+		store_resp_init(resp, req, now_ns, FS_ST_BAD_REQUEST);
+		return true;
+	}
+}

@@ -1,0 +1,169 @@
+/*
+ * store_internal.h — private layouts shared by store_catalog.c and
+ * store_shard.c. Never included outside store/ (CONVENTIONS.md).
+ *
+ * The catalog is the only memory shared between cores. Everything a gate
+ * reads on the sold-out path sits in one 32-byte struct store_item (two per
+ * cache line): the window, max_per_order, the owner and the owner-published
+ * available count. Per-item data only owners and the control plane need
+ * (total, per_user_limit, keys) is read from the struct cfg the catalog
+ * points to, by the same index: catalog item i is cfg->items[i].
+ */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs_common.h"
+#include "store.h"
+
+#define STORE_NONE UINT32_MAX        /* "no index" in uint32 links */
+#define STORE_CACHE_LINE 64u
+
+/* Winners filter: a blocked Bloom filter with one 64-bit word per key and
+ * STORE_WF_K bits set in that word. One word means one cache line and one
+ * relaxed load per check; at 16 bits per order the false-positive rate is
+ * about 1%, which only costs a hand-off. */
+#define STORE_WF_BITS_PER_ORDER 16u
+#define STORE_WF_MIN_BITS (64u * 1024u)
+#define STORE_WF_K 3u
+
+/* One item as every core reads it: 32 bytes, read-only after create except
+ * available, which only the owner shard writes (relaxed store). */
+struct store_item {
+	_Atomic uint32_t available;
+	uint32_t id;
+	int64_t start_ns;
+	int64_t end_ns;
+	uint16_t max_per_order;
+	uint16_t act;            /* index into cfg->activities */
+	uint16_t local;          /* index among the owner shard's items */
+	uint8_t owner;           /* fs_shard_of_item(id, nshards) */
+	uint8_t require_token;
+};
+_Static_assert(sizeof(struct store_item) == 32, "two items per cache line");
+
+/* item_id -> catalog index, open addressing with linear probing; id 0 = empty
+ * (item ids are >= 1). */
+struct store_item_slot {
+	uint32_t id;
+	uint32_t idx;
+};
+
+struct store_winners {
+	_Atomic uint64_t *words;
+	uint64_t mask;           /* words - 1 */
+};
+
+struct store_catalog {
+	const struct cfg *cfg;
+	unsigned nshards;
+	uint32_t n_items;
+	uint32_t slot_mask;
+	uint32_t slot_shift;     /* 32 - log2(slots): Fibonacci hashing uses the top bits */
+	struct store_item_slot *slots;
+	struct store_item *items;            /* n_items, cache aligned */
+	int64_t *pay_timeout_ns;             /* per activity */
+	uint32_t *owned_count;               /* per shard: items it owns */
+	struct store_shard *shards[FS_WORKERS_MAX]; /* registered at shard create */
+	struct store_winners winners[FS_WORKERS_MAX];
+	_Atomic uint64_t no_filter;          /* the empty filter of a shard not created */
+};
+
+static inline uint64_t store_mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Hash of a pair of 64-bit keys ((user, request) or (user, item)). */
+static inline uint64_t store_hash2(uint64_t a, uint64_t b)
+{
+	return store_mix64(a * 0x9E3779B97F4A7C15ULL + (b ^ (b >> 29)) * 0xBF58476D1CE4E5B9ULL);
+}
+
+/* Catalog index of item_id, or STORE_NONE. */
+static inline uint32_t store_item_find(const struct store_catalog *cat, uint32_t item_id)
+{
+	uint32_t i = (item_id * 0x9E3779B1u) >> cat->slot_shift;
+
+	if (unlikely(item_id == 0))
+		return STORE_NONE;
+	for (;;) {
+		const struct store_item_slot *sl = &cat->slots[i];
+		if (likely(sl->id == item_id))
+			return sl->idx;
+		if (sl->id == 0)
+			return STORE_NONE;
+		i = (i + 1) & cat->slot_mask;
+	}
+}
+
+/* The filter word and bit pattern of a (user_id, request_id). */
+static inline uint64_t store_wf_bits(uint64_t h)
+{
+	return (1ULL << ((h >> 40) & 63)) | (1ULL << ((h >> 46) & 63)) | (1ULL << ((h >> 52) & 63));
+}
+
+static inline bool store_wf_maybe(const struct store_winners *w, uint64_t user_id,
+				  uint64_t request_id)
+{
+	uint64_t h = store_hash2(user_id, request_id);
+	uint64_t bits = store_wf_bits(h);
+	uint64_t word = atomic_load_explicit(&w->words[h & w->mask], memory_order_relaxed);
+
+	return (word & bits) == bits;
+}
+
+/* Owner only: the owner is the single writer, so load|bits then store is
+ * race free, and gates see either the old or the new word. */
+static inline void store_wf_add(struct store_winners *w, uint64_t user_id, uint64_t request_id)
+{
+	uint64_t h = store_hash2(user_id, request_id);
+	_Atomic uint64_t *p = &w->words[h & w->mask];
+
+	atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) | store_wf_bits(h),
+			      memory_order_relaxed);
+}
+
+/* A response that echoes the request (op, user, request, item, order), with
+ * server_time = now and every other field 0. */
+static inline void store_resp_init(struct fs_resp *resp, const struct fs_req *req, int64_t now_ns,
+				   uint8_t status)
+{
+	*resp = (struct fs_resp){
+		.op = req->op,
+		.status = status,
+		.item_id = req->item_id,
+		.user_id = req->user_id,
+		.request_id = req->request_id,
+		.order_id = req->order_id,
+		.server_time_ns = (uint64_t)now_ns,
+	};
+}
+
+/* Milliseconds from now until t (t > now), rounded up, saturating. */
+static inline uint32_t store_ms_until(int64_t t, int64_t now)
+{
+	uint64_t d = (uint64_t)t - (uint64_t)now;
+	uint64_t ms = d / FS_NS_PER_MS + (d % FS_NS_PER_MS != 0);
+
+	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+/* Shard registration (store_catalog.c): the shard allocates its filter and
+ * hands it to the catalog so that gates see it. -EINVAL if the id is taken. */
+int store_catalog_attach(struct store_catalog *cat, unsigned shard_id, struct store_shard *s,
+			 _Atomic uint64_t *words, uint64_t nwords);
+void store_catalog_detach(struct store_catalog *cat, unsigned shard_id);
+
+/* Allocate n bytes aligned to a cache line, zeroed; NULL on failure. */
+void *store_zalloc(size_t n);
+
+#endif

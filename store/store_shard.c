@@ -1,0 +1,1151 @@
+/*
+ * store_shard.c — one shard: the single-threaded owner of some items, their
+ * orders, holdings, stored answers and expiry queues. Every purchase
+ * decision is made here, in arrival order, by exactly one core.
+ *
+ * Memory (all allocated in store_shard_create, cache-line aligned, nothing
+ * later):
+ *
+ *  - orders: an array of struct store_order (40 bytes) indexed by
+ *    seq - first_seq; order_id = fs_order_id(seq, shard_id). Orders are never
+ *    freed or reused, so an order id names one order for the shard's life,
+ *    and "orders full" (BUSY) is the only way the array ends.
+ *
+ *  - holdings: (user_id, item) → units reserved + paid, open addressing with
+ *    linear probing, user_id 0 = empty (user 0 never buys). A holding is
+ *    created by an order and never deleted (it may drop to 0 units), so
+ *    holdings <= orders <= max_orders and a table of 2 * max_orders slots
+ *    (rounded up to a power of two) stays at most half full.
+ *
+ *  - idempotency: stored answers (struct store_idem, 40 bytes) in a ring in
+ *    creation order (capacity max_idempotency), so trimming by age pops the
+ *    head; plus an index, (user_id, request_id) → ring slot, of 64-bit words
+ *    (hash bits 32..63 as a tag << 32 | slot + 1; 0 = empty), linear probing,
+ *    at most half full. Deleting (trim) uses backward-shift deletion, so there
+ *    are no tombstones and probe sequences stay short and correct; the home
+ *    slot of a moved word is recomputed from its ring entry. During replay a
+ *    key may be stored again (a request_id reused after its entry was trimmed
+ *    in the original run): the newer entry takes over the index word and the
+ *    older ring entry is marked dead (op 0), which trimming skips.
+ *
+ *  - per-activity FIFO of reservations: a singly linked list through
+ *    store_order.next, appended at BUY. All reservations of an activity share
+ *    pay_timeout, so FIFO order is deadline order and store_expire() only
+ *    looks at heads. Paid/cancelled/expired orders are unlinked lazily when
+ *    they reach the head.
+ *
+ *  - per owned item: reserved and paid units; available lives in the
+ *    catalog (struct store_item.available), written only here, read by gates.
+ *
+ *  - the winners filter (see store_internal.h): allocated here, published in
+ *    the catalog, bits set for every order created (including on replay).
+ *
+ * Decision order for BUY: idempotency → qty > max_per_order → NOT_STARTED →
+ * ENDED → SOLD_OUT → LIMIT_EXCEEDED (per user) → UNAVAILABLE → BUSY (full
+ * table) → reserve. The rejections that change nothing come first and in the
+ * gate's order, so a request answered here after a winners-filter false
+ * positive gets the very answer the gate would have given; and rejections
+ * keep flowing while the shard is UNAVAILABLE.
+ *
+ * Invariants: per item available + reserved + paid == total (FS_ASSERTed on
+ * every change of that item), holding units <= per_user_limit (asserted on
+ * every increase); store_audit() re-derives everything from the orders.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_token.h"
+#include "store_internal.h"
+
+#define IDEM_MISS UINT64_MAX
+#define BUSY_RETRY_MS 1000u
+#define SEQ_LIMIT (1ULL << (64 - FS_ORDER_SHARD_BITS))
+
+struct store_order {
+	uint64_t user_id;
+	uint64_t request_id;     /* of the BUY that created it */
+	int64_t deadline_ns;
+	uint32_t item;           /* catalog index */
+	uint32_t next;           /* next order of the activity FIFO, STORE_NONE at the tail */
+	uint16_t qty;
+	uint8_t state;           /* enum fs_order_state */
+	uint8_t unused;
+};
+_Static_assert(sizeof(struct store_order) == 40, "order record size");
+
+struct store_holding {
+	uint64_t user_id;        /* 0 = empty slot */
+	uint32_t item;           /* catalog index */
+	uint32_t units;          /* reserved + paid */
+};
+_Static_assert(sizeof(struct store_holding) == 16, "holding slot size");
+
+struct store_idem {
+	uint64_t user_id;
+	uint64_t request_id;
+	uint64_t order_id;
+	int64_t created_ns;
+	uint32_t item_id;
+	uint16_t qty;
+	uint8_t op;              /* BUY, CONFIRM, CANCEL; 0 = dead (superseded on replay) */
+	uint8_t state;           /* state reported by the stored answer (0 for BUY) */
+};
+_Static_assert(sizeof(struct store_idem) == 40, "idempotency entry size");
+
+struct store_item_state {
+	uint64_t reserved;
+	uint64_t paid;
+};
+
+struct store_fifo {
+	uint32_t head, tail;     /* order indexes, STORE_NONE when empty */
+};
+
+struct store_shard {
+	struct store_catalog *cat;
+	const struct cfg *cfg;
+	struct store_winners *wf;
+	unsigned shard_id;
+	bool unavailable;
+	bool attached;
+	store_journal_fn journal;
+	void *journal_ctx;
+	int64_t retention_ns;
+
+	struct store_order *orders;
+	uint64_t max_orders, first_seq, norders;
+	uint64_t by_state[FS_STATE_EXPIRED + 1];
+
+	struct store_holding *hold;
+	uint64_t hold_mask, nhold, hold_max;
+
+	struct store_idem *ring;
+	uint64_t ring_cap, ring_head, ring_count;
+	uint64_t *idx;
+	uint64_t idx_mask;
+
+	struct store_fifo *fifo;            /* per activity */
+	struct store_item_state *items;     /* per owned item (local index) */
+	uint32_t *owned;                    /* local index -> catalog index */
+	uint32_t n_owned;
+	_Atomic uint64_t *wf_words;
+	uint64_t wf_nwords;
+
+	uint32_t *audit_units;              /* store_audit scratch, per holding slot */
+	struct store_item_state *audit_items;
+
+	struct store_stats st;              /* by_status, expired, table_full */
+};
+
+/* ---- small helpers ---- */
+
+static inline int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static inline uint64_t order_id_of(const struct store_shard *s, uint64_t oi)
+{
+	return fs_order_id(s->first_seq + oi, s->shard_id);
+}
+
+/* Index of an order of this shard, or STORE_NONE. */
+static uint32_t order_index(const struct store_shard *s, uint64_t order_id)
+{
+	uint64_t seq = fs_order_seq(order_id);
+
+	if (fs_shard_of_order(order_id) != s->shard_id || seq < s->first_seq ||
+	    seq - s->first_seq >= s->norders)
+		return STORE_NONE;
+	return (uint32_t)(seq - s->first_seq);
+}
+
+static inline uint32_t load_avail(const struct store_shard *s, uint32_t ci)
+{
+	return atomic_load_explicit(&s->cat->items[ci].available, memory_order_relaxed);
+}
+
+static inline void publish_avail(struct store_shard *s, uint32_t ci, uint32_t v)
+{
+	atomic_store_explicit(&s->cat->items[ci].available, v, memory_order_relaxed);
+}
+
+static inline struct store_item_state *item_state(struct store_shard *s, uint32_t ci)
+{
+	return &s->items[s->cat->items[ci].local];
+}
+
+/* The per-item invariant, after every change of the item. */
+static inline void item_check(struct store_shard *s, uint32_t ci)
+{
+	const struct store_item_state *st = item_state(s, ci);
+
+	FS_ASSERT((uint64_t)load_avail(s, ci) + st->reserved + st->paid == s->cfg->items[ci].total);
+}
+
+static void emit(struct store_shard *s, uint8_t type, uint32_t oi, uint64_t request_id,
+		 uint64_t ref, int64_t now_ns)
+{
+	const struct store_order *o = &s->orders[oi];
+	struct store_change ch;
+
+	if (!s->journal)
+		return;
+	ch = (struct store_change){
+		.type = type,
+		.qty = o->qty,
+		.item_id = s->cat->items[o->item].id,
+		.order_id = order_id_of(s, oi),
+		.user_id = o->user_id,
+		.request_id = request_id,
+		.ref = ref,
+		.time_ns = now_ns,
+	};
+	s->journal(s->journal_ctx, &ch);
+}
+
+/* ---- holdings ---- */
+
+/* Slot of (user, item): the holding, or the empty slot where it would go. */
+static uint64_t hold_find(const struct store_shard *s, uint64_t user_id, uint32_t ci)
+{
+	uint64_t i = store_hash2(user_id, ci) & s->hold_mask;
+
+	for (;;) {
+		const struct store_holding *h = &s->hold[i];
+		if (h->user_id == 0 || (h->user_id == user_id && h->item == ci))
+			return i;
+		i = (i + 1) & s->hold_mask;
+	}
+}
+
+static void hold_add(struct store_shard *s, uint64_t pos, uint64_t user_id, uint32_t ci,
+		     uint16_t qty)
+{
+	struct store_holding *h = &s->hold[pos];
+
+	if (h->user_id == 0) {
+		FS_ASSERT(s->nhold < s->hold_max);
+		h->user_id = user_id;
+		h->item = ci;
+		h->units = 0;
+		s->nhold++;
+	}
+	FS_ASSERT(h->user_id == user_id && h->item == ci);
+	h->units += qty;
+	FS_ASSERT(h->units <= s->cfg->items[ci].per_user_limit);
+}
+
+static void hold_sub(struct store_shard *s, uint64_t user_id, uint32_t ci, uint16_t qty)
+{
+	struct store_holding *h = &s->hold[hold_find(s, user_id, ci)];
+
+	FS_ASSERT(h->user_id == user_id && h->units >= qty);
+	h->units -= qty;
+}
+
+/* ---- idempotency ---- */
+
+/* Ring slot of (user, request), or IDEM_MISS; *pos = its index word, or the
+ * empty word where it would go (valid until the index changes). */
+static uint64_t idem_find(const struct store_shard *s, uint64_t h, uint64_t user_id,
+			  uint64_t request_id, uint64_t *pos)
+{
+	uint32_t tag = (uint32_t)(h >> 32);
+	uint64_t i = h & s->idx_mask;
+
+	for (;;) {
+		uint64_t v = s->idx[i];
+		if (v == 0)
+			break;
+		if ((uint32_t)(v >> 32) == tag) {
+			const struct store_idem *e = &s->ring[(uint32_t)v - 1];
+			if (e->user_id == user_id && e->request_id == request_id) {
+				*pos = i;
+				return (uint32_t)v - 1;
+			}
+		}
+		i = (i + 1) & s->idx_mask;
+	}
+	*pos = i;
+	return IDEM_MISS;
+}
+
+/* Append an entry at the ring tail and point index word pos (empty, or the
+ * word of an entry it supersedes) at it. The ring must have room. */
+static struct store_idem *idem_put(struct store_shard *s, uint64_t pos, uint64_t h,
+				   const struct store_idem *val)
+{
+	uint64_t slot = s->ring_head + s->ring_count;
+	struct store_idem *e;
+
+	FS_ASSERT(s->ring_count < s->ring_cap);
+	if (slot >= s->ring_cap)
+		slot -= s->ring_cap;
+	e = &s->ring[slot];
+	*e = *val;
+	s->idx[pos] = (h >> 32) << 32 | (slot + 1);
+	s->ring_count++;
+	return e;
+}
+
+/* Backward-shift deletion of index word i (linear probing, no tombstones). */
+static void idx_remove(struct store_shard *s, uint64_t i)
+{
+	uint64_t mask = s->idx_mask, j = i;
+
+	for (;;) {
+		uint64_t v, home;
+		const struct store_idem *e;
+
+		j = (j + 1) & mask;
+		v = s->idx[j];
+		if (v == 0)
+			break;
+		e = &s->ring[(uint32_t)v - 1];
+		home = store_hash2(e->user_id, e->request_id) & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			s->idx[i] = v;
+			i = j;
+		}
+	}
+	s->idx[i] = 0;
+}
+
+static void idem_pop_head(struct store_shard *s)
+{
+	struct store_idem *e = &s->ring[s->ring_head];
+
+	FS_ASSERT(s->ring_count > 0);
+	if (e->op != 0) {
+		uint64_t i = store_hash2(e->user_id, e->request_id) & s->idx_mask;
+		uint32_t target = (uint32_t)s->ring_head + 1;
+
+		while ((uint32_t)s->idx[i] != target) {
+			FS_ASSERT(s->idx[i] != 0);
+			i = (i + 1) & s->idx_mask;
+		}
+		idx_remove(s, i);
+		e->op = 0;
+	}
+	s->ring_head = s->ring_head + 1 == s->ring_cap ? 0 : s->ring_head + 1;
+	s->ring_count--;
+}
+
+/* ---- order state changes (shared by execute and apply) ---- */
+
+static void fifo_push(struct store_shard *s, unsigned act, uint32_t oi)
+{
+	struct store_fifo *f = &s->fifo[act];
+
+	s->orders[oi].next = STORE_NONE;
+	if (f->tail == STORE_NONE)
+		f->head = oi;
+	else
+		s->orders[f->tail].next = oi;
+	f->tail = oi;
+}
+
+static void fifo_pop(struct store_shard *s, struct store_fifo *f)
+{
+	f->head = s->orders[f->head].next;
+	if (f->head == STORE_NONE)
+		f->tail = STORE_NONE;
+}
+
+/* Create a RESERVED order; hpos is hold_find's answer for (user, ci). */
+static uint32_t order_create(struct store_shard *s, uint32_t ci, uint64_t hpos, uint64_t user_id,
+			     uint64_t request_id, uint16_t qty, int64_t now_ns)
+{
+	const struct store_item *it = &s->cat->items[ci];
+	uint32_t oi = (uint32_t)s->norders++;
+	struct store_order *o = &s->orders[oi];
+	uint32_t avail = load_avail(s, ci);
+
+	FS_ASSERT(avail >= qty);
+	o->user_id = user_id;
+	o->request_id = request_id;
+	o->deadline_ns = sat_add(now_ns, s->cat->pay_timeout_ns[it->act]);
+	o->item = ci;
+	o->qty = qty;
+	o->state = FS_STATE_RESERVED;
+	fifo_push(s, it->act, oi);
+	hold_add(s, hpos, user_id, ci, qty);
+	item_state(s, ci)->reserved += qty;
+	publish_avail(s, ci, avail - qty);
+	s->by_state[FS_STATE_RESERVED]++;
+	store_wf_add(s->wf, user_id, request_id);
+	item_check(s, ci);
+	return oi;
+}
+
+/* RESERVED -> PAID, CANCELLED or EXPIRED. */
+static void order_settle(struct store_shard *s, uint32_t oi, uint8_t state)
+{
+	struct store_order *o = &s->orders[oi];
+	struct store_item_state *st = item_state(s, o->item);
+
+	FS_ASSERT(o->state == FS_STATE_RESERVED && st->reserved >= o->qty);
+	FS_ASSERT(state >= FS_STATE_PAID && state <= FS_STATE_EXPIRED);
+	st->reserved -= o->qty;
+	if (state == FS_STATE_PAID) {
+		st->paid += o->qty;
+	} else {
+		publish_avail(s, o->item, load_avail(s, o->item) + o->qty);
+		hold_sub(s, o->user_id, o->item, o->qty);
+	}
+	if (state == FS_STATE_EXPIRED)
+		s->st.expired++;
+	o->state = state;
+	s->by_state[FS_STATE_RESERVED]--;
+	s->by_state[state]++;
+	item_check(s, o->item);
+}
+
+static void order_expire(struct store_shard *s, uint32_t oi, int64_t now_ns)
+{
+	order_settle(s, oi, FS_STATE_EXPIRED);
+	emit(s, STORE_CH_EXPIRE, oi, 0, 0, now_ns);
+}
+
+/* ---- BUY ---- */
+
+static void buy_replay(const struct store_shard *s, const struct store_idem *e,
+		       const struct fs_req *req, struct fs_resp *resp)
+{
+	uint32_t ci = store_item_find(s->cat, e->item_id);
+
+	if (e->op != FS_OP_BUY || e->item_id != req->item_id) {
+		resp->status = FS_ST_BAD_REQUEST;
+		return;
+	}
+	FS_ASSERT(ci != STORE_NONE);
+	resp->status = FS_ST_OK;
+	resp->qty = e->qty;
+	resp->order_id = e->order_id;
+	resp->deadline_ns = (uint64_t)sat_add(e->created_ns,
+					      s->cat->pay_timeout_ns[s->cat->items[ci].act]);
+}
+
+/* Every check of a BUY that changes nothing; FS_ST_OK when it may reserve. */
+static uint8_t buy_check(struct store_shard *s, uint32_t ci, const struct fs_req *req,
+			 int64_t now_ns, uint64_t hpos, struct fs_resp *resp)
+{
+	const struct store_item *it = &s->cat->items[ci];
+	const struct store_holding *h = &s->hold[hpos];
+	uint64_t units = h->user_id ? h->units : 0;
+
+	if (unlikely(req->qty > it->max_per_order))
+		return FS_ST_LIMIT_EXCEEDED;
+	if (unlikely(now_ns < it->start_ns)) {
+		resp->retry_after_ms = store_ms_until(it->start_ns, now_ns);
+		return FS_ST_NOT_STARTED;
+	}
+	if (unlikely(now_ns >= it->end_ns))
+		return FS_ST_ENDED;
+	if (load_avail(s, ci) < req->qty)
+		return FS_ST_SOLD_OUT;
+	if (units + req->qty > s->cfg->items[ci].per_user_limit)
+		return FS_ST_LIMIT_EXCEEDED;
+	if (unlikely(s->unavailable))
+		return FS_ST_UNAVAILABLE;
+	if (unlikely(s->norders >= s->max_orders || s->ring_count >= s->ring_cap ||
+		     (h->user_id == 0 && s->nhold >= s->hold_max))) {
+		resp->retry_after_ms = BUSY_RETRY_MS;
+		s->st.table_full++;
+		return FS_ST_BUSY;
+	}
+	return FS_ST_OK;
+}
+
+static bool buy_decide(struct store_shard *s, uint32_t ci, uint64_t h, uint64_t ipos,
+		       const struct fs_req *req, int64_t now_ns, struct fs_resp *resp)
+{
+	uint64_t hpos = hold_find(s, req->user_id, ci);
+	struct store_idem e;
+	uint32_t oi;
+
+	resp->status = buy_check(s, ci, req, now_ns, hpos, resp);
+	if (resp->status != FS_ST_OK)
+		return false;
+	oi = order_create(s, ci, hpos, req->user_id, req->request_id, req->qty, now_ns);
+	e = (struct store_idem){
+		.user_id = req->user_id,
+		.request_id = req->request_id,
+		.order_id = order_id_of(s, oi),
+		.created_ns = now_ns,
+		.item_id = req->item_id,
+		.qty = req->qty,
+		.op = FS_OP_BUY,
+	};
+	idem_put(s, ipos, h, &e);
+	emit(s, STORE_CH_RESERVE, oi, req->request_id, 0, now_ns);
+	resp->qty = req->qty;
+	resp->order_id = e.order_id;
+	resp->deadline_ns = (uint64_t)s->orders[oi].deadline_ns;
+	return true;
+}
+
+static bool exec_buy(struct store_shard *s, const struct fs_req *req, int64_t now_ns,
+		     struct fs_resp *resp)
+{
+	uint64_t h, ipos, slot;
+	bool changed = false;
+	uint32_t ci;
+
+	if (unlikely(req->user_id == 0 || req->request_id == 0 || req->qty == 0)) {
+		resp->status = FS_ST_BAD_REQUEST;
+		return false;
+	}
+	ci = store_item_find(s->cat, req->item_id);
+	if (unlikely(ci == STORE_NONE)) {
+		resp->status = FS_ST_UNKNOWN_ITEM;
+		return false;
+	}
+	h = store_hash2(req->user_id, req->request_id);
+	slot = idem_find(s, h, req->user_id, req->request_id, &ipos);
+	if (unlikely(slot != IDEM_MISS))
+		buy_replay(s, &s->ring[slot], req, resp);
+	else if (unlikely(s->cat->items[ci].owner != s->shard_id))
+		resp->status = FS_ST_BAD_REQUEST; /* mis-routed: not ours to decide */
+	else
+		changed = buy_decide(s, ci, h, ipos, req, now_ns, resp);
+	resp->available = load_avail(s, ci);
+	return changed;
+}
+
+/* ---- CONFIRM / CANCEL / ORDER_STATUS ---- */
+
+static bool buy_token_ok(const struct cfg_activity *a, const struct fs_req *req)
+{
+	uint8_t tok[FSP_TOKEN_LEN];
+
+	fs_token_buy(a->token_key, req->user_id, a->id, tok);
+	return fs_token_equal(tok, req->token);
+}
+
+static bool pay_token_ok(const struct cfg_activity *a, const struct fs_req *req)
+{
+	uint8_t tok[FSP_TOKEN_LEN];
+
+	fs_token_pay(a->payment_key, req->order_id, req->user_id, req->ref, tok);
+	return fs_token_equal(tok, req->token);
+}
+
+/* CONFIRM needs the payment token when the activity has a payment key;
+ * CANCEL accepts either form that the activity uses (PROTOCOL.md). */
+static bool settle_token_ok(const struct store_shard *s, const struct store_order *o,
+			    const struct fs_req *req)
+{
+	const struct cfg_activity *a = &s->cfg->activities[s->cat->items[o->item].act];
+
+	if (req->op == FS_OP_CONFIRM)
+		return !a->has_payment_key || pay_token_ok(a, req);
+	if (!a->require_token && !a->has_payment_key)
+		return true;
+	return (a->require_token && buy_token_ok(a, req)) ||
+	       (a->has_payment_key && pay_token_ok(a, req));
+}
+
+static bool settle_decide(struct store_shard *s, uint32_t oi, uint64_t h, uint64_t ipos,
+			  const struct fs_req *req, int64_t now_ns, struct fs_resp *resp)
+{
+	struct store_order *o = &s->orders[oi];
+	uint8_t state = req->op == FS_OP_CONFIRM ? FS_STATE_PAID : FS_STATE_CANCELLED;
+	bool changed = false;
+	struct store_idem e;
+
+	if (o->state == FS_STATE_RESERVED) {
+		if (unlikely(s->unavailable)) {
+			resp->status = FS_ST_UNAVAILABLE;
+			return false;
+		}
+		if (o->deadline_ns <= now_ns) {
+			order_expire(s, oi, now_ns);
+			changed = true;
+		}
+	}
+	if (o->state != FS_STATE_RESERVED) {
+		resp->status = FS_ST_WRONG_STATE;
+		resp->state = o->state;
+		return changed;
+	}
+	if (unlikely(s->ring_count >= s->ring_cap)) {
+		resp->status = FS_ST_BUSY;
+		resp->retry_after_ms = BUSY_RETRY_MS;
+		s->st.table_full++;
+		return false;
+	}
+	order_settle(s, oi, state);
+	e = (struct store_idem){
+		.user_id = req->user_id,
+		.request_id = req->request_id,
+		.order_id = req->order_id,
+		.created_ns = now_ns,
+		.item_id = resp->item_id,
+		.qty = o->qty,
+		.op = req->op,
+		.state = state,
+	};
+	idem_put(s, ipos, h, &e);
+	emit(s, state == FS_STATE_PAID ? STORE_CH_PAY : STORE_CH_CANCEL, oi, req->request_id,
+	     req->ref, now_ns);
+	resp->status = FS_ST_OK;
+	resp->state = state;
+	return true;
+}
+
+static bool exec_settle(struct store_shard *s, const struct fs_req *req, int64_t now_ns,
+			struct fs_resp *resp)
+{
+	uint64_t h, ipos, slot;
+	uint32_t oi;
+
+	if (unlikely(req->user_id == 0 || req->request_id == 0)) {
+		resp->status = FS_ST_BAD_REQUEST;
+		return false;
+	}
+	h = store_hash2(req->user_id, req->request_id);
+	slot = idem_find(s, h, req->user_id, req->request_id, &ipos);
+	if (unlikely(slot != IDEM_MISS)) {
+		const struct store_idem *e = &s->ring[slot];
+		if (e->op != req->op || e->order_id != req->order_id) {
+			resp->status = FS_ST_BAD_REQUEST;
+			return false;
+		}
+		resp->status = FS_ST_OK;
+		resp->item_id = e->item_id;
+		resp->state = e->state;
+		return false;
+	}
+	oi = order_index(s, req->order_id);
+	if (oi == STORE_NONE || s->orders[oi].user_id != req->user_id) {
+		resp->status = FS_ST_NOT_FOUND;
+		return false;
+	}
+	if (!settle_token_ok(s, &s->orders[oi], req)) {
+		resp->status = FS_ST_BAD_TOKEN;
+		return false;
+	}
+	resp->item_id = s->cat->items[s->orders[oi].item].id;
+	return settle_decide(s, oi, h, ipos, req, now_ns, resp);
+}
+
+static void exec_order_status(struct store_shard *s, const struct fs_req *req,
+			      struct fs_resp *resp)
+{
+	const struct store_order *o;
+	const struct cfg_activity *a;
+	uint32_t oi;
+
+	if (unlikely(req->user_id == 0)) {
+		resp->status = FS_ST_BAD_REQUEST;
+		return;
+	}
+	oi = order_index(s, req->order_id);
+	if (oi == STORE_NONE || s->orders[oi].user_id != req->user_id) {
+		resp->status = FS_ST_NOT_FOUND;
+		return;
+	}
+	o = &s->orders[oi];
+	a = &s->cfg->activities[s->cat->items[o->item].act];
+	if (a->require_token && !buy_token_ok(a, req)) {
+		resp->status = FS_ST_BAD_TOKEN;
+		return;
+	}
+	resp->status = FS_ST_OK;
+	resp->qty = o->qty;
+	resp->item_id = s->cat->items[o->item].id;
+	resp->state = o->state;
+	if (o->state == FS_STATE_RESERVED)
+		resp->deadline_ns = (uint64_t)o->deadline_ns;
+}
+
+bool store_execute(struct store_shard *s, const struct fs_req *req, int64_t now_ns,
+		   struct fs_resp *resp)
+{
+	bool changed = false;
+	unsigned owner;
+
+	store_resp_init(resp, req, now_ns, FS_ST_OK);
+	switch (req->op) {
+	case FS_OP_BUY:
+		changed = exec_buy(s, req, now_ns, resp);
+		break;
+	case FS_OP_CONFIRM:
+	case FS_OP_CANCEL:
+		changed = exec_settle(s, req, now_ns, resp);
+		break;
+	case FS_OP_ORDER_STATUS:
+		exec_order_status(s, req, resp);
+		break;
+	case FS_OP_ITEM_STATUS:
+	case FS_OP_TIME:
+		(void)store_gate(s->cat, req, now_ns, resp, &owner); /* always final */
+		break;
+	default:
+		resp->status = FS_ST_BAD_REQUEST;
+		break;
+	}
+	s->st.by_status[resp->status]++;
+	return changed;
+}
+
+/* ---- expiry and trimming ---- */
+
+static unsigned expire_fifo(struct store_shard *s, struct store_fifo *f, int64_t now_ns,
+			    unsigned max, uint64_t *budget)
+{
+	unsigned n = 0;
+
+	while (f->head != STORE_NONE && n < max) {
+		const struct store_order *o = &s->orders[f->head];
+		if (o->state == FS_STATE_RESERVED) {
+			if (o->deadline_ns > now_ns)
+				break;
+			order_expire(s, f->head, now_ns);
+			n++;
+		} else if (*budget == 0) {
+			break;
+		} else {
+			(*budget)--; /* settled earlier: unlink lazily */
+		}
+		fifo_pop(s, f);
+	}
+	return n;
+}
+
+unsigned store_expire(struct store_shard *s, int64_t now_ns, unsigned max)
+{
+	/* Unlinking settled orders is bounded too, so one call stays short. */
+	uint64_t budget = (uint64_t)max * 16 + 1024;
+	unsigned n = 0;
+
+	if (s->unavailable) /* an expiry is a change that could not be made durable */
+		return 0;
+	for (unsigned a = 0; a < s->cfg->n_activities && n < max; a++)
+		n += expire_fifo(s, &s->fifo[a], now_ns, max - n, &budget);
+	return n;
+}
+
+unsigned store_idem_trim(struct store_shard *s, int64_t now_ns, unsigned max)
+{
+	int64_t cutoff;
+	unsigned n = 0;
+
+	if (__builtin_sub_overflow(now_ns, s->retention_ns, &cutoff))
+		return 0;
+	while (n < max && s->ring_count > 0 && s->ring[s->ring_head].created_ns <= cutoff) {
+		idem_pop_head(s);
+		n++;
+	}
+	return n;
+}
+
+/* ---- replay ---- */
+
+/* Store an answer during replay: like execute, except that a full ring drops
+ * its oldest entry (the original run had trimmed it by then) and an older
+ * entry with the same key is superseded. */
+static void apply_idem(struct store_shard *s, const struct store_idem *val)
+{
+	uint64_t h, pos, slot;
+
+	if (s->ring_count == s->ring_cap)
+		idem_pop_head(s);
+	h = store_hash2(val->user_id, val->request_id);
+	slot = idem_find(s, h, val->user_id, val->request_id, &pos);
+	if (slot != IDEM_MISS)
+		s->ring[slot].op = 0;
+	idem_put(s, pos, h, val);
+}
+
+static int apply_reserve(struct store_shard *s, const struct store_change *ch)
+{
+	uint32_t ci = store_item_find(s->cat, ch->item_id);
+	const struct store_holding *h;
+	uint64_t hpos;
+	uint32_t oi;
+
+	if (ci == STORE_NONE || s->cat->items[ci].owner != s->shard_id)
+		return -EINVAL;
+	if (s->norders >= s->max_orders || ch->order_id != order_id_of(s, s->norders))
+		return -EINVAL;
+	if (ch->user_id == 0 || ch->request_id == 0 || ch->qty == 0 ||
+	    ch->qty > s->cat->items[ci].max_per_order || load_avail(s, ci) < ch->qty)
+		return -EINVAL;
+	hpos = hold_find(s, ch->user_id, ci);
+	h = &s->hold[hpos];
+	if ((h->user_id ? h->units : 0) + (uint64_t)ch->qty > s->cfg->items[ci].per_user_limit ||
+	    (h->user_id == 0 && s->nhold >= s->hold_max))
+		return -EINVAL;
+	oi = order_create(s, ci, hpos, ch->user_id, ch->request_id, ch->qty, ch->time_ns);
+	apply_idem(s, &(struct store_idem){
+			      .user_id = ch->user_id,
+			      .request_id = ch->request_id,
+			      .order_id = ch->order_id,
+			      .created_ns = ch->time_ns,
+			      .item_id = ch->item_id,
+			      .qty = ch->qty,
+			      .op = FS_OP_BUY,
+		      });
+	(void)oi;
+	return 0;
+}
+
+static int apply_settle(struct store_shard *s, const struct store_change *ch, uint8_t state)
+{
+	uint32_t oi = order_index(s, ch->order_id);
+	const struct store_order *o;
+
+	if (oi == STORE_NONE)
+		return -EINVAL;
+	o = &s->orders[oi];
+	if (o->state != FS_STATE_RESERVED || o->user_id != ch->user_id)
+		return -EINVAL;
+	if (state == FS_STATE_EXPIRED && o->deadline_ns > ch->time_ns)
+		return -EINVAL;
+	order_settle(s, oi, state);
+	if (state != FS_STATE_EXPIRED && ch->request_id != 0)
+		apply_idem(s, &(struct store_idem){
+				      .user_id = ch->user_id,
+				      .request_id = ch->request_id,
+				      .order_id = ch->order_id,
+				      .created_ns = ch->time_ns,
+				      .item_id = s->cat->items[o->item].id,
+				      .qty = o->qty,
+				      .op = state == FS_STATE_PAID ? FS_OP_CONFIRM : FS_OP_CANCEL,
+				      .state = state,
+			      });
+	return 0;
+}
+
+int store_apply(struct store_shard *s, const struct store_change *ch)
+{
+	switch (ch->type) {
+	case STORE_CH_RESERVE:
+		return apply_reserve(s, ch);
+	case STORE_CH_PAY:
+		return apply_settle(s, ch, FS_STATE_PAID);
+	case STORE_CH_CANCEL:
+		return apply_settle(s, ch, FS_STATE_CANCELLED);
+	case STORE_CH_EXPIRE:
+		return apply_settle(s, ch, FS_STATE_EXPIRED);
+	default:
+		return -EINVAL;
+	}
+}
+
+void store_shard_set_unavailable(struct store_shard *s, bool unavailable)
+{
+	s->unavailable = unavailable;
+}
+
+/* ---- audit ---- */
+
+#define AUDIT_FAIL(...)                                                                  \
+	do {                                                                             \
+		if (errlen)                                                              \
+			snprintf(err, errlen, __VA_ARGS__);                              \
+		return -EUCLEAN;                                                         \
+	} while (0)
+
+/* Re-derive per-item and per-holding units and state counts from the orders. */
+static int audit_orders(const struct store_shard *s, char *err, size_t errlen)
+{
+	uint64_t by_state[FS_STATE_EXPIRED + 1] = {0};
+
+	memset(s->audit_items, 0, s->n_owned * sizeof(*s->audit_items));
+	memset(s->audit_units, 0, (s->hold_mask + 1) * sizeof(*s->audit_units));
+	for (uint64_t oi = 0; oi < s->norders; oi++) {
+		const struct store_order *o = &s->orders[oi];
+		uint64_t pos;
+
+		if (o->state < FS_STATE_RESERVED || o->state > FS_STATE_EXPIRED)
+			AUDIT_FAIL("order %" PRIu64 ": bad state %u", order_id_of(s, oi), o->state);
+		if (o->item >= s->cat->n_items || s->cat->items[o->item].owner != s->shard_id)
+			AUDIT_FAIL("order %" PRIu64 ": item not owned here", order_id_of(s, oi));
+		by_state[o->state]++;
+		if (o->state != FS_STATE_RESERVED && o->state != FS_STATE_PAID)
+			continue;
+		pos = hold_find(s, o->user_id, o->item);
+		if (s->hold[pos].user_id != o->user_id)
+			AUDIT_FAIL("order %" PRIu64 ": no holding", order_id_of(s, oi));
+		s->audit_units[pos] += o->qty;
+		if (o->state == FS_STATE_RESERVED)
+			s->audit_items[s->cat->items[o->item].local].reserved += o->qty;
+		else
+			s->audit_items[s->cat->items[o->item].local].paid += o->qty;
+	}
+	for (unsigned st = FS_STATE_RESERVED; st <= FS_STATE_EXPIRED; st++)
+		if (by_state[st] != s->by_state[st])
+			AUDIT_FAIL("orders in state %s: counted %" PRIu64 ", kept %" PRIu64,
+				   fs_state_name(st), by_state[st], s->by_state[st]);
+	return 0;
+}
+
+static int audit_items(const struct store_shard *s, char *err, size_t errlen)
+{
+	for (uint32_t l = 0; l < s->n_owned; l++) {
+		uint32_t ci = s->owned[l];
+		uint64_t total = s->cfg->items[ci].total;
+		uint64_t avail = atomic_load_explicit(&s->cat->items[ci].available,
+						      memory_order_relaxed);
+		const struct store_item_state *st = &s->items[l], *re = &s->audit_items[l];
+
+		if (st->reserved != re->reserved || st->paid != re->paid)
+			AUDIT_FAIL("item %u: reserved/paid %" PRIu64 "/%" PRIu64
+				   ", orders say %" PRIu64 "/%" PRIu64,
+				   s->cfg->items[ci].id, st->reserved, st->paid, re->reserved,
+				   re->paid);
+		if (avail + st->reserved + st->paid != total)
+			AUDIT_FAIL("item %u: available %" PRIu64 " + reserved %" PRIu64
+				   " + paid %" PRIu64 " != total %" PRIu64,
+				   s->cfg->items[ci].id, avail, st->reserved, st->paid, total);
+	}
+	return 0;
+}
+
+static int audit_holdings(const struct store_shard *s, char *err, size_t errlen)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i <= s->hold_mask; i++) {
+		const struct store_holding *h = &s->hold[i];
+
+		if (h->user_id == 0)
+			continue;
+		n++;
+		if (h->units != s->audit_units[i])
+			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u units, orders say %u",
+				   h->user_id, s->cfg->items[h->item].id, h->units,
+				   s->audit_units[i]);
+		if (h->units > s->cfg->items[h->item].per_user_limit)
+			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u units > limit %u",
+				   h->user_id, s->cfg->items[h->item].id, h->units,
+				   s->cfg->items[h->item].per_user_limit);
+		if (hold_find(s, h->user_id, h->item) != i)
+			AUDIT_FAIL("holding user %" PRIu64 ": unreachable by probing",
+				   h->user_id);
+	}
+	if (n != s->nhold)
+		AUDIT_FAIL("holdings: %" PRIu64 " in table, %" PRIu64 " counted", n, s->nhold);
+	return 0;
+}
+
+/* Every RESERVED order is queued in its activity FIFO. */
+static int audit_fifo(const struct store_shard *s, char *err, size_t errlen)
+{
+	uint64_t reserved = 0, seen = 0;
+
+	for (unsigned a = 0; a < s->cfg->n_activities; a++) {
+		for (uint32_t oi = s->fifo[a].head; oi != STORE_NONE; oi = s->orders[oi].next) {
+			if (++seen > s->norders)
+				AUDIT_FAIL("activity FIFO %u: cycle", a);
+			if (s->cat->items[s->orders[oi].item].act != a)
+				AUDIT_FAIL("order %" PRIu64 " in the FIFO of another activity",
+					   order_id_of(s, oi));
+			if (s->orders[oi].next == STORE_NONE && s->fifo[a].tail != oi)
+				AUDIT_FAIL("activity FIFO %u: bad tail", a);
+			reserved += s->orders[oi].state == FS_STATE_RESERVED;
+		}
+	}
+	if (reserved != s->by_state[FS_STATE_RESERVED])
+		AUDIT_FAIL("%" PRIu64 " reserved orders queued for expiry, %" PRIu64 " exist",
+			   reserved, s->by_state[FS_STATE_RESERVED]);
+	return 0;
+}
+
+/* The index holds exactly the live ring entries, each reachable. */
+static int audit_idem(const struct store_shard *s, char *err, size_t errlen)
+{
+	uint64_t live = 0, indexed = 0;
+
+	for (uint64_t k = 0; k < s->ring_count; k++) {
+		uint64_t slot = (s->ring_head + k) % s->ring_cap, pos;
+		const struct store_idem *e = &s->ring[slot];
+
+		if (e->op == 0)
+			continue;
+		live++;
+		if (idem_find(s, store_hash2(e->user_id, e->request_id), e->user_id,
+			      e->request_id, &pos) != slot)
+			AUDIT_FAIL("stored answer user %" PRIu64 " request %" PRIu64
+				   " not found by its key",
+				   e->user_id, e->request_id);
+	}
+	for (uint64_t i = 0; i <= s->idx_mask; i++)
+		indexed += s->idx[i] != 0;
+	if (indexed != live)
+		AUDIT_FAIL("idempotency index: %" PRIu64 " words for %" PRIu64 " entries", indexed,
+			   live);
+	return 0;
+}
+
+int store_audit(const struct store_shard *s, char *err, size_t errlen)
+{
+	int rc;
+
+	if (errlen)
+		err[0] = '\0';
+	if ((rc = audit_orders(s, err, errlen)) != 0 || (rc = audit_items(s, err, errlen)) != 0 ||
+	    (rc = audit_holdings(s, err, errlen)) != 0 || (rc = audit_fifo(s, err, errlen)) != 0 ||
+	    (rc = audit_idem(s, err, errlen)) != 0)
+		return rc;
+	return 0;
+}
+
+/* ---- queries ---- */
+
+int store_item_counts(const struct store_shard *s, uint32_t item_id, struct store_item_counts *out)
+{
+	uint32_t ci = store_item_find(s->cat, item_id);
+	const struct store_item_state *st;
+
+	if (ci == STORE_NONE || s->cat->items[ci].owner != s->shard_id)
+		return -ENOENT;
+	st = &s->items[s->cat->items[ci].local];
+	out->item_id = item_id;
+	out->total = s->cfg->items[ci].total;
+	out->available = atomic_load_explicit(&s->cat->items[ci].available, memory_order_relaxed);
+	out->reserved = st->reserved;
+	out->paid = st->paid;
+	return 0;
+}
+
+void store_shard_stats(const struct store_shard *s, struct store_stats *out)
+{
+	*out = s->st;
+	out->orders = s->norders;
+	out->orders_capacity = s->max_orders;
+	out->idem_entries = s->ring_count;
+	out->idem_capacity = s->ring_cap;
+	out->holdings = s->nhold;
+	out->holdings_capacity = s->hold_max;
+	out->next_seq = s->first_seq + s->norders;
+}
+
+/* ---- create / free ---- */
+
+static uint64_t pow2_at_least(uint64_t n, uint64_t min)
+{
+	uint64_t p = min;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static int check_params(const struct store_catalog *cat, const struct store_shard_params *p)
+{
+	if (p->shard_id >= cat->nshards || cat->shards[p->shard_id] != NULL)
+		return -EINVAL;
+	if (p->max_orders == 0 || p->max_orders >= UINT32_MAX || p->max_idempotency == 0 ||
+	    p->max_idempotency >= UINT32_MAX || p->idempotency_retention_ns < 0)
+		return -EINVAL;
+	if (p->first_seq == 0 || p->first_seq >= SEQ_LIMIT || p->max_orders > SEQ_LIMIT - p->first_seq)
+		return -EINVAL;
+	return 0;
+}
+
+static int shard_alloc(struct store_shard *s, const struct cfg *cfg)
+{
+	uint64_t nact = cfg->n_activities ? cfg->n_activities : 1;
+	uint64_t nown = s->n_owned ? s->n_owned : 1;
+
+	s->orders = store_zalloc(s->max_orders * sizeof(*s->orders));
+	s->hold = store_zalloc((s->hold_mask + 1) * sizeof(*s->hold));
+	s->ring = store_zalloc(s->ring_cap * sizeof(*s->ring));
+	s->idx = store_zalloc((s->idx_mask + 1) * sizeof(*s->idx));
+	s->fifo = store_zalloc(nact * sizeof(*s->fifo));
+	s->items = store_zalloc(nown * sizeof(*s->items));
+	s->owned = store_zalloc(nown * sizeof(*s->owned));
+	s->audit_units = store_zalloc((s->hold_mask + 1) * sizeof(*s->audit_units));
+	s->audit_items = store_zalloc(nown * sizeof(*s->audit_items));
+	s->wf_words = store_zalloc(s->wf_nwords * sizeof(*s->wf_words));
+	if (!s->orders || !s->hold || !s->ring || !s->idx || !s->fifo || !s->items || !s->owned ||
+	    !s->audit_units || !s->audit_items || !s->wf_words)
+		return -ENOMEM;
+	for (unsigned a = 0; a < cfg->n_activities; a++)
+		s->fifo[a].head = s->fifo[a].tail = STORE_NONE;
+	return 0;
+}
+
+/* A fresh shard starts with every unit of its items available. */
+static void shard_init_items(struct store_shard *s)
+{
+	uint32_t l = 0;
+
+	for (uint32_t ci = 0; ci < s->cat->n_items; ci++) {
+		if (s->cat->items[ci].owner != s->shard_id)
+			continue;
+		FS_ASSERT(s->cat->items[ci].local == l);
+		s->owned[l++] = ci;
+		publish_avail(s, ci, s->cfg->items[ci].total);
+	}
+	FS_ASSERT(l == s->n_owned);
+}
+
+int store_shard_create(struct store_catalog *cat, const struct store_shard_params *p,
+		       struct store_shard **out)
+{
+	struct store_shard *s;
+	uint64_t wf_bits;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_params(cat, p)) != 0)
+		return rc;
+	s = store_zalloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cat = cat;
+	s->cfg = cat->cfg;
+	s->shard_id = p->shard_id;
+	s->journal = p->journal;
+	s->journal_ctx = p->journal_ctx;
+	s->retention_ns = p->idempotency_retention_ns;
+	s->max_orders = p->max_orders;
+	s->first_seq = p->first_seq;
+	s->hold_mask = pow2_at_least(2 * p->max_orders, 16) - 1;
+	s->hold_max = p->max_orders;
+	s->ring_cap = p->max_idempotency;
+	s->idx_mask = pow2_at_least(2 * p->max_idempotency, 16) - 1;
+	s->n_owned = cat->owned_count[p->shard_id];
+	wf_bits = pow2_at_least(p->max_orders * STORE_WF_BITS_PER_ORDER, STORE_WF_MIN_BITS);
+	s->wf_nwords = wf_bits / 64;
+	if ((rc = shard_alloc(s, cat->cfg)) != 0) {
+		store_shard_free(s);
+		return rc;
+	}
+	shard_init_items(s);
+	FS_ASSERT(store_catalog_attach(cat, s->shard_id, s, s->wf_words, s->wf_nwords) == 0);
+	s->attached = true;
+	s->wf = &cat->winners[s->shard_id];
+	*out = s;
+	return 0;
+}
+
+void store_shard_free(struct store_shard *s)
+{
+	if (!s)
+		return;
+	if (s->attached)
+		store_catalog_detach(s->cat, s->shard_id);
+	free(s->orders);
+	free(s->hold);
+	free(s->ring);
+	free(s->idx);
+	free(s->fifo);
+	free(s->items);
+	free(s->owned);
+	free(s->audit_units);
+	free(s->audit_items);
+	free((void *)s->wf_words);
+	free(s);
+}

@@ -68,6 +68,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -1516,8 +1517,7 @@ static void check_limits(const struct bench *b, struct verdict *v)
 }
 
 /* Check (3): duplicate order ids among the OK answers of all threads. */
-static void check_orders(const struct bench *b, const struct bench_stats *tot,
-			 struct verdict *v)
+static void check_orders(const struct bench *b, struct verdict *v)
 {
 	uint64_t n = 0, *all;
 
@@ -1539,7 +1539,6 @@ static void check_orders(const struct bench *b, const struct bench_stats *tot,
 	for (uint64_t i = 1; i < n; i++)
 		v->dup_orders += all[i] == all[i - 1];
 	v->ok_ids = n;
-	(void)tot;
 	free(all);
 }
 
@@ -1581,7 +1580,7 @@ static void judge(const struct bench *b, const struct bench_stats *tot, struct v
 		v->bad_items += item_checked(&b->items[i]) && !item_ok(&b->items[i]);
 	}
 	check_limits(b, v);
-	check_orders(b, tot, v);
+	check_orders(b, v);
 	if (v->bad_items)
 		add_reason(v, "%u item(s) won != sold", v->bad_items);
 	if (v->unknown_items)
@@ -1597,4 +1596,295 @@ static void judge(const struct bench *b, const struct bench_stats *tot, struct v
 		add_reason(v, "%" PRIu64 " OK answer(s) with order id 0", tot->zero_orders);
 	if (v->unchecked)
 		add_reason(v, "%" PRIu64 " order id(s) not checked", v->unchecked);
+}
+
+/* ---- reports ---- */
+
+struct figures {
+	double interval_s;         /* first to last send */
+	double msgs_per_s;         /* answered during the sending interval */
+	double dgrams_per_s;       /* sent */
+	double p50_us, p99_us, p999_us, max_us;
+};
+
+static void figures(const struct bench_stats *tot, int64_t end_ns, struct figures *f)
+{
+	int64_t span = tot->last_send_ns - tot->first_send_ns;
+
+	/* A run that fits in one burst has no sending interval to speak of:
+	 * measure it to the end of the run instead. */
+	if (span < FS_NS_PER_MS && tot->first_send_ns)
+		span = end_ns - tot->first_send_ns;
+	if (span <= 0)
+		span = 1;
+	f->interval_s = (double)span / 1e9;
+	f->msgs_per_s = (double)tot->answered_in_window / f->interval_s;
+	f->dgrams_per_s = (double)tot->sent_dgrams / f->interval_s;
+	f->p50_us = (double)hist_pct(tot, 0.50) / 1e3;
+	f->p99_us = (double)hist_pct(tot, 0.99) / 1e3;
+	f->p999_us = (double)hist_pct(tot, 0.999) / 1e3;
+	f->max_us = (double)tot->lat_max_ns / 1e3;
+}
+
+static const char *mode_text(const struct bench *b, char *buf, size_t len)
+{
+	if (b->o.rate)
+		snprintf(buf, len, "open loop %" PRIu64 " msgs/s", b->o.rate);
+	else
+		snprintf(buf, len, "closed loop %" PRIu64 " datagrams in flight per thread",
+			 b->o.concurrency);
+	return buf;
+}
+
+static void print_items_text(const struct bench *b)
+{
+	unsigned shown = 0, hidden_bad = 0;
+
+	for (unsigned i = 0; i < b->n_items; i++) {
+		const struct bench_item *it = &b->items[i];
+		bool ok = item_ok(it);
+		if (shown >= BENCH_ITEMS_SHOWN && ok) {
+			continue;
+		}
+		if (shown >= BENCH_ITEMS_SHOWN * 4) {
+			hidden_bad += !ok;
+			continue;
+		}
+		shown++;
+		if (!item_checked(it)) {
+			printf("item %u: ITEM_STATUS %s before, %s after: not checked\n", it->id,
+			       fs_status_name(it->st_before), fs_status_name(it->st_after));
+			continue;
+		}
+		printf("item %u: available %u -> %u, won %" PRIu64 " by OK BUYs: %s%s\n", it->id,
+		       it->avail_before, it->avail_after, it->won, ok ? "ok" : "MISMATCH",
+		       !ok || it->avail_after != 0 ? ""
+		       : it->avail_before > 0      ? ", sold exactly the stock"
+						   : " (sold out before the run)");
+	}
+	if (b->n_items > shown)
+		printf("(%u more items not shown, %u of them mismatched)\n", b->n_items - shown,
+		       hidden_bad);
+}
+
+static void print_verdict_text(const struct bench *b, const struct verdict *v)
+{
+	print_items_text(b);
+	if (v->limit_unknown)
+		printf("per-user limit: not checked (no --config)\n");
+	else if (v->over_limit == 0)
+		printf("per-user limit: no user over per_user_limit (%" PRIu64 " users)\n",
+		       b->o.users);
+	else
+		printf("per-user limit: %" PRIu64 " users OVER per_user_limit (first: user %" PRIu64
+		       ")\n", v->over_limit, v->first_over_user);
+	printf("order ids: %" PRIu64 " from OK answers, %" PRIu64 " duplicate(s)%s\n", v->ok_ids,
+	       v->dup_orders, v->unchecked ? ", some not checked" : "");
+	if (v->pass)
+		printf("verdict: PASS\n");
+	else
+		printf("verdict: FAIL (%s)\n", v->reasons);
+}
+
+static void print_text(const struct bench *b, const struct bench_stats *tot,
+		       const struct figures *f, const struct verdict *v)
+{
+	char mode[96];
+
+	printf("flashsale-bench: target %s%s, %u thread(s), batch %" PRIu64 ", %s\n", b->target,
+	       b->o.echo ? " (echo)" : "", b->n_threads, b->o.batch,
+	       mode_text(b, mode, sizeof(mode)));
+	printf("messages:   sent %" PRIu64 "  answered %" PRIu64 "  lost %" PRIu64 "  (late %" PRIu64
+	       ", stale %" PRIu64 ", duplicate %" PRIu64 ", mismatched %" PRIu64 ")\n",
+	       tot->sent_msgs, tot->answered, tot->lost, tot->late, tot->stale, tot->dup,
+	       tot->mismatched);
+	printf("datagrams:  sent %" PRIu64 "  received %" PRIu64 "  malformed %" PRIu64
+	       "  (refused %" PRIu64 ", slot stalls %" PRIu64 ")\n", tot->sent_dgrams,
+	       tot->rx_dgrams, tot->malformed, tot->refused, tot->slot_stalls);
+	printf("throughput: %.0f answered msgs/s, %.0f datagrams/s sent, over %.3f s\n",
+	       f->msgs_per_s, f->dgrams_per_s, f->interval_s);
+	printf("latency us: p50 %.1f  p99 %.1f  p999 %.1f  max %.1f  (%" PRIu64 " samples)\n",
+	       f->p50_us, f->p99_us, f->p999_us, f->max_us, tot->lat_count);
+	if (!b->o.echo) {
+		printf("status:    ");
+		for (unsigned i = 0; i <= FS_ST_COUNT; i++)
+			if (tot->status[i])
+				printf(" %s %" PRIu64, i < FS_ST_COUNT ? fs_status_name(i) : "unknown",
+				       tot->status[i]);
+		printf("\n");
+	}
+	if (v)
+		print_verdict_text(b, v);
+}
+
+static void print_json_items(const struct bench *b)
+{
+	printf(",\"items\":[");
+	for (unsigned i = 0; i < b->n_items; i++) {
+		const struct bench_item *it = &b->items[i];
+		printf("%s{\"id\":%u,\"won\":%" PRIu64, i ? "," : "", it->id, it->won);
+		if (it->st_before == FS_ST_OK)
+			printf(",\"available_before\":%u", it->avail_before);
+		if (it->st_after == FS_ST_OK)
+			printf(",\"available_after\":%u", it->avail_after);
+		printf(",\"checked\":%s,\"ok\":%s}", item_checked(it) ? "true" : "false",
+		       item_ok(it) ? "true" : "false");
+	}
+	printf("]");
+}
+
+static void print_json_verdict(const struct bench *b, const struct verdict *v)
+{
+	print_json_items(b);
+	printf(",\"users_over_limit\":%" PRIu64 ",\"limit_checked\":%s,\"ok_order_ids\":%" PRIu64
+	       ",\"duplicate_order_ids\":%" PRIu64 ",\"unchecked_order_ids\":%" PRIu64
+	       ",\"verdict\":\"%s\",\"reasons\":\"%s\"", v->over_limit,
+	       v->limit_unknown ? "false" : "true", v->ok_ids, v->dup_orders, v->unchecked,
+	       v->pass ? "PASS" : "FAIL", v->reasons);
+}
+
+static void print_json(const struct bench *b, const struct bench_stats *tot,
+		       const struct figures *f, const struct verdict *v)
+{
+	printf("{\"target\":\"%s\",\"echo\":%s,\"threads\":%u,\"batch\":%" PRIu64
+	       ",\"mode\":\"%s\",\"concurrency\":%" PRIu64 ",\"rate\":%" PRIu64
+	       ",\"users\":%" PRIu64 ",\"attempts\":%" PRIu64 ",\"loop\":%s,\"seed\":%" PRIu64,
+	       b->target, b->o.echo ? "true" : "false", b->n_threads, b->o.batch,
+	       b->o.rate ? "open" : "closed", b->o.rate ? 0 : b->o.concurrency, b->o.rate,
+	       b->o.users, b->o.attempts, b->o.loop ? "true" : "false", b->o.seed);
+#define X(name) printf(",\"" #name "\":%" PRIu64, tot->name);
+	BENCH_COUNTERS(X)
+#undef X
+	printf(",\"interval_s\":%.6f,\"answered_msgs_per_s\":%.1f,\"sent_dgrams_per_s\":%.1f",
+	       f->interval_s, f->msgs_per_s, f->dgrams_per_s);
+	printf(",\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}", f->p50_us,
+	       f->p99_us, f->p999_us, f->max_us);
+	printf(",\"status\":{");
+	for (unsigned i = 0, n = 0; i <= FS_ST_COUNT; i++)
+		if (tot->status[i])
+			printf("%s\"%s\":%" PRIu64, n++ ? "," : "",
+			       i < FS_ST_COUNT ? fs_status_name(i) : "unknown", tot->status[i]);
+	printf("}");
+	if (v)
+		print_json_verdict(b, v);
+	else
+		printf(",\"verdict\":\"%s\"", b->o.echo ? "echo" : "skipped");
+	printf("}\n");
+}
+
+/* ---- main ---- */
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND; /* a second ^C kills at once */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void announce(const struct bench *b)
+{
+	char mode[96];
+
+	if (b->o.json)
+		return;
+	fprintf(stderr, "flashsale-bench: %s%s, %u item(s), %" PRIu64 " users from %" PRIu64
+		", %s, batch %" PRIu64 ", %s, %u thread(s), timeout %" PRIu64 " ms, seed %" PRIu64
+		"\n", b->target, b->o.echo ? " (echo)" : "", b->n_items, b->o.users,
+		b->o.user_base, b->o.loop ? "looping" : "rounds", b->o.batch,
+		mode_text(b, mode, sizeof(mode)), b->n_threads, b->o.timeout_ms, b->o.seed);
+}
+
+/* Join the threads; returns the first hard socket error seen (or 0). */
+static int join_threads(struct bench *b)
+{
+	int fatal = 0;
+
+	for (unsigned i = 0; i < b->n_threads; i++) {
+		if (b->th[i].started)
+			pthread_join(b->th[i].tid, NULL);
+		if (b->th[i].fatal && !fatal)
+			fatal = b->th[i].fatal;
+	}
+	if (fatal)
+		fprintf(stderr, "flashsale-bench: send: %s\n", fs_strerror(fatal));
+	return fatal;
+}
+
+/* After the run: merge, ask ITEM_STATUS again, judge, print. Returns the
+ * exit code. */
+static int finish(struct bench *b, int fatal)
+{
+	struct bench_stats *tot = calloc(1, sizeof(*tot));
+	struct verdict v;
+	struct figures f;
+	bool judged = !b->o.echo && !b->o.no_verdict;
+	int64_t end_ns = fs_mono_ns();
+	int rc;
+
+	if (!tot)
+		return 2;
+	merge(b, tot);
+	figures(tot, end_ns, &f);
+	if (!b->o.echo && tot->answered + tot->late > 0)
+		(void)query_items(b, true);
+	if (judged)
+		judge(b, tot, &v);
+	if (b->o.json)
+		print_json(b, tot, &f, judged ? &v : NULL);
+	else
+		print_text(b, tot, &f, judged ? &v : NULL);
+	if (tot->answered + tot->late == 0)
+		rc = 3;
+	else if (fatal)
+		rc = 2;
+	else
+		rc = judged && !v.pass ? 1 : 0;
+	free(tot);
+	return rc;
+}
+
+static void cleanup(struct bench *b)
+{
+	if (b->th)
+		for (unsigned i = 0; i < b->n_threads; i++)
+			thread_fini(&b->th[i]);
+	free(b->th);
+	free(b->items);
+	if (b->have_cfg)
+		cfg_free(&b->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench b; /* large; and zeroed */
+	int rc = parse_args(argc, argv, &b.o);
+
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	if (fs_token_init() != 0) {
+		fprintf(stderr, "flashsale-bench: libsodium init failed\n");
+		return 2;
+	}
+	rc = setup(&b) != 0 ? 2 : 0;
+	if (rc == 0 && !b.o.echo)
+		rc = pre_status(&b);
+	if (rc == 0) {
+		announce(&b);
+		install_signals();
+		if (start_threads(&b) != 0)
+			rc = 2;
+		if (b.th) {
+			monitor(&b);
+			int fatal = join_threads(&b);
+			if (rc == 0)
+				rc = finish(&b, fatal);
+		}
+	}
+	cleanup(&b);
+	return rc;
 }

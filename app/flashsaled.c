@@ -17,7 +17,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 #include "fs_common.h"
 #include "fs_http.h"
 #include "fs_token.h"
+#include "persist.h"
 #include "store.h"
 
 #define FLASHSALE_VERSION "0.1.0"
@@ -139,26 +143,79 @@ static int eal_start(const struct cfg *cfg)
 	return 0;
 }
 
+static struct dp_journal g_journals[FS_WORKERS_MAX];
+static struct dp_journal *g_journal_ptrs[FS_WORKERS_MAX];
+
 static void shards_free(struct store_shard **shards, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		if (g_journals[i].wal) {
+			int rc = wal_close(g_journals[i].wal);
+			if (rc < 0)
+				fs_log("error", "shard %u: closing the log: %s", i, fs_strerror(rc));
+			g_journals[i].wal = NULL;
+		}
 		store_shard_free(shards[i]);
+	}
+}
+
+static int replay_one(void *ctx, uint64_t lsn, const struct store_change *ch)
+{
+	(void)lsn;
+	return store_apply(ctx, ch);
+}
+
+/* Replay shard i's log into it, then open the log for appending after the
+ * last good record. A torn tail is cut and reported; anything else that is
+ * wrong refuses the start (the error names the file and offset). */
+static int recover_shard(const struct cfg *cfg, unsigned i, struct store_shard *s)
+{
+	struct wal_replay_info info;
+	char err[1024] = "";
+	int64_t t0 = fs_mono_ns();
+	int rc = wal_replay(cfg->persist_dir, i, NULL, 1, replay_one, s, &info, err, sizeof(err));
+
+	if (rc < 0) {
+		fs_log("error", "shard %u: recovery refused: %s%s", i, err[0] ? err : fs_strerror(rc),
+		       rc == -EINVAL ? " (a logged change does not fit the configured items: "
+				       "was the config changed under existing state?)" : "");
+		return rc;
+	}
+	if (info.torn)
+		fs_log("warn", "shard %u: torn tail cut from %s at offset %" PRIu64 " (%" PRIu64
+			       " bytes of an unacknowledged write)", i, info.torn_file,
+		       info.torn_offset, info.torn_bytes);
+	fs_log("info", "shard %u: replayed %" PRIu64 " log records from %u segments in %.1f ms, "
+		       "next LSN %" PRIu64, i, info.replayed, info.segments,
+	       (double)(fs_mono_ns() - t0) / 1e6, info.next_lsn);
+	struct wal_params p = {
+		.dir = cfg->persist_dir,
+		.shard_id = i,
+		.durability = (enum wal_durability)cfg->durability,
+		.sync_interval_ms = cfg->sync_interval_ms,
+		.eventfd = true,
+	};
+	rc = wal_open(&p, &info, &g_journals[i].wal, err, sizeof(err));
+	if (rc < 0) {
+		fs_log("error", "shard %u: cannot open the log: %s", i, err);
+		return rc;
+	}
+	g_journal_ptrs[i] = &g_journals[i];
+	return 0;
 }
 
 static int shards_create(const struct cfg *cfg, struct store_catalog *cat,
 			 struct store_shard **shards)
 {
-	/* durability = none keeps no log, so order ids cannot continue from one:
-	 * seed each run's sequence from the clock (microseconds), which stays
-	 * ahead of any earlier run that made fewer orders than microseconds. */
-	uint64_t first_seq = (uint64_t)(fs_now_ns() / 1000);
-
 	for (unsigned i = 0; i < cfg->workers; i++) {
+		/* Order sequences start at 1 and continue from the log. */
 		struct store_shard_params p = {
 			.shard_id = i,
 			.idempotency_retention_ns =
 				(int64_t)cfg->idempotency_retention_s * FS_NS_PER_S,
-			.first_seq = first_seq,
+			.first_seq = 1,
+			.journal = dp_journal_hook,
+			.journal_ctx = &g_journals[i],
 		};
 		int rc;
 
@@ -172,6 +229,11 @@ static int shards_create(const struct cfg *cfg, struct store_catalog *cat,
 		}
 		fs_log("info", "shard %u: capacity %" PRIu64 " orders, %" PRIu64 " stored answers",
 		       i, p.max_orders, p.max_idempotency);
+		rc = recover_shard(cfg, i, shards[i]);
+		if (rc < 0) {
+			shards_free(shards, i + 1);
+			return rc;
+		}
 	}
 	return 0;
 }
@@ -243,6 +305,58 @@ static int audit_all(struct store_shard **shards, unsigned n)
 	return bad;
 }
 
+/* mkdir -p */
+static int mkdirs(const char *path)
+{
+	char tmp[FS_PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* One daemon per data directory: an flock held for the process's life (the
+ * kernel drops it when the process dies, even on kill -9). Returns the fd. */
+static int lock_data_dir(const struct cfg *cfg)
+{
+	char path[FS_PATH_MAX + 32], pid[32];
+	int fd, rc = mkdirs(cfg->persist_dir);
+
+	if (rc < 0) {
+		fs_log("error", "%s: [persist] dir %s: cannot create: %s", cfg->path,
+		       cfg->persist_dir, fs_strerror(rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/flashsaled.lock", cfg->persist_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fs_log("error", "%s: cannot open: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = read(fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		fs_log("error", "%s: data directory in use by another flashsaled (pid %s)",
+		       cfg->persist_dir, n > 0 ? strtok(pid, "\n") : "?");
+		close(fd);
+		return -EBUSY;
+	}
+	if (ftruncate(fd, 0) == 0) {
+		int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		(void)!pwrite(fd, pid, (size_t)n, 0);
+	}
+	return fd;
+}
+
 static int parse_args(int argc, char **argv, const char **config, bool *check)
 {
 	static const struct option opts[] = {
@@ -279,12 +393,6 @@ static int check_supported(const struct cfg *cfg)
 				"(the DPDK data plane is not in it yet)", cfg->path);
 		return -ENOTSUP;
 	}
-	if (cfg->durability != CFG_DUR_NONE) {
-		fs_log("error", "%s: [persist] durability = %s: the write-ahead log is not in this "
-				"build yet; set durability = none", cfg->path,
-		       cfg_durability_name(cfg->durability));
-		return -ENOTSUP;
-	}
 	return 0;
 }
 
@@ -303,8 +411,11 @@ static int run(const struct cfg *cfg)
 	}
 	if (shards_create(cfg, cat, shards) < 0)
 		goto out_cat;
+	/* Invariants hold before any port opens, or we do not open them. */
+	if (audit_all(shards, cfg->workers) != 0)
+		goto out_shards;
 	struct dp_engine_params p = {.cfg = cfg, .cat = cat, .shards = shards,
-				     .nworkers = cfg->workers};
+				     .journals = g_journal_ptrs, .nworkers = cfg->workers};
 	rc = dp_engine_create(&p, &g_engine, err, sizeof(err));
 	if (rc < 0) {
 		fs_log("error", "front end: %s", err);
@@ -373,7 +484,11 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 0;
 	}
-	if (check_supported(&cfg) < 0 || eal_start(&cfg) < 0) {
+	int lock_fd = -1;
+	if (check_supported(&cfg) < 0 || (lock_fd = lock_data_dir(&cfg)) < 0 ||
+	    eal_start(&cfg) < 0) {
+		if (lock_fd >= 0)
+			close(lock_fd);
 		cfg_free(&cfg);
 		return 2;
 	}
@@ -385,6 +500,7 @@ int main(int argc, char **argv)
 
 	status = run(&cfg);
 	rte_eal_cleanup();
+	close(lock_fd);
 	cfg_free(&cfg);
 	fs_log("info", "stopped (exit %d)", status);
 	return status;

@@ -630,7 +630,7 @@ static const struct cfg_row cfg_schema[] = {
 	    NO_AUX),
 	G("workers", workers, 1, FS_WORKERS_MAX, "2", SEC_APPLIANCE),
 	ROW(SEC_APPLIANCE, "eal", set_str, struct cfg, eal, 0, 0, "", 0, NULL, NO_AUX),
-	G("idle_sleep_us", idle_sleep_us, 0, 1000000, "1000", SEC_APPLIANCE),
+	G("idle_sleep_us", idle_sleep_us, 0, 1000000, "100000", SEC_APPLIANCE),
 
 	ROW(SEC_NET, "address", set_ipv4, struct cfg, address_str, 0, 0, "127.0.0.1", 0, NULL,
 	    offsetof(struct cfg, address)),
@@ -943,6 +943,12 @@ static int unknown_key(struct loader *L, const char *key)
 	char known[256] = "";
 	size_t used = 0;
 
+	for (size_t i = 0; i < CFG_ROWS; i++) {
+		if (cfg_schema[i].sec != L->kind && strcmp(cfg_schema[i].key, key) == 0)
+			return fail(L, L->line, L->sec_name, key, "unknown key here (it belongs in [%s%s])",
+				    sec_names[cfg_schema[i].sec],
+				    cfg_schema[i].sec >= SEC_N_SINGLE ? ".N" : "");
+	}
 	for (size_t i = 0; i < CFG_ROWS; i++) {
 		if (cfg_schema[i].sec != L->kind)
 			continue;

@@ -53,7 +53,7 @@ struct cfg {
 	enum cfg_mode mode;
 	unsigned workers;            /* 1..FS_WORKERS_MAX, default 2 */
 	char eal[FS_EAL_ARGS_MAX];   /* extra EAL arguments, "" if none */
-	unsigned idle_sleep_us;      /* kernel mode: how long an idle worker blocks, default 1000 */
+	unsigned idle_sleep_us;      /* kernel mode: how long an idle worker blocks, default 100000 */
 
 	/* [net] */
 	char address_str[INET_ADDRSTRLEN];

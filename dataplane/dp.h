@@ -53,7 +53,25 @@ void dp_fsp_encode_resp(const struct fs_resp *resp, uint8_t *msg);
 struct cfg;
 struct store_catalog;
 struct store_shard;
+struct store_change;
 struct dp_engine;
+struct wal;
+
+/* The link between a shard and its write-ahead log. The shard's journal
+ * hook (dp_journal_hook, ctx = this) appends every change to wal; the worker
+ * that owns the shard submits one batch per loop (group commit), holds OK
+ * answers until their batch is durable, and on a storage fault (err != 0)
+ * turns the shard UNAVAILABLE and answers every held OK as UNAVAILABLE. */
+struct dp_journal {
+	struct wal *wal;       /* NULL: durability none, nothing is logged */
+	int err;               /* first storage error (-errno), 0 while healthy */
+	bool dirty;            /* records appended since the last submit */
+	uint64_t submitted;    /* last ticket wal_submit handed out */
+	uint64_t appended;     /* records appended */
+};
+
+/* store_journal_fn for shards created with ctx = a struct dp_journal. */
+void dp_journal_hook(void *ctx, const struct store_change *ch);
 
 /* What the caller hands the engine: a validated config, the catalog and one
  * shard per worker (shards[i] is owned by worker i from launch until wait
@@ -62,6 +80,7 @@ struct dp_engine_params {
 	const struct cfg *cfg;
 	struct store_catalog *cat;
 	struct store_shard **shards;
+	struct dp_journal **journals; /* one per worker; NULL (or NULL entries) without a log */
 	unsigned nworkers;
 };
 
@@ -98,6 +117,9 @@ struct dp_stats {
 	uint64_t rate_limited;
 	uint64_t by_status[FS_ST_COUNT];  /* every answer sent, by status */
 	uint64_t sleeps;                  /* times an idle worker blocked */
+	uint64_t held;                    /* OK answers that waited for the log */
+	uint64_t unavailable;             /* answers turned UNAVAILABLE by a storage fault */
+	uint64_t wal_batches;             /* group commits submitted */
 };
 void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out);
 

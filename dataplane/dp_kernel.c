@@ -56,6 +56,7 @@
 
 #include "cfg.h"
 #include "fs_common.h"
+#include "persist.h"
 #include "store.h"
 
 #define DP_RX_BUF_LEN 4096           /* > 8 + 64 * 32 so oversize shows as too long */
@@ -67,6 +68,8 @@
 #define DP_BUSY_RETRY_MS 10          /* retry_after_ms of a BUSY for a full ring */
 #define FS_TIMER_NS (10 * FS_NS_PER_MS)
 #define DP_RL_SLOTS 65536            /* rate-limit buckets per worker and kind */
+#define DP_HELD_MAX 16384            /* OK answers waiting for their group commit */
+#define DP_HELD_BUSY_RETRY_MS 5      /* retry_after_ms when the held queue is full */
 
 enum { RING_CTL = 0, RING_BUY = 1, RING_KINDS = 2 };
 
@@ -84,6 +87,14 @@ struct dp_txslot {
 	struct sockaddr_in dst;
 	uint32_t count;
 	uint8_t buf[DP_DGRAM_MAX];
+};
+
+/* An OK answer waiting until its WAL batch (ticket) is durable. */
+struct dp_held {
+	uint64_t ticket;
+	struct sockaddr_in dst;
+	uint32_t key;         /* request datagram identity, for coalescing */
+	struct fs_resp resp;
 };
 
 struct dp_stage {
@@ -118,6 +129,14 @@ struct dp_worker {
 	struct dp_txslot tx[DP_TX_SLOTS];
 
 	struct dp_handoff drain[DP_DRAIN_MAX];
+
+	/* durability: the shard's log and the answers waiting for it */
+	struct dp_journal *j;          /* NULL: durability none */
+	int wal_efd;                   /* completion eventfd, -1 if none */
+	bool failed;                   /* storage fault seen: shard is UNAVAILABLE */
+	unsigned held_head, held_n;
+	struct dp_held *held;          /* DP_HELD_MAX, FIFO (tickets non-decreasing) */
+
 	struct dp_stats st;
 } __rte_cache_aligned;
 
@@ -126,6 +145,7 @@ _Static_assert(sizeof(struct dp_stats) % sizeof(uint64_t) == 0, "dp_stats is sum
 struct dp_engine {
 	const struct cfg *cfg;
 	struct store_catalog *cat;
+	struct dp_journal **journals;
 	unsigned n;
 	atomic_int quit;
 	struct dp_worker *w[FS_WORKERS_MAX];
@@ -269,6 +289,190 @@ static void stage_add(struct dp_worker *w, unsigned owner, const struct fs_req *
 	h->producer = (uint16_t)w->id;
 }
 
+/* ---------------------------------------------------------------- durability */
+
+static bool is_state_op(uint8_t op)
+{
+	return op == FS_OP_BUY || op == FS_OP_CONFIRM || op == FS_OP_CANCEL;
+}
+
+void dp_journal_hook(void *ctx, const struct store_change *ch)
+{
+	struct dp_journal *j = ctx;
+	int64_t r;
+
+	if (j->wal == NULL || j->err)
+		return;
+	r = wal_append(j->wal, ch);
+	if (r == -ENOBUFS) {
+		/* Batch buffer full: commit it now and continue in a new one. */
+		uint64_t t, durable;
+		int rc = wal_submit(j->wal, &t);
+		while (rc == -EBUSY && (rc = wal_poll(j->wal, &durable)) == 0)
+			rc = wal_submit(j->wal, &t);
+		if (rc == 0) {
+			j->submitted = t;
+			j->dirty = false;
+			r = wal_append(j->wal, ch);
+		} else {
+			r = rc;
+		}
+	}
+	if (r < 0) {
+		j->err = (int)r;
+		return;
+	}
+	j->dirty = true;
+	j->appended++;
+}
+
+static void journal_fail(struct dp_worker *w, int err)
+{
+	if (w->j->err == 0)
+		w->j->err = err;
+	if (!w->failed) {
+		w->failed = true;
+		store_shard_set_unavailable(w->shard, true);
+		/* Once per shard and fault: not a data-path log line. */
+		fs_log("error", "shard %u: storage fault (%s): the shard answers UNAVAILABLE to "
+				"every state change until restart; nothing unlogged was acknowledged",
+		       w->id, fs_strerror(w->j->err));
+	}
+}
+
+static void unavailable(struct fs_resp *r)
+{
+	r->status = FS_ST_UNAVAILABLE;
+	r->deadline_ns = 0;
+	r->state = 0;
+	if (r->op == FS_OP_BUY) {
+		r->order_id = 0;
+		r->qty = 0;
+	}
+}
+
+static void held_push(struct dp_worker *w, uint64_t ticket, const struct sockaddr_in *dst,
+		      uint32_t key, const struct fs_resp *resp)
+{
+	struct dp_held *h = &w->held[(w->held_head + w->held_n) % DP_HELD_MAX];
+
+	FS_ASSERT(w->held_n < DP_HELD_MAX);
+	h->ticket = ticket;
+	h->dst = *dst;
+	h->key = key;
+	h->resp = *resp;
+	w->held_n++;
+	w->st.held++;
+}
+
+/* Send held answers whose batch is durable (all of them, as UNAVAILABLE,
+ * once the log failed). Returns how many were sent. */
+static unsigned held_release(struct dp_worker *w, uint64_t durable, bool failed)
+{
+	struct dp_txslot *t = NULL;
+	uint32_t prev_key = 0;
+	unsigned n = 0;
+
+	while (w->held_n > 0) {
+		struct dp_held *h = &w->held[w->held_head];
+		if (!failed && h->ticket > durable)
+			break;
+		if (failed) {
+			unavailable(&h->resp);
+			w->st.unavailable++;
+		}
+		if (t == NULL || h->key != prev_key || t->count == FS_MSGS_MAX ||
+		    t->dst.sin_addr.s_addr != h->dst.sin_addr.s_addr ||
+		    t->dst.sin_port != h->dst.sin_port) {
+			tx_close(w, t);
+			t = tx_open(w, &h->dst);
+		}
+		tx_add(w, t, &h->resp);
+		prev_key = h->key;
+		w->held_head = (w->held_head + 1) % DP_HELD_MAX;
+		w->held_n--;
+		n++;
+	}
+	tx_close(w, t);
+	return n;
+}
+
+/* End of a loop: submit this loop's records as one group commit, reap
+ * completions, release what became durable. Returns work done. */
+static unsigned journal_step(struct dp_worker *w)
+{
+	struct dp_journal *j = w->j;
+	uint64_t durable = 0;
+	int rc;
+
+	if (j == NULL || j->wal == NULL)
+		return 0;
+	if (j->err == 0 && j->dirty) {
+		uint64_t t;
+		rc = wal_submit(j->wal, &t);
+		if (rc == 0) {
+			j->submitted = t;
+			j->dirty = false;
+			w->st.wal_batches++;
+		} else if (rc != -EBUSY) {
+			journal_fail(w, rc);
+		}
+	}
+	if (j->err == 0 && (rc = wal_tick(j->wal, fs_mono_ns())) < 0)
+		journal_fail(w, rc);
+	if (j->err == 0 && (rc = wal_poll(j->wal, &durable)) < 0)
+		journal_fail(w, rc);
+	if (j->err)
+		return held_release(w, 0, true);
+	return held_release(w, durable, false);
+}
+
+/* Decide one request on this worker's shard. Returns true when resp is to be
+ * sent now; false when it was held until its log batch is durable. */
+static bool owner_decide(struct dp_worker *w, const struct fs_req *req, int64_t now_ns,
+			 const struct sockaddr_in *src, uint32_t key, struct fs_resp *resp)
+{
+	struct dp_journal *j = w->j;
+	bool logged = j != NULL && j->wal != NULL;
+
+	if (logged && unlikely(w->held_n == DP_HELD_MAX) && is_state_op(req->op)) {
+		/* Bounded: the disk is behind; shed instead of queueing. */
+		memset(resp, 0, sizeof(*resp));
+		resp->op = req->op;
+		resp->status = FS_ST_BUSY;
+		resp->item_id = req->item_id;
+		resp->user_id = req->user_id;
+		resp->request_id = req->request_id;
+		resp->order_id = req->order_id;
+		resp->retry_after_ms = DP_HELD_BUSY_RETRY_MS;
+		return true;
+	}
+	store_execute(w->shard, req, now_ns, resp);
+	w->st.executed++;
+	if (!logged)
+		return true;
+	if (unlikely(j->err)) {
+		journal_fail(w, j->err);
+		if (is_state_op(req->op) && resp->status == FS_ST_OK) {
+			unavailable(resp);
+			w->st.unavailable++;
+		}
+		return true;
+	}
+	if (resp->status != FS_ST_OK || !is_state_op(req->op))
+		return true;
+	/* An OK (new, or a repeat of one whose record may still be in flight)
+	 * waits for the batch holding its record: the open one if this loop
+	 * appended, else the last submitted. */
+	held_push(w, j->dirty ? j->submitted + 1 : j->submitted, src, key, resp);
+	return false;
+}
+
+static inline uint32_t dgram_key(unsigned producer, uint32_t seq)
+{
+	return (uint32_t)producer << 24 ^ (seq & 0xffffff);
+}
+
 /* ---------------------------------------------------------------- rx */
 
 static bool rate_check(struct dp_worker *w, const struct fs_req *req, uint32_t src_ip,
@@ -300,7 +504,8 @@ static void rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool t
 		     const struct sockaddr_in *src, int64_t now_ns, int64_t mono_ns)
 {
 	const struct store_catalog *cat = w->eng->cat;
-	struct dp_txslot *t = NULL;
+	struct fs_resp out[FS_MSGS_MAX];
+	unsigned n_out = 0;
 	int count = truncated ? -DP_FSP_ERR_LENGTH : dp_fsp_parse_header(buf, len);
 
 	w->st.rx_dgrams++;
@@ -313,32 +518,37 @@ static void rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool t
 	w->st.rx_msgs += (unsigned)count;
 	for (int i = 0; i < count; i++) {
 		struct fs_req req;
-		struct fs_resp r;
+		struct fs_resp *r = &out[n_out];
 		unsigned owner;
 		bool answered;
 
 		dp_fsp_decode_req(buf + FSP_HDR_LEN + FSP_MSG_LEN * (size_t)i, &req);
-		answered = !rate_check(w, &req, src->sin_addr.s_addr, mono_ns, &r);
+		answered = !rate_check(w, &req, src->sin_addr.s_addr, mono_ns, r);
 		if (!answered) {
-			answered = store_gate(cat, &req, now_ns, &r, &owner);
+			answered = store_gate(cat, &req, now_ns, r, &owner);
 			if (answered)
 				w->st.local_answers++;
 		}
 		if (!answered && owner == w->id) {
-			store_execute(w->shard, &req, now_ns, &r);
-			w->st.executed++;
+			if (!owner_decide(w, &req, now_ns, src, dgram_key(w->id, w->dgram_seq), r))
+				continue; /* held for the log */
 			answered = true;
 		}
 		if (answered) {
-			r.server_time_ns = (uint64_t)now_ns;
-			if (t == NULL)
-				t = tx_open(w, src);
-			tx_add(w, t, &r);
+			r->server_time_ns = (uint64_t)now_ns;
+			n_out++;
 		} else {
 			stage_add(w, owner, &req, src);
 		}
 	}
-	tx_close(w, t);
+	/* Everything this core answered for the datagram goes out as one
+	 * response datagram (never more messages than the request had). */
+	if (n_out) {
+		struct dp_txslot *t = tx_open(w, src);
+		for (unsigned i = 0; i < n_out; i++)
+			tx_add(w, t, &out[i]);
+		tx_close(w, t);
+	}
 }
 
 static unsigned rx_burst(struct dp_worker *w)
@@ -376,10 +586,12 @@ static unsigned drain_ring(struct dp_worker *w, struct rte_ring *r, unsigned max
 		const struct dp_handoff *h = &w->drain[i];
 		struct fs_resp resp;
 
-		store_execute(w->shard, &h->req, now_ns, &resp);
-		w->st.executed++;
+		if (!owner_decide(w, &h->req, now_ns, &h->src, dgram_key(h->producer, h->dgram_seq),
+				  &resp))
+			continue; /* held for the log */
 		/* Coalesce answers to one request datagram into one response. */
-		if (t == NULL || prev->dgram_seq != h->dgram_seq || t->count == FS_MSGS_MAX) {
+		if (t == NULL || prev->dgram_seq != h->dgram_seq || prev->producer != h->producer ||
+		    t->count == FS_MSGS_MAX) {
 			tx_close(w, t);
 			t = tx_open(w, &h->src);
 		}
@@ -421,19 +633,31 @@ static bool rings_empty(const struct dp_worker *w)
 static void worker_sleep(struct dp_worker *w)
 {
 	unsigned us = w->eng->cfg->idle_sleep_us;
-	struct pollfd pfd[2] = {{.fd = w->fd, .events = POLLIN}, {.fd = w->efd, .events = POLLIN}};
+	struct pollfd pfd[3] = {{.fd = w->fd, .events = POLLIN},
+				{.fd = w->efd, .events = POLLIN},
+				{.fd = w->wal_efd, .events = POLLIN}};
+	nfds_t n = w->wal_efd >= 0 ? 3 : 2;
 	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
 	uint64_t v;
 
+	/* Records not yet submitted are committed by the next loop, not slept on. */
+	if (w->j && w->j->dirty && w->j->err == 0)
+		return;
+	/* Held answers wait for a completion: without an eventfd to wake us,
+	 * sleep only briefly. */
+	if (w->held_n > 0 && w->wal_efd < 0)
+		ts = (struct timespec){.tv_sec = 0, .tv_nsec = 50000};
 	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (rings_empty(w) && !atomic_load_explicit(&w->eng->quit, memory_order_relaxed)) {
 		w->st.sleeps++;
-		(void)ppoll(pfd, 2, &ts, NULL);
+		(void)ppoll(pfd, n, &ts, NULL);
 	}
 	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 	if (pfd[1].revents & POLLIN)
 		(void)!read(w->efd, &v, sizeof(v));
+	if (n == 3 && (pfd[2].revents & POLLIN))
+		(void)!read(w->wal_efd, &v, sizeof(v));
 }
 
 static int worker_main(void *arg)
@@ -449,6 +673,7 @@ static int worker_main(void *arg)
 		stage_all_flush(w);
 		now_ns = fs_now_ns();
 		work += drain_all(w, now_ns);
+		work += journal_step(w);
 		tx_flush(w);
 		if (unlikely(now_ns >= w->next_timer_ns)) {
 			timers(w, now_ns);
@@ -461,8 +686,17 @@ static int worker_main(void *arg)
 			idle = 0;
 		}
 	}
-	/* Answer what was already handed to us before leaving. */
+	/* Answer what was already handed to us before leaving, and wait for
+	 * the log so that held answers go out (or turn UNAVAILABLE). */
 	drain_all(w, fs_now_ns());
+	journal_step(w);
+	if (w->j && w->j->wal && w->j->err == 0) {
+		uint64_t durable = 0;
+		int rc = wal_wait(w->j->wal, &durable);
+		if (rc < 0)
+			journal_fail(w, rc);
+		held_release(w, durable, rc < 0);
+	}
 	tx_flush(w);
 	return 0;
 }
@@ -494,6 +728,27 @@ static int open_socket(const struct cfg *cfg, char *err, size_t errlen)
 	return fd;
 }
 
+/* SO_REUSEPORT would let a second daemon (same user) join our port and take
+ * half the traffic, each selling the whole stock. So before the workers bind
+ * with SO_REUSEPORT, one plain bind proves nobody serves the port yet. */
+static int probe_port_free(const struct cfg *cfg, char *err, size_t errlen)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cfg->udp_port),
+				.sin_addr = cfg->address};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "UDP %s:%u is already in use (another flashsaled?): %s",
+			 cfg->address_str, cfg->udp_port, strerror(-rc));
+	}
+	close(fd);
+	return rc;
+}
+
 static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *shard,
 			 char *err, size_t errlen)
 {
@@ -510,7 +765,16 @@ static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *s
 	w->id = id;
 	w->eng = e;
 	w->shard = shard;
-	w->fd = w->efd = -1;
+	w->fd = w->efd = w->wal_efd = -1;
+	w->j = e->journals ? e->journals[id] : NULL;
+	if (w->j && w->j->wal) {
+		w->held = calloc(DP_HELD_MAX, sizeof(*w->held));
+		if (w->held == NULL)
+			return -ENOMEM;
+		w->wal_efd = wal_event_fd(w->j->wal);
+		if (w->wal_efd < 0)
+			w->wal_efd = -1;
+	}
 	for (unsigned k = 0; k < RING_KINDS; k++) {
 		w->stage[k] = calloc(e->n, sizeof(struct dp_stage));
 		if (w->stage[k] == NULL)
@@ -596,6 +860,10 @@ int dp_engine_create(const struct dp_engine_params *p, struct dp_engine **out, c
 	e->cfg = p->cfg;
 	e->cat = p->cat;
 	e->n = p->nworkers;
+	e->journals = p->journals;
+	rc = probe_port_free(e->cfg, err, errlen);
+	if (rc < 0)
+		goto fail;
 	for (unsigned i = 0; i < e->n; i++) {
 		rc = worker_create(e, i, p->shards[i], err, errlen);
 		if (rc < 0)
@@ -664,6 +932,7 @@ void dp_engine_free(struct dp_engine *e)
 			close(w->efd);
 		for (unsigned k = 0; k < RING_KINDS; k++)
 			free(w->stage[k]);
+		free(w->held);
 		store_ratelimit_free(w->ip_rl);
 		store_ratelimit_free(w->user_rl);
 		free(w);

@@ -119,6 +119,20 @@ void store_shard_free(struct store_shard *s);
 bool store_execute(struct store_shard *s, const struct fs_req *req, int64_t now_ns,
 		   struct fs_resp *resp);
 
+/* Hint: start loading the table lines that deciding req will touch (its
+ * idempotency index slot, holding and winners-filter word for a BUY; the
+ * order for CONFIRM/CANCEL/ORDER_STATUS). Changes nothing. An owner that
+ * holds a burst calls it a few requests ahead of store_execute so that the
+ * cache misses of successive requests overlap. */
+void store_prefetch(const struct store_shard *s, const struct fs_req *req);
+
+/* store_execute over n requests in order, prefetching ahead: the same
+ * answers and journal records as n calls of store_execute. changed[i]
+ * (when changed is not NULL) tells whether request i changed state.
+ * Returns how many did. */
+unsigned store_execute_burst(struct store_shard *s, const struct fs_req *const reqs[], unsigned n,
+			     int64_t now_ns, struct fs_resp resps[], bool changed[]);
+
 /* Expire at most max reservations whose deadline is <= now_ns; returns how
  * many expired (each journalled). */
 unsigned store_expire(struct store_shard *s, int64_t now_ns, unsigned max);
@@ -172,5 +186,13 @@ struct store_stats {
 	uint64_t next_seq;
 };
 void store_shard_stats(const struct store_shard *s, struct store_stats *out);
+
+/* Bytes a shard allocated at create, by table (capacity, not use): orders,
+ * holdings, idempotency ring, idempotency index, winners filter, and the
+ * rest (per-item and per-activity arrays, audit scratch). */
+struct store_memory {
+	uint64_t orders, holdings, idem_ring, idem_index, winners, other, total;
+};
+void store_shard_memory(const struct store_shard *s, struct store_memory *out);
 
 #endif

@@ -30,20 +30,30 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "fs_token.h"
 #include "store_internal.h"
 
+/* Tables of 2 MiB and more are aligned to 2 MiB and asked for transparent
+ * huge pages: their probes are random, and with 4 KiB pages nearly every
+ * probe of a large table would also miss the TLB. Failure of madvise only
+ * costs speed. Memory is touched here (memset), so no page fault is left for
+ * the data path. */
 void *store_zalloc(size_t n)
 {
-	size_t sz = (n + STORE_CACHE_LINE - 1) & ~(size_t)(STORE_CACHE_LINE - 1);
+	size_t align = n >= STORE_HUGE_PAGE ? STORE_HUGE_PAGE : STORE_CACHE_LINE;
+	size_t sz = (n + align - 1) & ~(align - 1);
 	void *p;
 
 	if (sz == 0)
-		sz = STORE_CACHE_LINE;
-	p = aligned_alloc(STORE_CACHE_LINE, sz);
-	if (p)
-		memset(p, 0, sz);
+		sz = align;
+	p = aligned_alloc(align, sz);
+	if (!p)
+		return NULL;
+	if (align == STORE_HUGE_PAGE)
+		(void)madvise(p, sz, MADV_HUGEPAGE);
+	memset(p, 0, sz);
 	return p;
 }
 
@@ -257,14 +267,39 @@ static bool maybe_winner(const struct store_catalog *cat, const struct store_ite
 	return !it->require_token || buy_token_ok(cat, it, req);
 }
 
+#define GATE_ROUTE 0xffu
+
+/* The gate's answer to a BUY of a known item, or GATE_ROUTE. */
+static unsigned gate_buy_status(const struct store_catalog *cat, const struct store_item *it,
+				const struct fs_req *req, int64_t now_ns, uint32_t avail,
+				uint32_t *retry_after_ms)
+{
+	if (unlikely(req->qty > it->max_per_order))
+		return FS_ST_LIMIT_EXCEEDED;
+	if (unlikely(now_ns < it->start_ns)) {
+		*retry_after_ms = store_ms_until(it->start_ns, now_ns);
+		return FS_ST_NOT_STARTED;
+	}
+	if (unlikely(now_ns >= it->end_ns))
+		return maybe_winner(cat, it, req) ? GATE_ROUTE : FS_ST_ENDED;
+	if (avail < req->qty)
+		return maybe_winner(cat, it, req) ? GATE_ROUTE : FS_ST_SOLD_OUT;
+	if (it->require_token && !buy_token_ok(cat, it, req))
+		return FS_ST_BAD_TOKEN;
+	return GATE_ROUTE;
+}
+
 static bool gate_buy(const struct store_catalog *cat, const struct fs_req *req, int64_t now_ns,
 		     struct fs_resp *resp, unsigned *owner)
 {
 	const struct store_item *it;
-	uint32_t idx, avail;
+	uint32_t idx, avail, retry = 0;
+	unsigned st;
 
-	if (unlikely(req->user_id == 0 || req->request_id == 0 || req->qty == 0))
-		goto answer_bad;
+	if (unlikely(req->user_id == 0 || req->request_id == 0 || req->qty == 0)) {
+		store_resp_init(resp, req, now_ns, FS_ST_BAD_REQUEST);
+		return true;
+	}
 	idx = store_item_find(cat, req->item_id);
 	if (unlikely(idx == STORE_NONE)) {
 		store_resp_init(resp, req, now_ns, FS_ST_UNKNOWN_ITEM);
@@ -272,31 +307,14 @@ static bool gate_buy(const struct store_catalog *cat, const struct fs_req *req, 
 	}
 	it = &cat->items[idx];
 	avail = atomic_load_explicit(&it->available, memory_order_relaxed);
-	if (unlikely(req->qty > it->max_per_order)) {
-		store_resp_init(resp, req, now_ns, FS_ST_LIMIT_EXCEEDED);
-	} else if (unlikely(now_ns < it->start_ns)) {
-		store_resp_init(resp, req, now_ns, FS_ST_NOT_STARTED);
-		resp->retry_after_ms = store_ms_until(it->start_ns, now_ns);
-	} else if (unlikely(now_ns >= it->end_ns)) {
-		if (maybe_winner(cat, it, req))
-			goto route;
-		store_resp_init(resp, req, now_ns, FS_ST_ENDED);
-	} else if (avail < req->qty) {
-		if (maybe_winner(cat, it, req))
-			goto route;
-		store_resp_init(resp, req, now_ns, FS_ST_SOLD_OUT);
-	} else if (it->require_token && !buy_token_ok(cat, it, req)) {
-		store_resp_init(resp, req, now_ns, FS_ST_BAD_TOKEN);
-	} else {
-		goto route;
+	st = gate_buy_status(cat, it, req, now_ns, avail, &retry);
+	if (st == GATE_ROUTE) {
+		*owner = it->owner;
+		return false;
 	}
+	store_resp_init(resp, req, now_ns, (uint8_t)st);
 	resp->available = avail;
-	return true;
-route:
-	*owner = it->owner;
-	return false;
-answer_bad:
-	store_resp_init(resp, req, now_ns, FS_ST_BAD_REQUEST);
+	resp->retry_after_ms = retry;
 	return true;
 }
 
@@ -305,7 +323,8 @@ static bool gate_order(const struct store_catalog *cat, const struct fs_req *req
 {
 	unsigned shard = fs_shard_of_order(req->order_id);
 
-	if (unlikely(req->user_id == 0 || (req->op != FS_OP_ORDER_STATUS && req->request_id == 0))) {
+	if (unlikely(req->user_id == 0 ||
+		     (req->op != FS_OP_ORDER_STATUS && req->request_id == 0))) {
 		store_resp_init(resp, req, now_ns, FS_ST_BAD_REQUEST);
 		return true;
 	}
@@ -335,19 +354,12 @@ bool store_gate(const struct store_catalog *cat, const struct fs_req *req, int64
 		struct fs_resp *resp, unsigned *owner)
 {
 	switch (req->op) {
-	case FS_OP_BUY:
-		return gate_buy(cat, req, now_ns, resp, owner);
+	case FS_OP_BUY: return gate_buy(cat, req, now_ns, resp, owner);
 	case FS_OP_CONFIRM:
 	case FS_OP_CANCEL:
-	case FS_OP_ORDER_STATUS:
-		return gate_order(cat, req, now_ns, resp, owner);
-	case FS_OP_ITEM_STATUS:
-		return gate_item_status(cat, req, now_ns, resp);
-	case FS_OP_TIME:
-		store_resp_init(resp, req, now_ns, FS_ST_OK);
-		return true;
-	default:
-		store_resp_init(resp, req, now_ns, FS_ST_BAD_REQUEST);
-		return true;
+	case FS_OP_ORDER_STATUS: return gate_order(cat, req, now_ns, resp, owner);
+	case FS_OP_ITEM_STATUS: return gate_item_status(cat, req, now_ns, resp);
+	case FS_OP_TIME: store_resp_init(resp, req, now_ns, FS_ST_OK); return true;
+	default: store_resp_init(resp, req, now_ns, FS_ST_BAD_REQUEST); return true;
 	}
 }

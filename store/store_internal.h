@@ -19,16 +19,16 @@
 #include "fs_common.h"
 #include "store.h"
 
-#define STORE_NONE UINT32_MAX        /* "no index" in uint32 links */
+#define STORE_NONE	 UINT32_MAX /* "no index" in uint32 links */
 #define STORE_CACHE_LINE 64u
+#define STORE_HUGE_PAGE	 ((size_t)2 << 20)
 
 /* Winners filter: a blocked Bloom filter with one 64-bit word per key and
- * STORE_WF_K bits set in that word. One word means one cache line and one
+ * k = 3 bits set in that word (store_wf_bits). One word means one cache line and one
  * relaxed load per check; at 16 bits per order the false-positive rate is
  * about 1%, which only costs a hand-off. */
 #define STORE_WF_BITS_PER_ORDER 16u
-#define STORE_WF_MIN_BITS (64u * 1024u)
-#define STORE_WF_K 3u
+#define STORE_WF_MIN_BITS	(64u * 1024u)
 
 /* One item as every core reads it: 32 bytes, read-only after create except
  * available, which only the owner shard writes (relaxed store). */
@@ -38,9 +38,9 @@ struct store_item {
 	int64_t start_ns;
 	int64_t end_ns;
 	uint16_t max_per_order;
-	uint16_t act;            /* index into cfg->activities */
-	uint16_t local;          /* index among the owner shard's items */
-	uint8_t owner;           /* fs_shard_of_item(id, nshards) */
+	uint16_t act;	/* index into cfg->activities */
+	uint16_t local; /* index among the owner shard's items */
+	uint8_t owner;	/* fs_shard_of_item(id, nshards) */
 	uint8_t require_token;
 };
 _Static_assert(sizeof(struct store_item) == 32, "two items per cache line");
@@ -54,7 +54,7 @@ struct store_item_slot {
 
 struct store_winners {
 	_Atomic uint64_t *words;
-	uint64_t mask;           /* words - 1 */
+	uint64_t mask; /* words - 1 */
 };
 
 struct store_catalog {
@@ -62,14 +62,14 @@ struct store_catalog {
 	unsigned nshards;
 	uint32_t n_items;
 	uint32_t slot_mask;
-	uint32_t slot_shift;     /* 32 - log2(slots): Fibonacci hashing uses the top bits */
+	uint32_t slot_shift; /* 32 - log2(slots): Fibonacci hashing uses the top bits */
 	struct store_item_slot *slots;
-	struct store_item *items;            /* n_items, cache aligned */
-	int64_t *pay_timeout_ns;             /* per activity */
-	uint32_t *owned_count;               /* per shard: items it owns */
+	struct store_item *items;		    /* n_items, cache aligned */
+	int64_t *pay_timeout_ns;		    /* per activity */
+	uint32_t *owned_count;			    /* per shard: items it owns */
 	struct store_shard *shards[FS_WORKERS_MAX]; /* registered at shard create */
 	struct store_winners winners[FS_WORKERS_MAX];
-	_Atomic uint64_t no_filter;          /* the empty filter of a shard not created */
+	_Atomic uint64_t no_filter; /* the empty filter of a shard not created */
 };
 
 static inline uint64_t store_mix64(uint64_t x)
@@ -121,11 +121,11 @@ static inline bool store_wf_maybe(const struct store_winners *w, uint64_t user_i
 	return (word & bits) == bits;
 }
 
-/* Owner only: the owner is the single writer, so load|bits then store is
- * race free, and gates see either the old or the new word. */
-static inline void store_wf_add(struct store_winners *w, uint64_t user_id, uint64_t request_id)
+/* Owner only, h = store_hash2(user_id, request_id). The owner is the single
+ * writer, so load|bits then store is race free, and gates see either the old
+ * or the new word. */
+static inline void store_wf_add(struct store_winners *w, uint64_t h)
 {
-	uint64_t h = store_hash2(user_id, request_id);
 	_Atomic uint64_t *p = &w->words[h & w->mask];
 
 	atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) | store_wf_bits(h),

@@ -47,6 +47,14 @@
  * positive gets the very answer the gate would have given; and rejections
  * keep flowing while the shard is UNAVAILABLE.
  *
+ * Speed. A winning BUY touches three large tables at random places (the
+ * idempotency index, the holdings, the winners filter) and appends to two
+ * (orders, stored answers). exec_buy starts all five loads at once
+ * (buy_prefetch) so that their misses overlap; store_execute_burst() does the
+ * same a few requests ahead, which hides most of the memory latency when an
+ * owner decides a burst. Tables of 2 MiB and more use transparent huge pages
+ * (store_zalloc) so that random probes do not also miss the TLB.
+ *
  * Invariants: per item available + reserved + paid == total (FS_ASSERTed on
  * every change of that item), holding units <= per_user_limit (asserted on
  * every increase); store_audit() re-derives everything from the orders.
@@ -60,26 +68,26 @@
 #include "fs_token.h"
 #include "store_internal.h"
 
-#define IDEM_MISS UINT64_MAX
+#define IDEM_MISS     UINT64_MAX
 #define BUSY_RETRY_MS 1000u
-#define SEQ_LIMIT (1ULL << (64 - FS_ORDER_SHARD_BITS))
+#define SEQ_LIMIT     (1ULL << (64 - FS_ORDER_SHARD_BITS))
 
 struct store_order {
 	uint64_t user_id;
-	uint64_t request_id;     /* of the BUY that created it */
+	uint64_t request_id; /* of the BUY that created it */
 	int64_t deadline_ns;
-	uint32_t item;           /* catalog index */
-	uint32_t next;           /* next order of the activity FIFO, STORE_NONE at the tail */
+	uint32_t item; /* catalog index */
+	uint32_t next; /* next order of the activity FIFO, STORE_NONE at the tail */
 	uint16_t qty;
-	uint8_t state;           /* enum fs_order_state */
+	uint8_t state; /* enum fs_order_state */
 	uint8_t unused;
 };
 _Static_assert(sizeof(struct store_order) == 40, "order record size");
 
 struct store_holding {
-	uint64_t user_id;        /* 0 = empty slot */
-	uint32_t item;           /* catalog index */
-	uint32_t units;          /* reserved + paid */
+	uint64_t user_id; /* 0 = empty slot */
+	uint32_t item;	  /* catalog index */
+	uint32_t units;	  /* reserved + paid */
 };
 _Static_assert(sizeof(struct store_holding) == 16, "holding slot size");
 
@@ -90,8 +98,8 @@ struct store_idem {
 	int64_t created_ns;
 	uint32_t item_id;
 	uint16_t qty;
-	uint8_t op;              /* BUY, CONFIRM, CANCEL; 0 = dead (superseded on replay) */
-	uint8_t state;           /* state reported by the stored answer (0 for BUY) */
+	uint8_t op;    /* BUY, CONFIRM, CANCEL; 0 = dead (superseded on replay) */
+	uint8_t state; /* state reported by the stored answer (0 for BUY) */
 };
 _Static_assert(sizeof(struct store_idem) == 40, "idempotency entry size");
 
@@ -101,7 +109,7 @@ struct store_item_state {
 };
 
 struct store_fifo {
-	uint32_t head, tail;     /* order indexes, STORE_NONE when empty */
+	uint32_t head, tail; /* order indexes, STORE_NONE when empty */
 };
 
 struct store_shard {
@@ -127,17 +135,17 @@ struct store_shard {
 	uint64_t *idx;
 	uint64_t idx_mask;
 
-	struct store_fifo *fifo;            /* per activity */
-	struct store_item_state *items;     /* per owned item (local index) */
-	uint32_t *owned;                    /* local index -> catalog index */
+	struct store_fifo *fifo;	/* per activity */
+	struct store_item_state *items; /* per owned item (local index) */
+	uint32_t *owned;		/* local index -> catalog index */
 	uint32_t n_owned;
 	_Atomic uint64_t *wf_words;
 	uint64_t wf_nwords;
 
-	uint32_t *audit_units;              /* store_audit scratch, per holding slot */
+	uint32_t *audit_units; /* store_audit scratch, per holding slot */
 	struct store_item_state *audit_items;
 
-	struct store_stats st;              /* by_status, expired, table_full */
+	struct store_stats st; /* by_status, expired, table_full */
 };
 
 /* ---- small helpers ---- */
@@ -212,9 +220,9 @@ static void emit(struct store_shard *s, uint8_t type, uint32_t oi, uint64_t requ
 /* ---- holdings ---- */
 
 /* Slot of (user, item): the holding, or the empty slot where it would go. */
-static uint64_t hold_find(const struct store_shard *s, uint64_t user_id, uint32_t ci)
+static uint64_t hold_find(const struct store_shard *s, uint64_t h, uint64_t user_id, uint32_t ci)
 {
-	uint64_t i = store_hash2(user_id, ci) & s->hold_mask;
+	uint64_t i = h & s->hold_mask;
 
 	for (;;) {
 		const struct store_holding *h = &s->hold[i];
@@ -243,7 +251,7 @@ static void hold_add(struct store_shard *s, uint64_t pos, uint64_t user_id, uint
 
 static void hold_sub(struct store_shard *s, uint64_t user_id, uint32_t ci, uint16_t qty)
 {
-	struct store_holding *h = &s->hold[hold_find(s, user_id, ci)];
+	struct store_holding *h = &s->hold[hold_find(s, store_hash2(user_id, ci), user_id, ci)];
 
 	FS_ASSERT(h->user_id == user_id && h->units >= qty);
 	h->units -= qty;
@@ -358,9 +366,10 @@ static void fifo_pop(struct store_shard *s, struct store_fifo *f)
 		f->tail = STORE_NONE;
 }
 
-/* Create a RESERVED order; hpos is hold_find's answer for (user, ci). */
-static uint32_t order_create(struct store_shard *s, uint32_t ci, uint64_t hpos, uint64_t user_id,
-			     uint64_t request_id, uint16_t qty, int64_t now_ns)
+/* Create a RESERVED order; hpos is hold_find's answer for (user, ci), h
+ * the hash of (user, request). */
+static uint32_t order_create(struct store_shard *s, uint32_t ci, uint64_t hpos, uint64_t h,
+			     uint64_t user_id, uint64_t request_id, uint16_t qty, int64_t now_ns)
 {
 	const struct store_item *it = &s->cat->items[ci];
 	uint32_t oi = (uint32_t)s->norders++;
@@ -379,7 +388,7 @@ static uint32_t order_create(struct store_shard *s, uint32_t ci, uint64_t hpos, 
 	item_state(s, ci)->reserved += qty;
 	publish_avail(s, ci, avail - qty);
 	s->by_state[FS_STATE_RESERVED]++;
-	store_wf_add(s->wf, user_id, request_id);
+	store_wf_add(s->wf, h);
 	item_check(s, ci);
 	return oi;
 }
@@ -424,21 +433,27 @@ static void buy_replay(const struct store_shard *s, const struct store_idem *e,
 		resp->status = FS_ST_BAD_REQUEST;
 		return;
 	}
+	/* After a storage fault the stored answer may belong to a change that
+	 * never reached the log: never repeat an OK we cannot stand behind. */
+	if (unlikely(s->unavailable)) {
+		resp->status = FS_ST_UNAVAILABLE;
+		return;
+	}
 	FS_ASSERT(ci != STORE_NONE);
 	resp->status = FS_ST_OK;
 	resp->qty = e->qty;
 	resp->order_id = e->order_id;
-	resp->deadline_ns = (uint64_t)sat_add(e->created_ns,
-					      s->cat->pay_timeout_ns[s->cat->items[ci].act]);
+	resp->deadline_ns =
+		(uint64_t)sat_add(e->created_ns, s->cat->pay_timeout_ns[s->cat->items[ci].act]);
 }
 
-/* Every check of a BUY that changes nothing; FS_ST_OK when it may reserve. */
-static uint8_t buy_check(struct store_shard *s, uint32_t ci, const struct fs_req *req,
-			 int64_t now_ns, uint64_t hpos, struct fs_resp *resp)
+/* Every check of a BUY that changes nothing; FS_ST_OK when it may reserve.
+ * *hpos is set once the holding was looked up. */
+static uint8_t buy_check(struct store_shard *s, uint32_t ci, uint64_t hh, const struct fs_req *req,
+			 int64_t now_ns, uint64_t *hpos, struct fs_resp *resp)
 {
 	const struct store_item *it = &s->cat->items[ci];
-	const struct store_holding *h = &s->hold[hpos];
-	uint64_t units = h->user_id ? h->units : 0;
+	const struct store_holding *h;
 
 	if (unlikely(req->qty > it->max_per_order))
 		return FS_ST_LIMIT_EXCEEDED;
@@ -450,7 +465,9 @@ static uint8_t buy_check(struct store_shard *s, uint32_t ci, const struct fs_req
 		return FS_ST_ENDED;
 	if (load_avail(s, ci) < req->qty)
 		return FS_ST_SOLD_OUT;
-	if (units + req->qty > s->cfg->items[ci].per_user_limit)
+	*hpos = hold_find(s, hh, req->user_id, ci);
+	h = &s->hold[*hpos];
+	if ((h->user_id ? (uint64_t)h->units : 0) + req->qty > s->cfg->items[ci].per_user_limit)
 		return FS_ST_LIMIT_EXCEEDED;
 	if (unlikely(s->unavailable))
 		return FS_ST_UNAVAILABLE;
@@ -463,17 +480,18 @@ static uint8_t buy_check(struct store_shard *s, uint32_t ci, const struct fs_req
 	return FS_ST_OK;
 }
 
-static bool buy_decide(struct store_shard *s, uint32_t ci, uint64_t h, uint64_t ipos,
+/* h = hash of (user, request), hh = hash of (user, item). */
+static bool buy_decide(struct store_shard *s, uint32_t ci, uint64_t h, uint64_t hh, uint64_t ipos,
 		       const struct fs_req *req, int64_t now_ns, struct fs_resp *resp)
 {
-	uint64_t hpos = hold_find(s, req->user_id, ci);
+	uint64_t hpos = 0;
 	struct store_idem e;
 	uint32_t oi;
 
-	resp->status = buy_check(s, ci, req, now_ns, hpos, resp);
+	resp->status = buy_check(s, ci, hh, req, now_ns, &hpos, resp);
 	if (resp->status != FS_ST_OK)
 		return false;
-	oi = order_create(s, ci, hpos, req->user_id, req->request_id, req->qty, now_ns);
+	oi = order_create(s, ci, hpos, h, req->user_id, req->request_id, req->qty, now_ns);
 	e = (struct store_idem){
 		.user_id = req->user_id,
 		.request_id = req->request_id,
@@ -491,10 +509,34 @@ static bool buy_decide(struct store_shard *s, uint32_t ci, uint64_t h, uint64_t 
 	return true;
 }
 
+/* The three tables a winning BUY touches at random places (idempotency
+ * index, holdings, winners filter) are large; start all three loads at once
+ * so that their cache misses overlap instead of following one another. */
+static inline void buy_prefetch(const struct store_shard *s, uint32_t ci, uint64_t h, uint64_t hh,
+				const struct fs_req *req)
+{
+	__builtin_prefetch(&s->idx[h & s->idx_mask]);
+	if (load_avail(s, ci) >= req->qty) {
+		uint64_t next = s->norders + 2, slot = s->ring_head + s->ring_count + 2;
+
+		__builtin_prefetch(&s->hold[hh & s->hold_mask]);
+		__builtin_prefetch(&s->wf_words[h & (s->wf_nwords - 1)], 1);
+		/* The order and stored-answer records are appended in sequence;
+		 * owning their lines before they are written keeps the store
+		 * buffer from stalling on them. */
+		if (next < s->max_orders)
+			__builtin_prefetch(&s->orders[next], 1);
+		if (slot >= s->ring_cap)
+			slot -= s->ring_cap;
+		if (slot < s->ring_cap)
+			__builtin_prefetch(&s->ring[slot], 1);
+	}
+}
+
 static bool exec_buy(struct store_shard *s, const struct fs_req *req, int64_t now_ns,
 		     struct fs_resp *resp)
 {
-	uint64_t h, ipos, slot;
+	uint64_t h, hh, ipos, slot;
 	bool changed = false;
 	uint32_t ci;
 
@@ -508,13 +550,15 @@ static bool exec_buy(struct store_shard *s, const struct fs_req *req, int64_t no
 		return false;
 	}
 	h = store_hash2(req->user_id, req->request_id);
+	hh = store_hash2(req->user_id, ci);
+	buy_prefetch(s, ci, h, hh, req);
 	slot = idem_find(s, h, req->user_id, req->request_id, &ipos);
 	if (unlikely(slot != IDEM_MISS))
 		buy_replay(s, &s->ring[slot], req, resp);
 	else if (unlikely(s->cat->items[ci].owner != s->shard_id))
 		resp->status = FS_ST_BAD_REQUEST; /* mis-routed: not ours to decide */
 	else
-		changed = buy_decide(s, ci, h, ipos, req, now_ns, resp);
+		changed = buy_decide(s, ci, h, hh, ipos, req, now_ns, resp);
 	resp->available = load_avail(s, ci);
 	return changed;
 }
@@ -537,8 +581,10 @@ static bool pay_token_ok(const struct cfg_activity *a, const struct fs_req *req)
 	return fs_token_equal(tok, req->token);
 }
 
-/* CONFIRM needs the payment token when the activity has a payment key;
- * CANCEL accepts either form that the activity uses (PROTOCOL.md). */
+/* CONFIRM needs the payment token when the activity has a payment key.
+ * CANCEL is accepted in either form (PROTOCOL.md): the user's form, which
+ * needs the buy token only when the activity requires tokens, or the
+ * payment system's form with a valid payment token. */
 static bool settle_token_ok(const struct store_shard *s, const struct store_order *o,
 			    const struct fs_req *req)
 {
@@ -546,10 +592,9 @@ static bool settle_token_ok(const struct store_shard *s, const struct store_orde
 
 	if (req->op == FS_OP_CONFIRM)
 		return !a->has_payment_key || pay_token_ok(a, req);
-	if (!a->require_token && !a->has_payment_key)
+	if (!a->require_token || buy_token_ok(a, req))
 		return true;
-	return (a->require_token && buy_token_ok(a, req)) ||
-	       (a->has_payment_key && pay_token_ok(a, req));
+	return a->has_payment_key && pay_token_ok(a, req);
 }
 
 static bool settle_decide(struct store_shard *s, uint32_t oi, uint64_t h, uint64_t ipos,
@@ -618,6 +663,10 @@ static bool exec_settle(struct store_shard *s, const struct fs_req *req, int64_t
 			resp->status = FS_ST_BAD_REQUEST;
 			return false;
 		}
+		if (unlikely(s->unavailable)) { /* see buy_replay */
+			resp->status = FS_ST_UNAVAILABLE;
+			return false;
+		}
 		resp->status = FS_ST_OK;
 		resp->item_id = e->item_id;
 		resp->state = e->state;
@@ -636,8 +685,7 @@ static bool exec_settle(struct store_shard *s, const struct fs_req *req, int64_t
 	return settle_decide(s, oi, h, ipos, req, now_ns, resp);
 }
 
-static void exec_order_status(struct store_shard *s, const struct fs_req *req,
-			      struct fs_resp *resp)
+static void exec_order_status(struct store_shard *s, const struct fs_req *req, struct fs_resp *resp)
 {
 	const struct store_order *o;
 	const struct cfg_activity *a;
@@ -674,26 +722,57 @@ bool store_execute(struct store_shard *s, const struct fs_req *req, int64_t now_
 
 	store_resp_init(resp, req, now_ns, FS_ST_OK);
 	switch (req->op) {
-	case FS_OP_BUY:
-		changed = exec_buy(s, req, now_ns, resp);
-		break;
+	case FS_OP_BUY: changed = exec_buy(s, req, now_ns, resp); break;
 	case FS_OP_CONFIRM:
-	case FS_OP_CANCEL:
-		changed = exec_settle(s, req, now_ns, resp);
-		break;
-	case FS_OP_ORDER_STATUS:
-		exec_order_status(s, req, resp);
-		break;
+	case FS_OP_CANCEL: changed = exec_settle(s, req, now_ns, resp); break;
+	case FS_OP_ORDER_STATUS: exec_order_status(s, req, resp); break;
 	case FS_OP_ITEM_STATUS:
 	case FS_OP_TIME:
 		(void)store_gate(s->cat, req, now_ns, resp, &owner); /* always final */
 		break;
-	default:
-		resp->status = FS_ST_BAD_REQUEST;
-		break;
+	default: resp->status = FS_ST_BAD_REQUEST; break;
 	}
 	s->st.by_status[resp->status]++;
 	return changed;
+}
+
+void store_prefetch(const struct store_shard *s, const struct fs_req *req)
+{
+	uint64_t h = store_hash2(req->user_id, req->request_id);
+
+	if (req->op == FS_OP_BUY) {
+		uint32_t ci = store_item_find(s->cat, req->item_id);
+		if (ci != STORE_NONE)
+			buy_prefetch(s, ci, h, store_hash2(req->user_id, ci), req);
+	} else if (req->op >= FS_OP_CONFIRM && req->op <= FS_OP_ORDER_STATUS) {
+		uint32_t oi = order_index(s, req->order_id);
+		if (req->op != FS_OP_ORDER_STATUS)
+			__builtin_prefetch(&s->idx[h & s->idx_mask]);
+		if (oi != STORE_NONE)
+			__builtin_prefetch(&s->orders[oi]);
+	}
+}
+
+#define BURST_PREFETCH_AHEAD 4u
+
+unsigned store_execute_burst(struct store_shard *s, const struct fs_req *const reqs[], unsigned n,
+			     int64_t now_ns, struct fs_resp resps[], bool changed[])
+{
+	unsigned nchanged = 0;
+
+	for (unsigned i = 0; i < n && i < BURST_PREFETCH_AHEAD; i++)
+		store_prefetch(s, reqs[i]);
+	for (unsigned i = 0; i < n; i++) {
+		bool c;
+
+		if (i + BURST_PREFETCH_AHEAD < n)
+			store_prefetch(s, reqs[i + BURST_PREFETCH_AHEAD]);
+		c = store_execute(s, reqs[i], now_ns, &resps[i]);
+		nchanged += c;
+		if (changed)
+			changed[i] = c;
+	}
+	return nchanged;
 }
 
 /* ---- expiry and trimming ---- */
@@ -770,7 +849,6 @@ static int apply_reserve(struct store_shard *s, const struct store_change *ch)
 	uint32_t ci = store_item_find(s->cat, ch->item_id);
 	const struct store_holding *h;
 	uint64_t hpos;
-	uint32_t oi;
 
 	if (ci == STORE_NONE || s->cat->items[ci].owner != s->shard_id)
 		return -EINVAL;
@@ -779,12 +857,13 @@ static int apply_reserve(struct store_shard *s, const struct store_change *ch)
 	if (ch->user_id == 0 || ch->request_id == 0 || ch->qty == 0 ||
 	    ch->qty > s->cat->items[ci].max_per_order || load_avail(s, ci) < ch->qty)
 		return -EINVAL;
-	hpos = hold_find(s, ch->user_id, ci);
+	hpos = hold_find(s, store_hash2(ch->user_id, ci), ch->user_id, ci);
 	h = &s->hold[hpos];
 	if ((h->user_id ? h->units : 0) + (uint64_t)ch->qty > s->cfg->items[ci].per_user_limit ||
 	    (h->user_id == 0 && s->nhold >= s->hold_max))
 		return -EINVAL;
-	oi = order_create(s, ci, hpos, ch->user_id, ch->request_id, ch->qty, ch->time_ns);
+	(void)order_create(s, ci, hpos, store_hash2(ch->user_id, ch->request_id), ch->user_id,
+			   ch->request_id, ch->qty, ch->time_ns);
 	apply_idem(s, &(struct store_idem){
 			      .user_id = ch->user_id,
 			      .request_id = ch->request_id,
@@ -794,7 +873,6 @@ static int apply_reserve(struct store_shard *s, const struct store_change *ch)
 			      .qty = ch->qty,
 			      .op = FS_OP_BUY,
 		      });
-	(void)oi;
 	return 0;
 }
 
@@ -828,16 +906,11 @@ static int apply_settle(struct store_shard *s, const struct store_change *ch, ui
 int store_apply(struct store_shard *s, const struct store_change *ch)
 {
 	switch (ch->type) {
-	case STORE_CH_RESERVE:
-		return apply_reserve(s, ch);
-	case STORE_CH_PAY:
-		return apply_settle(s, ch, FS_STATE_PAID);
-	case STORE_CH_CANCEL:
-		return apply_settle(s, ch, FS_STATE_CANCELLED);
-	case STORE_CH_EXPIRE:
-		return apply_settle(s, ch, FS_STATE_EXPIRED);
-	default:
-		return -EINVAL;
+	case STORE_CH_RESERVE: return apply_reserve(s, ch);
+	case STORE_CH_PAY: return apply_settle(s, ch, FS_STATE_PAID);
+	case STORE_CH_CANCEL: return apply_settle(s, ch, FS_STATE_CANCELLED);
+	case STORE_CH_EXPIRE: return apply_settle(s, ch, FS_STATE_EXPIRED);
+	default: return -EINVAL;
 	}
 }
 
@@ -848,11 +921,11 @@ void store_shard_set_unavailable(struct store_shard *s, bool unavailable)
 
 /* ---- audit ---- */
 
-#define AUDIT_FAIL(...)                                                                  \
-	do {                                                                             \
-		if (errlen)                                                              \
-			snprintf(err, errlen, __VA_ARGS__);                              \
-		return -EUCLEAN;                                                         \
+#define AUDIT_FAIL(...)                                     \
+	do {                                                \
+		if (errlen)                                 \
+			snprintf(err, errlen, __VA_ARGS__); \
+		return -EUCLEAN;                            \
 	} while (0)
 
 /* Re-derive per-item and per-holding units and state counts from the orders. */
@@ -873,7 +946,7 @@ static int audit_orders(const struct store_shard *s, char *err, size_t errlen)
 		by_state[o->state]++;
 		if (o->state != FS_STATE_RESERVED && o->state != FS_STATE_PAID)
 			continue;
-		pos = hold_find(s, o->user_id, o->item);
+		pos = hold_find(s, store_hash2(o->user_id, o->item), o->user_id, o->item);
 		if (s->hold[pos].user_id != o->user_id)
 			AUDIT_FAIL("order %" PRIu64 ": no holding", order_id_of(s, oi));
 		s->audit_units[pos] += o->qty;
@@ -894,8 +967,8 @@ static int audit_items(const struct store_shard *s, char *err, size_t errlen)
 	for (uint32_t l = 0; l < s->n_owned; l++) {
 		uint32_t ci = s->owned[l];
 		uint64_t total = s->cfg->items[ci].total;
-		uint64_t avail = atomic_load_explicit(&s->cat->items[ci].available,
-						      memory_order_relaxed);
+		uint64_t avail =
+			atomic_load_explicit(&s->cat->items[ci].available, memory_order_relaxed);
 		const struct store_item_state *st = &s->items[l], *re = &s->audit_items[l];
 
 		if (st->reserved != re->reserved || st->paid != re->paid)
@@ -929,9 +1002,8 @@ static int audit_holdings(const struct store_shard *s, char *err, size_t errlen)
 			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u units > limit %u",
 				   h->user_id, s->cfg->items[h->item].id, h->units,
 				   s->cfg->items[h->item].per_user_limit);
-		if (hold_find(s, h->user_id, h->item) != i)
-			AUDIT_FAIL("holding user %" PRIu64 ": unreachable by probing",
-				   h->user_id);
+		if (hold_find(s, store_hash2(h->user_id, h->item), h->user_id, h->item) != i)
+			AUDIT_FAIL("holding user %" PRIu64 ": unreachable by probing", h->user_id);
 	}
 	if (n != s->nhold)
 		AUDIT_FAIL("holdings: %" PRIu64 " in table, %" PRIu64 " counted", n, s->nhold);
@@ -973,8 +1045,8 @@ static int audit_idem(const struct store_shard *s, char *err, size_t errlen)
 		if (e->op == 0)
 			continue;
 		live++;
-		if (idem_find(s, store_hash2(e->user_id, e->request_id), e->user_id,
-			      e->request_id, &pos) != slot)
+		if (idem_find(s, store_hash2(e->user_id, e->request_id), e->user_id, e->request_id,
+			      &pos) != slot)
 			AUDIT_FAIL("stored answer user %" PRIu64 " request %" PRIu64
 				   " not found by its key",
 				   e->user_id, e->request_id);
@@ -1048,7 +1120,8 @@ static int check_params(const struct store_catalog *cat, const struct store_shar
 	if (p->max_orders == 0 || p->max_orders >= UINT32_MAX || p->max_idempotency == 0 ||
 	    p->max_idempotency >= UINT32_MAX || p->idempotency_retention_ns < 0)
 		return -EINVAL;
-	if (p->first_seq == 0 || p->first_seq >= SEQ_LIMIT || p->max_orders > SEQ_LIMIT - p->first_seq)
+	if (p->first_seq == 0 || p->first_seq >= SEQ_LIMIT ||
+	    p->max_orders > SEQ_LIMIT - p->first_seq)
 		return -EINVAL;
 	return 0;
 }
@@ -1148,4 +1221,21 @@ void store_shard_free(struct store_shard *s)
 	free(s->audit_items);
 	free((void *)s->wf_words);
 	free(s);
+}
+
+void store_shard_memory(const struct store_shard *s, struct store_memory *out)
+{
+	uint64_t nact = s->cfg->n_activities ? s->cfg->n_activities : 1;
+	uint64_t nown = s->n_owned ? s->n_owned : 1;
+
+	out->orders = s->max_orders * sizeof(*s->orders);
+	out->holdings = (s->hold_mask + 1) * sizeof(*s->hold);
+	out->idem_ring = s->ring_cap * sizeof(*s->ring);
+	out->idem_index = (s->idx_mask + 1) * sizeof(*s->idx);
+	out->winners = s->wf_nwords * sizeof(*s->wf_words);
+	out->other = sizeof(*s) + nact * sizeof(*s->fifo) +
+		     nown * (sizeof(*s->items) + sizeof(*s->owned) + sizeof(*s->audit_items)) +
+		     (s->hold_mask + 1) * sizeof(*s->audit_units);
+	out->total = out->orders + out->holdings + out->idem_ring + out->idem_index + out->winners +
+		     out->other;
 }

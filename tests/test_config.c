@@ -309,7 +309,7 @@ static void test_cfg_load_string_empty_file_gives_defaults(void **state)
 	assert_int_equal(c.mode, CFG_MODE_KERNEL);
 	assert_int_equal(c.workers, 2);
 	assert_string_equal(c.eal, "");
-	assert_int_equal(c.idle_sleep_us, 1000);
+	assert_int_equal(c.idle_sleep_us, 100000);
 	assert_string_equal(c.address_str, "127.0.0.1");
 	assert_int_equal(c.address.s_addr, htonl(0x7f000001));
 	assert_int_equal(c.udp_port, 7700);
@@ -601,6 +601,10 @@ static void test_cfg_load_string_rejects_unknown_key(void **state)
 		  "t.ini:4: [activity.1] total: unknown key" },
 		{ "[item.1]\nname = x\n", "t.ini:2: [item.1] name: unknown key" },
 		{ "[admin]\nkey2 = 1\n", "t.ini:2: [admin] key2: unknown key" },
+		{ "[net]\nworkers = 2\n",
+		  "t.ini:2: [net] workers: unknown key here (it belongs in [appliance])" },
+		{ "[activity.1]\nper_user_limit = 2\n",
+		  "t.ini:2: [activity.1] per_user_limit: unknown key here (it belongs in [item.N])" },
 	};
 	(void)state;
 	EXPECT_ERRORS(cases);

@@ -8,7 +8,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fsp import DAEMON, free_port, make_config, main  # noqa: E402
+from fsp import DAEMON, Daemon, free_port, make_config, main  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -62,6 +62,24 @@ class ConfigErrors(unittest.TestCase):
         p = self.run_daemon(os.path.join(tmp, "missing.ini"))
         self.assertEqual(p.returncode, 2)
         self.assertIn("missing.ini", p.stderr)
+
+    def test_second_daemon_refused(self):
+        """SO_REUSEPORT would let a second daemon share the port and sell the
+        stock twice: it must refuse, by port and by data directory."""
+        with Daemon() as d:
+            other = tempfile.mkdtemp(prefix="fs-cfg-")
+            same_port = make_config(other, d.port)
+            p = self.run_daemon(same_port)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("already in use", p.stderr)
+            same_dir = os.path.join(other, "same-dir.ini")
+            with open(same_dir, "w") as f:
+                f.write(open(d.config).read().replace("udp_port = %d" % d.port,
+                                                      "udp_port = %d" % free_port()))
+            p = self.run_daemon(same_dir)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("in use by another flashsaled", p.stderr)
+            self.assertEqual(d.client().one("TIME").status, 0)
 
     def test_usage(self):
         p = subprocess.run([DAEMON], capture_output=True, text=True)

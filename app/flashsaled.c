@@ -29,8 +29,6 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
-#include <rte_errno.h>
-#include <rte_lcore.h>
 
 #include "cfg.h"
 #include "dp.h"
@@ -42,7 +40,6 @@
 
 #define FLASHSALE_VERSION "0.1.0"
 #define STATS_LOG_INTERVAL_NS (10 * FS_NS_PER_S)
-#define EAL_ARGV_MAX 64
 
 static atomic_int g_quit;
 static struct dp_engine *g_engine;
@@ -71,76 +68,6 @@ static void on_signal(int sig)
 	atomic_store(&g_quit, 1);
 	if (g_engine)
 		dp_engine_stop(g_engine);
-}
-
-/* "(0,1,...)": every CPU this process may run on. */
-static int cpu_group(char *out, size_t len)
-{
-	cpu_set_t set;
-	size_t n = 0;
-
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	n += (size_t)snprintf(out + n, len - n, "(");
-	for (int c = 0; c < CPU_SETSIZE && n < len; c++)
-		if (CPU_ISSET(c, &set))
-			n += (size_t)snprintf(out + n, len - n, "%s%d", n > 1 ? "," : "", c);
-	if (n + 2 > len)
-		return -ENAMETOOLONG;
-	snprintf(out + n, len - n, ")");
-	return 0;
-}
-
-/* Build the EAL argument vector for kernel mode into argv (strings in buf). */
-static int eal_args_kernel(const struct cfg *cfg, char *buf, size_t len, char **argv)
-{
-	char group[512];
-	size_t n = 0;
-	int argc = 0, rc = cpu_group(group, sizeof(group));
-
-	if (rc < 0)
-		return rc;
-	argv[argc++] = "flashsaled";
-	argv[argc++] = "--lcores";
-	argv[argc++] = buf;
-	for (unsigned l = 0; l <= cfg->workers && n < len; l++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%u@%s", l ? "," : "", l, group);
-	if (n >= len)
-		return -ENAMETOOLONG;
-	argv[argc++] = "--main-lcore=0";
-	argv[argc++] = "--no-huge";
-	argv[argc++] = "--no-shconf";
-	argv[argc++] = "--no-pci";
-	argv[argc++] = "--no-telemetry";
-	argv[argc++] = "-m";
-	argv[argc++] = "64";
-	argv[argc++] = "--log-level=lib.eal:error";
-	argv[argc] = NULL;
-	return argc;
-}
-
-static int eal_start(const struct cfg *cfg)
-{
-	static char lcores[4096];
-	char *argv[EAL_ARGV_MAX];
-	int argc = eal_args_kernel(cfg, lcores, sizeof(lcores), argv);
-
-	if (argc < 0) {
-		fs_log("error", "cannot build EAL arguments: %s", fs_strerror(argc));
-		return argc;
-	}
-	if (cfg->eal[0])
-		fs_log("warn", "[appliance] eal is for mode = dpdk; ignored in kernel mode");
-	if (rte_eal_init(argc, argv) < 0) {
-		fs_log("error", "EAL init failed: %s", rte_strerror(rte_errno));
-		return -rte_errno;
-	}
-	if (rte_lcore_count() != cfg->workers + 1) {
-		fs_log("error", "EAL gave %u lcores, need workers + 1 = %u", rte_lcore_count(),
-		       cfg->workers + 1);
-		return -EINVAL;
-	}
-	return 0;
 }
 
 static struct dp_journal g_journals[FS_WORKERS_MAX];
@@ -486,7 +413,7 @@ int main(int argc, char **argv)
 	}
 	int lock_fd = -1;
 	if (check_supported(&cfg) < 0 || (lock_fd = lock_data_dir(&cfg)) < 0 ||
-	    eal_start(&cfg) < 0) {
+	    dp_eal_init(&cfg) < 0) {
 		if (lock_fd >= 0)
 			close(lock_fd);
 		cfg_free(&cfg);

@@ -73,6 +73,11 @@ struct dp_journal {
 /* store_journal_fn for shards created with ctx = a struct dp_journal. */
 void dp_journal_hook(void *ctx, const struct store_change *ch);
 
+/* Initialise DPDK's EAL for cfg's mode (kernel: no hugepages, no PCI;
+ * workers + 1 lcores). Call once, before anything else DPDK. 0 or -errno,
+ * logged. */
+int dp_eal_init(const struct cfg *cfg);
+
 /* What the caller hands the engine: a validated config, the catalog and one
  * shard per worker (shards[i] is owned by worker i from launch until wait
  * returns). All must outlive the engine. */
@@ -102,6 +107,15 @@ void dp_engine_wait(struct dp_engine *e);
 
 /* Close sockets and free everything; after wait. */
 void dp_engine_free(struct dp_engine *e);
+
+/* Run fn(ctx, i) on worker i's own thread, between two of its bursts, for
+ * every worker i, and return when all have run it (or -ETIMEDOUT after
+ * timeout_ms, with the request withdrawn from workers that did not start).
+ * The shard is quiescent while fn runs: this is how the control plane takes
+ * a consistent per-shard image without locks. Control plane only; one call
+ * at a time. 0, -ETIMEDOUT. */
+typedef void (*dp_worker_fn)(void *ctx, unsigned worker);
+int dp_engine_on_workers(struct dp_engine *e, dp_worker_fn fn, void *ctx, int timeout_ms);
 
 /* Counters summed over workers (control plane; relaxed reads). */
 struct dp_stats {

@@ -134,6 +134,11 @@ struct dp_worker {
 	struct dp_journal *j;          /* NULL: durability none */
 	int wal_efd;                   /* completion eventfd, -1 if none */
 	bool failed;                   /* storage fault seen: shard is UNAVAILABLE */
+
+	/* control-plane request to run on this thread (dp_engine_on_workers) */
+	_Atomic(dp_worker_fn) call_fn;
+	void *call_ctx;
+	atomic_int call_done;
 	unsigned held_head, held_n;
 	struct dp_held *held;          /* DP_HELD_MAX, FIFO (tickets non-decreasing) */
 
@@ -660,6 +665,21 @@ static void worker_sleep(struct dp_worker *w)
 		(void)!read(w->wal_efd, &v, sizeof(v));
 }
 
+/* A control-plane call between bursts (dp_engine_on_workers). */
+static void worker_calls(struct dp_worker *w)
+{
+	dp_worker_fn fn = atomic_load_explicit(&w->call_fn, memory_order_acquire);
+
+	if (likely(fn == NULL))
+		return;
+	/* Claim it first: the control plane withdraws a call with the same CAS
+	 * and then knows whether we run it (and waits for call_done) or not. */
+	if (!atomic_compare_exchange_strong(&w->call_fn, &fn, NULL))
+		return;
+	fn(w->call_ctx, w->id);
+	atomic_store_explicit(&w->call_done, 1, memory_order_release);
+}
+
 static int worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
@@ -667,9 +687,11 @@ static int worker_main(void *arg)
 
 	w->next_timer_ns = fs_now_ns();
 	while (!atomic_load_explicit(&w->eng->quit, memory_order_relaxed)) {
-		unsigned work = rx_burst(w);
+		unsigned work;
 		int64_t now_ns;
 
+		worker_calls(w);
+		work = rx_burst(w);
 		stage_all_flush(w);
 		now_ns = fs_now_ns();
 		work += drain_all(w, now_ns);
@@ -900,6 +922,39 @@ int dp_engine_launch(struct dp_engine *e)
 		return -ENODEV;
 	}
 	return 0;
+}
+
+int dp_engine_on_workers(struct dp_engine *e, dp_worker_fn fn, void *ctx, int timeout_ms)
+{
+	int64_t end = fs_mono_ns() + (int64_t)timeout_ms * FS_NS_PER_MS;
+	uint64_t one = 1;
+	unsigned pending = e->n;
+
+	for (unsigned i = 0; i < e->n; i++) {
+		struct dp_worker *w = e->w[i];
+		w->call_ctx = ctx;
+		atomic_store(&w->call_done, 0);
+		atomic_store_explicit(&w->call_fn, fn, memory_order_release);
+		(void)!write(w->efd, &one, sizeof(one)); /* wake a sleeper */
+	}
+	while (pending > 0 && fs_mono_ns() < end) {
+		pending = 0;
+		for (unsigned i = 0; i < e->n; i++)
+			pending += !atomic_load_explicit(&e->w[i]->call_done, memory_order_acquire);
+		if (pending)
+			usleep(200);
+	}
+	if (pending == 0)
+		return 0;
+	/* Withdraw from workers that have not started it; wait out any that did. */
+	for (unsigned i = 0; i < e->n; i++) {
+		dp_worker_fn expect = fn;
+		struct dp_worker *w = e->w[i];
+		if (!atomic_compare_exchange_strong(&w->call_fn, &expect, NULL))
+			while (!atomic_load_explicit(&w->call_done, memory_order_acquire))
+				usleep(100);
+	}
+	return -ETIMEDOUT;
 }
 
 void dp_engine_stop(struct dp_engine *e)

@@ -36,6 +36,8 @@
 #include "fs_http.h"
 #include "fs_token.h"
 #include "persist.h"
+
+#include <liburing.h>
 #include "store.h"
 
 #define FLASHSALE_VERSION "0.1.0"
@@ -86,6 +88,58 @@ static void shards_free(struct store_shard **shards, unsigned n)
 	}
 }
 
+/* Test seam (like SQLite's aSyscall[]): FLASHSALE_TEST_FAULT=KIND:N makes
+ * every shard's log fail its (N+1)-th completion of that kind, so the
+ * integration tests can watch the daemon fail closed. KIND is write-eio,
+ * write-enospc, fsync-eio or short-write (a short write must be resubmitted
+ * and succeed). Unset in production; logged loudly when set. */
+struct fault_plan {
+	int opcode;   /* IORING_OP_WRITE_FIXED or IORING_OP_FSYNC */
+	int res;      /* the injected result; 0 = short write */
+	long after;   /* matching completions to let through first */
+	long seen[FS_WORKERS_MAX];
+	unsigned shard_of_ctx[FS_WORKERS_MAX];
+};
+static struct fault_plan g_fault;
+
+static int fault_hook(void *ctx, int opcode, int res)
+{
+	unsigned shard = *(unsigned *)ctx;
+
+	if (opcode != g_fault.opcode || res < 0 || g_fault.seen[shard]++ != g_fault.after)
+		return res;
+	if (g_fault.res == 0)
+		return res > 1 ? res / 2 : res; /* short write */
+	return g_fault.res;
+}
+
+static int fault_plan_load(void)
+{
+	const char *env = getenv("FLASHSALE_TEST_FAULT");
+	char kind[32];
+
+	if (env == NULL || env[0] == '\0')
+		return 0;
+	if (sscanf(env, "%31[a-z-]:%ld", kind, &g_fault.after) != 2 || g_fault.after < 0)
+		goto bad;
+	if (strcmp(kind, "write-eio") == 0)
+		g_fault = (struct fault_plan){IORING_OP_WRITE_FIXED, -EIO, g_fault.after, {0}, {0}};
+	else if (strcmp(kind, "write-enospc") == 0)
+		g_fault = (struct fault_plan){IORING_OP_WRITE_FIXED, -ENOSPC, g_fault.after, {0}, {0}};
+	else if (strcmp(kind, "fsync-eio") == 0)
+		g_fault = (struct fault_plan){IORING_OP_FSYNC, -EIO, g_fault.after, {0}, {0}};
+	else if (strcmp(kind, "short-write") == 0)
+		g_fault = (struct fault_plan){IORING_OP_WRITE_FIXED, 0, g_fault.after, {0}, {0}};
+	else
+		goto bad;
+	fs_log("warn", "FLASHSALE_TEST_FAULT=%s: injecting a storage fault (test seam)", env);
+	return 1;
+bad:
+	fs_log("error", "FLASHSALE_TEST_FAULT=%s: expected write-eio|write-enospc|fsync-eio|"
+			"short-write:N", env);
+	return -EINVAL;
+}
+
 static int replay_one(void *ctx, uint64_t lsn, const struct store_change *ch)
 {
 	(void)lsn;
@@ -122,6 +176,11 @@ static int recover_shard(const struct cfg *cfg, unsigned i, struct store_shard *
 		.sync_interval_ms = cfg->sync_interval_ms,
 		.eventfd = true,
 	};
+	if (g_fault.opcode) {
+		g_fault.shard_of_ctx[i] = i;
+		p.cqe_hook = fault_hook;
+		p.hook_ctx = &g_fault.shard_of_ctx[i];
+	}
 	rc = wal_open(&p, &info, &g_journals[i].wal, err, sizeof(err));
 	if (rc < 0) {
 		fs_log("error", "shard %u: cannot open the log: %s", i, err);
@@ -412,7 +471,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int lock_fd = -1;
-	if (check_supported(&cfg) < 0 || (lock_fd = lock_data_dir(&cfg)) < 0 ||
+	if (fault_plan_load() < 0 || check_supported(&cfg) < 0 || (lock_fd = lock_data_dir(&cfg)) < 0 ||
 	    dp_eal_init(&cfg) < 0) {
 		if (lock_fd >= 0)
 			close(lock_fd);

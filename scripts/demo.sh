@@ -11,8 +11,12 @@ bash scripts/install-deps.sh
 ninja -C build >/dev/null
 echo "built: build/app/flashsaled build/app/flashsale build/app/flashsale-bench"
 
-CONFIG=${CONFIG:-config/flashsale.ini}
-LOG=$(mktemp /tmp/flashsaled.XXXXXX.log)
+# The shipped config, on a fresh data directory so every demo starts with
+# full stock (the appliance keeps its state across restarts).
+DATA=$(mktemp -d /tmp/flashsale-demo.XXXXXX)
+CONFIG=$DATA/flashsale.ini
+sed "s#^dir = .*#dir = $DATA/data#" "${BASE_CONFIG:-config/flashsale.ini}" >"$CONFIG"
+LOG=$DATA/flashsaled.log
 build/app/flashsaled --config "$CONFIG" >"$LOG" 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null || true' EXIT
@@ -28,9 +32,9 @@ echo "=== one buyer, by hand (the flashsale CLI):"
 build/app/flashsale --config "$CONFIG" item --item 1001 || true
 build/app/flashsale --config "$CONFIG" buy --user 424242 --item 1001 || true
 echo
-echo "=== the rush: 20,000 buyers, 3 attempts each, 16 requests per datagram"
+echo "=== the rush: 100,000 buyers, 3 attempts each, 16 requests per datagram"
 status=0
-build/app/flashsale-bench --config "$CONFIG" --users 20000 --attempts 3 --batch 16 --threads 2 || status=$?
+build/app/flashsale-bench --config "$CONFIG" --users 100000 --attempts 3 --batch 16 --threads 2 || status=$?
 
 kill -TERM "$PID"
 wait "$PID" || status=$?

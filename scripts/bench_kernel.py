@@ -48,8 +48,8 @@ def wait_ready(log_path, proc, timeout=20):
     sys.exit("daemon not ready")
 
 
-def bench_config(tmp, port, stock):
-    path = os.path.join(tmp, "bench-%d.ini" % stock)
+def bench_config(tmp, port, stock, durability):
+    path = os.path.join(tmp, "bench-%d-%s.ini" % (stock, durability))
     with open(path, "w") as f:
         f.write(f"""[appliance]
 mode = kernel
@@ -59,8 +59,8 @@ address = 127.0.0.1
 udp_port = {port}
 http_port = 0
 [persist]
-dir = {tmp}/data-{stock}
-durability = none
+dir = {tmp}/data-{stock}-{durability}
+durability = {durability}
 [limits]
 max_orders = 20000000
 [activity.1]
@@ -94,10 +94,10 @@ def run_bench(args, extra):
 
 
 class Daemon:
-    def __init__(self, args, tmp, stock):
+    def __init__(self, args, tmp, stock, durability="none"):
         self.port = free_port()
-        self.config = bench_config(tmp, self.port, stock)
-        self.log = os.path.join(tmp, "daemon-%d.log" % stock)
+        self.config = bench_config(tmp, self.port, stock, durability)
+        self.log = os.path.join(tmp, "daemon-%d-%s.log" % (stock, durability))
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([os.path.join(args.build, "app", "flashsaled"),
                                           "--config", self.config], stdout=log, stderr=log)
@@ -150,13 +150,15 @@ def main():
                              "--workers", "2", "--duration", "3600"], stdout=subprocess.DEVNULL)
     soldout = Daemon(args, tmp, 100)
     winning = Daemon(args, tmp, 10000000)
+    durable = Daemon(args, tmp, 10000000, "sync")
     time.sleep(0.5)
     try:
         for run in range(args.runs):
             for batch in (1, 16):
                 subjects = [("echo", ["--echo", "--server", "127.0.0.1", "--port", str(echo_port)]),
                             ("soldout", ["--config", soldout.config, "--no-verdict"]),
-                            ("winning", ["--config", winning.config, "--no-verdict"])]
+                            ("winning", ["--config", winning.config, "--no-verdict"]),
+                            ("durable", ["--config", durable.config, "--no-verdict"])]
                 for name, extra in subjects:
                     j, _ = run_bench(args, extra + ["--batch", str(batch), "--seed", str(1000 * run + batch)])
                     results.setdefault((name, batch), []).append(j)
@@ -167,6 +169,7 @@ def main():
         echo.terminate()
         soldout.stop()
         winning.stop()
+        durable.stop()
     redis = redis_lua(args, tmp) if args.redis else None
 
     def med(name, batch, key):
@@ -179,7 +182,8 @@ def main():
         ceiling = med("echo", batch, "answered_msgs_per_s")
         for name, label in (("echo", "echo ceiling (bench_echo)"),
                             ("soldout", "flashsaled, sold-out sale (rejections)"),
-                            ("winning", "flashsaled, winning BUYs (durability none)")):
+                            ("winning", "flashsaled, winning BUYs (durability none)"),
+                            ("durable", "flashsaled, winning BUYs (durability sync)")):
             rate = med(name, batch, "answered_msgs_per_s")
             lines.append("| %d | %s | %.0f | %.0f | %.0f | %.0f | %.0f%% |" % (
                 batch, label, rate, rate / batch, med(name, batch, "p50"), med(name, batch, "p99"),

@@ -160,7 +160,7 @@ max_per_order = 1
 
 
 def make_config(tmp, port, items=DEFAULT_ITEMS, activity_extra="", limits="", workers=2,
-                start="now-1s", end="now+1h", require_token="yes", extra=""):
+                start="now-1s", end="now+1h", require_token="yes", extra="", http_port=0):
     path = os.path.join(tmp, "flashsale.ini")
     with open(path, "w") as f:
         f.write(f"""
@@ -172,7 +172,7 @@ idle_sleep_us = 20000
 [net]
 address = 127.0.0.1
 udp_port = {port}
-http_port = 0
+http_port = {http_port}
 
 [persist]
 dir = {tmp}/data

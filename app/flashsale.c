@@ -24,13 +24,20 @@
  * CANCEL the payment form when --payment-key is given explicitly, else the buy
  * form (the appliance accepts either for CANCEL).
  *
- * Exit status: 0 OK, 1 the appliance answered with another status (printed),
- * 2 usage or config error, 3 no answer after all tries (or a socket error).
+ * feed and audit are not FSP requests: they read the data directory
+ * (persist/: the logs and snapshot.db) and never change a file, so they can
+ * run next to a live daemon. feed prints the change records of the logs as
+ * JSON lines (seq = the shard's LSN; a consumer's offset older than the log
+ * is a gap: exit 4, resync from snapshot.db). audit recovers snapshot + logs
+ * into shards built from --config (persist_recover, read-only), runs
+ * store_audit, checks every logged change against the recovered orders and
+ * every item's units, and prints a summary.
  *
- * Future commands (audit, feed) talk to the HTTP admin API / change feed
- * rather than FSP: they get a row in the command table with their own run
- * function and no FSP op.
+ * Exit status: 0 OK, 1 the appliance answered with another status (printed;
+ * for feed and audit: a failure or a violation), 2 usage or config error,
+ * 3 no answer after all tries (or a socket error), 4 feed gap.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -54,10 +61,13 @@
 #include "fs_common.h"
 #include "fs_proto.h"
 #include "fs_token.h"
+#include "persist.h"
+#include "store.h"
 
 #define EXIT_NOT_OK 1
 #define EXIT_USAGE 2
 #define EXIT_NO_ANSWER 3
+#define EXIT_GAP 4
 
 #define DEFAULT_SERVER "127.0.0.1"
 #define DEFAULT_TIMEOUT_MS 1000u
@@ -70,7 +80,7 @@
 enum opt_id {
 	OPT_SERVER, OPT_PORT, OPT_CONFIG, OPT_TIMEOUT_MS, OPT_RETRIES, OPT_JSON, OPT_HELP,
 	OPT_USER, OPT_REQUEST_ID, OPT_ITEM, OPT_QTY, OPT_ORDER, OPT_REF, OPT_TOKEN,
-	OPT_TOKEN_KEY, OPT_ACTIVITY, OPT_PAYMENT_KEY,
+	OPT_TOKEN_KEY, OPT_ACTIVITY, OPT_PAYMENT_KEY, OPT_DATA, OPT_AFTER, OPT_SHARD, OPT_LIMIT,
 	OPT_COUNT
 };
 
@@ -103,6 +113,10 @@ static const struct option long_opts[OPT_COUNT + 1] = {
 	[OPT_TOKEN_KEY] = {"token-key", required_argument, NULL, OPT_TOKEN_KEY},
 	[OPT_ACTIVITY] = {"activity", required_argument, NULL, OPT_ACTIVITY},
 	[OPT_PAYMENT_KEY] = {"payment-key", required_argument, NULL, OPT_PAYMENT_KEY},
+	[OPT_DATA] = {"data", required_argument, NULL, OPT_DATA},
+	[OPT_AFTER] = {"after", required_argument, NULL, OPT_AFTER},
+	[OPT_SHARD] = {"shard", required_argument, NULL, OPT_SHARD},
+	[OPT_LIMIT] = {"limit", required_argument, NULL, OPT_LIMIT},
 	[OPT_COUNT] = {NULL, 0, NULL, 0},
 };
 
@@ -127,6 +141,11 @@ struct cli {
 	uint8_t token[FSP_TOKEN_LEN];
 	uint8_t token_key[FS_KEY_LEN];
 	uint8_t payment_key[FS_KEY_LEN];
+
+	const char *data_dir;     /* feed, audit: the persist directory */
+	uint64_t after[FS_WORKERS_MAX]; /* feed: per shard, print LSNs > after[shard] */
+	unsigned shard;           /* feed --shard */
+	uint64_t limit;           /* feed --limit; 0 = none */
 
 	uint32_t given;           /* BIT(OPT_*) of the options on the command line */
 	bool have_activity;       /* activity_id known (option or config) */
@@ -155,9 +174,11 @@ struct command {
 };
 
 static int run_fsp(struct cli *cli);
+static int run_feed(struct cli *cli);
+static int run_audit(struct cli *cli);
 
-/* The command table. audit and feed (admin API / change feed, not FSP) will
- * be added here with their own run functions. */
+/* The command table. feed and audit read the data directory (read-only),
+ * not the appliance over FSP. */
 static const struct command commands[] = {
 	{"buy", FS_OP_BUY, ID_OPTS | KEY_OPTS | BIT(OPT_ITEM) | BIT(OPT_QTY),
 	 BIT(OPT_USER) | BIT(OPT_ITEM), run_fsp,
@@ -199,6 +220,20 @@ static const struct command commands[] = {
 	 "  time\n"
 	 "      Show the appliance's clock and its offset from this host's clock.\n"
 	 "      e.g. flashsale --port 7701 time\n"},
+	{"feed", 0, BIT(OPT_DATA) | BIT(OPT_AFTER) | BIT(OPT_SHARD) | BIT(OPT_LIMIT),
+	 BIT(OPT_DATA) | BIT(OPT_AFTER), run_feed,
+	 "  feed --data DIR --after SHARD:SEQ[,SHARD:SEQ...] [--shard N] [--limit N]\n"
+	 "      Print the change feed read from DIR's logs (read-only; safe on a live\n"
+	 "      appliance): one JSON line per reserve/pay/cancel/expire with seq = the\n"
+	 "      shard's LSN > SEQ (shards not named start at 0), shard by shard, in order.\n"
+	 "      Exit 4 when SEQ is older than the log keeps: resync from snapshot.db.\n"
+	 "      e.g. flashsale feed --data var/flashsale --after 0:1200 --shard 0 --limit 100\n"},
+	{"audit", 0, BIT(OPT_DATA), 0, run_audit,
+	 "  audit --config FILE [--data DIR]\n"
+	 "      Recover snapshot + logs offline (read-only, DIR defaults to [persist] dir),\n"
+	 "      check every invariant and that every logged order is in the state; print\n"
+	 "      a summary. Exit 0 clean, 1 on any violation or unreadable state.\n"
+	 "      e.g. flashsale audit --config flashsale.ini --data var/flashsale\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -249,8 +284,8 @@ static void print_help(FILE *f, const struct command *only)
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (!only || only == &commands[i])
 			fputs(commands[i].usage, f);
-	fputs("\nExit status: 0 OK, 1 answered with another status, 2 usage or config error,\n"
-	      "3 no answer after all retries.\n",
+	fputs("\nExit status: 0 OK, 1 answered with another status (feed, audit: failed),\n"
+	      "2 usage or config error, 3 no answer after all retries, 4 feed gap.\n",
 	      f);
 }
 
@@ -323,6 +358,36 @@ static int set_global_option(struct cli *cli, enum opt_id id, const char *arg)
 	return rc;
 }
 
+/* --after SHARD:SEQ[,SHARD:SEQ...] */
+static int parse_after(struct cli *cli, const char *arg)
+{
+	const char *p = arg;
+
+	for (;;) {
+		char *end;
+		unsigned long sh;
+		unsigned long long seq;
+
+		if (*p < '0' || *p > '9')
+			break;
+		sh = strtoul(p, &end, 10);
+		if (*end != ':' || sh >= FS_WORKERS_MAX || end[1] < '0' || end[1] > '9')
+			break;
+		errno = 0;
+		seq = strtoull(end + 1, &end, 10);
+		if (errno == ERANGE)
+			break;
+		cli->after[sh] = seq;
+		if (*end == '\0')
+			return 0;
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+	return usage_error("--after: '%s' is not SHARD:SEQ[,SHARD:SEQ...] (shard < %u)", arg,
+			   FS_WORKERS_MAX);
+}
+
 /* Command options; numbers are range-checked against their wire field. */
 static int set_command_option(struct cli *cli, enum opt_id id, const char *arg)
 {
@@ -356,6 +421,17 @@ static int set_command_option(struct cli *cli, enum opt_id id, const char *arg)
 		rc = parse_num(id, arg, UINT32_MAX, &v);
 		cli->activity_id = (uint32_t)v;
 		return rc;
+	case OPT_DATA:
+		cli->data_dir = arg;
+		return 0;
+	case OPT_AFTER:
+		return parse_after(cli, arg);
+	case OPT_SHARD:
+		rc = parse_num(id, arg, FS_WORKERS_MAX - 1, &v);
+		cli->shard = (unsigned)v;
+		return rc;
+	case OPT_LIMIT:
+		return parse_num(id, arg, UINT64_MAX, &cli->limit);
 	default:
 		FS_ASSERT(0);
 		return -EINVAL;
@@ -794,6 +870,348 @@ static int run_fsp(struct cli *cli)
 		print_human(&ex);
 	fflush(stdout);
 	return ex.resp.status == FS_ST_OK ? 0 : EXIT_NOT_OK;
+}
+
+/* ---- feed: the change feed, read from the logs ---- */
+
+struct feed {
+	unsigned shard;
+	uint64_t after;   /* print LSNs > after; then the last printed */
+	uint64_t printed; /* over all shards */
+	uint64_t limit;   /* 0 = none */
+};
+
+static const char *event_name(uint8_t type)
+{
+	switch (type) {
+	case STORE_CH_RESERVE: return "RESERVED";
+	case STORE_CH_PAY: return "PAID";
+	case STORE_CH_CANCEL: return "CANCELLED";
+	case STORE_CH_EXPIRE: return "EXPIRED";
+	default: return "UNKNOWN";
+	}
+}
+
+static int feed_print(void *ctx, uint64_t lsn, const struct store_change *ch)
+{
+	struct feed *f = ctx;
+
+	if (lsn <= f->after)
+		return 0;
+	if (f->limit && f->printed >= f->limit)
+		return 1; /* stops the replay */
+	printf("{\"shard\":%u,\"seq\":%" PRIu64 ",\"event\":\"%s\",\"order_id\":%" PRIu64
+	       ",\"user_id\":%" PRIu64 ",\"item_id\":%" PRIu32 ",\"qty\":%u,\"request_id\":%" PRIu64
+	       ",\"ref\":%" PRIu64 ",\"time_ns\":%" PRId64 "}\n",
+	       f->shard, lsn, event_name(ch->type), ch->order_id, ch->user_id, ch->item_id,
+	       ch->qty, ch->request_id, ch->ref, ch->time_ns);
+	f->after = lsn;
+	f->printed++;
+	return 0;
+}
+
+/* Lowest first LSN among DIR/shard-NN's segments; 0 when there is none,
+ * -1 when the shard directory does not exist. */
+static int64_t first_retained_lsn(const char *dir, unsigned shard)
+{
+	char path[FS_PATH_MAX + 16];
+	struct dirent *de;
+	uint64_t lo = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/shard-%02u", dir, shard);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		unsigned long long lsn;
+		char tail[8];
+		if (strlen(de->d_name) == 24 &&
+		    sscanf(de->d_name, "wal-%16llx%7s", &lsn, tail) == 2 &&
+		    strcmp(tail, ".log") == 0 && lsn > 0 && (lo == 0 || lsn < lo))
+			lo = lsn;
+	}
+	closedir(d);
+	return (int64_t)lo;
+}
+
+/* Records after f->after are gone from the log: the consumer must resync. */
+static int feed_gap(const char *dir, struct feed *f, uint64_t first, const struct snap_meta *m,
+		    bool have_snap)
+{
+	fprintf(stderr,
+		"flashsale: feed: gap on shard %u: you asked for seq > %" PRIu64
+		", the log now starts at seq %" PRIu64 " (older segments were removed after a "
+		"snapshot). Resync shard %u from %s/snapshot.db (orders WHERE shard = %u)",
+		f->shard, f->after, first, f->shard, dir, f->shard);
+	if (have_snap && f->shard < m->n_shards)
+		fprintf(stderr, ", which holds it up to seq %" PRIu64 " (shards.lsn)",
+			m->shard[f->shard].lsn);
+	fprintf(stderr, ", then continue with --after %u:<shards.lsn>.\n", f->shard);
+	return EXIT_GAP;
+}
+
+/* One shard: check for a gap, then print; a live log may be read while a
+ * batch is half written or a segment just created, so an inconsistency is
+ * retried a few times from the last printed record before it is reported. */
+static int feed_shard(const char *dir, struct feed *f, const struct snap_meta *m, bool have_snap)
+{
+	int64_t first = first_retained_lsn(dir, f->shard);
+	struct wal_replay_info info;
+	char err[1024] = "";
+	int rc = -EBADMSG;
+
+	if (first <= 0) { /* no log (yet): only the snapshot can be ahead */
+		if (have_snap && f->shard < m->n_shards && m->shard[f->shard].lsn > f->after)
+			return feed_gap(dir, f, m->shard[f->shard].lsn + 1, m, have_snap);
+		return 0;
+	}
+	if ((uint64_t)first > f->after + 1)
+		return feed_gap(dir, f, (uint64_t)first, m, have_snap);
+	for (int attempt = 0; attempt < 3 && rc == -EBADMSG; attempt++) {
+		if (attempt)
+			usleep(200 * 1000);
+		rc = wal_replay(dir, f->shard, wal_ops_readonly(), (uint64_t)first, feed_print, f,
+				&info, err, sizeof(err));
+	}
+	if (rc == -ECANCELED && f->limit && f->printed >= f->limit)
+		return 0;
+	if (rc < 0) {
+		fflush(stdout);
+		fprintf(stderr, "flashsale: feed: shard %u: %s\n", f->shard,
+			err[0] ? err : fs_strerror(rc));
+		return EXIT_NOT_OK;
+	}
+	return 0;
+}
+
+static int run_feed(struct cli *cli)
+{
+	struct snap_meta *m = calloc(1, sizeof(*m));
+	struct feed f = {.limit = cli->limit};
+	bool have_snap = false;
+	char err[512];
+	int rc = 0;
+
+	if (!m)
+		return EXIT_NOT_OK;
+	if (snap_read_meta(cli->data_dir, m, &have_snap, err, sizeof(err)) < 0) {
+		fprintf(stderr, "flashsale: feed: %s\n", err);
+		free(m);
+		return EXIT_NOT_OK;
+	}
+	for (unsigned sh = 0; sh < FS_WORKERS_MAX && rc == 0; sh++) {
+		if ((cli->given & BIT(OPT_SHARD)) ? sh != cli->shard
+						  : first_retained_lsn(cli->data_dir, sh) < 0)
+			continue;
+		if (f.limit && f.printed >= f.limit)
+			break;
+		f.shard = sh;
+		f.after = cli->after[sh];
+		rc = feed_shard(cli->data_dir, &f, m, have_snap);
+	}
+	fflush(stdout);
+	free(m);
+	return rc;
+}
+
+/* ---- audit: offline recovery and checks ---- */
+
+struct audit_ctx {
+	struct store_shard *s;
+	unsigned shard;
+	uint64_t checked, violations;
+};
+
+/* Every logged change must be reflected in the recovered state: the order
+ * exists with the logged user, item and qty, and a settled order is in the
+ * state its (final) change says. */
+static int audit_change(void *ctx, uint64_t lsn, const struct store_change *ch)
+{
+	static const uint8_t final_state[] = {
+		[STORE_CH_PAY] = FS_STATE_PAID,
+		[STORE_CH_CANCEL] = FS_STATE_CANCELLED,
+		[STORE_CH_EXPIRE] = FS_STATE_EXPIRED,
+	};
+	struct audit_ctx *a = ctx;
+	struct store_order_view o;
+	const char *why = NULL;
+
+	a->checked++;
+	if (store_order_get(a->s, ch->order_id, &o) != 0)
+		why = "order missing from the recovered state";
+	else if (o.user_id != ch->user_id || o.item_id != ch->item_id || o.qty != ch->qty)
+		why = "order differs from the log (user, item or qty)";
+	else if (ch->type != STORE_CH_RESERVE && o.state != final_state[ch->type])
+		why = "order not in the state the log settled it in";
+	if (why) {
+		a->violations++;
+		printf("VIOLATION shard %u seq %" PRIu64 " %s order %" PRIu64 ": %s\n", a->shard,
+		       lsn, event_name(ch->type), ch->order_id, why);
+	}
+	return 0;
+}
+
+static int audit_shards_create(const struct cfg *cfg, struct store_catalog *cat,
+			       struct store_shard **sh)
+{
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		struct store_shard_params p = {
+			.shard_id = i,
+			.idempotency_retention_ns =
+				(int64_t)cfg->idempotency_retention_s * FS_NS_PER_S,
+			.first_seq = 1,
+		};
+		int rc;
+
+		store_shard_capacity(cat, i, &p);
+		if ((rc = store_shard_create(cat, &p, &sh[i])) < 0) {
+			fprintf(stderr, "flashsale: audit: shard %u: %s\n", i, fs_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void audit_print_shard(const struct store_shard *s, unsigned i,
+			      const struct persist_recover_info *in, uint64_t by_state[5])
+{
+	struct store_stats st;
+
+	store_shard_stats(s, &st);
+	memset(by_state, 0, 5 * sizeof(*by_state));
+	for (uint64_t seq = st.next_seq - st.orders; seq < st.next_seq; seq++) {
+		struct store_order_view o;
+		if (store_order_get(s, fs_order_id(seq, i), &o) == 0 && o.state <= 4)
+			by_state[o.state]++;
+	}
+	printf("shard %u: snapshot LSN %" PRIu64 " (%" PRIu64 " orders), log LSNs %" PRIu64
+	       "..%" PRIu64 " (%" PRIu64 " replayed, %u segments), next order seq %" PRIu64
+	       ", %" PRIu64 " stored answers\n",
+	       i, in->snapshot_lsn, in->snapshot_orders, in->wal.first_lsn, in->wal.next_lsn - 1,
+	       in->wal.replayed, in->wal.segments, st.next_seq, st.idem_entries);
+	printf("shard %u: orders %" PRIu64 ": RESERVED %" PRIu64 " PAID %" PRIu64
+	       " CANCELLED %" PRIu64 " EXPIRED %" PRIu64 "\n",
+	       i, st.orders, by_state[1], by_state[2], by_state[3], by_state[4]);
+	if (in->wal.torn)
+		printf("shard %u: torn tail in %s at offset %" PRIu64 " (%" PRIu64
+		       " bytes, left in place)\n",
+		       i, in->wal.torn_file, in->wal.torn_offset, in->wal.torn_bytes);
+}
+
+/* Per item: available + reserved + paid == total. Returns violations. */
+static uint64_t audit_items(const struct cfg *cfg, struct store_shard **sh)
+{
+	uint64_t bad = 0;
+
+	for (unsigned k = 0; k < cfg->n_items; k++) {
+		const struct cfg_item *it = &cfg->items[k];
+		struct store_item_counts c;
+		unsigned owner = fs_shard_of_item(it->id, cfg->workers);
+
+		if (store_item_counts(sh[owner], it->id, &c) != 0)
+			continue;
+		printf("item %" PRIu32 ": total %" PRIu64 " available %" PRIu64 " reserved %" PRIu64
+		       " paid %" PRIu64 "%s\n",
+		       c.item_id, c.total, c.available, c.reserved, c.paid,
+		       c.available + c.reserved + c.paid == c.total ? "" : "  VIOLATION");
+		bad += c.available + c.reserved + c.paid != c.total;
+	}
+	return bad;
+}
+
+/* The audit proper, over recovered shards. Returns violations. */
+static uint64_t audit_check(const struct cfg *cfg, struct store_shard **sh,
+			    const struct persist_recover_info *infos)
+{
+	uint64_t bad = 0, total[5] = {0};
+
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		struct audit_ctx a = {.s = sh[i], .shard = i};
+		struct wal_replay_info info;
+		uint64_t by_state[5];
+		char err[512];
+		int rc;
+
+		audit_print_shard(sh[i], i, &infos[i], by_state);
+		for (unsigned st = 1; st < 5; st++)
+			total[st] += by_state[st];
+		if ((rc = store_audit(sh[i], err, sizeof(err))) != 0) {
+			printf("VIOLATION shard %u: %s\n", i, err);
+			bad++;
+		}
+		rc = infos[i].wal.first_lsn == 0
+			     ? 0
+			     : wal_replay(cfg->persist_dir, i, wal_ops_readonly(),
+					  infos[i].wal.first_lsn, audit_change, &a, &info, err,
+					  sizeof(err));
+		if (rc < 0) {
+			printf("VIOLATION shard %u: re-reading the log: %s\n", i, err);
+			bad++;
+		}
+		printf("shard %u: %" PRIu64 " logged changes checked against the state\n", i,
+		       a.checked);
+		bad += a.violations;
+	}
+	bad += audit_items(cfg, sh);
+	printf("orders: RESERVED %" PRIu64 " PAID %" PRIu64 " CANCELLED %" PRIu64
+	       " EXPIRED %" PRIu64 "\n", total[1], total[2], total[3], total[4]);
+	return bad;
+}
+
+static int run_audit(struct cli *cli)
+{
+	struct store_shard *sh[FS_WORKERS_MAX] = {0};
+	struct persist_recover_info *infos = calloc(FS_WORKERS_MAX, sizeof(*infos));
+	struct store_catalog *cat = NULL;
+	struct cfg cfg;
+	char err[1024];
+	uint64_t bad = 0;
+	int rc, status = EXIT_NOT_OK;
+
+	if (!cli->config) {
+		free(infos);
+		(void)usage_error("'audit' needs --config FILE");
+		return EXIT_USAGE;
+	}
+	if (!infos || cfg_load(cli->config, fs_now_ns(), &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "flashsale: --config %s: %s\n", cli->config, infos ? err : "");
+		free(infos);
+		return EXIT_USAGE;
+	}
+	if (cli->data_dir)
+		snprintf(cfg.persist_dir, sizeof(cfg.persist_dir), "%s", cli->data_dir);
+	if (access(cfg.persist_dir, R_OK | X_OK) != 0) {
+		fprintf(stderr, "flashsale: audit: %s: %s\n", cfg.persist_dir, strerror(errno));
+		cfg_free(&cfg);
+		free(infos);
+		return EXIT_NOT_OK;
+	}
+	printf("audit of %s (config %s, %u shards), read-only\n", cfg.persist_dir, cfg.path,
+	       cfg.workers);
+	if ((rc = store_catalog_create(&cfg, cfg.workers, &cat)) < 0) {
+		fprintf(stderr, "flashsale: audit: catalog: %s\n", fs_strerror(rc));
+		goto out;
+	}
+	if ((rc = audit_shards_create(&cfg, cat, sh)) < 0)
+		goto out;
+	rc = persist_recover(&cfg, cat, sh, infos, PERSIST_RECOVER_READONLY, err, sizeof(err));
+	if (rc < 0) {
+		printf("VIOLATION recovery refused: %s\n", err);
+		goto out;
+	}
+	bad = audit_check(&cfg, sh, infos);
+	printf("%s: %" PRIu64 " violation%s\n", bad ? "AUDIT FAILED" : "audit ok", bad,
+	       bad == 1 ? "" : "s");
+	status = bad ? EXIT_NOT_OK : 0;
+out:
+	fflush(stdout);
+	for (unsigned i = 0; i < cfg.workers; i++)
+		store_shard_free(sh[i]);
+	store_catalog_free(cat);
+	cfg_free(&cfg);
+	free(infos);
+	return status;
 }
 
 int main(int argc, char **argv)

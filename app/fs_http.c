@@ -6,6 +6,9 @@
  *   GET /metrics   Prometheus text: front-end counters, answers by status,
  *                  per-item available units
  *   GET /items     JSON: every item with its available units
+ *   POST /admin/snapshot   take a snapshot now; needs the [admin] key as
+ *                  "Authorization: Bearer <64 hex digits>" (403 without an
+ *                  admin key configured, 401 for a wrong one)
  *
  * One request per connection, answered and closed. Bounded: at most
  * HTTP_CONN_MAX connections open, requests over HTTP_REQ_MAX bytes or slower
@@ -24,6 +27,9 @@
 #include <unistd.h>
 
 #include "fs_common.h"
+#include "fs_token.h"
+
+#include <sodium.h>
 
 #define HTTP_CONN_MAX 16
 #define HTTP_REQ_MAX 4096
@@ -43,6 +49,10 @@ struct fs_http {
 	const struct store_catalog *cat;
 	fs_http_stats_fn stats;
 	void *ctx;
+	bool admin;
+	uint8_t admin_key[32];
+	int (*snapshot)(void *ctx);
+	void *admin_ctx;
 	struct http_conn conn[HTTP_CONN_MAX];
 	char out[HTTP_RESP_MAX];
 };
@@ -73,6 +83,16 @@ int fs_http_open(const struct cfg *cfg, const struct store_catalog *cat, fs_http
 	}
 	*out = h;
 	return 0;
+}
+
+void fs_http_set_admin(struct fs_http *h, const uint8_t *key, int (*snapshot)(void *ctx),
+		       void *ctx)
+{
+	h->admin = key != NULL;
+	if (key)
+		memcpy(h->admin_key, key, sizeof(h->admin_key));
+	h->snapshot = snapshot;
+	h->admin_ctx = ctx;
 }
 
 void fs_http_close(struct fs_http *h)
@@ -152,13 +172,50 @@ static size_t body_items(struct fs_http *h)
 	return put(h, n, "]\n");
 }
 
+/* "Authorization: Bearer <64 hex>" matching the admin key (constant time). */
+static bool admin_authorized(const struct fs_http *h, const char *req)
+{
+	const char *a = strcasestr(req, "\nAuthorization: Bearer ");
+	char hex[65];
+	uint8_t key[32];
+
+	if (a == NULL)
+		return false;
+	a += strlen("\nAuthorization: Bearer ");
+	if (sscanf(a, "%64[0-9a-fA-F]", hex) != 1 || fs_hex_parse(hex, key, sizeof(key)) < 0)
+		return false;
+	return crypto_verify_32(key, h->admin_key) == 0;
+}
+
+static size_t admin_request(struct fs_http *h, const char *req, const char **status)
+{
+	int rc;
+
+	if (!h->admin) {
+		*status = "403 Forbidden";
+		return put(h, 0, "admin API off: set [admin] key\n");
+	}
+	if (!admin_authorized(h, req)) {
+		*status = "401 Unauthorized";
+		return put(h, 0, "bad or missing bearer key\n");
+	}
+	rc = h->snapshot(h->admin_ctx);
+	if (rc < 0) {
+		*status = "500 Internal Server Error";
+		return put(h, 0, "{\"ok\":false,\"error\":\"%s\"}\n", fs_strerror(rc));
+	}
+	return put(h, 0, "{\"ok\":true}\n");
+}
+
 static void respond(struct http_conn *c, struct fs_http *h)
 {
 	const char *status = "200 OK", *type = "text/plain; charset=utf-8";
 	char head[256];
 	size_t n;
 
-	if (strncmp(c->buf, "GET /metrics ", 13) == 0) {
+	if (strncmp(c->buf, "POST /admin/snapshot ", 21) == 0) {
+		n = admin_request(h, c->buf, &status);
+	} else if (strncmp(c->buf, "GET /metrics ", 13) == 0) {
 		n = body_metrics(h);
 		type = "text/plain; version=0.0.4";
 	} else if (strncmp(c->buf, "GET /items ", 11) == 0) {

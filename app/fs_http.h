@@ -20,6 +20,12 @@ typedef void (*fs_http_stats_fn)(void *ctx, struct dp_stats *out);
 int fs_http_open(const struct cfg *cfg, const struct store_catalog *cat, fs_http_stats_fn stats,
 		 void *ctx, struct fs_http **out);
 
+/* Enable the admin API: POST /admin/snapshot with "Authorization: Bearer
+ * <64 hex digits of key>" calls snapshot(ctx) (0 or -errno). key NULL: the
+ * admin API answers 403. */
+void fs_http_set_admin(struct fs_http *h, const uint8_t *key, int (*snapshot)(void *ctx),
+		       void *ctx);
+
 /* Serve whatever is ready, waiting at most timeout_ms. */
 void fs_http_poll(struct fs_http *h, int timeout_ms);
 

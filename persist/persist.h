@@ -1,7 +1,8 @@
 /*
  * persist.h — the persist/ module: the per-shard write-ahead log (io_uring,
- * group commit) and its recovery. Snapshots and the change feed will join
- * this header later.
+ * group commit) and its replay (wal.c), SQLite snapshots of every shard
+ * (snap.c) and start-up recovery from both (recover.c). The change feed is
+ * the logs read with wal_ops_readonly() (flashsale feed).
  *
  * One WAL per shard, used by that shard's thread only; nothing is shared
  * between shards. The on-disk format, the write path and the recovery
@@ -118,6 +119,10 @@ struct wal_ops {
 	void *ctx;
 };
 const struct wal_ops *wal_ops_default(void);
+/* Read-only table: opening for write, ftruncate, fsync, fallocate, mkdir
+ * and unlink fail with -EROFS. wal_replay with it never changes a file: a
+ * torn tail is reported (info.torn, torn_kept) and left in place. */
+const struct wal_ops *wal_ops_readonly(void);
 
 /* Completion hook: sees every io_uring completion of the WAL before it is
  * handled, with the request's opcode (IORING_OP_WRITE_FIXED, or
@@ -141,6 +146,7 @@ struct wal_replay_info {
 	char torn_file[FS_PATH_MAX];
 	uint64_t torn_offset; /*   where it was truncated */
 	uint64_t torn_bytes;  /*   how many bytes were dropped */
+	bool torn_kept;	      /* read-only ops: the torn tail was left in place */
 };
 
 /* Called for each change record with lsn >= from_lsn, in LSN order; ch is
@@ -257,5 +263,83 @@ struct wal_stats {
 	bool fixed_buffers;	/* buffers registered with io_uring */
 };
 void wal_stats(const struct wal *w, struct wal_stats *out);
+
+/* ---- snapshots (snap.c) ----
+ *
+ * DIR/snapshot.db is the newest complete snapshot of every shard (SQLite;
+ * the schema, which downstream systems read, is in snap.c's header comment
+ * and docs/operations.md). It is written whole to snapshot.db.tmp and
+ * renamed over it, so a crash mid-write leaves the previous one. Control
+ * plane only: these allocate and block. */
+
+#define SNAP_FORMAT_VERSION 1
+
+struct snap_stats {
+	uint64_t orders, idem_entries, items; /* rows written */
+	uint64_t bytes;			      /* size of snapshot.db */
+	int64_t write_ns;		      /* building the database */
+	int64_t total_ns;		      /* including fsyncs and rename */
+};
+
+/* Write imgs[0..n_shards) (captured by store_image_capture; imgs[i] is shard
+ * i) as DIR/snapshot.db. lsn[i] = the LSN of the last log record of shard i
+ * that imgs[i] includes; its log must be durable up to lsn[i] before this is
+ * called (recovery replays from lsn[i] + 1). stats may be NULL. 0 or -errno
+ * (-ENOSPC, -EIO, ...) with a sentence in err; snapshot.db is untouched on
+ * failure. */
+int snap_write(const char *dir, const struct cfg *cfg, unsigned n_shards,
+	       struct store_image *const imgs[], const uint64_t lsn[], struct snap_stats *stats,
+	       char *err, size_t errlen);
+
+struct snap_meta {
+	unsigned format_version, n_shards;
+	int64_t created_ns;
+	struct {
+		uint64_t lsn, first_seq, next_seq;
+	} shard[FS_WORKERS_MAX];
+};
+
+/* Read only the meta and shards tables of DIR/snapshot.db (*found = false
+ * and 0 when there is none). Lets a caller size shards before creating
+ * them. 0, -EBADMSG (format), or an SQLite failure as -errno. */
+int snap_read_meta(const char *dir, struct snap_meta *meta, bool *found, char *err, size_t errlen);
+
+/* Load DIR/snapshot.db into shards[0..nshards of cat), freshly created from
+ * cat and not yet used. lsn[i] = shard i's snapshot LSN (0 without a
+ * snapshot: *found = false, shards untouched). Never writes a file (opened
+ * immutable). 0; -EINVAL with the item or activity named in err when the
+ * snapshot does not match the config (an item missing from the config, a
+ * different total or activity, another shard count); -EBADMSG for a
+ * damaged or inconsistent file; -ENOSPC when a shard's capacity is too
+ * small. On error discard the shards. */
+int snap_read(const char *dir, const struct cfg *cfg, struct store_catalog *cat,
+	      struct store_shard *const shards[], uint64_t lsn[], bool *found, char *err,
+	      size_t errlen);
+
+/* ---- recovery (recover.c) ---- */
+
+#define PERSIST_RECOVER_READONLY 1u /* change no file: offline tools */
+
+struct persist_recover_info {
+	bool snapshot;		  /* snapshot.db was loaded */
+	uint64_t snapshot_lsn;	  /* this shard's LSN in it (0: none) */
+	uint64_t snapshot_orders; /* orders it restored */
+	struct wal_replay_info wal; /* the log replayed after it: pass to wal_open;
+				     * wal.torn (and torn_kept when read-only) */
+	int64_t snapshot_ns, replay_ns; /* time spent (the snapshot: all shards) */
+};
+
+/* Recover every shard of cat (shards[i] freshly created from cat, nothing
+ * decided yet, any first_seq: the snapshot sets it) from cfg->persist_dir:
+ * snap_read, then each shard's log from its snapshot LSN + 1 with
+ * store_apply, then store_audit. infos[i] (nshards entries) says what was
+ * found; infos[i].wal is what wal_open continues from. flags:
+ * PERSIST_RECOVER_READONLY never changes a file (torn tails are reported,
+ * not cut). 0, or -errno with "shard N: FILE: offset P: what" or the
+ * snapshot's complaint (naming the item) in err; on error discard the
+ * shards and refuse to start. */
+int persist_recover(const struct cfg *cfg, struct store_catalog *cat,
+		    struct store_shard *const shards[], struct persist_recover_info infos[],
+		    unsigned flags, char *err, size_t errlen);
 
 #endif

@@ -157,7 +157,10 @@
  *  5. If the log ends before from_lsn - 1 (the snapshot is ahead of the log):
  *     -EBADMSG. Otherwise a torn tail is truncated to P (ftruncate, fsync,
  *     through the ops table) and reported in info; info gives the next LSN,
- *     the last segment and P, where wal_open continues appending.
+ *     the last segment and P, where wal_open continues appending. With
+ *     wal_ops_readonly() (whose open-for-write fails with -EROFS) the tail
+ *     is reported but not cut (info.torn_kept): offline tools and the change
+ *     feed read a live log this way and stop quietly at its end.
  * Known limit: after a power loss during a multi-page write the disk may keep
  * a later page of an unacknowledged batch and not an earlier one. Step 4 then
  * sees a bad record followed by a valid one and refuses to start, though no
@@ -455,6 +458,64 @@ static const struct wal_ops sys_ops = {
 const struct wal_ops *wal_ops_default(void)
 {
 	return &sys_ops;
+}
+
+/* Read-only table (offline tools, the change feed): reading works, anything
+ * that would change a file or directory fails with -EROFS, which
+ * wal_replay's torn-tail step takes as "report, do not cut". */
+static int ro_open(void *ctx, const char *path, int flags, mode_t mode)
+{
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
+		return -EROFS;
+	return sys_open(ctx, path, flags, mode);
+}
+
+static int ro_mkdir(void *ctx, const char *path, mode_t mode)
+{
+	(void)ctx, (void)path, (void)mode;
+	return -EROFS;
+}
+
+static int ro_fallocate(void *ctx, int fd, int mode, off_t off, off_t len)
+{
+	(void)ctx, (void)fd, (void)mode, (void)off, (void)len;
+	return -EROFS;
+}
+
+static int ro_ftruncate(void *ctx, int fd, off_t len)
+{
+	(void)ctx, (void)fd, (void)len;
+	return -EROFS;
+}
+
+static int ro_fsync(void *ctx, int fd)
+{
+	(void)ctx, (void)fd;
+	return -EROFS;
+}
+
+static int ro_unlink(void *ctx, const char *path)
+{
+	(void)ctx, (void)path;
+	return -EROFS;
+}
+
+static const struct wal_ops ro_ops = {
+	.open = ro_open,
+	.close = sys_close,
+	.mkdir = ro_mkdir,
+	.pread = sys_pread,
+	.fstat = sys_fstat,
+	.fallocate = ro_fallocate,
+	.ftruncate = ro_ftruncate,
+	.fsync = ro_fsync,
+	.unlink = ro_unlink,
+	.ctx = NULL,
+};
+
+const struct wal_ops *wal_ops_readonly(void)
+{
+	return &ro_ops;
 }
 
 /* ------------------------------------------------------------------ */
@@ -766,7 +827,10 @@ static int replay_truncate(struct replay *r, size_t end, size_t size)
 	int fd, rc;
 
 	fd = ops->open(ops->ctx, r->path, O_WRONLY | O_CLOEXEC, 0);
-	if (fd < 0) {
+	if (fd == -EROFS) {
+		rc = 0; /* read-only ops: report the tail, leave the file alone */
+		r->info->torn_kept = true;
+	} else if (fd < 0) {
 		rc = fd;
 	} else {
 		rc = ops->ftruncate(ops->ctx, fd, (off_t)end);

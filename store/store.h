@@ -195,4 +195,106 @@ struct store_memory {
 };
 void store_shard_memory(const struct store_shard *s, struct store_memory *out);
 
+/* ---- snapshots (store_snap.c) ----
+ *
+ * A struct store_image is a copy of one shard's state, allocated once at
+ * start for the shard's capacity and refilled by store_image_capture on the
+ * worker thread between two bursts (memcpys only: no allocation, no hashing).
+ * The control plane then reads it (store_image_info/_order/_idem/_item) to
+ * write the snapshot. A shard is brought back either from an image or row
+ * by row (store_restore_*), into a FRESH shard of the same catalog; both
+ * rebuild holdings, idempotency index, winners filter, FIFOs and the
+ * published available, then run store_audit. */
+struct store_image;
+
+/* Allocate an image able to hold s at its capacity. 0, -ENOMEM. */
+int store_image_create(const struct store_shard *s, struct store_image **out);
+void store_image_free(struct store_image *img);
+
+/* Copy s's state into img (made by store_image_create for s). Owner thread
+ * only, between bursts; cannot fail. */
+void store_image_capture(const struct store_shard *s, struct store_image *img);
+
+struct store_image_info {
+	unsigned shard_id;
+	uint64_t first_seq, next_seq; /* orders are seqs first_seq .. next_seq - 1 */
+	uint64_t orders, idem_entries;
+	uint32_t items;		      /* items this shard owns */
+};
+void store_image_info(const struct store_image *img, struct store_image_info *out);
+
+/* One order as it is written to and read from a snapshot. */
+struct store_order_view {
+	uint64_t order_id;   /* fs_order_id(seq, shard) */
+	uint64_t user_id;
+	uint64_t request_id; /* of the BUY that created it */
+	int64_t deadline_ns; /* reservation deadline (meaningful while RESERVED) */
+	int64_t created_ns;  /* deadline_ns - the activity's pay timeout */
+	uint32_t item_id;
+	uint16_t qty;
+	uint8_t state;       /* enum fs_order_state, RESERVED..EXPIRED */
+};
+
+/* One stored answer (idempotency entry). op 0 = superseded during a replay:
+ * it answers nothing but still holds its place in the ring. */
+struct store_idem_view {
+	uint64_t user_id, request_id, order_id;
+	int64_t created_ns;
+	uint32_t item_id;
+	uint16_t qty;
+	uint8_t op;    /* FS_OP_BUY, FS_OP_CONFIRM, FS_OP_CANCEL, or 0 */
+	uint8_t state; /* state the answer reported (0 for BUY) */
+};
+
+/* The i-th order (i < info.orders, in sequence order), the i-th stored
+ * answer (i < info.idem_entries, oldest first), the l-th owned item
+ * (l < info.items). 0 or -ENOENT past the end. The image keeps a pointer
+ * to its shard's catalog, which must outlive it. */
+int store_image_order(const struct store_image *img, uint64_t i, struct store_order_view *out);
+int store_image_idem(const struct store_image *img, uint64_t i, struct store_idem_view *out);
+int store_image_item(const struct store_image *img, uint32_t l, struct store_item_counts *out);
+
+/* One order of shard s by id (control plane, or owner thread; audits).
+ * 0 or -ENOENT. */
+int store_order_get(const struct store_shard *s, uint64_t order_id, struct store_order_view *out);
+
+/* Raw form of an image, for fast restarts: STORE_IMAGE_REGIONS byte
+ * strings (region 0 is a header) that only a build with the same record
+ * layout reads back (STORE_IMAGE_LAYOUT and the record sizes are checked).
+ * store_image_region: region i of a captured image and its length.
+ * Loading into an image made by store_image_create for a fresh shard:
+ * store_image_region_load copies n bytes at offset off of region i
+ * (-EINVAL past the shard's capacity); then store_image_load_check with the
+ * bytes loaded per region: 0, -EPROTO (another layout: fall back to a
+ * row-by-row restore), -EINVAL (not this shard, too big, lengths do not
+ * match its header). Then store_shard_restore_image checks every record. */
+#define STORE_IMAGE_LAYOUT  1 /* bump when a record layout of store_internal.h changes */
+#define STORE_IMAGE_REGIONS 6
+int store_image_region(const struct store_image *img, unsigned i, const void **data, size_t *len);
+int store_image_region_load(struct store_image *img, unsigned i, uint64_t off, const void *src,
+			    size_t n);
+int store_image_load_check(struct store_image *img, const size_t loaded[STORE_IMAGE_REGIONS]);
+
+/* Restore a fresh shard s from img (same shard id and catalog; s's capacity
+ * >= what img holds). Sets first_seq from the image. 0; -EINVAL (image does
+ * not fit this shard or config), -ENOSPC, -EBUSY (s not fresh), -EUCLEAN
+ * (audit failed); a sentence in err. On error discard s. */
+int store_shard_restore_image(struct store_shard *s, const struct store_image *img, char *err,
+			      size_t errlen);
+
+/* Streaming restore into a fresh shard: begin with the sequence range, then
+ * every order in sequence order (exactly next_seq - first_seq of them), then
+ * the stored answers oldest first, then end (publishes available, audits).
+ * begin: 0, -EBUSY (not fresh), -EINVAL, -ENOSPC (more orders than
+ * capacity). order/idem: 0, -EINVAL (does not fit: unknown or foreign item,
+ * bad state, out of sequence, over a per-user limit or over the stock,
+ * duplicate key), -ENOSPC (ring full). end: 0, -EINVAL (orders missing),
+ * -EUCLEAN (audit) with a sentence in err. On error discard s.
+ * Between begin and end, the orders and the stored answers may be fed from
+ * two threads at once (they rebuild disjoint tables); each kind in order. */
+int store_restore_begin(struct store_shard *s, uint64_t first_seq, uint64_t next_seq);
+int store_restore_order(struct store_shard *s, const struct store_order_view *o);
+int store_restore_idem(struct store_shard *s, const struct store_idem_view *e);
+int store_restore_end(struct store_shard *s, char *err, size_t errlen);
+
 #endif

@@ -72,81 +72,8 @@
 #define BUSY_RETRY_MS 1000u
 #define SEQ_LIMIT     (1ULL << (64 - FS_ORDER_SHARD_BITS))
 
-struct store_order {
-	uint64_t user_id;
-	uint64_t request_id; /* of the BUY that created it */
-	int64_t deadline_ns;
-	uint32_t item; /* catalog index */
-	uint32_t next; /* next order of the activity FIFO, STORE_NONE at the tail */
-	uint16_t qty;
-	uint8_t state; /* enum fs_order_state */
-	uint8_t unused;
-};
-_Static_assert(sizeof(struct store_order) == 40, "order record size");
-
-struct store_holding {
-	uint64_t user_id; /* 0 = empty slot */
-	uint32_t item;	  /* catalog index */
-	uint32_t units;	  /* reserved + paid */
-};
-_Static_assert(sizeof(struct store_holding) == 16, "holding slot size");
-
-struct store_idem {
-	uint64_t user_id;
-	uint64_t request_id;
-	uint64_t order_id;
-	int64_t created_ns;
-	uint32_t item_id;
-	uint16_t qty;
-	uint8_t op;    /* BUY, CONFIRM, CANCEL; 0 = dead (superseded on replay) */
-	uint8_t state; /* state reported by the stored answer (0 for BUY) */
-};
-_Static_assert(sizeof(struct store_idem) == 40, "idempotency entry size");
-
-struct store_item_state {
-	uint64_t reserved;
-	uint64_t paid;
-};
-
-struct store_fifo {
-	uint32_t head, tail; /* order indexes, STORE_NONE when empty */
-};
-
-struct store_shard {
-	struct store_catalog *cat;
-	const struct cfg *cfg;
-	struct store_winners *wf;
-	unsigned shard_id;
-	bool unavailable;
-	bool attached;
-	store_journal_fn journal;
-	void *journal_ctx;
-	int64_t retention_ns;
-
-	struct store_order *orders;
-	uint64_t max_orders, first_seq, norders;
-	uint64_t by_state[FS_STATE_EXPIRED + 1];
-
-	struct store_holding *hold;
-	uint64_t hold_mask, nhold, hold_max;
-
-	struct store_idem *ring;
-	uint64_t ring_cap, ring_head, ring_count;
-	uint64_t *idx;
-	uint64_t idx_mask;
-
-	struct store_fifo *fifo;	/* per activity */
-	struct store_item_state *items; /* per owned item (local index) */
-	uint32_t *owned;		/* local index -> catalog index */
-	uint32_t n_owned;
-	_Atomic uint64_t *wf_words;
-	uint64_t wf_nwords;
-
-	uint32_t *audit_units; /* store_audit scratch, per holding slot */
-	struct store_item_state *audit_items;
-
-	struct store_stats st; /* by_status, expired, table_full */
-};
+/* struct store_order, store_holding, store_idem, store_item_state, store_fifo
+ * and store_shard are in store_internal.h (store_snap.c copies them). */
 
 /* ---- small helpers ---- */
 

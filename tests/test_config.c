@@ -1042,7 +1042,7 @@ static void test_cfg_load_shipped_default_config(void **state)
 	assert_int_equal(c.udp_port, 7700);
 	assert_int_equal(c.http_port, 8080);
 	assert_string_equal(c.persist_dir, "var/flashsale");
-	assert_int_equal(c.durability, CFG_DUR_NONE);
+	assert_int_equal(c.durability, CFG_DUR_SYNC);
 	assert_int_equal(c.max_orders, 1000000);
 	assert_int_equal(c.n_activities, 1);
 	assert_int_equal(c.activities[0].id, 1);

@@ -126,6 +126,40 @@ class Durability(unittest.TestCase):
         self.assertIn("audit ok", d.output())
 
 
+class Snapshots(unittest.TestCase):
+    def test_periodic_snapshot_then_kill9(self):
+        """Snapshots every second under load, then kill -9: the restart loads
+        the snapshot, replays only the log after it, and has every OK."""
+        d = sync_daemon(extra="")
+        with open(d.config) as f:
+            text = f.read().replace("durability = sync", "durability = sync\nsnapshot_interval_s = 1")
+        with open(d.config, "w") as f:
+            f.write(text)
+        d.start()
+        load = Loader(d.port, user_base=5 * 10**7, max_s=20)
+        load.start()
+        deadline = time.monotonic() + 15
+        while "snapshot (periodic)" not in d.output() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(timeout=10)
+        load.stop.set()
+        load.join(timeout=20)
+        self.assertIn("snapshot (periodic)", d.output())
+        self.assertGreater(len(load.oks), 0)
+        d.start()
+        out = d.output()
+        self.assertRegex(out, r"shard \d: [1-9]\d* orders from the snapshot")
+        c = d.client()
+        for (user, rid), (order, item) in load.oks.items():
+            s = c.one("ORDER_STATUS", user=user, rid=rid + 1000, order=order, token=buy_token(user, 1))
+            self.assertEqual(s.status, ST["OK"], "lost acknowledged order %d" % order)
+        c.close()
+        d.stop()
+        self.assertIn("snapshot (shutdown)", d.output())
+
+
 class Faults(unittest.TestCase):
     def run_fault(self, kind, after=3, buys=20):
         d = sync_daemon(workers=1)

@@ -51,5 +51,30 @@ class Http(unittest.TestCase):
             self.assertEqual(e.exception.code, 405)
 
 
+    def test_admin_snapshot(self):
+        port = free_tcp_port()
+        key = "ab" * 32
+        with Daemon(http_port=port, extra="[admin]\nkey = %s\n" % key) as d:
+            url = "http://127.0.0.1:%d/admin/snapshot" % port
+            for auth, code in ((None, 401), ("Bearer " + "cd" * 32, 401), ("Bearer " + key, 200)):
+                req = urllib.request.Request(url, data=b"", method="POST")
+                if auth:
+                    req.add_header("Authorization", auth)
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as r:
+                        got, body = r.status, r.read()
+                except urllib.error.HTTPError as e:
+                    got, body = e.code, b""
+                self.assertEqual(got, code, auth)
+            self.assertEqual(json.loads(body), {"ok": True})
+            self.assertIn("snapshot (admin request)", d.output())
+            self.assertTrue(os.path.exists(os.path.join(d.tmp, "data", "snapshot.db")))
+        with Daemon(http_port=port) as d:  # no [admin] key: admin API off
+            req = urllib.request.Request("http://127.0.0.1:%d/admin/snapshot" % port, data=b"", method="POST")
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req, timeout=10)
+            self.assertEqual(e.exception.code, 403)
+
+
 if __name__ == "__main__":
     main()

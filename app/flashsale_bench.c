@@ -60,6 +60,9 @@
  *
  * Exit: 0 PASS (or --echo / --no-verdict), 1 FAIL, 2 usage, config or
  * socket error, 3 the server never answered anything.
+ *
+ * `flashsale-bench pcap ...` instead writes BUY datagrams as Ethernet frames
+ * to a pcap file for pktgen's replay (see "pcap" below).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -383,7 +386,9 @@ static void usage(FILE *f)
 	      "  flashsale-bench --config config/flashsale.ini --loop --duration 10 --batch 16\n"
 	      "  flashsale-bench --config config/flashsale.ini --rate 100000 --duration 5 --json\n"
 	      "  bench_echo --port 7710 --duration 10 &\n"
-	      "  flashsale-bench --echo --server 127.0.0.1 --port 7710 --loop --duration 3\n",
+	      "  flashsale-bench --echo --server 127.0.0.1 --port 7710 --loop --duration 3\n"
+	      "\n"
+	      "  flashsale-bench pcap --help   write BUY frames to a pcap file (pktgen replay)\n",
 	      f);
 }
 
@@ -1859,10 +1864,301 @@ static void cleanup(struct bench *b)
 		cfg_free(&b->cfg);
 }
 
+/* ---- pcap: BUY datagrams as Ethernet frames, for pktgen replay ----
+ *
+ * flashsale-bench pcap --config FILE --out F.pcap --count N writes N frames,
+ * each one Ethernet II + IPv4 (no options, DF, TTL 64, valid header checksum)
+ * + UDP (valid checksum) + one FSP/1 datagram of --batch BUY messages, to a
+ * classic libpcap file (LINKTYPE_ETHERNET). Every message has its own user
+ * (user-base + index) and request id (seed << 32 | index + 1) and a valid
+ * token for its item's activity, so a replay is N * batch distinct purchase
+ * attempts, not one attempt repeated (the appliance would answer repeats
+ * from its idempotency table). Source ports cycle over --src-ports values,
+ * so a NIC with RSS spreads the replay over its queues. The frames are built
+ * here byte by byte (no DPDK): the file is an outside check of what the
+ * appliance parses.
+ */
+
+#define PCAP_COUNT_MAX 10000000ull
+#define PCAP_BATCH_MAX 22 /* 8 + 64 * 22 + 28 <= 1500: one unfragmented packet */
+#define PCAP_FRAME_MAX (14 + 20 + 8 + FSP_HDR_LEN + FSP_MSG_LEN * PCAP_BATCH_MAX)
+
+struct pcap_opts {
+	const char *out, *config_path;
+	uint64_t count, batch, user_base, seed, src_port, src_ports, port;
+	uint8_t dst_mac[6], src_mac[6];
+	struct in_addr src_ip, dst_ip;
+	bool dst_ip_set;
+};
+
+struct pcap_item {
+	uint32_t id, activity_id;
+	bool token;
+	uint8_t key[16];
+};
+
+static void pcap_usage(FILE *f)
+{
+	fputs("usage: flashsale-bench pcap --config FILE --out F.pcap --count N [options]\n"
+	      "Write N Ethernet frames, each a UDP datagram of --batch distinct FSP/1 BUY\n"
+	      "messages (distinct users and request ids, valid tokens) for pktgen's\n"
+	      "`-s P:F.pcap` replay.\n"
+	      "  --config FILE   appliance INI: items, token keys, address, udp_port\n"
+	      "  --out FILE      the pcap file to write\n"
+	      "  --count N       frames, 1..10000000\n"
+	      "  --batch M       BUY messages per datagram, 1..22 (default 1)\n"
+	      "  --user-base N   first user id (default 1)\n"
+	      "  --seed N        high 32 bits of every request id (default 1)\n"
+	      "  --dst-mac MAC   the appliance's MAC (default ff:ff:ff:ff:ff:ff)\n"
+	      "  --src-mac MAC   (default 02:00:00:00:00:01)\n"
+	      "  --dst-ip ADDR   (default: [net] address of the config)\n"
+	      "  --src-ip ADDR   (default 10.99.0.1)\n"
+	      "  --port N        destination UDP port (default: [net] udp_port)\n"
+	      "  --src-port N    first source port (default 40000)\n"
+	      "  --src-ports N   source ports to cycle over, for RSS (default 64)\n"
+	      "example: flashsale-bench pcap --config config/flashsale.ini --out buy.pcap \\\n"
+	      "           --count 100000 --dst-mac 02:00:00:00:00:02\n",
+	      f);
+}
+
+static int pcap_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (v[i] > 255)
+			return -EINVAL;
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}
+
+static int pcap_opt(struct pcap_opts *o, const char *name, const char *arg)
+{
+	static const struct { const char *name; uint64_t min, max; size_t off; } nums[] = {
+		{"count", 1, PCAP_COUNT_MAX, offsetof(struct pcap_opts, count)},
+		{"batch", 1, PCAP_BATCH_MAX, offsetof(struct pcap_opts, batch)},
+		{"user-base", 1, UINT64_MAX / 2, offsetof(struct pcap_opts, user_base)},
+		{"seed", 0, UINT32_MAX, offsetof(struct pcap_opts, seed)},
+		{"port", 1, 65535, offsetof(struct pcap_opts, port)},
+		{"src-port", 1, 65535, offsetof(struct pcap_opts, src_port)},
+		{"src-ports", 1, 65535, offsetof(struct pcap_opts, src_ports)},
+	};
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		if (strcmp(name, nums[i].name) == 0)
+			return parse_u64(name, arg, nums[i].min, nums[i].max,
+					 (uint64_t *)((char *)o + nums[i].off));
+	if (strcmp(name, "out") == 0)
+		o->out = arg;
+	else if (strcmp(name, "config") == 0)
+		o->config_path = arg;
+	else if (strcmp(name, "dst-mac") == 0)
+		rc = pcap_mac(arg, o->dst_mac);
+	else if (strcmp(name, "src-mac") == 0)
+		rc = pcap_mac(arg, o->src_mac);
+	else if (strcmp(name, "dst-ip") == 0)
+		rc = inet_pton(AF_INET, arg, &o->dst_ip) == 1 ? (o->dst_ip_set = true, 0) : -EINVAL;
+	else if (strcmp(name, "src-ip") == 0)
+		rc = inet_pton(AF_INET, arg, &o->src_ip) == 1 ? 0 : -EINVAL;
+	else
+		rc = -EINVAL;
+	if (rc < 0)
+		fprintf(stderr, "flashsale-bench pcap: --%s: bad value '%s'\n", name, arg);
+	return rc;
+}
+
+/* Returns 0 to run, 1 after --help, -EINVAL on a usage error. */
+static int pcap_args(int argc, char **argv, struct pcap_opts *o)
+{
+	static const char *const names[] = {"out", "config", "count", "batch", "user-base",
+					    "seed", "dst-mac", "src-mac", "dst-ip", "src-ip",
+					    "port", "src-port", "src-ports"};
+	struct option opts[sizeof(names) / sizeof(names[0]) + 2];
+	int c, idx, rc = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->batch = 1, o->user_base = 1, o->seed = 1, o->src_port = 40000, o->src_ports = 64;
+	memset(o->dst_mac, 0xff, 6);
+	memcpy(o->src_mac, (uint8_t[6]){0x02, 0, 0, 0, 0, 0x01}, 6);
+	o->src_ip.s_addr = htonl(0x0a630001); /* 10.99.0.1 */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		opts[i] = (struct option){names[i], required_argument, NULL, 0};
+	opts[sizeof(names) / sizeof(names[0])] = (struct option){"help", no_argument, NULL, 'h'};
+	opts[sizeof(names) / sizeof(names[0]) + 1] = (struct option){NULL, 0, NULL, 0};
+	optind = 1;
+	while (rc == 0 && (c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
+		if (c == 'h') {
+			pcap_usage(stdout);
+			return 1;
+		}
+		rc = c == 0 ? pcap_opt(o, opts[idx].name, optarg) : -EINVAL;
+	}
+	if (rc == 0 && (optind < argc || !o->out || !o->config_path || !o->count)) {
+		fprintf(stderr, "flashsale-bench pcap: --config, --out and --count are required\n");
+		rc = -EINVAL;
+	}
+	if (rc == 0 && o->src_port + o->src_ports - 1 > 65535)
+		rc = -EINVAL, fprintf(stderr, "flashsale-bench pcap: --src-port + --src-ports > 65536\n");
+	if (rc != 0)
+		fputs("flashsale-bench pcap: --help for usage\n", stderr);
+	return rc;
+}
+
+static uint32_t cksum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t cksum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+/* Ethernet + IPv4 + UDP headers around the payload_len bytes at f + 42. */
+static void pcap_headers(const struct pcap_opts *o, uint8_t *f, uint16_t sport, uint16_t id,
+			 size_t payload_len)
+{
+	uint8_t *ip = f + 14, *udp = f + 34;
+	uint16_t udp_len = (uint16_t)(8 + payload_len);
+	uint32_t sum;
+
+	memcpy(f, o->dst_mac, 6);
+	memcpy(f + 6, o->src_mac, 6);
+	put16(f + 12, 0x0800);
+	ip[0] = 0x45, ip[1] = 0;
+	put16(ip + 2, (uint16_t)(20 + udp_len));
+	put16(ip + 4, id);
+	put16(ip + 6, 0x4000); /* DF */
+	ip[8] = 64, ip[9] = 17;
+	put16(ip + 10, 0);
+	memcpy(ip + 12, &o->src_ip, 4);
+	memcpy(ip + 16, &o->dst_ip, 4);
+	put16(ip + 10, cksum_fold(cksum_add(0, ip, 20)));
+	put16(udp, sport);
+	put16(udp + 2, (uint16_t)o->port);
+	put16(udp + 4, udp_len);
+	put16(udp + 6, 0);
+	sum = cksum_add(0, ip + 12, 8) + 17 + udp_len;
+	sum = cksum_fold(cksum_add(sum, udp, udp_len));
+	put16(udp + 6, sum ? (uint16_t)sum : 0xffff);
+}
+
+static int pcap_items(const struct cfg *c, struct pcap_item *items)
+{
+	for (unsigned i = 0; i < c->n_items; i++) {
+		const struct cfg_activity *a = cfg_find_activity(c, c->items[i].activity_id);
+		items[i].id = c->items[i].id;
+		items[i].activity_id = c->items[i].activity_id;
+		items[i].token = a && a->require_token;
+		if (a)
+			memcpy(items[i].key, a->token_key, 16);
+	}
+	return (int)c->n_items;
+}
+
+/* Frame i: batch messages for users user_base + i * batch + k. */
+static size_t pcap_frame(const struct pcap_opts *o, const struct pcap_item *items,
+			 unsigned n_items, uint64_t i, uint8_t *f)
+{
+	uint8_t *dg = f + 42;
+
+	dp_fsp_write_header(dg, (unsigned)o->batch);
+	for (uint64_t k = 0; k < o->batch; k++) {
+		uint64_t idx = i * o->batch + k;
+		const struct pcap_item *it = &items[idx % n_items];
+		struct fs_req r = {.op = FS_OP_BUY, .qty = 1, .item_id = it->id,
+				   .user_id = o->user_base + idx,
+				   .request_id = o->seed << 32 | (idx + 1)};
+		if (it->token)
+			fs_token_buy(it->key, r.user_id, it->activity_id, r.token);
+		dp_fsp_encode_req(&r, dg + FSP_HDR_LEN + FSP_MSG_LEN * k);
+	}
+	pcap_headers(o, f, (uint16_t)(o->src_port + i % o->src_ports), (uint16_t)i,
+		     FSP_HDR_LEN + FSP_MSG_LEN * o->batch);
+	return 42 + FSP_HDR_LEN + FSP_MSG_LEN * o->batch;
+}
+
+static int pcap_write_file(const struct pcap_opts *o, const struct pcap_item *items,
+			   unsigned n_items)
+{
+	static const uint32_t hdr[6] = {0xa1b2c3d4, 2 | 4 << 16, 0, 0, 65535, 1};
+	uint8_t frame[PCAP_FRAME_MAX];
+	FILE *f = fopen(o->out, "wb");
+	int64_t t0 = fs_now_ns() / 1000;
+
+	if (f == NULL) {
+		fprintf(stderr, "flashsale-bench pcap: %s: %s\n", o->out, strerror(errno));
+		return -errno;
+	}
+	/* Host-order (little-endian here) classic pcap, microsecond stamps. */
+	fwrite(hdr, sizeof(hdr), 1, f);
+	for (uint64_t i = 0; i < o->count; i++) {
+		uint32_t len = (uint32_t)pcap_frame(o, items, n_items, i, frame);
+		int64_t us = t0 + (int64_t)i;
+		uint32_t rec[4] = {(uint32_t)(us / 1000000), (uint32_t)(us % 1000000), len, len};
+		fwrite(rec, sizeof(rec), 1, f);
+		fwrite(frame, len, 1, f);
+	}
+	if (fclose(f) != 0) {
+		fprintf(stderr, "flashsale-bench pcap: %s: %s\n", o->out, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int pcap_main(int argc, char **argv)
+{
+	struct pcap_opts o;
+	struct pcap_item *items;
+	struct cfg c;
+	char err[1024];
+	int rc = pcap_args(argc, argv, &o);
+
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	if (cfg_load(o.config_path, fs_now_ns(), &c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "flashsale-bench pcap: %s\n", err);
+		return 2;
+	}
+	if (!o.dst_ip_set)
+		o.dst_ip = c.address;
+	if (!o.port)
+		o.port = c.udp_port;
+	items = calloc(c.n_items ? c.n_items : 1, sizeof(*items));
+	rc = items == NULL || c.n_items == 0 ? -EINVAL : pcap_write_file(&o, items, (unsigned)pcap_items(&c, items));
+	if (rc == 0)
+		printf("%s: %" PRIu64 " frames, %" PRIu64 " BUY messages (users %" PRIu64 "..%" PRIu64
+		       ") to %s:%" PRIu64 "\n", o.out, o.count, o.count * o.batch, o.user_base,
+		       o.user_base + o.count * o.batch - 1, inet_ntoa(o.dst_ip), o.port);
+	free(items);
+	cfg_free(&c);
+	return rc == 0 ? 0 : 2;
+}
+
 int main(int argc, char **argv)
 {
 	static struct bench b; /* large; and zeroed */
-	int rc = parse_args(argc, argv, &b.o);
+	int rc;
+
+	if (argc > 1 && strcmp(argv[1], "pcap") == 0) {
+		if (fs_token_init() != 0)
+			return 2;
+		return pcap_main(argc - 1, argv + 1);
+	}
+	rc = parse_args(argc, argv, &b.o);
 
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;

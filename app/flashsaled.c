@@ -140,35 +140,10 @@ bad:
 	return -EINVAL;
 }
 
-static int replay_one(void *ctx, uint64_t lsn, const struct store_change *ch)
+/* Open shard i's log for appending after what recovery found. */
+static int open_log(const struct cfg *cfg, unsigned i, const struct wal_replay_info *info)
 {
-	(void)lsn;
-	return store_apply(ctx, ch);
-}
-
-/* Replay shard i's log into it, then open the log for appending after the
- * last good record. A torn tail is cut and reported; anything else that is
- * wrong refuses the start (the error names the file and offset). */
-static int recover_shard(const struct cfg *cfg, unsigned i, struct store_shard *s)
-{
-	struct wal_replay_info info;
 	char err[1024] = "";
-	int64_t t0 = fs_mono_ns();
-	int rc = wal_replay(cfg->persist_dir, i, NULL, 1, replay_one, s, &info, err, sizeof(err));
-
-	if (rc < 0) {
-		fs_log("error", "shard %u: recovery refused: %s%s", i, err[0] ? err : fs_strerror(rc),
-		       rc == -EINVAL ? " (a logged change does not fit the configured items: "
-				       "was the config changed under existing state?)" : "");
-		return rc;
-	}
-	if (info.torn)
-		fs_log("warn", "shard %u: torn tail cut from %s at offset %" PRIu64 " (%" PRIu64
-			       " bytes of an unacknowledged write)", i, info.torn_file,
-		       info.torn_offset, info.torn_bytes);
-	fs_log("info", "shard %u: replayed %" PRIu64 " log records from %u segments in %.1f ms, "
-		       "next LSN %" PRIu64, i, info.replayed, info.segments,
-	       (double)(fs_mono_ns() - t0) / 1e6, info.next_lsn);
 	struct wal_params p = {
 		.dir = cfg->persist_dir,
 		.shard_id = i,
@@ -176,12 +151,14 @@ static int recover_shard(const struct cfg *cfg, unsigned i, struct store_shard *
 		.sync_interval_ms = cfg->sync_interval_ms,
 		.eventfd = true,
 	};
+	int rc;
+
 	if (g_fault.opcode) {
 		g_fault.shard_of_ctx[i] = i;
 		p.cqe_hook = fault_hook;
 		p.hook_ctx = &g_fault.shard_of_ctx[i];
 	}
-	rc = wal_open(&p, &info, &g_journals[i].wal, err, sizeof(err));
+	rc = wal_open(&p, info, &g_journals[i].wal, err, sizeof(err));
 	if (rc < 0) {
 		fs_log("error", "shard %u: cannot open the log: %s", i, err);
 		return rc;
@@ -190,9 +167,193 @@ static int recover_shard(const struct cfg *cfg, unsigned i, struct store_shard *
 	return 0;
 }
 
+/* Load the newest snapshot and replay each shard's log after it (torn tails
+ * cut and reported; anything else wrong refuses the start, naming the file
+ * and offset or the item), audit, then open the logs. Before any port. */
+static int recover(const struct cfg *cfg, struct store_catalog *cat, struct store_shard **shards)
+{
+	static struct persist_recover_info infos[FS_WORKERS_MAX];
+	char err[1024] = "";
+	int rc = persist_recover(cfg, cat, shards, infos, 0, err, sizeof(err));
+
+	if (rc < 0) {
+		fs_log("error", "recovery refused: %s", err[0] ? err : fs_strerror(rc));
+		return rc;
+	}
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		const struct persist_recover_info *in = &infos[i];
+		if (in->wal.torn)
+			fs_log("warn", "shard %u: torn tail cut from %s at offset %" PRIu64
+				       " (%" PRIu64 " bytes of a write never acknowledged)",
+			       i, in->wal.torn_file, in->wal.torn_offset, in->wal.torn_bytes);
+		fs_log("info", "shard %u: %s%" PRIu64 " orders from the snapshot (LSN %" PRIu64
+			       "), then %" PRIu64 " log records from %u segments in %.1f ms; next LSN %"
+			       PRIu64, i, in->snapshot ? "" : "no snapshot, ", in->snapshot_orders,
+		       in->snapshot_lsn, in->wal.replayed, in->wal.segments,
+		       (double)in->replay_ns / 1e6, in->wal.next_lsn);
+		rc = open_log(cfg, i, &in->wal);
+		if (rc < 0)
+			return rc;
+	}
+	if (cfg->workers)
+		fs_log("info", "recovery: snapshot load %.1f ms", (double)infos[0].snapshot_ns / 1e6);
+	return 0;
+}
+
+/* ---- snapshots ----
+ *
+ * A snapshot is taken without stopping the data path for more than a burst:
+ * each worker copies its own shard into a preallocated image between two
+ * bursts (dp_engine_on_workers) and notes the LSN of the last record the
+ * image includes. The control plane then waits until every log is durable up
+ * to that LSN (a snapshot must never hold a change the log could still
+ * lose), writes all images to SQLite in one transaction (snap_write: a new
+ * file renamed over snapshot.db), and removes log segments wholly before the
+ * snapshot. */
+struct snapshotter {
+	const struct cfg *cfg;
+	struct dp_engine *eng;         /* NULL once the workers have stopped */
+	struct store_shard **shards;
+	struct store_image *imgs[FS_WORKERS_MAX];
+	uint64_t lsn[FS_WORKERS_MAX], durable[FS_WORKERS_MAX];
+	int err[FS_WORKERS_MAX];
+	int64_t capture_ns[FS_WORKERS_MAX];
+	int64_t next_ns;               /* monotonic time of the next periodic one */
+};
+
+static struct snapshotter g_snap;
+
+static void log_position(struct snapshotter *sn, unsigned i)
+{
+	struct wal_stats ws;
+
+	wal_stats(g_journals[i].wal, &ws);
+	sn->durable[i] = ws.durable_lsn;
+	sn->err[i] = g_journals[i].err;
+}
+
+static void capture_on_worker(void *ctx, unsigned i)
+{
+	struct snapshotter *sn = ctx;
+	int64_t t0 = fs_mono_ns();
+	struct wal_stats ws;
+
+	store_image_capture(sn->shards[i], sn->imgs[i]);
+	wal_stats(g_journals[i].wal, &ws);
+	sn->lsn[i] = ws.next_lsn - 1;
+	sn->err[i] = g_journals[i].err;
+	sn->capture_ns[i] = fs_mono_ns() - t0;
+}
+
+static void position_on_worker(void *ctx, unsigned i)
+{
+	log_position(ctx, i);
+}
+
+static int snapshots_init(struct snapshotter *sn, const struct cfg *cfg,
+			  struct store_shard **shards)
+{
+	sn->cfg = cfg;
+	sn->shards = shards;
+	sn->next_ns = fs_mono_ns() + (int64_t)cfg->snapshot_interval_s * FS_NS_PER_S;
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		int rc = store_image_create(shards[i], &sn->imgs[i]);
+		if (rc < 0) {
+			fs_log("error", "shard %u: no memory for its snapshot image: %s", i,
+			       fs_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void snapshots_free(struct snapshotter *sn)
+{
+	for (unsigned i = 0; i < FS_WORKERS_MAX; i++) {
+		store_image_free(sn->imgs[i]);
+		sn->imgs[i] = NULL;
+	}
+}
+
+/* Capture every shard (on its worker, or here once the workers stopped) and
+ * wait until each log is durable up to the captured LSN. */
+static int snapshot_capture(struct snapshotter *sn)
+{
+	unsigned n = sn->cfg->workers;
+	int64_t deadline = fs_mono_ns() + 10 * FS_NS_PER_S;
+	bool ready;
+
+	if (sn->eng) {
+		if (dp_engine_on_workers(sn->eng, capture_on_worker, sn, 5000) < 0)
+			return -ETIMEDOUT;
+	} else {
+		for (unsigned i = 0; i < n; i++)
+			capture_on_worker(sn, i);
+	}
+	do {
+		ready = true;
+		if (sn->eng) {
+			if (dp_engine_on_workers(sn->eng, position_on_worker, sn, 5000) < 0)
+				return -ETIMEDOUT;
+		} else {
+			for (unsigned i = 0; i < n; i++)
+				log_position(sn, i);
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (sn->err[i])
+				return sn->err[i];
+			ready &= sn->durable[i] >= sn->lsn[i];
+		}
+		if (!ready)
+			usleep(1000);
+	} while (!ready && fs_mono_ns() < deadline);
+	return ready ? 0 : -ETIMEDOUT;
+}
+
+/* Take one snapshot now. 0 or -errno (logged); the previous snapshot stays
+ * in place on any failure. */
+static int snapshot_take(struct snapshotter *sn, const char *why)
+{
+	const struct cfg *cfg = sn->cfg;
+	struct snap_stats st = {0};
+	char err[1024] = "";
+	int64_t stall = 0;
+	unsigned removed = 0;
+	int rc = snapshot_capture(sn);
+
+	if (rc < 0) {
+		fs_log("error", "snapshot (%s) not taken: %s", why,
+		       rc == -ETIMEDOUT ? "workers or the log did not answer in time"
+					: fs_strerror(rc));
+		return rc;
+	}
+	rc = snap_write(cfg->persist_dir, cfg, cfg->workers, sn->imgs, sn->lsn, &st, err,
+			sizeof(err));
+	if (rc < 0) {
+		fs_log("error", "snapshot (%s) not written: %s", why, err[0] ? err : fs_strerror(rc));
+		return rc;
+	}
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		stall = sn->capture_ns[i] > stall ? sn->capture_ns[i] : stall;
+		rc = wal_remove_before(cfg->persist_dir, i, NULL, sn->lsn[i] + 1);
+		if (rc > 0)
+			removed += (unsigned)rc;
+		else if (rc < 0)
+			fs_log("warn", "shard %u: removing log segments before LSN %" PRIu64 ": %s", i,
+			       sn->lsn[i] + 1, fs_strerror(rc));
+	}
+	fs_log("info", "snapshot (%s): %" PRIu64 " orders, %" PRIu64 " stored answers, %.1f MB "
+		       "in %.0f ms (worker stall at most %.2f ms); %u old log segments removed",
+	       why, st.orders, st.idem_entries, (double)st.bytes / 1e6, (double)st.total_ns / 1e6,
+	       (double)stall / 1e6, removed);
+	return 0;
+}
+
 static int shards_create(const struct cfg *cfg, struct store_catalog *cat,
 			 struct store_shard **shards)
 {
+	int rc;
+
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		/* Order sequences start at 1 and continue from the log. */
 		struct store_shard_params p = {
@@ -203,7 +364,6 @@ static int shards_create(const struct cfg *cfg, struct store_catalog *cat,
 			.journal = dp_journal_hook,
 			.journal_ctx = &g_journals[i],
 		};
-		int rc;
 
 		store_shard_capacity(cat, i, &p);
 		rc = store_shard_create(cat, &p, &shards[i]);
@@ -215,13 +375,11 @@ static int shards_create(const struct cfg *cfg, struct store_catalog *cat,
 		}
 		fs_log("info", "shard %u: capacity %" PRIu64 " orders, %" PRIu64 " stored answers",
 		       i, p.max_orders, p.max_idempotency);
-		rc = recover_shard(cfg, i, shards[i]);
-		if (rc < 0) {
-			shards_free(shards, i + 1);
-			return rc;
-		}
 	}
-	return 0;
+	rc = recover(cfg, cat, shards);
+	if (rc < 0)
+		shards_free(shards, cfg->workers);
+	return rc;
 }
 
 static void log_stats(const char *when, const struct dp_stats *s)
@@ -242,6 +400,11 @@ static void log_stats(const char *when, const struct dp_stats *s)
 		fs_log("info", "%s: answers by status:%s", when, line);
 }
 
+static int admin_snapshot(void *ctx)
+{
+	return snapshot_take(ctx, "admin request");
+}
+
 static void http_stats(void *ctx, struct dp_stats *out)
 {
 	dp_engine_stats(ctx, out);
@@ -259,6 +422,11 @@ static void control_loop(struct fs_http *http)
 			fs_http_poll(http, 100);
 		else
 			usleep(100 * 1000);
+		if (fs_mono_ns() >= g_snap.next_ns) {
+			snapshot_take(&g_snap, "periodic");
+			g_snap.next_ns = fs_mono_ns() +
+					 (int64_t)g_snap.cfg->snapshot_interval_s * FS_NS_PER_S;
+		}
 		if (fs_mono_ns() < next)
 			continue;
 		next += STATS_LOG_INTERVAL_NS;
@@ -374,11 +542,7 @@ static int parse_args(int argc, char **argv, const char **config, bool *check)
 
 static int check_supported(const struct cfg *cfg)
 {
-	if (cfg->mode == CFG_MODE_DPDK) {
-		fs_log("error", "%s: [appliance] mode = dpdk: this build serves kernel mode only "
-				"(the DPDK data plane is not in it yet)", cfg->path);
-		return -ENOTSUP;
-	}
+	(void)cfg; /* both modes are served (dataplane/dp_kernel.c, dp_dpdk.c) */
 	return 0;
 }
 
@@ -398,7 +562,7 @@ static int run(const struct cfg *cfg)
 	if (shards_create(cfg, cat, shards) < 0)
 		goto out_cat;
 	/* Invariants hold before any port opens, or we do not open them. */
-	if (audit_all(shards, cfg->workers) != 0)
+	if (audit_all(shards, cfg->workers) != 0 || snapshots_init(&g_snap, cfg, shards) < 0)
 		goto out_shards;
 	struct dp_engine_params p = {.cfg = cfg, .cat = cat, .shards = shards,
 				     .journals = g_journal_ptrs, .nworkers = cfg->workers};
@@ -407,6 +571,7 @@ static int run(const struct cfg *cfg)
 		fs_log("error", "front end: %s", err);
 		goto out_shards;
 	}
+	g_snap.eng = g_engine;
 	if (cfg->http_port) {
 		rc = fs_http_open(cfg, cat, http_stats, g_engine, &http);
 		if (rc < 0) {
@@ -414,29 +579,37 @@ static int run(const struct cfg *cfg)
 			       cfg->http_port, fs_strerror(rc));
 			goto out_engine;
 		}
-		fs_log("info", "HTTP on %s:%u: /healthz /metrics /items", cfg->address_str,
-		       cfg->http_port);
+		fs_http_set_admin(http, cfg->admin_enabled ? cfg->admin_key : NULL, admin_snapshot,
+				  &g_snap);
+		fs_log("info", "HTTP on %s:%u: /healthz /metrics /items%s", cfg->address_str,
+		       cfg->http_port, cfg->admin_enabled ? " POST /admin/snapshot" : "");
 	}
 	if (dp_engine_launch(g_engine) < 0) {
 		fs_log("error", "cannot launch workers on lcores");
 		dp_engine_wait(g_engine);
 		goto out_engine;
 	}
-	fs_log("info", "ready: FSP/1 on udp %s:%u, %u workers (kernel mode), durability %s",
-	       cfg->address_str, cfg->udp_port, cfg->workers, cfg_durability_name(cfg->durability));
+	fs_log("info", "ready: FSP/1 on udp %s:%u, %u workers (%s mode), durability %s",
+	       cfg->address_str, cfg->udp_port, cfg->workers, cfg_mode_name(cfg->mode),
+	       cfg_durability_name(cfg->durability));
 	control_loop(http);
 	fs_log("info", "stopping");
 	dp_engine_stop(g_engine);
 	dp_engine_wait(g_engine);
+	g_snap.eng = NULL;
 	struct dp_stats s;
 	dp_engine_stats(g_engine, &s);
 	log_stats("final", &s);
 	status = audit_all(shards, cfg->workers);
+	/* A clean stop leaves a snapshot, so the next start replays nothing. */
+	if (status == 0 && snapshot_take(&g_snap, "shutdown") < 0)
+		fs_log("warn", "no shutdown snapshot: the next start replays the log instead");
 out_engine:
 	fs_http_close(http);
 	dp_engine_free(g_engine);
 	g_engine = NULL;
 out_shards:
+	snapshots_free(&g_snap);
 	shards_free(shards, cfg->workers);
 out_cat:
 	store_catalog_free(cat);

@@ -9,8 +9,10 @@
  * qty 0, ...) are the store's to answer with BAD_REQUEST.
  *
  * Front end: see dp_engine_* below (kernel mode: one SO_REUSEPORT UDP socket
- * per worker lcore, recvmmsg/sendmmsg bursts, hand-off to owner shards over
- * DPDK single-producer/single-consumer rings).
+ * per worker lcore, recvmmsg/sendmmsg bursts; DPDK mode: one RX and one TX
+ * queue per worker on every ethdev port, ARP/ICMP/UDP in user space and an
+ * exception path to the kernel; both: hand-off to owner shards over DPDK
+ * single-producer/single-consumer rings, the same worker logic).
  */
 #ifndef DP_H
 #define DP_H
@@ -117,6 +119,8 @@ void dp_engine_free(struct dp_engine *e);
 typedef void (*dp_worker_fn)(void *ctx, unsigned worker);
 int dp_engine_on_workers(struct dp_engine *e, dp_worker_fn fn, void *ctx, int timeout_ms);
 
+#define DP_STATS_DROP_REASONS 16   /* >= the classifier's drop reasons */
+
 /* Counters summed over workers (control plane; relaxed reads). */
 struct dp_stats {
 	uint64_t rx_dgrams, rx_msgs;
@@ -134,7 +138,24 @@ struct dp_stats {
 	uint64_t held;                    /* OK answers that waited for the log */
 	uint64_t unavailable;             /* answers turned UNAVAILABLE by a storage fault */
 	uint64_t wal_batches;             /* group commits submitted */
+
+	/* mode = dpdk: the user-space network stack in front of the workers */
+	uint64_t rx_frames;               /* Ethernet frames received on the data ports */
+	uint64_t arp_replies, icmp_replies;
+	uint64_t frames_dropped;          /* dropped by the classifier, by reason below */
+	uint64_t frames_dropped_by_reason[DP_STATS_DROP_REASONS]; /* dp_engine_drop_name(i) */
+	uint64_t exc_to_kernel, exc_from_kernel; /* exception path frames, each way */
+	uint64_t exc_dropped;             /* exception frames refused (rate bound, no path, full) */
+	uint64_t tx_frames;               /* frames sent on the data ports */
+	uint64_t tx_nombuf;               /* replies not built: mbuf pool empty */
 };
 void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out);
+
+/* Name of frames_dropped_by_reason[i] ("bad_udp_cksum", ...); "?" beyond. */
+const char *dp_engine_drop_name(unsigned i);
+
+/* Log the DPDK counters (frames by verdict, drops by reason, exception
+ * path) in a few lines; nothing in kernel mode. Control plane. */
+void dp_engine_log_net(const struct dp_engine *e, const char *when);
 
 #endif

@@ -1,6 +1,15 @@
 /*
- * dp_kernel.c — the kernel-socket front end: the embedded default that runs
- * on any Linux box and in CI. Same shards and answers as the DPDK front end.
+ * dp_kernel.c — the worker both front ends share, and the kernel-socket
+ * front end: the embedded default that runs on any Linux box and in CI.
+ *
+ * The worker (gate, inline owner decisions, hand-off rings, the durability
+ * hold queue, timers, control-plane calls) is one code path for both modes;
+ * only steps 1, 4 and 6 below differ. In mode = dpdk, dp_dpdk.c receives
+ * frames and feeds each FSP datagram to dp_worker_rx_dgram() (step 2), builds
+ * the staged answers as Ethernet frames and sends them on the worker's TX
+ * queue (step 4), and busy-polls with an adaptive back-off (step 6); a
+ * struct dp_peer (dp_internal.h) carries the requester's MAC and port along
+ * with its address so hand-offs and held answers go back the right way.
  *
  * One worker per EAL worker lcore; worker i owns shard i and one UDP socket
  * bound to [net] address:udp_port with SO_REUSEPORT, so the kernel spreads
@@ -36,6 +45,7 @@
  * datagram are each at most its message count.
  */
 #include "dp.h"
+#include "dp_internal.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -59,103 +69,7 @@
 #include "persist.h"
 #include "store.h"
 
-#define DP_RX_BUF_LEN 4096           /* > 8 + 64 * 32 so oversize shows as too long */
-#define DP_DGRAM_MAX (FSP_HDR_LEN + FSP_MSG_LEN * FS_MSGS_MAX)
-#define DP_TX_SLOTS 256              /* response datagrams staged per loop */
-#define DP_STAGE_MAX 64              /* hand-offs staged per (owner, ring) before a flush */
-#define DP_DRAIN_MAX 256             /* ring entries decided per loop */
-#define DP_IDLE_SPINS 64             /* empty loops before blocking */
-#define DP_BUSY_RETRY_MS 10          /* retry_after_ms of a BUSY for a full ring */
-#define FS_TIMER_NS (10 * FS_NS_PER_MS)
-#define DP_RL_SLOTS 65536            /* rate-limit buckets per worker and kind */
-#define DP_HELD_MAX 16384            /* OK answers waiting for their group commit */
-#define DP_HELD_BUSY_RETRY_MS 5      /* retry_after_ms when the held queue is full */
-
-enum { RING_CTL = 0, RING_BUY = 1, RING_KINDS = 2 };
-
-/* One message handed to its owner shard; copied by value through the ring. */
-struct dp_handoff {
-	struct fs_req req;
-	struct sockaddr_in src;
-	uint32_t dgram_seq;   /* the producer's request datagram counter */
-	uint16_t producer;
-	uint16_t pad;
-};
-_Static_assert(sizeof(struct dp_handoff) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
-
-struct dp_txslot {
-	struct sockaddr_in dst;
-	uint32_t count;
-	uint8_t buf[DP_DGRAM_MAX];
-};
-
-/* An OK answer waiting until its WAL batch (ticket) is durable. */
-struct dp_held {
-	uint64_t ticket;
-	struct sockaddr_in dst;
-	uint32_t key;         /* request datagram identity, for coalescing */
-	struct fs_resp resp;
-};
-
-struct dp_stage {
-	unsigned n;
-	struct dp_handoff h[DP_STAGE_MAX];
-};
-
-struct dp_worker {
-	unsigned id;
-	int fd;
-	int efd;
-	atomic_int sleeping;
-	struct dp_engine *eng;
-	struct store_shard *shard;
-	struct store_ratelimit *ip_rl, *user_rl;
-	uint32_t dgram_seq;
-	int64_t next_timer_ns;
-
-	/* in[k][p]: from producer p (NULL for p == id); out[k][o]: to owner o */
-	struct rte_ring *in[RING_KINDS][FS_WORKERS_MAX];
-	struct rte_ring *out[RING_KINDS][FS_WORKERS_MAX];
-	struct dp_stage *stage[RING_KINDS]; /* [nworkers] each */
-
-	struct mmsghdr rx_msgs[FS_BURST_MAX];
-	struct iovec rx_iov[FS_BURST_MAX];
-	struct sockaddr_in rx_addr[FS_BURST_MAX];
-	uint8_t rx_buf[FS_BURST_MAX][DP_RX_BUF_LEN];
-
-	unsigned tx_n;
-	struct mmsghdr tx_msgs[DP_TX_SLOTS];
-	struct iovec tx_iov[DP_TX_SLOTS];
-	struct dp_txslot tx[DP_TX_SLOTS];
-
-	struct dp_handoff drain[DP_DRAIN_MAX];
-
-	/* durability: the shard's log and the answers waiting for it */
-	struct dp_journal *j;          /* NULL: durability none */
-	int wal_efd;                   /* completion eventfd, -1 if none */
-	bool failed;                   /* storage fault seen: shard is UNAVAILABLE */
-
-	/* control-plane request to run on this thread (dp_engine_on_workers) */
-	_Atomic(dp_worker_fn) call_fn;
-	void *call_ctx;
-	atomic_int call_done;
-	unsigned held_head, held_n;
-	struct dp_held *held;          /* DP_HELD_MAX, FIFO (tickets non-decreasing) */
-
-	struct dp_stats st;
-} __rte_cache_aligned;
-
-_Static_assert(sizeof(struct dp_stats) % sizeof(uint64_t) == 0, "dp_stats is summed as uint64_t words");
-
-struct dp_engine {
-	const struct cfg *cfg;
-	struct store_catalog *cat;
-	struct dp_journal **journals;
-	unsigned n;
-	atomic_int quit;
-	struct dp_worker *w[FS_WORKERS_MAX];
-	void *ring_mem[RING_KINDS][FS_WORKERS_MAX][FS_WORKERS_MAX];
-};
+#define DP_IDLE_SPINS 64             /* empty loops before blocking (kernel mode) */
 
 /* ---------------------------------------------------------------- tx */
 
@@ -163,6 +77,10 @@ static void tx_flush(struct dp_worker *w)
 {
 	unsigned off = 0;
 
+	if (w->dpdk) {
+		dp_dpdk_tx_flush(w);
+		return;
+	}
 	while (off < w->tx_n) {
 		int r = sendmmsg(w->fd, w->tx_msgs + off, w->tx_n - off, MSG_DONTWAIT);
 		if (r <= 0) {
@@ -182,7 +100,7 @@ static void tx_flush(struct dp_worker *w)
 }
 
 /* Open a response datagram to dst; flushes first when all slots are used. */
-static struct dp_txslot *tx_open(struct dp_worker *w, const struct sockaddr_in *dst)
+static struct dp_txslot *tx_open(struct dp_worker *w, const struct dp_peer *dst)
 {
 	struct dp_txslot *t;
 
@@ -204,8 +122,8 @@ static void tx_close(struct dp_worker *w, struct dp_txslot *t)
 	dp_fsp_write_header(t->buf, t->count);
 	w->tx_iov[i].iov_base = t->buf;
 	w->tx_iov[i].iov_len = FSP_HDR_LEN + FSP_MSG_LEN * t->count;
-	w->tx_msgs[i].msg_hdr.msg_name = &t->dst;
-	w->tx_msgs[i].msg_hdr.msg_namelen = sizeof(t->dst);
+	w->tx_msgs[i].msg_hdr.msg_name = &t->dst.sa;
+	w->tx_msgs[i].msg_hdr.msg_namelen = sizeof(t->dst.sa);
 	w->tx_msgs[i].msg_hdr.msg_iov = &w->tx_iov[i];
 	w->tx_msgs[i].msg_hdr.msg_iovlen = 1;
 	w->tx_n++;
@@ -279,7 +197,7 @@ static void stage_all_flush(struct dp_worker *w)
 }
 
 static void stage_add(struct dp_worker *w, unsigned owner, const struct fs_req *req,
-		      const struct sockaddr_in *src)
+		      const struct dp_peer *src)
 {
 	unsigned kind = req->op == FS_OP_BUY ? RING_BUY : RING_CTL;
 	struct dp_stage *s = &w->stage[kind][owner];
@@ -356,7 +274,7 @@ static void unavailable(struct fs_resp *r)
 	}
 }
 
-static void held_push(struct dp_worker *w, uint64_t ticket, const struct sockaddr_in *dst,
+static void held_push(struct dp_worker *w, uint64_t ticket, const struct dp_peer *dst,
 		      uint32_t key, const struct fs_resp *resp)
 {
 	struct dp_held *h = &w->held[(w->held_head + w->held_n) % DP_HELD_MAX];
@@ -387,8 +305,7 @@ static unsigned held_release(struct dp_worker *w, uint64_t durable, bool failed)
 			w->st.unavailable++;
 		}
 		if (t == NULL || h->key != prev_key || t->count == FS_MSGS_MAX ||
-		    t->dst.sin_addr.s_addr != h->dst.sin_addr.s_addr ||
-		    t->dst.sin_port != h->dst.sin_port) {
+		    !dp_peer_same(&t->dst, &h->dst)) {
 			tx_close(w, t);
 			t = tx_open(w, &h->dst);
 		}
@@ -435,7 +352,7 @@ static unsigned journal_step(struct dp_worker *w)
 /* Decide one request on this worker's shard. Returns true when resp is to be
  * sent now; false when it was held until its log batch is durable. */
 static bool owner_decide(struct dp_worker *w, const struct fs_req *req, int64_t now_ns,
-			 const struct sockaddr_in *src, uint32_t key, struct fs_resp *resp)
+			 const struct dp_peer *src, uint32_t key, struct fs_resp *resp)
 {
 	struct dp_journal *j = w->j;
 	bool logged = j != NULL && j->wal != NULL;
@@ -505,8 +422,8 @@ static bool rate_check(struct dp_worker *w, const struct fs_req *req, uint32_t s
 	return false;
 }
 
-static void rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
-		     const struct sockaddr_in *src, int64_t now_ns, int64_t mono_ns)
+void dp_worker_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
+			const struct dp_peer *src, int64_t now_ns, int64_t mono_ns)
 {
 	const struct store_catalog *cat = w->eng->cat;
 	struct fs_resp out[FS_MSGS_MAX];
@@ -528,7 +445,7 @@ static void rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool t
 		bool answered;
 
 		dp_fsp_decode_req(buf + FSP_HDR_LEN + FSP_MSG_LEN * (size_t)i, &req);
-		answered = !rate_check(w, &req, src->sin_addr.s_addr, mono_ns, r);
+		answered = !rate_check(w, &req, src->sa.sin_addr.s_addr, mono_ns, r);
 		if (!answered) {
 			answered = store_gate(cat, &req, now_ns, r, &owner);
 			if (answered)
@@ -562,7 +479,7 @@ static unsigned rx_burst(struct dp_worker *w)
 	int n;
 
 	for (unsigned i = 0; i < FS_BURST_MAX; i++) {
-		w->rx_msgs[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
+		w->rx_msgs[i].msg_hdr.msg_namelen = sizeof(w->rx_peer[i].sa);
 		w->rx_msgs[i].msg_hdr.msg_flags = 0;
 	}
 	n = recvmmsg(w->fd, w->rx_msgs, FS_BURST_MAX, MSG_DONTWAIT, NULL);
@@ -573,7 +490,7 @@ static unsigned rx_burst(struct dp_worker *w)
 	for (int i = 0; i < n; i++) {
 		const struct mmsghdr *m = &w->rx_msgs[i];
 		bool trunc = (m->msg_hdr.msg_flags & MSG_TRUNC) || m->msg_len > DP_DGRAM_MAX;
-		rx_dgram(w, w->rx_buf[i], m->msg_len, trunc, &w->rx_addr[i], now_ns, mono_ns);
+		dp_worker_rx_dgram(w, w->rx_buf[i], m->msg_len, trunc, &w->rx_peer[i], now_ns, mono_ns);
 	}
 	return (unsigned)n;
 }
@@ -622,6 +539,8 @@ static void timers(struct dp_worker *w, int64_t now_ns)
 {
 	store_expire(w->shard, now_ns, 4096);
 	store_idem_trim(w->shard, now_ns, 4096);
+	if (w->dpdk)
+		dp_dpdk_timer(w);
 }
 
 /* ---------------------------------------------------------------- loop */
@@ -635,10 +554,9 @@ static bool rings_empty(const struct dp_worker *w)
 	return true;
 }
 
-static void worker_sleep(struct dp_worker *w)
+void dp_worker_sleep(struct dp_worker *w, int rx_fd, unsigned us)
 {
-	unsigned us = w->eng->cfg->idle_sleep_us;
-	struct pollfd pfd[3] = {{.fd = w->fd, .events = POLLIN},
+	struct pollfd pfd[3] = {{.fd = rx_fd, .events = POLLIN},
 				{.fd = w->efd, .events = POLLIN},
 				{.fd = w->wal_efd, .events = POLLIN}};
 	nfds_t n = w->wal_efd >= 0 ? 3 : 2;
@@ -650,7 +568,7 @@ static void worker_sleep(struct dp_worker *w)
 		return;
 	/* Held answers wait for a completion: without an eventfd to wake us,
 	 * sleep only briefly. */
-	if (w->held_n > 0 && w->wal_efd < 0)
+	if (w->held_n > 0 && w->wal_efd < 0 && us > 50)
 		ts = (struct timespec){.tv_sec = 0, .tv_nsec = 50000};
 	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
@@ -691,7 +609,12 @@ static int worker_main(void *arg)
 		int64_t now_ns;
 
 		worker_calls(w);
-		work = rx_burst(w);
+		if (w->dpdk) {
+			now_ns = fs_now_ns();
+			work = dp_dpdk_rx(w, now_ns, fs_mono_ns());
+		} else {
+			work = rx_burst(w);
+		}
 		stage_all_flush(w);
 		now_ns = fs_now_ns();
 		work += drain_all(w, now_ns);
@@ -703,8 +626,12 @@ static int worker_main(void *arg)
 		}
 		if (work) {
 			idle = 0;
+			w->sleep_us = 0;
+		} else if (w->dpdk) {
+			/* Busy-poll under load; pause, then short sleeps when idle. */
+			dp_dpdk_idle(w, ++idle);
 		} else if (++idle >= DP_IDLE_SPINS) {
-			worker_sleep(w);
+			dp_worker_sleep(w, w->fd, w->eng->cfg->idle_sleep_us);
 			idle = 0;
 		}
 	}
@@ -814,6 +741,8 @@ static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *s
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		return -errno;
 	}
+	if (cfg->mode == CFG_MODE_DPDK)
+		return 0; /* dp_dpdk_create() gives the worker its queues */
 	w->fd = open_socket(cfg, err, errlen);
 	if (w->fd < 0)
 		return w->fd;
@@ -822,7 +751,7 @@ static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *s
 		w->rx_iov[i].iov_len = DP_RX_BUF_LEN;
 		w->rx_msgs[i].msg_hdr.msg_iov = &w->rx_iov[i];
 		w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-		w->rx_msgs[i].msg_hdr.msg_name = &w->rx_addr[i];
+		w->rx_msgs[i].msg_hdr.msg_name = &w->rx_peer[i].sa;
 	}
 	return 0;
 }
@@ -883,7 +812,7 @@ int dp_engine_create(const struct dp_engine_params *p, struct dp_engine **out, c
 	e->cat = p->cat;
 	e->n = p->nworkers;
 	e->journals = p->journals;
-	rc = probe_port_free(e->cfg, err, errlen);
+	rc = e->cfg->mode == CFG_MODE_DPDK ? 0 : probe_port_free(e->cfg, err, errlen);
 	if (rc < 0)
 		goto fail;
 	for (unsigned i = 0; i < e->n; i++) {
@@ -893,6 +822,8 @@ int dp_engine_create(const struct dp_engine_params *p, struct dp_engine **out, c
 	}
 	rc = rings_create(e, err, errlen);
 	if (rc < 0)
+		goto fail;
+	if (e->cfg->mode == CFG_MODE_DPDK && (rc = dp_dpdk_create(e, err, errlen)) < 0)
 		goto fail;
 	*out = e;
 	return 0;
@@ -907,6 +838,8 @@ int dp_engine_launch(struct dp_engine *e)
 {
 	unsigned i = 0, lcore;
 
+	if (e->dpdk)
+		dp_dpdk_announce(e);
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		if (i == e->n)
 			break;
@@ -977,6 +910,7 @@ void dp_engine_free(struct dp_engine *e)
 {
 	if (e == NULL)
 		return;
+	dp_dpdk_free(e);
 	for (unsigned i = 0; i < e->n; i++) {
 		struct dp_worker *w = e->w[i];
 		if (w == NULL)
@@ -1010,4 +944,5 @@ void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out)
 		for (size_t f = 0; f < sizeof(*out) / sizeof(uint64_t); f++)
 			dst[f] += src[f];
 	}
+	dp_dpdk_stats_add(e, out);
 }

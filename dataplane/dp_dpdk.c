@@ -1,0 +1,833 @@
+/*
+ * dp_dpdk.c — the DPDK front end: ethdev ports in front of the same workers
+ * as kernel mode (dp_kernel.c holds the worker; this file only moves frames).
+ *
+ * Ports. Every ethdev EAL probed at start is a data port (a PCI NIC, or vdevs
+ * from [appliance] eal: net_af_packet, net_pcap, net_memif, ...), at most
+ * DP_PORTS_MAX. Each port gets one TX queue per worker (a TX queue is never
+ * shared, so no locks) and one RX queue per worker when the port has that
+ * many (RSS over IP/UDP when the port offers it; a port with fewer RX queues
+ * is polled by the first workers only, the others still own their shards and
+ * drain their rings). mbufs come from one pool per NUMA socket of the worker
+ * lcores, sized from the descriptors, staging arrays and caches of the
+ * workers on that socket, so a full load never finds the pool empty by
+ * design (an empty pool is counted as tx_nombuf, never waited on).
+ *
+ * Per worker and loop: rte_eth_rx_burst on its RX queue of every port →
+ * dp_net_classify → ARP request: answered in place; ICMP echo: answered in
+ * place; FSP: dp_worker_rx_dgram (gate, inline owner, hand-off rings, held
+ * answers — identical to kernel mode); exception: to the kernel; drop:
+ * counted by reason. Answers the worker staged as datagrams (struct
+ * dp_txslot, each with its requester's MAC, IP, port and ethdev port) are
+ * built as frames with dp_net_udp_build at the end of the loop and sent with
+ * rte_eth_tx_burst on the worker's own TX queue; a TX ring that stays full
+ * drops and counts (tx_dropped, frames).
+ *
+ * Exception path. For each data port the daemon creates a TAP interface
+ * (net_tap vdev, kernel name DP_TAP_IFNAME + port index) with the port's MAC
+ * and the appliance's address (/DP_TAP_PREFIX_LEN), so the kernel stack serves
+ * what is not fast path: TCP to the HTTP port, SSH, ARP replies to the
+ * kernel's own requests, IPv6, ... Frames classified EXCEPTION go to the TAP
+ * on the worker's queue; what the kernel sends on the TAP goes out of the
+ * port. Both ways are bounded by a token bucket per worker (DP_EXC_RATE_PPS),
+ * so a flood of non-FSP traffic cannot take the workers from FSP; refused
+ * frames are counted (exc_dropped). Without a TAP (not root, no /dev/net/tun)
+ * the daemon warns and drops exception frames, counted.
+ *
+ * Idle. Workers busy-poll while there is traffic. After DP_SPIN_LOOPS empty
+ * loops (rte_pause) they sleep in ppoll on their wake and log eventfds for
+ * 10, 20, ... up to min(DP_SLEEP_MAX_US, idle_sleep_us) µs, so a small box
+ * with more lcores than CPUs is not starved and an idle daemon costs little
+ * (two idle workers: ~5% of a CPU with the 1000 µs cap, ~20% with 200 µs);
+ * the price is up to that long on the first packet after an idle spell.
+ * idle_sleep_us = 0 never sleeps (dedicated, isolated worker CPUs).
+ *
+ * Nothing here allocates or makes syscalls on the data path after start
+ * except what the PMD itself does (net_af_packet sends with a syscall; a PCI
+ * NIC does not) and the ppoll of an idle worker.
+ */
+#include "dp_internal.h"
+#include "dp_net.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_pause.h>
+
+#include "cfg.h"
+
+#define DP_PORTS_MAX 4
+#define DP_RXD 1024                  /* RX descriptors per queue (adjusted by the PMD) */
+#define DP_TXD 1024                  /* TX descriptors per queue */
+#define DP_TAP_D 256                 /* descriptors per TAP queue */
+#define DP_TXBUF_MAX 128             /* frames staged per (worker, port) before a burst */
+#define DP_TX_RETRIES 4              /* tx_burst attempts before counting a drop */
+#define DP_MBUF_CACHE 256
+/* Room for the largest answer: 42 header bytes + 8 + 64 * 32 = 2098. */
+#define DP_MBUF_DATA (RTE_PKTMBUF_HEADROOM + 2304)
+#define DP_LINK_WAIT_MS 5000
+#define DP_EXC_RATE_PPS 20000        /* exception frames per worker and direction */
+#define DP_EXC_BURST 2048
+#define DP_SPIN_LOOPS 512            /* empty loops that only rte_pause() */
+#define DP_SLEEP_MIN_US 10
+#define DP_SLEEP_MAX_US 1000
+#define DP_TAP_IFNAME "fsx"
+#define DP_TAP_PREFIX_LEN 24
+
+_Static_assert(DP_NET_DROP_COUNT <= DP_STATS_DROP_REASONS, "dp_stats holds every drop reason");
+_Static_assert(DP_MBUF_DATA - RTE_PKTMBUF_HEADROOM >= DP_NET_UDP_HDRS_LEN + DP_DGRAM_MAX,
+	       "an mbuf holds the largest answer");
+
+struct dp_txq {
+	unsigned n;
+	struct rte_mbuf *m[DP_TXBUF_MAX];
+};
+
+struct dp_bucket {
+	int64_t last_ns;
+	uint32_t tokens;
+};
+
+struct dp_port {
+	uint16_t id;                 /* ethdev port id */
+	uint16_t nrxq, ntxq;
+	int exc_id;                  /* the TAP's ethdev port id, -1 without */
+	uint16_t exc_nq;             /* TAP queues (one per worker) */
+	char name[RTE_ETH_NAME_MAX_LEN];
+	struct dp_net_local local;
+	uint64_t tx_ol_flags;        /* mbuf flags for checksum offload, 0 in software */
+	bool announced;              /* gratuitous ARP sent (at start, or by worker 0
+				      * once the link came up) */
+};
+
+struct dp_dpdk_worker {
+	struct dp_dpdk *d;
+	uint16_t q;                  /* queue id on every port = worker id */
+	struct rte_mempool *pool;
+	struct dp_txq tx[DP_PORTS_MAX];   /* to the data ports */
+	struct dp_txq exc[DP_PORTS_MAX];  /* to port p's TAP */
+	struct dp_bucket to_kernel, from_kernel;
+	struct dp_net_stats net;
+	struct rte_mbuf *rx[FS_BURST_MAX];
+	struct rte_mbuf *done[FS_BURST_MAX];
+} __rte_cache_aligned;
+
+struct dp_dpdk {
+	unsigned nports;
+	struct dp_port port[DP_PORTS_MAX];
+	struct rte_mempool *pool[RTE_MAX_NUMA_NODES];
+	struct dp_dpdk_worker *w[FS_WORKERS_MAX];
+};
+
+/* ---------------------------------------------------------------- tx */
+
+static bool bucket_take(struct dp_bucket *b, int64_t mono_ns)
+{
+	if (mono_ns - b->last_ns >= FS_NS_PER_MS) {
+		uint64_t add = (uint64_t)(mono_ns - b->last_ns) * DP_EXC_RATE_PPS / FS_NS_PER_S;
+		b->tokens = (uint32_t)RTE_MIN((uint64_t)DP_EXC_BURST, b->tokens + add);
+		b->last_ns = mono_ns;
+	}
+	if (b->tokens == 0)
+		return false;
+	b->tokens--;
+	return true;
+}
+
+/* Send what is staged on one queue; what the ring will not take is dropped
+ * and counted (never waited for). Returns frames sent. */
+static unsigned txq_send(uint16_t port, uint16_t q, struct dp_txq *t, uint64_t *dropped)
+{
+	unsigned sent = 0;
+
+	for (unsigned tries = 0; sent < t->n && tries < DP_TX_RETRIES; tries++)
+		sent += rte_eth_tx_burst(port, q, t->m + sent, (uint16_t)(t->n - sent));
+	if (sent < t->n) {
+		*dropped += t->n - sent;
+		rte_pktmbuf_free_bulk(t->m + sent, t->n - sent);
+	}
+	t->n = 0;
+	return sent;
+}
+
+static void tx_data(struct dp_worker *w, unsigned p, struct rte_mbuf *m)
+{
+	struct dp_dpdk_worker *dw = w->dpdk;
+	struct dp_txq *t = &dw->tx[p];
+
+	if (unlikely(t->n == DP_TXBUF_MAX))
+		w->st.tx_frames += txq_send(dw->d->port[p].id, dw->q, t, &w->st.tx_dropped);
+	t->m[t->n++] = m;
+}
+
+/* Set a reply's length (padded to the Ethernet minimum) and offload flags. */
+static void frame_finish(const struct dp_port *P, struct rte_mbuf *m, int len, bool ip)
+{
+	int padded = dp_net_pad(rte_pktmbuf_mtod(m, uint8_t *), (uint16_t)len,
+				(uint16_t)(m->buf_len - m->data_off));
+
+	FS_ASSERT(padded >= len);
+	m->data_len = (uint16_t)padded;
+	m->pkt_len = (uint32_t)padded;
+	m->ol_flags = 0;
+	if (ip && P->tx_ol_flags) {
+		m->ol_flags = P->tx_ol_flags;
+		m->l2_len = sizeof(struct rte_ether_hdr);
+		m->l3_len = sizeof(struct rte_ipv4_hdr);
+	}
+}
+
+/* One staged response datagram → one frame. */
+static void build_answer(struct dp_worker *w, const struct dp_txslot *t)
+{
+	struct dp_dpdk_worker *dw = w->dpdk;
+	const struct dp_port *P = &dw->d->port[t->dst.port];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dw->pool);
+	int len;
+
+	if (unlikely(m == NULL)) {
+		w->st.tx_nombuf++;
+		w->st.tx_dropped++;
+		return;
+	}
+	len = dp_net_udp_build(&P->local, rte_pktmbuf_mtod(m, uint8_t *),
+			       (uint16_t)(m->buf_len - m->data_off), &t->dst.mac,
+			       t->dst.sa.sin_addr.s_addr, t->dst.sa.sin_port, t->buf,
+			       (uint16_t)(FSP_HDR_LEN + FSP_MSG_LEN * t->count));
+	FS_ASSERT(len > 0); /* DP_MBUF_DATA holds the largest answer */
+	frame_finish(P, m, len, true);
+	tx_data(w, t->dst.port, m);
+}
+
+void dp_dpdk_tx_flush(struct dp_worker *w)
+{
+	struct dp_dpdk_worker *dw = w->dpdk;
+	struct dp_dpdk *d = dw->d;
+
+	for (unsigned i = 0; i < w->tx_n; i++)
+		build_answer(w, &w->tx[i]);
+	w->tx_n = 0;
+	for (unsigned p = 0; p < d->nports; p++) {
+		if (dw->tx[p].n)
+			w->st.tx_frames += txq_send(d->port[p].id, dw->q, &dw->tx[p], &w->st.tx_dropped);
+		if (dw->exc[p].n)
+			w->st.exc_to_kernel += txq_send((uint16_t)d->port[p].exc_id, dw->q, &dw->exc[p],
+							&w->st.exc_dropped);
+	}
+}
+
+/* ---------------------------------------------------------------- rx */
+
+/* An exception frame from port p to its TAP. False: not taken (caller frees). */
+static bool exc_to_kernel(struct dp_worker *w, unsigned p, struct rte_mbuf *m, int64_t mono_ns)
+{
+	struct dp_dpdk_worker *dw = w->dpdk;
+	const struct dp_port *P = &dw->d->port[p];
+	struct dp_txq *t = &dw->exc[p];
+
+	if (P->exc_id < 0 || !bucket_take(&dw->to_kernel, mono_ns))
+		return false;
+	if (unlikely(t->n == DP_TXBUF_MAX))
+		w->st.exc_to_kernel += txq_send((uint16_t)P->exc_id, dw->q, t, &w->st.exc_dropped);
+	m->ol_flags = 0;
+	t->m[t->n++] = m;
+	return true;
+}
+
+/* Handle one frame. Returns true when m was reused for a reply or passed on;
+ * false when the caller frees it. */
+static bool rx_frame(struct dp_worker *w, unsigned p, struct rte_mbuf *m, int64_t now_ns,
+		     int64_t mono_ns)
+{
+	struct dp_dpdk_worker *dw = w->dpdk;
+	const struct dp_port *P = &dw->d->port[p];
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct dp_net_pkt pkt;
+	enum dp_net_verdict v;
+	int len;
+
+	if (unlikely(m->nb_segs != 1)) {
+		/* No scatter is configured; a chained frame is not ours to parse. */
+		dp_net_count(&dw->net, DP_NET_DROP, DP_NET_DROP_SHORT);
+		return false;
+	}
+	v = dp_net_classify(&P->local, frame, m->data_len, &pkt);
+	dp_net_count(&dw->net, v, pkt.drop);
+	switch (v) {
+	case DP_NET_FSP: {
+		struct dp_peer src = {.sa = {.sin_family = AF_INET, .sin_port = pkt.src_port_be,
+					     .sin_addr = {.s_addr = pkt.src_ip_be}},
+				      .mac = pkt.src_mac, .port = (uint16_t)p};
+		dp_worker_rx_dgram(w, frame + pkt.payload_off, pkt.payload_len, false, &src, now_ns,
+				   mono_ns);
+		return false;
+	}
+	case DP_NET_ARP_REQUEST:
+		len = dp_net_arp_reply(&P->local, frame, m->data_len);
+		if (len < 0)
+			return false;
+		frame_finish(P, m, len, false);
+		tx_data(w, p, m);
+		w->st.arp_replies++;
+		return true;
+	case DP_NET_ICMP_ECHO:
+		len = dp_net_icmp_echo_reply(&P->local, frame, m->data_len);
+		if (len < 0)
+			return false;
+		frame_finish(P, m, len, true);
+		tx_data(w, p, m);
+		w->st.icmp_replies++;
+		return true;
+	case DP_NET_EXCEPTION:
+		if (exc_to_kernel(w, p, m, mono_ns))
+			return true;
+		w->st.exc_dropped++;
+		return false;
+	default:
+		return false;
+	}
+}
+
+/* What the kernel sent on port p's TAP goes out of port p (bounded). */
+static unsigned exc_from_kernel(struct dp_worker *w, unsigned p, int64_t mono_ns)
+{
+	struct dp_dpdk_worker *dw = w->dpdk;
+	const struct dp_port *P = &dw->d->port[p];
+	unsigned n;
+
+	if (P->exc_id < 0 || dw->q >= P->exc_nq)
+		return 0;
+	n = rte_eth_rx_burst((uint16_t)P->exc_id, dw->q, dw->rx, FS_BURST_MAX);
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = dw->rx[i];
+		if (m->nb_segs != 1 || !bucket_take(&dw->from_kernel, mono_ns)) {
+			w->st.exc_dropped++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		m->ol_flags = 0;
+		tx_data(w, p, m);
+		w->st.exc_from_kernel++;
+	}
+	return n;
+}
+
+unsigned dp_dpdk_rx(struct dp_worker *w, int64_t now_ns, int64_t mono_ns)
+{
+	struct dp_dpdk_worker *dw = w->dpdk;
+	struct dp_dpdk *d = dw->d;
+	unsigned work = 0;
+
+	for (unsigned p = 0; p < d->nports; p++) {
+		unsigned n = 0, nfree = 0;
+
+		if (dw->q < d->port[p].nrxq)
+			n = rte_eth_rx_burst(d->port[p].id, dw->q, dw->rx, FS_BURST_MAX);
+		for (unsigned i = 0; i < n; i++)
+			if (!rx_frame(w, p, dw->rx[i], now_ns, mono_ns))
+				dw->done[nfree++] = dw->rx[i];
+		if (nfree)
+			rte_pktmbuf_free_bulk(dw->done, nfree);
+		w->st.rx_frames += n;
+		work += n + exc_from_kernel(w, p, mono_ns);
+	}
+	return work;
+}
+
+void dp_dpdk_idle(struct dp_worker *w, unsigned idle)
+{
+	unsigned cap = RTE_MIN((unsigned)DP_SLEEP_MAX_US, w->eng->cfg->idle_sleep_us);
+
+	if (idle < DP_SPIN_LOOPS || cap == 0) {
+		rte_pause();
+		return;
+	}
+	w->sleep_us = w->sleep_us ? RTE_MIN(w->sleep_us * 2, cap) : RTE_MIN((unsigned)DP_SLEEP_MIN_US, cap);
+	dp_worker_sleep(w, -1, w->sleep_us);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+/* The lcore worker i runs on: the i-th worker lcore, as dp_engine_launch
+ * assigns them. */
+static unsigned worker_lcore(unsigned i)
+{
+	unsigned lcore, k = 0;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (k++ == i)
+			return lcore;
+	}
+	return rte_get_main_lcore();
+}
+
+static unsigned worker_socket(unsigned i)
+{
+	int s = (int)rte_lcore_to_socket_id(worker_lcore(i));
+
+	return s < 0 || s >= RTE_MAX_NUMA_NODES ? 0 : (unsigned)s;
+}
+
+/* mbufs one worker can hold at once: its RX and TX rings and staging on
+ * every port and TAP, one burst, and its share of the pool cache. */
+static unsigned mbufs_per_worker(unsigned nports)
+{
+	return nports * (DP_RXD + DP_TXD + 2 * DP_TXBUF_MAX + 2 * DP_TAP_D) + FS_BURST_MAX +
+	       DP_MBUF_CACHE * 3 / 2;
+}
+
+/* One pool per NUMA socket that runs workers, sized for those workers. */
+static int pools_create(struct dp_engine *e, struct dp_dpdk *d, char *err, size_t errlen)
+{
+	unsigned per_socket[RTE_MAX_NUMA_NODES] = {0};
+
+	for (unsigned i = 0; i < e->n; i++)
+		per_socket[worker_socket(i)]++;
+	for (unsigned s = 0; s < RTE_MAX_NUMA_NODES; s++) {
+		char name[RTE_MEMPOOL_NAMESIZE];
+		unsigned n = per_socket[s] * mbufs_per_worker(d->nports);
+
+		if (per_socket[s] == 0)
+			continue;
+		snprintf(name, sizeof(name), "fs_mbuf_s%u", s);
+		d->pool[s] = rte_pktmbuf_pool_create(name, n, DP_MBUF_CACHE, 0, DP_MBUF_DATA, (int)s);
+		if (d->pool[s] == NULL) {
+			snprintf(err, errlen, "cannot allocate %u mbufs (%u MiB) on socket %u: %s "
+					      "(raise -m or the hugepages)", n,
+				 (unsigned)((uint64_t)n * (DP_MBUF_DATA + 192) >> 20), s,
+				 rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		fs_log("info", "dpdk: %u mbufs on socket %u for %u workers", n, s, per_socket[s]);
+	}
+	return 0;
+}
+
+static void port_offloads(struct dp_port *P, const struct rte_eth_dev_info *info,
+			  struct rte_eth_conf *conf)
+{
+	if (P->nrxq > 1 && info->flow_type_rss_offloads) {
+		conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf->rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info->flow_type_rss_offloads;
+	}
+	if ((info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) &&
+	    (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) {
+		conf->txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+		P->local.tx_ip_cksum_offload = true;
+		P->local.tx_udp_cksum_offload = true;
+		P->tx_ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+	}
+}
+
+/* Configure queues (one TX per worker, one RX per worker when there are that
+ * many), set up descriptors from each worker's socket pool, start. */
+static int port_setup(struct dp_engine *e, struct dp_dpdk *d, struct dp_port *P, char *err,
+		      size_t errlen)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	uint16_t nrxd = DP_RXD, ntxd = DP_TXD;
+	int rc, sock = rte_eth_dev_socket_id(P->id);
+
+	memset(&conf, 0, sizeof(conf));
+	rte_eth_dev_get_name_by_port(P->id, P->name);
+	if ((rc = rte_eth_dev_info_get(P->id, &info)) < 0)
+		goto fail;
+	if (info.max_tx_queues < e->n) {
+		snprintf(err, errlen, "port %s has %u TX queues, workers = %u needs one per worker "
+				      "(net_af_packet: qpairs=%u; net_pcap: one tx_pcap per worker)",
+			 P->name, info.max_tx_queues, e->n, e->n);
+		return -EINVAL;
+	}
+	P->ntxq = (uint16_t)e->n;
+	P->nrxq = (uint16_t)RTE_MIN(e->n, (unsigned)info.max_rx_queues);
+	if (P->nrxq < e->n)
+		fs_log("warn", "port %s: %u RX queues for %u workers: workers %u.. only decide for "
+			       "their shards", P->name, P->nrxq, e->n, P->nrxq);
+	port_offloads(P, &info, &conf);
+	if ((rc = rte_eth_dev_configure(P->id, P->nrxq, P->ntxq, &conf)) < 0 ||
+	    (rc = rte_eth_dev_adjust_nb_rx_tx_desc(P->id, &nrxd, &ntxd)) < 0)
+		goto fail;
+	for (uint16_t q = 0; q < P->nrxq; q++)
+		if ((rc = rte_eth_rx_queue_setup(P->id, q, nrxd, (unsigned)sock, NULL,
+						 d->pool[worker_socket(q)])) < 0)
+			goto fail;
+	for (uint16_t q = 0; q < P->ntxq; q++)
+		if ((rc = rte_eth_tx_queue_setup(P->id, q, ntxd, (unsigned)sock, NULL)) < 0)
+			goto fail;
+	if ((rc = rte_eth_macaddr_get(P->id, &P->local.mac)) < 0 ||
+	    (rc = rte_eth_dev_start(P->id)) < 0)
+		goto fail;
+	P->local.ip_be = e->cfg->address.s_addr;
+	P->local.udp_port_be = htons(e->cfg->udp_port);
+	fs_log("info", "port %u %s (%s): MAC " RTE_ETHER_ADDR_PRT_FMT ", %u RX / %u TX queues, "
+		       "%u/%u descriptors%s%s", P->id, P->name, info.driver_name,
+	       RTE_ETHER_ADDR_BYTES(&P->local.mac), P->nrxq, P->ntxq, nrxd, ntxd,
+	       conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? ", RSS" : "",
+	       P->tx_ol_flags ? ", checksum offload" : "");
+	return 0;
+fail:
+	snprintf(err, errlen, "port %s: setup failed: %s", P->name, rte_strerror(-rc));
+	return rc;
+}
+
+/* Wait (bounded) for every port's link; a port still down is a warning, not
+ * a failure: a memif or a cable may come up later. */
+static void links_wait(struct dp_dpdk *d)
+{
+	int64_t end = fs_mono_ns() + DP_LINK_WAIT_MS * FS_NS_PER_MS;
+
+	for (unsigned p = 0; p < d->nports; p++) {
+		struct rte_eth_link link;
+
+		for (;;) {
+			memset(&link, 0, sizeof(link));
+			if (rte_eth_link_get_nowait(d->port[p].id, &link) == 0 && link.link_status)
+				break;
+			if (fs_mono_ns() >= end)
+				break;
+			usleep(10000);
+		}
+		if (link.link_status)
+			fs_log("info", "port %s: link up, %u Mb/s %s", d->port[p].name, link.link_speed,
+			       link.link_duplex ? "full-duplex" : "half-duplex");
+		else
+			fs_log("warn", "port %s: link still down after %d ms (cable, switch, or a "
+				       "memif peer not connected yet); serving anyway", d->port[p].name,
+			       DP_LINK_WAIT_MS);
+	}
+}
+
+/* ---------------------------------------------------------------- exception path */
+
+/* Give the TAP's kernel interface the appliance's address and bring it up. */
+static int tap_address(const char *ifname, struct in_addr addr)
+{
+	struct ifreq ifr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	int rc = 0, fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	sin->sin_family = AF_INET;
+	sin->sin_addr = addr;
+	if (ioctl(fd, SIOCSIFADDR, &ifr) < 0)
+		rc = -errno;
+	sin->sin_addr.s_addr = htonl(~0u << (32 - DP_TAP_PREFIX_LEN));
+	if (rc == 0 && ioctl(fd, SIOCSIFNETMASK, &ifr) < 0)
+		rc = -errno;
+	if (rc == 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			rc = -errno;
+	}
+	close(fd);
+	return rc;
+}
+
+/* The appliance's address is IPv4 only: keep the kernel from sending IPv6
+ * autoconfiguration (MLD, router solicitations) out of the port. Best effort. */
+static void tap_no_ipv6(const char *ifname)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return;
+	fputs("1\n", f);
+	fclose(f);
+}
+
+static int tap_queues(struct dp_engine *e, struct dp_dpdk *d, struct dp_port *P, uint16_t id)
+{
+	struct rte_eth_conf conf;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	rc = rte_eth_dev_configure(id, (uint16_t)e->n, (uint16_t)e->n, &conf);
+	for (uint16_t q = 0; rc == 0 && q < e->n; q++) {
+		rc = rte_eth_rx_queue_setup(id, q, DP_TAP_D, rte_eth_dev_socket_id(id), NULL,
+					    d->pool[worker_socket(q)]);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(id, q, DP_TAP_D, rte_eth_dev_socket_id(id), NULL);
+	}
+	if (rc == 0)
+		rc = rte_eth_dev_start(id);
+	if (rc == 0) {
+		P->exc_id = id;
+		P->exc_nq = (uint16_t)e->n;
+	}
+	return rc;
+}
+
+/* Create port p's exception TAP with the port's MAC; failure leaves the
+ * exception path off for that port (warned), never the daemon. */
+static void tap_create(struct dp_engine *e, struct dp_dpdk *d, unsigned p)
+{
+	struct dp_port *P = &d->port[p];
+	char name[32], ifname[IFNAMSIZ], args[160];
+	uint16_t id;
+	int rc;
+
+	P->exc_id = -1;
+	snprintf(name, sizeof(name), "net_tap_fs%u", p);
+	snprintf(ifname, sizeof(ifname), DP_TAP_IFNAME "%u", p);
+	snprintf(args, sizeof(args), "%s,iface=%s,mac=" RTE_ETHER_ADDR_PRT_FMT, name, ifname,
+		 RTE_ETHER_ADDR_BYTES(&P->local.mac));
+	rc = rte_dev_probe(args); /* hot-plug the vdev: EAL's own, no bus library to link */
+	if (rc == 0)
+		rc = rte_eth_dev_get_port_by_name(name, &id);
+	if (rc == 0)
+		rc = tap_queues(e, d, P, id);
+	if (rc == 0)
+		rc = tap_address(ifname, e->cfg->address);
+	if (rc == 0)
+		tap_no_ipv6(ifname);
+	if (rc < 0) {
+		fs_log("warn", "port %s: no exception path (TAP %s: %s): TCP, HTTP and other "
+			       "non-FSP traffic to %s is dropped (counted)", P->name, ifname,
+		       fs_strerror(rc < 0 ? rc : -EIO), e->cfg->address_str);
+		if (P->exc_id >= 0) {
+			rte_eth_dev_stop((uint16_t)P->exc_id);
+			rte_eth_dev_close((uint16_t)P->exc_id);
+		}
+		P->exc_id = -1;
+		return;
+	}
+	fs_log("info", "port %s: exception path to the kernel through TAP %s (%s/%d), at most "
+		       "%u frames/s per worker each way", P->name, ifname, e->cfg->address_str,
+	       DP_TAP_PREFIX_LEN, DP_EXC_RATE_PPS);
+}
+
+/* ---------------------------------------------------------------- engine */
+
+static int workers_attach(struct dp_engine *e, struct dp_dpdk *d)
+{
+	for (unsigned i = 0; i < e->n; i++) {
+		unsigned s = worker_socket(i);
+		struct dp_dpdk_worker *dw = rte_zmalloc_socket("fs_dw", sizeof(*dw),
+							       RTE_CACHE_LINE_SIZE, (int)s);
+		if (dw == NULL)
+			return -ENOMEM;
+		dw->d = d;
+		dw->q = (uint16_t)i;
+		dw->pool = d->pool[s];
+		dw->to_kernel.tokens = dw->from_kernel.tokens = DP_EXC_BURST;
+		d->w[i] = dw;
+		e->w[i]->dpdk = dw;
+	}
+	return 0;
+}
+
+int dp_dpdk_create(struct dp_engine *e, char *err, size_t errlen)
+{
+	struct dp_dpdk *d = calloc(1, sizeof(*d));
+	uint16_t pid;
+	int rc;
+
+	if (d == NULL)
+		return -ENOMEM;
+	e->dpdk = d;
+	RTE_ETH_FOREACH_DEV(pid) {
+		if (d->nports == DP_PORTS_MAX) {
+			fs_log("warn", "dpdk: more than %d ports; port %u and later are not used",
+			       DP_PORTS_MAX, pid);
+			break;
+		}
+		d->port[d->nports].exc_id = -1;
+		d->port[d->nports++].id = pid;
+	}
+	if (d->nports == 0) {
+		snprintf(err, errlen, "mode = dpdk: EAL found no port; name one in [appliance] eal "
+				      "(-a PCI-ADDRESS of a NIC bound to vfio-pci, or a vdev such as "
+				      "--vdev=net_af_packet0,iface=eth1)");
+		return -ENODEV;
+	}
+	if ((rc = pools_create(e, d, err, errlen)) < 0)
+		return rc;
+	for (unsigned p = 0; p < d->nports; p++)
+		if ((rc = port_setup(e, d, &d->port[p], err, errlen)) < 0)
+			return rc;
+	if ((rc = workers_attach(e, d)) < 0) {
+		snprintf(err, errlen, "dpdk: worker state: out of memory");
+		return rc;
+	}
+	for (unsigned p = 0; p < d->nports; p++)
+		tap_create(e, d, p);
+	links_wait(d);
+	return 0;
+}
+
+static struct rte_mbuf *garp_build(const struct dp_port *P, struct rte_mempool *pool)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	int len;
+
+	if (m == NULL)
+		return NULL;
+	len = dp_net_gratuitous_arp(&P->local, rte_pktmbuf_mtod(m, uint8_t *),
+				    (uint16_t)(m->buf_len - m->data_off));
+	FS_ASSERT(len > 0);
+	frame_finish(P, m, len, false);
+	return m;
+}
+
+void dp_dpdk_announce(struct dp_engine *e)
+{
+	struct dp_dpdk *d = e->dpdk;
+
+	for (unsigned p = 0; p < d->nports; p++) {
+		struct dp_port *P = &d->port[p];
+		struct rte_eth_link link = {0};
+		struct rte_mbuf *m;
+
+		if (rte_eth_link_get_nowait(P->id, &link) != 0 || !link.link_status) {
+			fs_log("info", "port %s: link down: the gratuitous ARP waits for link-up",
+			       P->name);
+			continue;
+		}
+		if ((m = garp_build(P, d->w[0]->pool)) == NULL)
+			continue;
+		/* Queue 0 belongs to worker 0, which has not been launched yet. */
+		if (rte_eth_tx_burst(P->id, 0, &m, 1) != 1) {
+			rte_pktmbuf_free(m);
+			fs_log("warn", "port %s: gratuitous ARP not sent (TX ring full)", P->name);
+			continue;
+		}
+		P->announced = true;
+		fs_log("info", "port %s: announced %s at " RTE_ETHER_ADDR_PRT_FMT " (gratuitous ARP)",
+		       P->name, e->cfg->address_str, RTE_ETHER_ADDR_BYTES(&P->local.mac));
+	}
+}
+
+void dp_dpdk_timer(struct dp_worker *w)
+{
+	struct dp_dpdk_worker *dw = w->dpdk;
+	struct dp_dpdk *d = dw->d;
+
+	if (dw->q != 0)
+		return;
+	for (unsigned p = 0; p < d->nports; p++) {
+		struct dp_port *P = &d->port[p];
+		struct rte_eth_link link = {0};
+		struct rte_mbuf *m;
+
+		/* Only until the first announcement: a link query may be a syscall. */
+		if (likely(P->announced))
+			continue;
+		if (rte_eth_link_get_nowait(P->id, &link) != 0 || !link.link_status)
+			continue;
+		if ((m = garp_build(P, dw->pool)) == NULL)
+			continue;
+		tx_data(w, p, m);
+		P->announced = true;
+	}
+}
+
+static void port_log_stats(const struct dp_port *P, uint16_t id, const char *what)
+{
+	struct rte_eth_stats s;
+
+	if (rte_eth_stats_get(id, &s) != 0)
+		return;
+	fs_log("info", "%s %s: rx %" PRIu64 " frames (%" PRIu64 " missed, %" PRIu64
+		       " errors, %" PRIu64 " no mbuf), tx %" PRIu64 " frames (%" PRIu64 " errors)",
+	       what, P->name, s.ipackets, s.imissed, s.ierrors, s.rx_nombuf, s.opackets,
+	       s.oerrors);
+}
+
+void dp_dpdk_free(struct dp_engine *e)
+{
+	struct dp_dpdk *d = e->dpdk;
+
+	if (d == NULL)
+		return;
+	dp_engine_log_net(e, "final");
+	for (unsigned p = 0; p < d->nports; p++) {
+		struct dp_port *P = &d->port[p];
+		if (P->name[0] == '\0')
+			continue; /* never set up */
+		port_log_stats(P, P->id, "port");
+		rte_eth_dev_stop(P->id);
+		rte_eth_dev_close(P->id);
+		if (P->exc_id >= 0) {
+			port_log_stats(P, (uint16_t)P->exc_id, "exception TAP of");
+			rte_eth_dev_stop((uint16_t)P->exc_id);
+			rte_eth_dev_close((uint16_t)P->exc_id);
+		}
+	}
+	for (unsigned i = 0; i < e->n; i++) {
+		struct dp_dpdk_worker *dw = d->w[i];
+		if (dw == NULL)
+			continue;
+		for (unsigned p = 0; p < d->nports; p++) {
+			rte_pktmbuf_free_bulk(dw->tx[p].m, dw->tx[p].n);
+			rte_pktmbuf_free_bulk(dw->exc[p].m, dw->exc[p].n);
+		}
+		if (e->w[i])
+			e->w[i]->dpdk = NULL;
+		rte_free(dw);
+	}
+	for (unsigned s = 0; s < RTE_MAX_NUMA_NODES; s++)
+		rte_mempool_free(d->pool[s]);
+	free(d);
+	e->dpdk = NULL;
+}
+
+void dp_dpdk_stats_add(const struct dp_engine *e, struct dp_stats *out)
+{
+	const struct dp_dpdk *d = e->dpdk;
+
+	for (unsigned i = 0; d && i < e->n; i++) {
+		const struct dp_dpdk_worker *dw = d->w[i];
+		if (dw == NULL)
+			continue;
+		out->frames_dropped += dw->net.verdict[DP_NET_DROP];
+		for (unsigned r = 0; r < DP_NET_DROP_COUNT; r++)
+			out->frames_dropped_by_reason[r] += dw->net.drop[r];
+	}
+}
+
+const char *dp_engine_drop_name(unsigned i)
+{
+	return i < DP_NET_DROP_COUNT ? dp_net_drop_name((enum dp_net_drop)i) : "?";
+}
+
+void dp_engine_log_net(const struct dp_engine *e, const char *when)
+{
+	struct dp_stats s;
+	char line[1024];
+	size_t n = 0;
+
+	if (e->dpdk == NULL)
+		return;
+	dp_engine_stats(e, &s);
+	fs_log("info", "%s: frames rx %" PRIu64 " tx %" PRIu64 " (tx dropped %" PRIu64
+		       ", no mbuf %" PRIu64 "), ARP replies %" PRIu64 ", ICMP echo replies %" PRIu64
+		       ", exception path: to kernel %" PRIu64 ", from kernel %" PRIu64
+		       ", refused %" PRIu64, when, s.rx_frames, s.tx_frames, s.tx_dropped,
+	       s.tx_nombuf, s.arp_replies, s.icmp_replies, s.exc_to_kernel, s.exc_from_kernel,
+	       s.exc_dropped);
+	for (unsigned r = 1; r < DP_STATS_DROP_REASONS; r++)
+		if (s.frames_dropped_by_reason[r] && n < sizeof(line))
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64,
+					      dp_engine_drop_name(r), s.frames_dropped_by_reason[r]);
+	fs_log("info", "%s: frames dropped %" PRIu64 "%s%s", when, s.frames_dropped,
+	       n ? " by reason:" : "", line);
+}

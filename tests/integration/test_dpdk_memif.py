@@ -1,0 +1,74 @@
+"""flashsale-bench-dpdk against the appliance over net_memif, both in a
+throw-away network namespace (memif sockets are abstract: per namespace; the
+daemon's exception TAP stays out of the host's).
+
+A short winning-path run with 16 messages per datagram: every message is a
+fresh user, so exactly the stock is sold (OK) and the rest is SOLD_OUT, all
+answered; then the daemon's shutdown audit passes. Figures are printed, never
+asserted (docs/benchmarks.md has measured ones). Skipped (77) when not root.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fsp import BUILD  # noqa: E402
+import test_dpdk_lib as L  # noqa: E402
+
+GEN = os.path.join(BUILD, "app", "flashsale-bench-dpdk")
+ITEMS = """
+[item.1]
+activity = 1
+total = 0
+per_user_limit = 1
+
+[item.2]
+activity = 1
+total = 5000
+per_user_limit = 1
+"""
+
+
+class Memif(unittest.TestCase):
+    def test_generator_sells_exactly_the_stock(self):
+        L.require_root()
+        tag = "%x%04x" % (os.getpid() & 0xfffff, int(time.time() * 1000) & 0xffff)
+        ns = "fsM" + tag
+        if L.sh("ip", "netns", "add", ns, check=False).returncode != 0:
+            L.skip("cannot create a network namespace")
+        tmp = L.tmpdir()
+        sock = os.path.join(tmp, "memif.sock")
+        eal = ("--no-huge -m 256 --no-telemetry --file-prefix fsd%s "
+               "--vdev=net_memif0,role=server,socket=%s" % (tag, sock))
+        cfg = L.dpdk_config(tmp, eal, "10.99.203.2", 7700, workers=1, items=ITEMS)
+        d = L.DpdkDaemon(cfg, tmp, ns=ns)
+        try:
+            d.start()
+            gen = subprocess.run(
+                ["ip", "netns", "exec", ns, GEN, "--no-huge", "-m", "256", "--no-pci",
+                 "--no-telemetry", "--log-level=lib.eal:error", "--file-prefix", "fsg" + tag,
+                 "--vdev=net_memif0,role=client,socket=" + sock, "--", "--config", cfg,
+                 "--item", "2", "--batch", "16", "--window", "1024", "--duration", "1.5"],
+                capture_output=True, text=True, timeout=60)
+            print(gen.stdout)
+            self.assertEqual(gen.returncode, 0, gen.stdout + gen.stderr + d.output())
+            m = re.search(r"sent (\d+) messages .* answered (\d+)", gen.stdout)
+            self.assertTrue(m, gen.stdout)
+            self.assertEqual(m.group(1), m.group(2), "every message answered")
+            self.assertRegex(gen.stdout, r"by status: OK=5000 SOLD_OUT=\d+")
+        finally:
+            try:
+                d.stop()
+            finally:
+                L.sh("ip", "netns", "del", ns, check=False)
+                for prefix in ("fsd", "fsg"):  # EAL's runtime dirs (--file-prefix)
+                    shutil.rmtree("/var/run/dpdk/" + prefix + tag, ignore_errors=True)
+        self.assertIn("audit ok, 5000 orders", d.output())
+
+
+if __name__ == "__main__":
+    L.main()

@@ -203,7 +203,8 @@ int store_image_region_load(struct store_image *img, unsigned i, uint64_t off, c
 	region_of(img, i, &p, &len, &cap);
 	if (off > cap || n > cap - off)
 		return -EINVAL; /* more than this shard's capacity */
-	memcpy(p + off, src, n);
+	if (n) /* an empty SQLite blob comes back as NULL */
+		memcpy(p + off, src, n);
 	return 0;
 }
 

@@ -432,8 +432,10 @@ static void control_loop(struct fs_http *http)
 		next += STATS_LOG_INTERVAL_NS;
 		struct dp_stats s;
 		dp_engine_stats(g_engine, &s);
-		if (s.rx_dgrams != last_rx)
+		if (s.rx_dgrams != last_rx) {
 			log_stats("stats", &s);
+			dp_engine_log_net(g_engine, "stats");
+		}
 		last_rx = s.rx_dgrams;
 	}
 }
@@ -600,6 +602,7 @@ static int run(const struct cfg *cfg)
 	struct dp_stats s;
 	dp_engine_stats(g_engine, &s);
 	log_stats("final", &s);
+	dp_engine_log_net(g_engine, "final");
 	status = audit_all(shards, cfg->workers);
 	/* A clean stop leaves a snapshot, so the next start replays nothing. */
 	if (status == 0 && snapshot_take(&g_snap, "shutdown") < 0)

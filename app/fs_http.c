@@ -143,6 +143,27 @@ static size_t body_metrics(struct fs_http *h)
 	M("handoff_busy_total", "messages answered BUSY because a hand-off ring was full",
 	  s.handoff_busy);
 	M("rate_limited_total", "messages answered RATE_LIMITED", s.rate_limited);
+	M("held_total", "OK answers that waited for their log batch", s.held);
+	M("unavailable_total", "answers turned UNAVAILABLE by a storage fault", s.unavailable);
+	M("wal_batches_total", "group commits submitted to the write-ahead log", s.wal_batches);
+	if (h->cfg->mode == CFG_MODE_DPDK) {
+		M("rx_frames_total", "Ethernet frames received on the data ports", s.rx_frames);
+		M("tx_frames_total", "Ethernet frames sent on the data ports", s.tx_frames);
+		M("arp_replies_total", "ARP requests answered", s.arp_replies);
+		M("icmp_replies_total", "ICMP echo requests answered", s.icmp_replies);
+		M("exception_to_kernel_total", "frames passed to the kernel (exception path)",
+		  s.exc_to_kernel);
+		M("exception_from_kernel_total", "frames the kernel sent out through the port",
+		  s.exc_from_kernel);
+		M("exception_dropped_total", "exception-path frames refused", s.exc_dropped);
+		M("tx_nombuf_total", "replies not built: mbuf pool empty", s.tx_nombuf);
+		n = put(h, n, "# HELP flashsale_frames_dropped_total frames dropped, by reason\n"
+			      "# TYPE flashsale_frames_dropped_total counter\n");
+		for (unsigned i = 0; i < DP_STATS_DROP_REASONS; i++)
+			if (strcmp(dp_engine_drop_name(i), "?") != 0)
+				n = put(h, n, "flashsale_frames_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+					dp_engine_drop_name(i), s.frames_dropped_by_reason[i]);
+	}
 #undef M
 	n = put(h, n, "# HELP flashsale_answers_total answers sent, by status\n"
 		      "# TYPE flashsale_answers_total counter\n");

@@ -37,7 +37,7 @@ def free_port():
     return p
 
 
-def wait_ready(log_path, proc, timeout=20):
+def wait_ready(log_path, proc, timeout=90):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -62,7 +62,7 @@ http_port = 0
 dir = {tmp}/data-{stock}-{durability}
 durability = {durability}
 [limits]
-max_orders = 20000000
+max_orders = {2 * stock + 1000}
 [activity.1]
 name = bench
 start = now-1s
@@ -103,9 +103,10 @@ class Daemon:
                                           "--config", self.config], stdout=log, stderr=log)
         wait_ready(self.log, self.proc)
 
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
+    def stop(self, kill=False):
+        """kill: the data is thrown away, so skip the shutdown snapshot."""
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        self.proc.wait(timeout=120)
 
 
 def redis_lua(args, tmp):
@@ -149,18 +150,25 @@ def main():
     echo = subprocess.Popen([os.path.join(args.build, "tests", "bench_echo"), "--port", str(echo_port),
                              "--workers", "2", "--duration", "3600"], stdout=subprocess.DEVNULL)
     soldout = Daemon(args, tmp, 100)
-    winning = Daemon(args, tmp, 10000000)
-    durable = Daemon(args, tmp, 10000000, "sync")
-    time.sleep(0.5)
+    # Winning runs get a fresh appliance each, with stock for the whole run.
+    stock = int(args.duration * 4000000) // 2
     try:
         for run in range(args.runs):
             for batch in (1, 16):
-                subjects = [("echo", ["--echo", "--server", "127.0.0.1", "--port", str(echo_port)]),
-                            ("soldout", ["--config", soldout.config, "--no-verdict"]),
-                            ("winning", ["--config", winning.config, "--no-verdict"]),
-                            ("durable", ["--config", durable.config, "--no-verdict"])]
-                for name, extra in subjects:
+                for name in ("echo", "soldout", "winning", "durable"):
+                    fresh = None
+                    if name == "echo":
+                        extra = ["--echo", "--server", "127.0.0.1", "--port", str(echo_port)]
+                    elif name == "soldout":
+                        extra = ["--config", soldout.config, "--no-verdict"]
+                    else:
+                        fresh = Daemon(args, tmp, stock, "sync" if name == "durable" else "none")
+                        extra = ["--config", fresh.config, "--no-verdict"]
                     j, _ = run_bench(args, extra + ["--batch", str(batch), "--seed", str(1000 * run + batch)])
+                    if fresh:
+                        fresh.stop(kill=True)
+                        shutil.rmtree(os.path.join(tmp, "data-%d-%s" % (stock, "sync" if name == "durable" else "none")),
+                                      ignore_errors=True)
                     results.setdefault((name, batch), []).append(j)
                     print("run %d batch %2d %-8s %12.0f msgs/s  p50 %7.0f us  p99 %7.0f us" % (
                         run + 1, batch, name, j["answered_msgs_per_s"], j["latency_us"]["p50"],
@@ -168,8 +176,6 @@ def main():
     finally:
         echo.terminate()
         soldout.stop()
-        winning.stop()
-        durable.stop()
     redis = redis_lua(args, tmp) if args.redis else None
 
     def med(name, batch, key):

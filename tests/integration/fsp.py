@@ -6,6 +6,7 @@ the real flashsaled on a free loopback port with a config written for the test,
 waits for its "ready" line, and stops it with SIGTERM, checking a clean exit
 (its shutdown audit of every shard must pass).
 """
+import atexit
 import ctypes
 import os
 import select
@@ -217,6 +218,7 @@ class Daemon:
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen([DAEMON, "--config", self.config], stdout=log,
                                          stderr=subprocess.STDOUT)
+        atexit.register(self._reap, self.proc)  # never leave a daemon behind a failed test
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -225,6 +227,12 @@ class Daemon:
                 return
             time.sleep(0.05)
         raise AssertionError("flashsaled not ready in %.0fs:\n%s" % (timeout, self.output()))
+
+    @staticmethod
+    def _reap(proc):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
     def output(self):
         with open(self.log_path) as f:

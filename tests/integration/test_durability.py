@@ -33,10 +33,10 @@ max_per_order = 1
 """
 
 
-def sync_daemon(**kw):
+def sync_daemon(durability="sync", **kw):
     d = Daemon(items=ITEMS, limits="max_orders = 400000", **kw)
     with open(d.config) as f:
-        text = f.read().replace("durability = none", "durability = sync")
+        text = f.read().replace("durability = none", "durability = " + durability)
     with open(d.config, "w") as f:
         f.write(text)
     return d
@@ -124,6 +124,28 @@ class Durability(unittest.TestCase):
                 d.proc.wait(timeout=10)
         d.stop()  # clean stop: final audit must pass (exit 0)
         self.assertIn("audit ok", d.output())
+
+
+    def test_kill9_batch_mode_loses_no_ok(self):
+        """durability = batch acknowledges after the write, before fdatasync:
+        a process crash (the page cache survives) still loses nothing."""
+        d = sync_daemon(durability="batch")
+        d.start()
+        load = Loader(d.port, user_base=9 * 10**7)
+        load.start()
+        time.sleep(0.6)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(timeout=10)
+        load.stop.set()
+        load.join(timeout=20)
+        self.assertGreater(len(load.oks), 0)
+        d.start()
+        c = d.client()
+        for (user, rid), (order, item) in load.oks.items():
+            s = c.one("ORDER_STATUS", user=user, rid=rid + 1000, order=order, token=buy_token(user, 1))
+            self.assertEqual(s.status, ST["OK"], "lost acknowledged order %d" % order)
+        c.close()
+        d.stop()
 
 
 class Snapshots(unittest.TestCase):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Restart time with N orders in the write-ahead log (default 1,000,000):
-# fills a fresh appliance with N winning BUYs through flashsale-bench
-# (durability none: we measure recovery, not the fill), stops it, and times a
-# restart from exec to "ready" (log replay + start-up audit included).
+# Restart time with N orders (default 1,000,000), both ways: fills a fresh
+# appliance with N winning BUYs through flashsale-bench (durability none: we
+# measure recovery, not the fill), kills it (-9: no snapshot), times a restart
+# from exec to "ready" (log replay + start-up audit), stops that one cleanly
+# (its shutdown snapshot is timed), and times a restart from the snapshot.
 # usage: scripts/bench_recovery.sh [N] [BUILD_DIR]
 set -euo pipefail
 N=${1:-1000000}
@@ -47,14 +48,22 @@ PID=$!
 wait_ready "$DIR/fill.log"
 echo "filling: $N orders"
 "$BUILD/app/flashsale-bench" --config "$DIR/r.ini" --users "$N" --batch 16 --threads 2 --no-verdict | grep -E "^status|^throughput"
-kill -TERM $PID; wait $PID
+kill -KILL $PID; wait $PID 2>/dev/null || true
 echo "log on disk: $(du -s --apparent-size --block-size=1 "$DIR/data" | cut -f1) bytes ($(( $(du -s --apparent-size --block-size=1 "$DIR/data" | cut -f1) / N )) per order)"
-start=$(date +%s%N)
-"$BUILD/app/flashsaled" --config "$DIR/r.ini" >"$DIR/restart.log" 2>&1 &
-PID=$!
-wait_ready "$DIR/restart.log"
-end=$(date +%s%N)
-grep -E "replayed|audit ok" "$DIR/restart.log" | sed 's/^[^ ]* //'
-echo "restart with $N orders: $(( (end - start) / 1000000 )) ms from exec to ready"
-echo "memory of the restarted daemon: $(awk '/VmRSS/ {print $2 " kB RSS"}' /proc/$PID/status)"
+restart() {  # name
+	local start end
+	start=$(date +%s%N)
+	"$BUILD/app/flashsaled" --config "$DIR/r.ini" >"$DIR/$1.log" 2>&1 &
+	PID=$!
+	wait_ready "$DIR/$1.log"
+	end=$(date +%s%N)
+	grep -E "orders from the snapshot|audit ok" "$DIR/$1.log" | sed 's/^[^ ]* //'
+	echo "restart ($1) with $N orders: $(( (end - start) / 1000000 )) ms from exec to ready"
+	echo "memory after start: $(awk '/VmRSS/ {print $2 " kB RSS"}' /proc/$PID/status)"
+}
+restart from-log
 kill -TERM $PID; wait $PID
+grep -E "snapshot \(shutdown\)" "$DIR/from-log.log" | sed 's/^[^ ]* //'
+echo "snapshot file: $(stat -c %s "$DIR/data/snapshot.db") bytes ($(( $(stat -c %s "$DIR/data/snapshot.db") / N )) per order)"
+restart from-snapshot
+kill -KILL $PID; wait $PID 2>/dev/null || true

@@ -9,7 +9,7 @@ set -euo pipefail
 N=${1:-1000000}
 BUILD=${2:-build}
 DIR=$(mktemp -d /tmp/flashsale-recovery.XXXXXX)
-trap 'rm -rf "$DIR"' EXIT
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$DIR"' EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 HALF=$(( (N + 1) / 2 ))
 cat >"$DIR/r.ini" <<INI

@@ -253,14 +253,23 @@ static void position_on_worker(void *ctx, unsigned i)
 	log_position(ctx, i);
 }
 
-static int snapshots_init(struct snapshotter *sn, const struct cfg *cfg,
-			  struct store_shard **shards)
+static void snapshots_init(struct snapshotter *sn, const struct cfg *cfg,
+			   struct store_shard **shards)
 {
 	sn->cfg = cfg;
 	sn->shards = shards;
 	sn->next_ns = fs_mono_ns() + (int64_t)cfg->snapshot_interval_s * FS_NS_PER_S;
-	for (unsigned i = 0; i < cfg->workers; i++) {
-		int rc = store_image_create(shards[i], &sn->imgs[i]);
+}
+
+/* Images are allocated at the first snapshot, not at start: a shard's image
+ * is as large as its tables, and allocating it would slow every restart. */
+static int snapshot_images(struct snapshotter *sn)
+{
+	for (unsigned i = 0; i < sn->cfg->workers; i++) {
+		int rc;
+		if (sn->imgs[i])
+			continue;
+		rc = store_image_create(sn->shards[i], &sn->imgs[i]);
 		if (rc < 0) {
 			fs_log("error", "shard %u: no memory for its snapshot image: %s", i,
 			       fs_strerror(rc));
@@ -285,7 +294,10 @@ static int snapshot_capture(struct snapshotter *sn)
 	unsigned n = sn->cfg->workers;
 	int64_t deadline = fs_mono_ns() + 10 * FS_NS_PER_S;
 	bool ready;
+	int rc = snapshot_images(sn);
 
+	if (rc < 0)
+		return rc;
 	if (sn->eng) {
 		if (dp_engine_on_workers(sn->eng, capture_on_worker, sn, 5000) < 0)
 			return -ETIMEDOUT;
@@ -566,10 +578,9 @@ static int run(const struct cfg *cfg)
 	}
 	if (shards_create(cfg, cat, shards) < 0)
 		goto out_cat;
-	/* persist_recover audited every shard: the invariants hold before any
-	 * port opens, or we never get here. */
-	if (snapshots_init(&g_snap, cfg, shards) < 0)
-		goto out_shards;
+	/* (persist_recover audited every shard: the invariants hold before any
+	 * port opens, or we never got here.) */
+	snapshots_init(&g_snap, cfg, shards);
 	struct dp_engine_params p = {.cfg = cfg, .cat = cat, .shards = shards,
 				     .journals = g_journal_ptrs, .nworkers = cfg->workers};
 	rc = dp_engine_create(&p, &g_engine, err, sizeof(err));

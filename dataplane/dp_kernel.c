@@ -152,19 +152,28 @@ static void wake(struct dp_worker *owner)
 		(void)!write(owner->efd, &one, sizeof(one));
 }
 
+/* A rejection decided by the front end (BUSY, RATE_LIMITED): the request's
+ * identifying fields echoed, everything else zero. */
+static void reject(struct fs_resp *r, const struct fs_req *req, uint8_t status,
+		   uint32_t retry_after_ms)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = req->op;
+	r->status = status;
+	r->item_id = req->item_id;
+	r->user_id = req->user_id;
+	r->request_id = req->request_id;
+	r->order_id = req->order_id;
+	r->retry_after_ms = retry_after_ms;
+}
+
 static void busy_answer(struct dp_worker *w, const struct dp_handoff *h)
 {
-	struct fs_resp r = {0};
+	struct fs_resp r;
 	struct dp_txslot *t;
 
-	r.op = h->req.op;
-	r.status = FS_ST_BUSY;
-	r.item_id = h->req.item_id;
-	r.user_id = h->req.user_id;
-	r.request_id = h->req.request_id;
-	r.order_id = h->req.order_id;
+	reject(&r, &h->req, FS_ST_BUSY, DP_BUSY_RETRY_MS);
 	r.server_time_ns = (uint64_t)fs_now_ns();
-	r.retry_after_ms = DP_BUSY_RETRY_MS;
 	t = tx_open(w, &h->src);
 	tx_add(w, t, &r);
 	tx_close(w, t);
@@ -359,14 +368,7 @@ static bool owner_decide(struct dp_worker *w, const struct fs_req *req, int64_t 
 
 	if (logged && unlikely(w->held_n == DP_HELD_MAX) && is_state_op(req->op)) {
 		/* Bounded: the disk is behind; shed instead of queueing. */
-		memset(resp, 0, sizeof(*resp));
-		resp->op = req->op;
-		resp->status = FS_ST_BUSY;
-		resp->item_id = req->item_id;
-		resp->user_id = req->user_id;
-		resp->request_id = req->request_id;
-		resp->order_id = req->order_id;
-		resp->retry_after_ms = DP_HELD_BUSY_RETRY_MS;
+		reject(resp, req, FS_ST_BUSY, DP_HELD_BUSY_RETRY_MS);
 		return true;
 	}
 	store_execute(w->shard, req, now_ns, resp);
@@ -410,20 +412,31 @@ static bool rate_check(struct dp_worker *w, const struct fs_req *req, uint32_t s
 		ok = false;
 	if (ok)
 		return true;
-	memset(r, 0, sizeof(*r));
-	r->op = req->op;
-	r->status = FS_ST_RATE_LIMITED;
-	r->item_id = req->item_id;
-	r->user_id = req->user_id;
-	r->request_id = req->request_id;
-	r->order_id = req->order_id;
-	r->retry_after_ms = retry_ms;
+	reject(r, req, FS_ST_RATE_LIMITED, retry_ms);
 	w->st.rate_limited++;
 	return false;
 }
 
-void dp_worker_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
-			const struct dp_peer *src, int64_t now_ns, int64_t mono_ns)
+/* Write the answers of a request datagram, all decided on this core, as one
+ * response datagram at dst (the request's own payload in DPDK mode: read in
+ * full before this runs, and never shorter than the answer). Counted as
+ * tx_close and tx_add count a staged datagram. Returns its length. */
+static size_t inplace_write(struct dp_worker *w, const struct fs_resp *out, unsigned n,
+			    uint8_t *dst)
+{
+	for (unsigned i = 0; i < n; i++) {
+		dp_fsp_encode_resp(&out[i], dst + FSP_HDR_LEN + FSP_MSG_LEN * i);
+		w->st.by_status[out[i].status < FS_ST_COUNT ? out[i].status : 0]++;
+	}
+	dp_fsp_write_header(dst, n);
+	w->st.tx_dgrams++;
+	w->st.tx_msgs += n;
+	return FSP_HDR_LEN + FSP_MSG_LEN * (size_t)n;
+}
+
+size_t dp_worker_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
+			  const struct dp_peer *src, int64_t now_ns, int64_t mono_ns,
+			  uint8_t *inplace)
 {
 	const struct store_catalog *cat = w->eng->cat;
 	struct fs_resp out[FS_MSGS_MAX];
@@ -434,7 +447,7 @@ void dp_worker_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, boo
 	if (unlikely(count < 0)) {
 		w->st.malformed++;
 		w->st.malformed_by_kind[truncated ? 0 : -count]++;
-		return;
+		return 0;
 	}
 	w->dgram_seq++;
 	w->st.rx_msgs += (unsigned)count;
@@ -464,13 +477,17 @@ void dp_worker_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, boo
 		}
 	}
 	/* Everything this core answered for the datagram goes out as one
-	 * response datagram (never more messages than the request had). */
+	 * response datagram (never more messages than the request had): in
+	 * place when that is every answer, else staged. */
+	if (n_out && inplace != NULL && n_out == (unsigned)count)
+		return inplace_write(w, out, n_out, inplace);
 	if (n_out) {
 		struct dp_txslot *t = tx_open(w, src);
 		for (unsigned i = 0; i < n_out; i++)
 			tx_add(w, t, &out[i]);
 		tx_close(w, t);
 	}
+	return 0;
 }
 
 static unsigned rx_burst(struct dp_worker *w)
@@ -490,7 +507,8 @@ static unsigned rx_burst(struct dp_worker *w)
 	for (int i = 0; i < n; i++) {
 		const struct mmsghdr *m = &w->rx_msgs[i];
 		bool trunc = (m->msg_hdr.msg_flags & MSG_TRUNC) || m->msg_len > DP_DGRAM_MAX;
-		dp_worker_rx_dgram(w, w->rx_buf[i], m->msg_len, trunc, &w->rx_peer[i], now_ns, mono_ns);
+		dp_worker_rx_dgram(w, w->rx_buf[i], m->msg_len, trunc, &w->rx_peer[i], now_ns, mono_ns,
+				   NULL);
 	}
 	return (unsigned)n;
 }

@@ -26,6 +26,17 @@ const char *fs_strerror(int err)
 	return strerror(err);
 }
 
+void fs_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
 int64_t fs_now_ns(void)
 {
 	struct timespec ts;

@@ -58,6 +58,10 @@ _Noreturn void fs_assert_fail(const char *expr, const char *file, int line, cons
 /* Human text for a negative errno (or 0); never NULL. */
 const char *fs_strerror(int err);
 
+/* printf into a caller's error buffer (err may be NULL or errlen 0: then
+ * nothing is written). The one-line error texts of every module go here. */
+void fs_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Wall clock (CLOCK_REALTIME) in unix nanoseconds: sale windows, deadlines,
  * server_time. */
 int64_t fs_now_ns(void);

@@ -118,18 +118,6 @@ static const char SCHEMA[] =
 	" region INTEGER NOT NULL, data BLOB NOT NULL);"
 	"INSERT INTO order_states VALUES(1,'RESERVED'),(2,'PAID'),(3,'CANCELLED'),(4,'EXPIRED');";
 
-__attribute__((format(printf, 3, 4))) static void errf(char *err, size_t errlen, const char *fmt,
-						       ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int snap_path(char out[FS_PATH_MAX], const char *dir, const char *name)
 {
 	int n = snprintf(out, FS_PATH_MAX, "%s/%s", dir, name);
@@ -141,7 +129,7 @@ static int sql_fail(sqlite3 *db, const char *path, const char *what, char *err, 
 {
 	int code = db ? sqlite3_errcode(db) : SQLITE_ERROR;
 
-	errf(err, errlen, "%s: %s: %s", path, what, db ? sqlite3_errmsg(db) : "out of memory");
+	fs_errf(err, errlen, "%s: %s: %s", path, what, db ? sqlite3_errmsg(db) : "out of memory");
 	switch (code & 0xff) {
 	case SQLITE_FULL: return -ENOSPC;
 	case SQLITE_IOERR: return -EIO;
@@ -479,15 +467,15 @@ int snap_write(const char *dir, const struct cfg *cfg, unsigned n_shards,
 	struct stat sb;
 	int rc;
 
-	errf(err, errlen, "%s", "");
+	fs_errf(err, errlen, "%s", "");
 	if (!dir || n_shards == 0 || n_shards > FS_WORKERS_MAX)
 		return -EINVAL;
 	if ((rc = snap_path(tmp, dir, SNAP_TMP)) || (rc = snap_path(final, dir, SNAP_FILE))) {
-		errf(err, errlen, "%s: path too long", dir);
+		fs_errf(err, errlen, "%s: path too long", dir);
 		return rc;
 	}
 	if ((rc = tmp_remove(tmp))) {
-		errf(err, errlen, "%s: cannot remove: %s", tmp, fs_strerror(rc));
+		fs_errf(err, errlen, "%s: cannot remove: %s", tmp, fs_strerror(rc));
 		return rc;
 	}
 	if (sqlite3_open_v2(tmp, &w.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
@@ -506,7 +494,7 @@ int snap_write(const char *dir, const struct cfg *cfg, unsigned n_shards,
 	st.write_ns = fs_mono_ns() - t0;
 	if ((rc = fsync_path(tmp, O_RDONLY)) || (rename(tmp, final) < 0 && (rc = -errno)) ||
 	    (rc = fsync_path(dir, O_RDONLY | O_DIRECTORY))) {
-		errf(err, errlen, "%s: publishing the snapshot: %s", final, fs_strerror(rc));
+		fs_errf(err, errlen, "%s: publishing the snapshot: %s", final, fs_strerror(rc));
 		return rc;
 	}
 	st.total_ns = fs_mono_ns() - t0;
@@ -589,12 +577,12 @@ static int rd_meta(struct snap_reader *r, struct snap_meta *m)
 	if (rc < 0)
 		return rc;
 	if (n != 2 || m->format_version != SNAP_FORMAT_VERSION) {
-		errf(r->err, r->errlen, "%s: snapshot format version %u, this build reads %u",
+		fs_errf(r->err, r->errlen, "%s: snapshot format version %u, this build reads %u",
 		     r->path, m->format_version, SNAP_FORMAT_VERSION);
 		return -EBADMSG;
 	}
 	if (m->n_shards == 0 || m->n_shards > FS_WORKERS_MAX) {
-		errf(r->err, r->errlen, "%s: bad shard count %u", r->path, m->n_shards);
+		fs_errf(r->err, r->errlen, "%s: bad shard count %u", r->path, m->n_shards);
 		return -EBADMSG;
 	}
 	if ((rc = rd_prepare(r, "SELECT shard, lsn, first_seq, next_seq FROM shards ORDER BY shard",
@@ -611,7 +599,7 @@ static int rd_meta(struct snap_reader *r, struct snap_meta *m)
 	if (rc < 0)
 		return rc;
 	if (rc == 1 || n != (int)m->n_shards) {
-		errf(r->err, r->errlen, "%s: table shards does not list shards 0..%u", r->path,
+		fs_errf(r->err, r->errlen, "%s: table shards does not list shards 0..%u", r->path,
 		     m->n_shards - 1);
 		return -EBADMSG;
 	}
@@ -626,14 +614,14 @@ static int rd_open(struct snap_reader *r, const char *dir, bool *found)
 
 	*found = false;
 	if ((rc = snap_path(r->path, dir, SNAP_FILE))) {
-		errf(r->err, r->errlen, "%s: path too long", dir);
+		fs_errf(r->err, r->errlen, "%s: path too long", dir);
 		return rc;
 	}
 	if (stat(r->path, &sb) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		rc = -errno;
-		errf(r->err, r->errlen, "%s: %s", r->path, fs_strerror(rc));
+		fs_errf(r->err, r->errlen, "%s: %s", r->path, fs_strerror(rc));
 		return rc;
 	}
 	uri_of(uri, r->path);
@@ -648,7 +636,7 @@ int snap_read_meta(const char *dir, struct snap_meta *meta, bool *found, char *e
 	struct snap_reader r = {.err = err, .errlen = errlen};
 	int rc;
 
-	errf(err, errlen, "%s", "");
+	fs_errf(err, errlen, "%s", "");
 	memset(meta, 0, sizeof(*meta));
 	if (!dir)
 		return -EINVAL;
@@ -670,7 +658,7 @@ static int rd_catalog(struct snap_reader *r)
 	while ((rc = rd_step(r, st)) == 1) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		if (id <= 0 || id > UINT32_MAX || !cfg_find_activity(r->cfg, (uint32_t)id)) {
-			errf(r->err, r->errlen,
+			fs_errf(r->err, r->errlen,
 			     "%s: activity %" PRId64 " is in the snapshot but not in %s", r->path,
 			     id, r->cfg->path);
 			rc = -EINVAL;
@@ -689,19 +677,19 @@ static int rd_catalog(struct snap_reader *r)
 			id > 0 && id <= UINT32_MAX ? ix_find(r->cfg, r->ix, (uint32_t)id) : NULL;
 		rc = -EINVAL;
 		if (!ci)
-			errf(r->err, r->errlen, "%s: item %" PRId64 " is in the snapshot but not in %s",
+			fs_errf(r->err, r->errlen, "%s: item %" PRId64 " is in the snapshot but not in %s",
 			     r->path, id, r->cfg->path);
 		else if (ci->total != total)
-			errf(r->err, r->errlen,
+			fs_errf(r->err, r->errlen,
 			     "%s: item %" PRId64 ": total %" PRId64 " in the snapshot, %u in %s "
 			     "(stock changes go through admin commands, not the file)",
 			     r->path, id, total, ci->total, r->cfg->path);
 		else if (ci->activity_id != act)
-			errf(r->err, r->errlen,
+			fs_errf(r->err, r->errlen,
 			     "%s: item %" PRId64 ": activity %" PRId64 " in the snapshot, %u in %s",
 			     r->path, id, act, ci->activity_id, r->cfg->path);
 		else if (shard != fs_shard_of_item(ci->id, r->n_shards))
-			errf(r->err, r->errlen, "%s: item %" PRId64 ": on shard %" PRId64
+			fs_errf(r->err, r->errlen, "%s: item %" PRId64 ": on shard %" PRId64
 			     ", expected %u", r->path, id, shard, fs_shard_of_item(ci->id, r->n_shards));
 		else
 			rc = 1;
@@ -737,7 +725,7 @@ static int rd_orders(struct snap_reader *r)
 		else
 			rc = store_restore_order(r->shards[shard], &o);
 		if (rc < 0) {
-			errf(r->err, r->errlen, "%s: order %" PRIu64 " (shard %" PRId64 "): %s",
+			fs_errf(r->err, r->errlen, "%s: order %" PRIu64 " (shard %" PRId64 "): %s",
 			     r->path, o.order_id, shard,
 			     rc == -EINVAL ? "does not fit the configured items or the sequence"
 					   : fs_strerror(rc));
@@ -771,7 +759,7 @@ static int rd_idem(struct snap_reader *r)
 		rc = shard < 0 || shard >= r->n_shards ? -EINVAL
 						       : store_restore_idem(r->shards[shard], &e);
 		if (rc < 0) {
-			errf(r->err, r->errlen, "%s: stored answer user %" PRIu64 " request %" PRIu64
+			fs_errf(r->err, r->errlen, "%s: stored answer user %" PRIu64 " request %" PRIu64
 			     " (shard %" PRId64 "): %s", r->path, e.user_id, e.request_id, shard,
 			     rc == -EINVAL ? "invalid or duplicate" : fs_strerror(rc));
 			break;
@@ -797,7 +785,7 @@ static int rd_items_check(struct snap_reader *r)
 		rc = store_item_counts(r->shards[sqlite3_column_int64(st, 1)], id, &c);
 		if (rc == 0 && ((int64_t)c.available != a || (int64_t)c.reserved != re ||
 				(int64_t)c.paid != p)) {
-			errf(r->err, r->errlen,
+			fs_errf(r->err, r->errlen,
 			     "%s: item %u: available/reserved/paid %" PRId64 "/%" PRId64 "/%" PRId64
 			     " in the items table, the orders give %" PRIu64 "/%" PRIu64 "/%" PRIu64,
 			     r->path, id, a, re, p, c.available, c.reserved, c.paid);
@@ -851,7 +839,7 @@ static int rd_rows(struct snap_reader *r)
 	if (!threaded)
 		return rd_idem(r);
 	if (j.rc < 0)
-		errf(r->err, r->errlen, "%s", j.err);
+		fs_errf(r->err, r->errlen, "%s", j.err);
 	return j.rc;
 }
 
@@ -884,12 +872,12 @@ static int rd_image_rows(struct snap_reader *r, struct store_image **imgs,
 		const void *data = sqlite3_column_blob(st, 2);
 		size_t n = (size_t)sqlite3_column_bytes(st, 2);
 		if (sh < 0 || sh >= r->n_shards || reg < 0 || reg >= STORE_IMAGE_REGIONS) {
-			errf(r->err, r->errlen, "%s: images: bad shard %" PRId64 " or region %" PRId64,
+			fs_errf(r->err, r->errlen, "%s: images: bad shard %" PRId64 " or region %" PRId64,
 			     r->path, sh, reg);
 			rc = -EBADMSG;
 		} else if (store_image_region_load(imgs[sh], (unsigned)reg, loaded[sh][reg], data,
 						   n) != 0) {
-			errf(r->err, r->errlen, "%s: shard %" PRId64 " holds more than its capacity",
+			fs_errf(r->err, r->errlen, "%s: shard %" PRId64 " holds more than its capacity",
 			     r->path, sh);
 			rc = -ENOSPC;
 		} else {
@@ -915,7 +903,7 @@ static int rd_image_check(struct snap_reader *r, const struct snap_meta *m,
 		store_image_info(imgs[i], &in);
 		if (rc || in.first_seq != m->shard[i].first_seq ||
 		    in.next_seq != m->shard[i].next_seq) {
-			errf(r->err, r->errlen, "%s: shard %u: image does not match its header or"
+			fs_errf(r->err, r->errlen, "%s: shard %u: image does not match its header or"
 			     " the shards table", r->path, i);
 			return -EBADMSG;
 		}
@@ -941,7 +929,7 @@ static int rd_images(struct snap_reader *r, const struct snap_meta *m)
 		rc = rd_image_check(r, m, imgs, loaded);
 	for (unsigned i = 0; rc == 0 && i < r->n_shards; i++) {
 		if ((rc = store_shard_restore_image(r->shards[i], imgs[i], why, sizeof(why))))
-			errf(r->err, r->errlen, "%s: shard %u: %s", r->path, i,
+			fs_errf(r->err, r->errlen, "%s: shard %u: %s", r->path, i,
 			     why[0] ? why : fs_strerror(rc));
 	}
 	for (unsigned i = 0; i < r->n_shards; i++)
@@ -967,7 +955,7 @@ static int rd_restore(struct snap_reader *r, const struct snap_meta *m, uint64_t
 	for (unsigned i = 0; i < r->n_shards; i++) {
 		rc = store_restore_begin(r->shards[i], m->shard[i].first_seq, m->shard[i].next_seq);
 		if (rc) {
-			errf(r->err, r->errlen, "%s: shard %u: orders %" PRIu64 "..%" PRIu64
+			fs_errf(r->err, r->errlen, "%s: shard %u: orders %" PRIu64 "..%" PRIu64
 			     " do not fit the shard: %s", r->path, i, m->shard[i].first_seq,
 			     m->shard[i].next_seq, fs_strerror(rc));
 			return rc;
@@ -977,7 +965,7 @@ static int rd_restore(struct snap_reader *r, const struct snap_meta *m, uint64_t
 		return rc;
 	for (unsigned i = 0; i < r->n_shards; i++) {
 		if ((rc = store_restore_end(r->shards[i], why, sizeof(why)))) {
-			errf(r->err, r->errlen, "%s: shard %u: %s", r->path, i, why);
+			fs_errf(r->err, r->errlen, "%s: shard %u: %s", r->path, i, why);
 			return rc;
 		}
 	}
@@ -999,14 +987,14 @@ int snap_read(const char *dir, const struct cfg *cfg, struct store_catalog *cat,
 	struct snap_meta *m = calloc(1, sizeof(*m));
 	int rc;
 
-	errf(err, errlen, "%s", "");
+	fs_errf(err, errlen, "%s", "");
 	for (unsigned i = 0; i < r.n_shards; i++)
 		lsn[i] = 0;
 	if (!m)
 		return -ENOMEM;
 	rc = dir ? rd_open(&r, dir, found) : -EINVAL;
 	if (rc == 0 && *found && (rc = rd_meta(&r, m)) == 0 && m->n_shards != r.n_shards) {
-		errf(err, errlen, "%s: snapshot of %u shards, the config has %u workers", r.path,
+		fs_errf(err, errlen, "%s: snapshot of %u shards, the config has %u workers", r.path,
 		     m->n_shards, r.n_shards);
 		rc = -EINVAL;
 	}

@@ -522,18 +522,6 @@ const struct wal_ops *wal_ops_readonly(void)
 /* Paths and directories                                              */
 /* ------------------------------------------------------------------ */
 
-__attribute__((format(printf, 3, 4))) static void errf(char *err, size_t errlen, const char *fmt,
-						       ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int shard_path(char out[FS_PATH_MAX], const char *dir, unsigned shard_id)
 {
 	int n = snprintf(out, FS_PATH_MAX, "%s/shard-%02u", dir, shard_id);
@@ -650,7 +638,7 @@ static int seg_list_load(const char *shard_dir, struct seg_list *sl, char *err, 
 	if (!d) {
 		int rc = errno == ENOENT ? 0 : -errno;
 		if (rc)
-			errf(err, errlen, "%s: cannot list: %s", shard_dir, fs_strerror(rc));
+			fs_errf(err, errlen, "%s: cannot list: %s", shard_dir, fs_strerror(rc));
 		return rc;
 	}
 	while ((de = readdir(d))) {
@@ -663,7 +651,7 @@ static int seg_list_load(const char *shard_dir, struct seg_list *sl, char *err, 
 		}
 		if (sl->n == WAL_SEGMENTS_MAX) {
 			closedir(d);
-			errf(err, errlen, "%s: more than %u segments", shard_dir, WAL_SEGMENTS_MAX);
+			fs_errf(err, errlen, "%s: more than %u segments", shard_dir, WAL_SEGMENTS_MAX);
 			return -E2BIG;
 		}
 		sl->lsn[sl->n++] = lsn;
@@ -698,7 +686,7 @@ __attribute__((format(printf, 3, 4))) static int corrupt(struct replay *r, size_
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	errf(r->err, r->errlen, "%s: offset %zu: %s", r->path, off, what);
+	fs_errf(r->err, r->errlen, "%s: offset %zu: %s", r->path, off, what);
 	return -EBADMSG;
 }
 
@@ -713,7 +701,7 @@ static int seg_read(struct replay *r, uint8_t **out, size_t *size)
 
 	fd = ops->open(ops->ctx, r->path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
-		errf(r->err, r->errlen, "%s: open: %s", r->path, fs_strerror(fd));
+		fs_errf(r->err, r->errlen, "%s: open: %s", r->path, fs_strerror(fd));
 		return fd;
 	}
 	rc = ops->fstat(ops->ctx, fd, &st);
@@ -736,7 +724,7 @@ static int seg_read(struct replay *r, uint8_t **out, size_t *size)
 	ops->close(ops->ctx, fd);
 	if (rc) {
 		free(buf);
-		errf(r->err, r->errlen, "%s: read: %s", r->path, fs_strerror(rc));
+		fs_errf(r->err, r->errlen, "%s: read: %s", r->path, fs_strerror(rc));
 		return rc;
 	}
 	*out = buf;
@@ -766,7 +754,7 @@ static int replay_deliver(struct replay *r, const struct wal_record *rec, size_t
 	if (rec->type == WAL_REC_ADMIN) {
 		if (rec->lsn < r->from_lsn)
 			return 0;
-		errf(r->err, r->errlen,
+		fs_errf(r->err, r->errlen,
 		     "%s: offset %zu: admin record (LSN %" PRIu64 ") not supported yet", r->path,
 		     off, rec->lsn);
 		return -ENOTSUP;
@@ -777,7 +765,7 @@ static int replay_deliver(struct replay *r, const struct wal_record *rec, size_t
 		return 0;
 	rc = r->fn ? r->fn(r->ctx, rec->lsn, &ch) : 0;
 	if (rc) {
-		errf(r->err, r->errlen, "%s: offset %zu: replay of LSN %" PRIu64 " failed: %s",
+		fs_errf(r->err, r->errlen, "%s: offset %zu: replay of LSN %" PRIu64 " failed: %s",
 		     r->path, off, rec->lsn, fs_strerror(rc < 0 ? rc : -ECANCELED));
 		return rc < 0 ? rc : -ECANCELED;
 	}
@@ -839,7 +827,7 @@ static int replay_truncate(struct replay *r, size_t end, size_t size)
 		ops->close(ops->ctx, fd);
 	}
 	if (rc) {
-		errf(r->err, r->errlen, "%s: truncating the torn tail at offset %zu: %s", r->path,
+		fs_errf(r->err, r->errlen, "%s: truncating the torn tail at offset %zu: %s", r->path,
 		     end, fs_strerror(rc));
 		return rc;
 	}
@@ -907,11 +895,11 @@ int wal_replay(const char *dir, unsigned shard_id, const struct wal_ops *ops, ui
 	int rc;
 
 	memset(info, 0, sizeof(*info));
-	errf(err, errlen, "%s", "");
+	fs_errf(err, errlen, "%s", "");
 	if (!dir)
 		return -EINVAL;
 	if ((rc = shard_path(shard_dir, dir, shard_id))) {
-		errf(err, errlen, "%s: path too long", dir);
+		fs_errf(err, errlen, "%s: path too long", dir);
 		return rc;
 	}
 	rc = seg_list_load(shard_dir, &sl, err, errlen);
@@ -1548,7 +1536,7 @@ static int params_check(const struct wal_params *p, const struct wal_replay_info
 		what = "info does not come from wal_replay";
 	if (!what)
 		return 0;
-	errf(err, errlen, "wal_open: %s", what);
+	fs_errf(err, errlen, "wal_open: %s", what);
 	return -EINVAL;
 }
 
@@ -1591,7 +1579,7 @@ static int open_segment(struct wal *w, const struct wal_replay_info *info, char 
 	if (!info->segment_lsn) {
 		rc = seg_create(w, 0, w->next_lsn);
 		if (rc)
-			errf(err, errlen, "%s: creating the first segment: %s", w->dir,
+			fs_errf(err, errlen, "%s: creating the first segment: %s", w->dir,
 			     fs_strerror(rc));
 		return rc;
 	}
@@ -1601,7 +1589,7 @@ static int open_segment(struct wal *w, const struct wal_replay_info *info, char 
 	if (s->fd < 0) {
 		rc = s->fd;
 		s->fd = -1;
-		errf(err, errlen, "%s: open: %s", path, fs_strerror(rc));
+		fs_errf(err, errlen, "%s: open: %s", path, fs_strerror(rc));
 		return rc;
 	}
 	rc = w->ops.fstat(w->ops.ctx, s->fd, &st);
@@ -1610,7 +1598,7 @@ static int open_segment(struct wal *w, const struct wal_replay_info *info, char 
 	if (rc == 0)
 		rc = w->ops.fsync(w->ops.ctx, s->fd);
 	if (rc) {
-		errf(err, errlen, "%s: %s", path,
+		fs_errf(err, errlen, "%s: %s", path,
 		     rc == -EBADMSG ? "size changed since wal_replay" : fs_strerror(rc));
 		return rc;
 	}
@@ -1634,12 +1622,12 @@ static int ring_setup(struct wal *w, bool want_eventfd, char *err, size_t errlen
 	up.cq_entries = 4 * entries;
 	rc = io_uring_queue_init_params(entries, &w->ring, &up);
 	if (rc) {
-		errf(err, errlen, "io_uring_queue_init: %s", fs_strerror(rc));
+		fs_errf(err, errlen, "io_uring_queue_init: %s", fs_strerror(rc));
 		return rc;
 	}
 	w->ring_ok = true;
 	if (!(up.features & IORING_FEAT_NODROP)) {
-		errf(err, errlen,
+		fs_errf(err, errlen,
 		     "io_uring: kernel lacks IORING_FEAT_NODROP (Linux >= 5.5 needed)");
 		return -ENOTSUP;
 	}
@@ -1655,7 +1643,7 @@ static int ring_setup(struct wal *w, bool want_eventfd, char *err, size_t errlen
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	rc = w->efd < 0 ? -errno : io_uring_register_eventfd(&w->ring, w->efd);
 	if (rc)
-		errf(err, errlen, "io_uring eventfd: %s", fs_strerror(rc));
+		fs_errf(err, errlen, "io_uring eventfd: %s", fs_strerror(rc));
 	return rc;
 }
 
@@ -1681,7 +1669,7 @@ int wal_open(const struct wal_params *p, const struct wal_replay_info *info, str
 	int rc;
 
 	*out = NULL;
-	errf(err, errlen, "%s", "");
+	fs_errf(err, errlen, "%s", "");
 	if ((rc = params_check(p, info, err, errlen)))
 		return rc;
 	if (!(w = calloc(1, sizeof(*w))))
@@ -1697,18 +1685,18 @@ int wal_open(const struct wal_params *p, const struct wal_replay_info *info, str
 	for (unsigned i = 0; i < w->nb; i++)
 		w->b[i].buf = w->mem + (size_t)i * w->batch_bytes;
 	if ((rc = shard_path(w->dir, p->dir, p->shard_id))) {
-		errf(err, errlen, "%s: path too long", p->dir);
+		fs_errf(err, errlen, "%s: path too long", p->dir);
 		goto fail;
 	}
 	if ((rc = mkdir_p(&w->ops, w->dir))) {
-		errf(err, errlen, "%s: mkdir: %s", w->dir, fs_strerror(rc));
+		fs_errf(err, errlen, "%s: mkdir: %s", w->dir, fs_strerror(rc));
 		goto fail;
 	}
 	w->dirfd = w->ops.open(w->ops.ctx, w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (w->dirfd < 0) {
 		rc = w->dirfd;
 		w->dirfd = -1;
-		errf(err, errlen, "%s: open: %s", w->dir, fs_strerror(rc));
+		fs_errf(err, errlen, "%s: open: %s", w->dir, fs_strerror(rc));
 		goto fail;
 	}
 	if ((rc = open_segment(w, info, err, errlen)) ||

@@ -913,11 +913,55 @@ static int rd_image_check(struct snap_reader *r, const struct snap_meta *m,
 
 /* Fast path: restore every shard from its raw image. -EPROTO (or -ENOENT
  * without an images table) when the rows must be used instead. */
+/* Restoring an image rebuilds that shard's hash tables: shards share
+ * nothing, so each restores in its own thread. */
+struct restore_job {
+	struct store_shard *shard;
+	struct store_image *img;
+	int rc;
+	char why[512];
+};
+
+static void *restore_job_run(void *arg)
+{
+	struct restore_job *j = arg;
+
+	j->why[0] = '\0';
+	j->rc = store_shard_restore_image(j->shard, j->img, j->why, sizeof(j->why));
+	return NULL;
+}
+
+static int restore_images(struct snap_reader *r, struct store_image **imgs)
+{
+	struct restore_job *jobs = calloc(r->n_shards, sizeof(*jobs));
+	pthread_t tid[FS_WORKERS_MAX];
+	bool started[FS_WORKERS_MAX] = {false};
+	int rc = 0;
+
+	if (jobs == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < r->n_shards; i++) {
+		jobs[i] = (struct restore_job){.shard = r->shards[i], .img = imgs[i]};
+		started[i] = pthread_create(&tid[i], NULL, restore_job_run, &jobs[i]) == 0;
+	}
+	for (unsigned i = 0; i < r->n_shards; i++) {
+		if (started[i])
+			pthread_join(tid[i], NULL);
+		else
+			restore_job_run(&jobs[i]);
+	}
+	for (unsigned i = 0; rc == 0 && i < r->n_shards; i++)
+		if ((rc = jobs[i].rc))
+			fs_errf(r->err, r->errlen, "%s: shard %u: %s", r->path, i,
+				jobs[i].why[0] ? jobs[i].why : fs_strerror(rc));
+	free(jobs);
+	return rc;
+}
+
 static int rd_images(struct snap_reader *r, const struct snap_meta *m)
 {
 	struct store_image *imgs[FS_WORKERS_MAX] = {0};
 	size_t(*loaded)[STORE_IMAGE_REGIONS] = calloc(r->n_shards, sizeof(*loaded));
-	char why[512];
 	int rc = loaded ? rd_has_images(r) : -ENOMEM;
 
 	if (rc == 0)
@@ -927,11 +971,8 @@ static int rd_images(struct snap_reader *r, const struct snap_meta *m)
 			rc = -ENOMEM;
 	if (rc == 1 && (rc = rd_image_rows(r, imgs, loaded)) == 0)
 		rc = rd_image_check(r, m, imgs, loaded);
-	for (unsigned i = 0; rc == 0 && i < r->n_shards; i++) {
-		if ((rc = store_shard_restore_image(r->shards[i], imgs[i], why, sizeof(why))))
-			fs_errf(r->err, r->errlen, "%s: shard %u: %s", r->path, i,
-			     why[0] ? why : fs_strerror(rc));
-	}
+	if (rc == 0)
+		rc = restore_images(r, imgs);
 	for (unsigned i = 0; i < r->n_shards; i++)
 		store_image_free(imgs[i]);
 	free(loaded);

@@ -2,14 +2,13 @@
  * flashsaled — the flash-sale appliance daemon.
  *
  * Reads like DPDK's examples/l2fwd/main.c: load and validate the config
- * (before anything else, so a bad file never opens a port) → EAL init →
- * allocate catalog and shards → open the front end → launch one worker per
- * worker lcore → the main lcore runs the control plane (stats, signals) →
- * orderly teardown with an audit of every shard.
- *
- * Kernel mode initialises EAL with --no-huge --no-shconf --no-pci and maps
- * the workers + 1 lcores onto the CPUs this process may use (several lcores
- * may share a CPU: workers block in the kernel when idle).
+ * (before anything else, so a bad file never opens a port) → lock the data
+ * directory → EAL init (dataplane/dp_eal.c; kernel or dpdk mode) → allocate
+ * catalog and shards → recover (snapshot, then each shard's log; audit) and
+ * open the logs → open the front end (sockets or ethdev ports) → launch one
+ * worker per worker lcore → the main lcore runs the control plane (HTTP,
+ * stats, periodic snapshots, signals) → orderly teardown: workers drain and
+ * wait for their logs, final counters, audit, shutdown snapshot.
  *
  * Exit status: 0 after a clean stop, 1 on a runtime failure (including a
  * failed audit), 2 on a usage or configuration error.
@@ -426,7 +425,7 @@ static void http_stats(void *ctx, struct dp_stats *out)
 }
 
 /* The control plane on the main lcore: wait for a signal, serve HTTP, log
- * counters. */
+ * counters and link changes. */
 static void control_loop(struct fs_http *http)
 {
 	int64_t next = fs_mono_ns() + STATS_LOG_INTERVAL_NS;
@@ -442,6 +441,7 @@ static void control_loop(struct fs_http *http)
 			g_snap.next_ns = fs_mono_ns() +
 					 (int64_t)g_snap.cfg->snapshot_interval_s * FS_NS_PER_S;
 		}
+		dp_engine_watch_links(g_engine);
 		if (fs_mono_ns() < next)
 			continue;
 		next += STATS_LOG_INTERVAL_NS;
@@ -557,12 +557,6 @@ static int parse_args(int argc, char **argv, const char **config, bool *check)
 	return 0;
 }
 
-static int check_supported(const struct cfg *cfg)
-{
-	(void)cfg; /* both modes are served (dataplane/dp_kernel.c, dp_dpdk.c) */
-	return 0;
-}
-
 static int run(const struct cfg *cfg)
 {
 	struct store_catalog *cat = NULL;
@@ -662,7 +656,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int lock_fd = -1;
-	if (fault_plan_load() < 0 || check_supported(&cfg) < 0 || (lock_fd = lock_data_dir(&cfg)) < 0 ||
+	if (fault_plan_load() < 0 || (lock_fd = lock_data_dir(&cfg)) < 0 ||
 	    dp_eal_init(&cfg) < 0) {
 		if (lock_fd >= 0)
 			close(lock_fd);

@@ -362,10 +362,13 @@ int main(int argc, char **argv)
 	argv[0] = "flashsale-bench-dpdk";
 	if (parse_opts(argc, argv, &g.o) < 0 || fs_token_init() < 0) {
 		usage();
+		dp_eal_cleanup();
 		return 2;
 	}
-	if (setup_target(&g) < 0 || port_init(&g) < 0)
+	if (setup_target(&g) < 0 || port_init(&g) < 0) {
+		dp_eal_cleanup();
 		return 2;
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	hz = rte_get_tsc_hz();
@@ -375,12 +378,13 @@ int main(int argc, char **argv)
 		rx_some(&g, 1e9 / (double)hz);
 		tx_some(&g, start, hz);
 	}
+	end = RTE_MIN(end, rte_rdtsc()); /* stopped early by a signal: the real span */
 	drain = rte_rdtsc() + hz / 5; /* stragglers: 200 ms */
 	while (g.inflight && rte_rdtsc() < drain)
 		rx_some(&g, 1e9 / (double)hz);
 	report(&g, (double)(end - start) / (double)hz, start, hz);
 	rte_eth_dev_stop(g.port);
 	rte_eth_dev_close(g.port);
-	rte_eal_cleanup();
+	dp_eal_cleanup();
 	return g.answered ? 0 : 3;
 }

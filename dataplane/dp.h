@@ -80,6 +80,12 @@ void dp_journal_hook(void *ctx, const struct store_change *ch);
  * logged. */
 int dp_eal_init(const struct cfg *cfg);
 
+/* rte_eal_cleanup(), then remove EAL's runtime directory (/var/run/dpdk/PREFIX,
+ * or under $XDG_RUNTIME_DIR) if it is empty: with --in-memory or --no-shconf
+ * EAL creates it empty and never removes it. One still holding shared-config
+ * files (multi-process setups) is left as EAL left it. */
+void dp_eal_cleanup(void);
+
 /* What the caller hands the engine: a validated config, the catalog and one
  * shard per worker (shards[i] is owned by worker i from launch until wait
  * returns). All must outlive the engine. */
@@ -157,5 +163,12 @@ const char *dp_engine_drop_name(unsigned i);
 /* Log the DPDK counters (frames by verdict, drops by reason, exception
  * path) in a few lines; nothing in kernel mode. Control plane. */
 void dp_engine_log_net(const struct dp_engine *e, const char *when);
+
+/* Control plane, from its loop (polls at most every 500 ms; a link query may
+ * be a syscall, so never from a worker): in DPDK mode, log a data port whose
+ * link went down or came back, e.g. a memif peer disconnecting (the memif PMD
+ * raises no link-state event). While a link is down its TX ring refuses
+ * frames: dropped, counted. No-op in kernel mode. */
+void dp_engine_watch_links(struct dp_engine *e);
 
 #endif

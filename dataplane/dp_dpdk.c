@@ -17,9 +17,15 @@
  * dp_net_classify → ARP request: answered in place; ICMP echo: answered in
  * place; FSP: dp_worker_rx_dgram (gate, inline owner, hand-off rings, held
  * answers — identical to kernel mode); exception: to the kernel; drop:
- * counted by reason. Answers the worker staged as datagrams (struct
- * dp_txslot, each with its requester's MAC, IP, port and ethdev port) are
- * built as frames with dp_net_udp_build at the end of the loop and sent with
+ * counted by reason. A request datagram whose answers all come from the
+ * receiving core (the common case: sold out, bad token, TIME, ITEM_STATUS)
+ * is answered in place: the response overwrites the request's payload (never
+ * longer: no amplification) and dp_net_udp_reply_inplace turns the frame
+ * around, so the reply costs no mbuf. Answers from owner cores (hand-off),
+ * held answers released by the log and the local part of a datagram that was
+ * partly handed off are staged as datagrams (struct dp_txslot, each with its
+ * requester's MAC, IP, port and ethdev port), built into fresh mbufs with
+ * dp_net_udp_build at the end of the loop. Frames go out with
  * rte_eth_tx_burst on the worker's own TX queue; a TX ring that stays full
  * drops and counts (tx_dropped, frames).
  *
@@ -77,6 +83,7 @@
 /* Room for the largest answer: 42 header bytes + 8 + 64 * 32 = 2098. */
 #define DP_MBUF_DATA (RTE_PKTMBUF_HEADROOM + 2304)
 #define DP_LINK_WAIT_MS 5000
+#define DP_LINK_WATCH_MS 500         /* link-state poll by the control plane */
 #define DP_EXC_RATE_PPS 20000        /* exception frames per worker and direction */
 #define DP_EXC_BURST 2048
 #define DP_SPIN_LOOPS 512            /* empty loops that only rte_pause() */
@@ -109,6 +116,7 @@ struct dp_port {
 	uint64_t tx_ol_flags;        /* mbuf flags for checksum offload, 0 in software */
 	bool announced;              /* gratuitous ARP sent (at start, or by worker 0
 				      * once the link came up) */
+	bool link_up;                /* last state seen (links_wait, then the watch) */
 };
 
 struct dp_dpdk_worker {
@@ -128,6 +136,7 @@ struct dp_dpdk {
 	struct dp_port port[DP_PORTS_MAX];
 	struct rte_mempool *pool[RTE_MAX_NUMA_NODES];
 	struct dp_dpdk_worker *w[FS_WORKERS_MAX];
+	int64_t watch_next_ns;       /* dp_engine_watch_links: next poll */
 };
 
 /* ---------------------------------------------------------------- tx */
@@ -245,6 +254,36 @@ static bool exc_to_kernel(struct dp_worker *w, unsigned p, struct rte_mbuf *m, i
 	return true;
 }
 
+/* An FSP datagram into the worker. When the receiving core answered every
+ * message (sold out, bad token, TIME, ITEM_STATUS, an inline owner decision
+ * not held for the log), the answer overwrites the request's payload and the
+ * frame is turned around: nothing allocated, nothing freed. Returns true when
+ * m was reused so; false when the caller frees it (answers staged, handed
+ * off or held, or none). */
+static bool rx_fsp(struct dp_worker *w, unsigned p, struct rte_mbuf *m,
+		   const struct dp_net_pkt *pkt, int64_t now_ns, int64_t mono_ns)
+{
+	const struct dp_port *P = &w->dpdk->d->port[p];
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	uint8_t *payload = frame + pkt->payload_off;
+	struct dp_peer src = {.sa = {.sin_family = AF_INET, .sin_port = pkt->src_port_be,
+				     .sin_addr = {.s_addr = pkt->src_ip_be}},
+			      .mac = pkt->src_mac, .port = (uint16_t)p};
+	size_t n = dp_worker_rx_dgram(w, payload, pkt->payload_len, false, &src, now_ns, mono_ns,
+				      payload);
+	int len;
+
+	if (n == 0)
+		return false;
+	FS_ASSERT(n <= pkt->payload_len); /* no amplification */
+	len = dp_net_udp_reply_inplace(&P->local, frame, (uint16_t)(m->buf_len - m->data_off), pkt,
+				       (uint16_t)n);
+	FS_ASSERT(len > 0); /* the request held it */
+	frame_finish(P, m, len, true);
+	tx_data(w, p, m);
+	return true;
+}
+
 /* Handle one frame. Returns true when m was reused for a reply or passed on;
  * false when the caller frees it. */
 static bool rx_frame(struct dp_worker *w, unsigned p, struct rte_mbuf *m, int64_t now_ns,
@@ -265,14 +304,8 @@ static bool rx_frame(struct dp_worker *w, unsigned p, struct rte_mbuf *m, int64_
 	v = dp_net_classify(&P->local, frame, m->data_len, &pkt);
 	dp_net_count(&dw->net, v, pkt.drop);
 	switch (v) {
-	case DP_NET_FSP: {
-		struct dp_peer src = {.sa = {.sin_family = AF_INET, .sin_port = pkt.src_port_be,
-					     .sin_addr = {.s_addr = pkt.src_ip_be}},
-				      .mac = pkt.src_mac, .port = (uint16_t)p};
-		dp_worker_rx_dgram(w, frame + pkt.payload_off, pkt.payload_len, false, &src, now_ns,
-				   mono_ns);
-		return false;
-	}
+	case DP_NET_FSP:
+		return rx_fsp(w, p, m, &pkt, now_ns, mono_ns);
 	case DP_NET_ARP_REQUEST:
 		len = dp_net_arp_reply(&P->local, frame, m->data_len);
 		if (len < 0)
@@ -500,6 +533,7 @@ static void links_wait(struct dp_dpdk *d)
 				break;
 			usleep(10000);
 		}
+		d->port[p].link_up = link.link_status;
 		if (link.link_status)
 			fs_log("info", "port %s: link up, %u Mb/s %s", d->port[p].name, link.link_speed,
 			       link.link_duplex ? "full-duplex" : "half-duplex");
@@ -671,6 +705,7 @@ int dp_dpdk_create(struct dp_engine *e, char *err, size_t errlen)
 	for (unsigned p = 0; p < d->nports; p++)
 		tap_create(e, d, p);
 	links_wait(d);
+	d->watch_next_ns = fs_mono_ns() + DP_LINK_WATCH_MS * FS_NS_PER_MS;
 	return 0;
 }
 
@@ -804,6 +839,31 @@ void dp_dpdk_stats_add(const struct dp_engine *e, struct dp_stats *out)
 	}
 }
 
+void dp_engine_watch_links(struct dp_engine *e)
+{
+	struct dp_dpdk *d = e->dpdk;
+	int64_t now = fs_mono_ns();
+
+	if (d == NULL || now < d->watch_next_ns)
+		return;
+	d->watch_next_ns = now + DP_LINK_WATCH_MS * FS_NS_PER_MS;
+	for (unsigned p = 0; p < d->nports; p++) {
+		struct dp_port *P = &d->port[p];
+		struct rte_eth_link link;
+
+		memset(&link, 0, sizeof(link));
+		if (rte_eth_link_get_nowait(P->id, &link) != 0 || link.link_status == P->link_up)
+			continue;
+		P->link_up = link.link_status;
+		if (link.link_status)
+			fs_log("info", "port %s: link up, %u Mb/s (peer connected)", P->name,
+			       link.link_speed);
+		else
+			fs_log("warn", "port %s: link down (peer disconnected, or cable): answers "
+				       "to it are dropped, counted, until it is back", P->name);
+	}
+}
+
 const char *dp_engine_drop_name(unsigned i)
 {
 	return i < DP_NET_DROP_COUNT ? dp_net_drop_name((enum dp_net_drop)i) : "?";
@@ -812,7 +872,7 @@ const char *dp_engine_drop_name(unsigned i)
 void dp_engine_log_net(const struct dp_engine *e, const char *when)
 {
 	struct dp_stats s;
-	char line[1024];
+	char line[1024] = "";
 	size_t n = 0;
 
 	if (e->dpdk == NULL)

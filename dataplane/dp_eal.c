@@ -12,10 +12,12 @@
 #include "dp.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -204,3 +206,14 @@ int dp_eal_init(const struct cfg *cfg)
 	return 0;
 }
 
+
+void dp_eal_cleanup(void)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
+	rte_eal_cleanup();
+	if (dir[0] != '\0' && rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY &&
+	    errno != EEXIST)
+		fs_log("warn", "EAL runtime directory %s not removed: %s", dir, fs_strerror(-errno));
+}

@@ -148,9 +148,17 @@ struct dp_engine {
 /* Feed one received FSP datagram (buf[0..len), the UDP payload) to worker w:
  * framing check, gate, inline owner decision or hand-off; local answers are
  * staged in w's tx slots. truncated: the datagram did not fit the receive
- * buffer (counted as malformed). */
-void dp_worker_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
-			const struct dp_peer *src, int64_t now_ns, int64_t mono_ns);
+ * buffer (counted as malformed).
+ *
+ * inplace (DPDK mode: buf itself, the request mbuf's payload; NULL in kernel
+ * mode): when every message of the datagram was answered on this core (no
+ * hand-off, nothing held), the response datagram is written there instead of
+ * a tx slot, after the request was read in full; it is never longer than the
+ * request. Returns its length, or 0 when nothing was written in place (the
+ * answers, if any, were staged, handed off or held). */
+size_t dp_worker_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
+			  const struct dp_peer *src, int64_t now_ns, int64_t mono_ns,
+			  uint8_t *inplace);
 
 /* Block for at most us microseconds on rx_fd (-1: none), the worker's wake
  * eventfd and its log's completion eventfd, unless work is already pending. */

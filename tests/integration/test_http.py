@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import sys
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -32,8 +33,15 @@ class Http(unittest.TestCase):
             c.close()
             with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
                 self.assertEqual(r.read(), b"ok\n")
-            with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
-                text = r.read().decode()
+            # the garbage datagram was not answered, so nothing tells us when
+            # the worker got to it: poll the counter (bounded) before checking
+            deadline = time.monotonic() + 5
+            while True:
+                with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
+                    text = r.read().decode()
+                if "flashsale_malformed_total 1" in text or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             self.assertIn('flashsale_answers_total{status="OK"} 1', text)
             self.assertIn('flashsale_answers_total{status="BAD_TOKEN"} 1', text)
             self.assertIn('flashsale_item_available{item="1001"} 99', text)

@@ -31,6 +31,7 @@
 #define DP_TX_SLOTS 256              /* response datagrams staged per loop */
 #define DP_STAGE_MAX 64              /* hand-offs staged per (owner, ring) before a flush */
 #define DP_DRAIN_MAX 256             /* ring entries decided per loop */
+#define DP_PREFETCH_AHEAD 4          /* ring entries prefetched ahead of their decision */
 #define DP_BUSY_RETRY_MS 10          /* retry_after_ms of a BUSY for a full ring */
 #define FS_TIMER_NS (10 * FS_NS_PER_MS)
 #define DP_RL_SLOTS 65536            /* rate-limit buckets per worker and kind */

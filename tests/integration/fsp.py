@@ -10,6 +10,7 @@ import atexit
 import ctypes
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -143,6 +144,16 @@ class Client:
         return self.sock.recvfrom(65536)[0] if r else None
 
 
+def scratch_dir(prefix):
+    """A temporary directory removed when the test process exits (daemons
+    preallocate 64 MiB log segments: leftovers would fill a CI disk).
+    FLASHSALE_KEEP_TMP=1 keeps them for a post-mortem."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    if not os.environ.get("FLASHSALE_KEEP_TMP"):
+        atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
@@ -201,7 +212,7 @@ class Daemon:
     """The real flashsaled on a free port; use as a context manager."""
 
     def __init__(self, **cfg):
-        self.tmp = tempfile.mkdtemp(prefix="fs-it-")
+        self.tmp = scratch_dir("fs-it-")
         self.port = free_port()
         self.config = make_config(self.tmp, self.port, **cfg)
         self.proc = None

@@ -8,7 +8,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fsp import DAEMON, Daemon, free_port, make_config, main  # noqa: E402
+from fsp import DAEMON, Daemon, free_port, make_config, main, scratch_dir  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -36,7 +36,7 @@ class ConfigErrors(unittest.TestCase):
             self.assertIn("configuration OK", p.stdout)
 
     def test_errors_name_file_line_key_and_open_no_port(self):
-        tmp = tempfile.mkdtemp(prefix="fs-cfg-")
+        tmp = scratch_dir("fs-cfg-")
         port = free_port()
         good = make_config(tmp, port)
         text = open(good).read()
@@ -67,7 +67,7 @@ class ConfigErrors(unittest.TestCase):
         """SO_REUSEPORT would let a second daemon share the port and sell the
         stock twice: it must refuse, by port and by data directory."""
         with Daemon() as d:
-            other = tempfile.mkdtemp(prefix="fs-cfg-")
+            other = scratch_dir("fs-cfg-")
             same_port = make_config(other, d.port)
             p = self.run_daemon(same_port)
             self.assertNotEqual(p.returncode, 0)

@@ -16,9 +16,11 @@ Skips (unittest skips; exit 77, meson's "skipped", when every test of a file
 skipped, see main()) when not root or when a namespace or veth cannot be
 created.
 """
+import atexit
 import ctypes
 import os
 import random
+import shutil
 import signal
 import socket
 import struct
@@ -364,4 +366,8 @@ class DpdkDaemon:
 
 
 def tmpdir():
-    return tempfile.mkdtemp(prefix="fs-dpdk-")
+    """Removed at exit (64 MiB log segments each; FLASHSALE_KEEP_TMP=1 keeps it)."""
+    path = tempfile.mkdtemp(prefix="fs-dpdk-")
+    if not os.environ.get("FLASHSALE_KEEP_TMP"):
+        atexit.register(shutil.rmtree, path, True)
+    return path

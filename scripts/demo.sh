@@ -19,7 +19,12 @@ sed "s#^dir = .*#dir = $DATA/data#" "${BASE_CONFIG:-config/flashsale.ini}" >"$CO
 LOG=$DATA/flashsaled.log
 build/app/flashsaled --config "$CONFIG" >"$LOG" 2>&1 &
 PID=$!
-trap 'kill "$PID" 2>/dev/null || true' EXIT
+cleanup() {
+	kill "$PID" 2>/dev/null || true
+	# The data dir holds 64 MiB preallocated log segments: keep it only on request.
+	if [ -n "${FLASHSALE_KEEP_TMP:-}" ]; then echo "data kept in $DATA"; else rm -rf "$DATA"; fi
+}
+trap cleanup EXIT
 for _ in $(seq 1 100); do
 	grep -q " ready: " "$LOG" && break
 	kill -0 "$PID" 2>/dev/null || { cat "$LOG"; exit 1; }
@@ -38,7 +43,6 @@ build/app/flashsale-bench --config "$CONFIG" --users 100000 --attempts 3 --batch
 
 kill -TERM "$PID"
 wait "$PID" || status=$?
-trap - EXIT
 echo
 echo "=== flashsaled after SIGTERM (final counters and per-shard audit):"
 tail -n +1 "$LOG" | grep -E "final|audit|stopped" | sed 's/^/[flashsaled] /'

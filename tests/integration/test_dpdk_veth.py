@@ -25,38 +25,22 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fsp import CLI, Client, ST, buy_token, dgram, req  # noqa: E402
+import test_cli  # noqa: E402
 import test_dpdk_lib as L  # noqa: E402
+import test_race  # noqa: E402
 
 FSP_PORT = 7700
 HTTP_PORT = 8088
-KEYS = ["--token-key", "000102030405060708090a0b0c0d0e0f", "--activity", "1",
-        "--payment-key", "f0e0d0c0b0a090807060504030201000"]
-ITEMS = """
-[item.1001]
-activity = 1
-total = 150
-per_user_limit = 2
-max_per_order = 1
-
-[item.1002]
-activity = 1
-total = 77
-per_user_limit = 1
-max_per_order = 1
-
-[item.1003]
-activity = 1
-total = 40
-per_user_limit = 3
-max_per_order = 3
-
+# The kernel-mode race's items and stock, unchanged, plus an item for the CLI.
+ITEMS = test_race.ITEMS + """
 [item.2001]
 activity = 1
 total = 10
 per_user_limit = 1
 max_per_order = 1
 """
-STOCK = {1001: (150, 2), 1002: (77, 1), 1003: (40, 3)}
+STOCK = test_race.STOCK
+KEYS = test_cli.KEYS
 
 
 class PeerClient(Client):

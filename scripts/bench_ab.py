@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""A/B benchmark of two builds of flashsale, interleaved in one run.
+
+A refactor is judged by the ratio B/A measured in the same minutes on the
+same machine: the host is shared and noisy, so absolute figures from two
+sessions cannot be compared, but alternating the two builds run by run puts
+the same noise on both. For every run and every subject, build A then build
+B (then A first again next run, and so on) with a fresh appliance each.
+
+Subjects (closed loop, the generators the other benchmarks use):
+  kernel mode, 2 workers, flashsale-bench --threads 2:
+    soldout-1, soldout-16   sold-out item, 1 and 16 messages per datagram
+    winning-16              winning BUYs, fresh users, durability none
+  dpdk mode over net_memif (root; a throw-away network namespace), 1 worker,
+  flashsale-bench-dpdk on one lcore (--dpdk):
+    memif-soldout-1, memif-soldout-16, memif-winning-16
+
+Prints one line per measurement and a Markdown table of medians with B/A.
+
+usage: scripts/bench_ab.py --a DIR --b DIR [--runs N] [--duration S] [--dpdk] [--no-kernel]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOKEN_KEY = "000102030405060708090a0b0c0d0e0f"
+PAY_KEY = "f0e0d0c0b0a090807060504030201000"
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def needs_init(build):
+    """Builds with a data-directory manifest start a new appliance with --init."""
+    p = subprocess.run([os.path.join(build, "app", "flashsaled"), "--help"], capture_output=True, text=True)
+    return "--init" in p.stdout + p.stderr
+
+
+def write_config(path, *, mode, port, data, stock, eal=""):
+    with open(path, "w") as f:
+        f.write(f"""[appliance]
+mode = {mode}
+workers = {2 if mode == 'kernel' else 1}
+{('eal = ' + eal) if eal else ''}
+[net]
+address = {'127.0.0.1' if mode == 'kernel' else '10.99.50.2'}
+udp_port = {port}
+http_port = 0
+[persist]
+dir = {data}
+durability = none
+[limits]
+max_orders = {max(2 * stock, 1000)}
+[activity.1]
+name = bench
+start = now-1s
+end = now+1h
+require_token = yes
+token_key = {TOKEN_KEY}
+payment_key = {PAY_KEY}
+[item.1]
+activity = 1
+total = 0
+per_user_limit = 1000
+max_per_order = 1
+[item.1001]
+activity = 1
+total = {stock}
+per_user_limit = 1000
+max_per_order = 1
+""")
+
+
+class Daemon:
+    def __init__(self, build, config, log, prefix=()):
+        exe = os.path.join(build, "app", "flashsaled")
+        if needs_init(build):
+            subprocess.run(list(prefix) + [exe, "--config", config, "--init"], check=True,
+                           capture_output=True, timeout=120)
+        self.logf = open(log, "w")
+        self.log = log
+        self.proc = subprocess.Popen(list(prefix) + [exe, "--config", config], stdout=self.logf,
+                                     stderr=self.logf)
+        end = time.monotonic() + 90
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                sys.exit("daemon exited at start:\n" + open(log).read())
+            if " ready: " in open(log).read():
+                return
+            time.sleep(0.05)
+        sys.exit("daemon not ready:\n" + open(log).read())
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=60)
+        self.logf.close()
+
+
+def kernel_run(build, tmp, subject, duration, seed):
+    stock = 0 if subject.startswith("soldout") else int(duration * 4000000)
+    batch = int(subject.rsplit("-", 1)[1])
+    port = free_port()
+    data = os.path.join(tmp, "data-k")
+    shutil.rmtree(data, ignore_errors=True)
+    cfg = os.path.join(tmp, "k.ini")
+    write_config(cfg, mode="kernel", port=port, data=data, stock=stock)
+    d = Daemon(build, cfg, os.path.join(tmp, "k.log"))
+    try:
+        item = "1" if stock == 0 else "1001"
+        cmd = [os.path.join(build, "app", "flashsale-bench"), "--loop", "--duration", str(duration),
+               "--threads", "2", "--json", "--config", cfg, "--no-verdict", "--batch", str(batch),
+               "--seed", str(seed), "--items", item, "--users", "1000000"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+        if p.returncode not in (0, 1):
+            sys.exit("bench failed: %s\n%s" % (" ".join(cmd), p.stderr))
+        j = json.loads(p.stdout.strip().splitlines()[-1])
+        return j["answered_msgs_per_s"]
+    finally:
+        d.stop()
+
+
+NS = "fsab"
+
+
+def memif_run(build, tmp, subject, duration, seed):
+    stock = 0 if "soldout" in subject else 3000000
+    batch = int(subject.rsplit("-", 1)[1])
+    sock = os.path.join(tmp, "memif.sock")
+    data = os.path.join(tmp, "data-m")
+    shutil.rmtree(data, ignore_errors=True)
+    cfg = os.path.join(tmp, "m.ini")
+    eal = ("--no-huge -m 512 --file-prefix fsabA --no-telemetry --lcores 0@0,1@1 "
+           "--vdev=net_memif0,role=server,socket=%s" % sock)
+    write_config(cfg, mode="dpdk", port=7700, data=data, stock=stock, eal=eal)
+    d = Daemon(build, cfg, os.path.join(tmp, "m.log"), prefix=("ip", "netns", "exec", NS))
+    try:
+        item = "1" if stock == 0 else "1001"
+        cmd = ["ip", "netns", "exec", NS, os.path.join(build, "app", "flashsale-bench-dpdk"), "--no-huge",
+               "-m", "512", "--file-prefix", "fsabG", "--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
+               "--lcores", "0@0", "--vdev=net_memif0,role=client,socket=%s" % sock, "--", "--config", cfg,
+               "--item", item, "--batch", str(batch), "--window", "1024", "--duration", str(duration),
+               "--user-base", str(100000000 * seed)]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 90)
+        m = re.search(r"answered \d+ \(([\d.]+) messages/s", p.stdout)
+        if not m:
+            sys.exit("bench-dpdk failed: %s\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
+        return float(m.group(1))
+    finally:
+        d.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--a", required=True, help="build directory A (before)")
+    ap.add_argument("--b", required=True, help="build directory B (after)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=3)
+    ap.add_argument("--dpdk", action="store_true", help="also the net_memif subjects (root)")
+    ap.add_argument("--no-kernel", action="store_true")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="fs-ab-")
+    subjects = []
+    if not args.no_kernel:
+        subjects += [("kernel", s) for s in ("soldout-1", "soldout-16", "winning-16")]
+    if args.dpdk:
+        subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+        subprocess.run(["ip", "netns", "add", NS], check=True)
+        subjects += [("memif", s) for s in ("memif-soldout-1", "memif-soldout-16", "memif-winning-16")]
+    res = {}
+    seed = 1
+    try:
+        for run in range(args.runs):
+            for kind, subject in subjects:
+                order = ("a", "b") if run % 2 == 0 else ("b", "a")
+                for which in order:
+                    build = getattr(args, which)
+                    fn = kernel_run if kind == "kernel" else memif_run
+                    rate = fn(build, tmp, subject, args.duration, seed)
+                    seed += 1
+                    res.setdefault((subject, which), []).append(rate)
+                    print("run %d %-18s %s %12.0f msgs/s" % (run + 1, subject, which.upper(), rate),
+                          file=sys.stderr, flush=True)
+    finally:
+        if args.dpdk:
+            subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("| subject | A msgs/s (median of %d) | B msgs/s | B/A | A runs | B runs |" % args.runs)
+    print("| --- | --- | --- | --- | --- | --- |")
+    for _, subject in subjects:
+        a, b = res[(subject, "a")], res[(subject, "b")]
+        ma, mb = statistics.median(a), statistics.median(b)
+        print("| %s | %.0f | %.0f | %.2f | %s | %s |" % (subject, ma, mb, mb / ma if ma else 0,
+                                                     " / ".join("%.2fM" % (x / 1e6) for x in a),
+                                                     " / ".join("%.2fM" % (x / 1e6) for x in b)))
+
+
+if __name__ == "__main__":
+    main()

@@ -71,7 +71,7 @@
  *   bench_setup.c    config, target address, items under test, sockets
  *   bench_status.c   ITEM_STATUS before and after the run
  *   bench_slots.c    the request-id slot table and the in-flight list
- *   bench_hist.c     the latency histogram
+ *   bench_hist.c     the latency histogram (bench_hist.h; also flashsale-bench-dpdk)
  *   bench_io.c       building, sending and receiving datagrams
  *   bench_thread.c   the sender/receiver threads, progress, merging results
  *   bench_verdict.c  the three checks and the verdict
@@ -95,6 +95,8 @@
 #include "fs_common.h"
 #include "fs_proto.h"
 #include "fs_token.h"
+
+#include "bench_hist.h"
 
 
 #define BENCH_DGRAM_MAX (FSP_HDR_LEN + FSP_MSG_LEN * FS_MSGS_MAX)
@@ -146,12 +148,6 @@ _Static_assert(2 * BENCH_CONCURRENCY_MAX * FS_MSGS_MAX <= (1ull << SLOT_BITS),
 _Static_assert(BENCH_USERS_MAX <= UINT32_MAX, "user_local is 32 bits");
 _Static_assert(FS_ST_COUNT < STATUS_NONE, "STATUS_NONE is not a status");
 
-#define HIST_SUB_BITS 8
-#define HIST_SUB (1u << HIST_SUB_BITS)  /* values below are exact */
-#define HIST_HALF (HIST_SUB / 2)        /* buckets per power of two above */
-#define HIST_MSB_MAX 39                 /* values clamp at 2^40 - 1 ns (18 min) */
-#define HIST_VMAX ((1ull << (HIST_MSB_MAX + 1)) - 1)
-#define HIST_BUCKETS (HIST_SUB + (HIST_MSB_MAX - HIST_SUB_BITS + 1) * HIST_HALF)
 
 /* ---- types ---- */
 
@@ -330,15 +326,6 @@ int bench_query_items(struct bench *b, bool after);
 /* Before the run: every item must be known to the server. Returns 0, 2
  * (config error) or 3 (no answer at all). */
 int bench_pre_status(struct bench *b);
-
-/* ---- bench_hist.c ---- */
-
-/* The bucket of a latency of v ns. */
-unsigned bench_hist_index(uint64_t v);
-
-/* The q-quantile (0 < q <= 1) of st's latencies in ns, capped at the
- * largest seen; 0 without samples. */
-uint64_t bench_hist_pct(const struct bench_stats *st, double q);
 
 /* ---- bench_slots.c ---- */
 

@@ -1,10 +1,10 @@
 /*
- * bench_hist.c — the latency histogram: log-linear (HDR style), exact below
- * HIST_SUB ns, then HIST_HALF buckets per power of two up to 2^(HIST_MSB_MAX
- * + 1) - 1 ns, so a percentile is within 1 / HIST_HALF (0.8%) of the truth.
- * Each thread fills its own (no sharing); bench_merge adds them up.
+ * bench_hist.c — the latency histogram (bench_hist.h): bucket index from
+ * the most significant bit and the HIST_SUB_BITS - 1 bits below it, and the
+ * inverse for percentiles. Shared by flashsale-bench and
+ * flashsale-bench-dpdk, so both report percentiles the same way.
  */
-#include "bench.h"
+#include "bench_hist.h"
 
 #include <math.h>
 
@@ -33,19 +33,19 @@ static uint64_t hist_upper(unsigned idx)
 	return ((uint64_t)(HIST_HALF + k % HIST_HALF + 1) << shift) - 1;
 }
 
-uint64_t bench_hist_pct(const struct bench_stats *st, double q)
+uint64_t bench_hist_pct(const uint64_t *hist, uint64_t count, uint64_t max_ns, double q)
 {
 	uint64_t rank, acc = 0;
 
-	if (st->lat_count == 0)
+	if (count == 0)
 		return 0;
-	rank = (uint64_t)ceil(q * (double)st->lat_count);
+	rank = (uint64_t)ceil(q * (double)count);
 	if (rank == 0)
 		rank = 1;
 	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		acc += st->hist[i];
+		acc += hist[i];
 		if (acc >= rank)
-			return hist_upper(i) < st->lat_max_ns ? hist_upper(i) : st->lat_max_ns;
+			return hist_upper(i) < max_ns ? hist_upper(i) : max_ns;
 	}
-	return st->lat_max_ns;
+	return max_ns;
 }

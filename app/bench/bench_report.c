@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static double pct_us(const struct bench_stats *tot, double q)
+{
+	return (double)bench_hist_pct(tot->hist, tot->lat_count, tot->lat_max_ns, q) / 1e3;
+}
+
 void bench_figures(const struct bench_stats *tot, int64_t end_ns, struct figures *f)
 {
 	int64_t span = tot->last_send_ns - tot->first_send_ns;
@@ -25,9 +30,9 @@ void bench_figures(const struct bench_stats *tot, int64_t end_ns, struct figures
 	f->interval_s = (double)span / 1e9;
 	f->msgs_per_s = (double)tot->answered_in_window / f->interval_s;
 	f->dgrams_per_s = (double)tot->sent_dgrams / f->interval_s;
-	f->p50_us = (double)bench_hist_pct(tot, 0.50) / 1e3;
-	f->p99_us = (double)bench_hist_pct(tot, 0.99) / 1e3;
-	f->p999_us = (double)bench_hist_pct(tot, 0.999) / 1e3;
+	f->p50_us = pct_us(tot, 0.50);
+	f->p99_us = pct_us(tot, 0.99);
+	f->p999_us = pct_us(tot, 0.999);
 	f->max_us = (double)tot->lat_max_ns / 1e3;
 }
 

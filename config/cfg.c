@@ -100,8 +100,8 @@ static int open_single(struct loader *L, enum cfg_sec k)
 	struct sec_meta *m = &L->single[k];
 
 	if (m->line)
-		return cfg_fail(L, L->line, L->sec_name, NULL, "duplicate section (first at line %u)",
-			    m->line);
+		return cfg_fail(L, L->line, L->sec_name, NULL,
+				"duplicate section (first at line %u)", m->line);
 	m->line = L->line;
 	L->kind = k;
 	L->base = L->c;
@@ -152,13 +152,17 @@ static int make_room(struct loader *L, enum cfg_sec k, uint32_t id)
 	int rc = 0;
 
 	if (first >= 0)
-		return cfg_fail(L, L->line, L->sec_name, NULL, "duplicate section (first at line %u)",
-			    (act ? L->act_meta : L->item_meta)[first].line);
+		return cfg_fail(L, L->line, L->sec_name, NULL,
+				"duplicate section (first at line %u)",
+				(act ? L->act_meta : L->item_meta)[first].line);
 	if (n >= max)
-		return cfg_fail(L, L->line, L->sec_name, NULL, "too many [%s.N] sections (at most %u)",
-			    cfg_sec_names[k], max);
-	if (n == cap)
-		rc = act ? grow_activities(L, cap ? cap * 2 : CFG_MULTI_INITIAL_CAP) : grow_items(L, cap ? cap * 2 : CFG_MULTI_INITIAL_CAP);
+		return cfg_fail(L, L->line, L->sec_name, NULL,
+				"too many [%s.N] sections (at most %u)", cfg_sec_names[k], max);
+	if (n == cap) {
+		unsigned grown = cap ? cap * 2 : CFG_MULTI_INITIAL_CAP;
+
+		rc = act ? grow_activities(L, grown) : grow_items(L, grown);
+	}
 	if (rc == 0)
 		rc = cfg_idmap_put(act ? &L->act_ids : &L->item_ids, id, n);
 	if (rc) {
@@ -222,14 +226,14 @@ int cfg_open_section(struct loader *L, const char *name)
 			continue;
 		if (name[n] == '\0' || parse_id(name + n + 1, &id) != 0)
 			return cfg_fail(L, L->line, L->sec_name, NULL,
-				    "bad section id: expected [%s.N] with N a decimal number "
-				    "1..4294967295 (no leading zeros)",
-				    cfg_sec_names[k]);
+					"bad section id: expected [%s.N] with N a decimal "
+					"number 1..4294967295 (no leading zeros)",
+					cfg_sec_names[k]);
 		return open_multi(L, (enum cfg_sec)k, id);
 	}
 	return cfg_fail(L, L->line, L->sec_name, NULL,
-		    "unknown section (known: appliance, net, persist, limits, admin, "
-		    "activity.N, item.N)");
+			"unknown section (known: appliance, net, persist, limits, admin, "
+			"activity.N, item.N)");
 }
 
 /* ---- loading ---- */

@@ -15,8 +15,9 @@
  * Invariants: pure functions of their arguments (no locale, no time zone
  * database, no allocation, no global state), so the same text and "now"
  * always give the same answer; *out_ns is written only on success, and
- * every failure sets *why to a constant sentence; arithmetic cannot overflow (digit counts are fixed, N is
- * bounded by CFG_TIME_REL_MAX_N and the products are checked). The parser
+ * every failure sets *why to a constant sentence; arithmetic cannot
+ * overflow (digit counts are fixed, N is bounded by CFG_TIME_REL_MAX_N and
+ * the products are checked). The parser
  * is fuzzed on its own by tests/fuzz/fuzz_cfg_time.c, which also checks
  * cfg_time_format_utc against it.
  */

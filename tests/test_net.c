@@ -5,8 +5,9 @@
  *
  * Frames are written byte by byte by the helpers below (big-endian stores,
  * no DPDK structs), and every checksum is checked with common/fs_cksum, an
- * RFC 1071 sum over bytes that shares nothing with DPDK's, so a builder and a classifier that agree with each other but
- * not with the wire format still fail. The classification cases are a table:
+ * RFC 1071 sum over bytes that shares nothing with DPDK's, so a builder and
+ * a classifier that agree with each other but not with the wire format
+ * still fail. The classification cases are a table:
  * each row is its own cmocka test (test_dp_net_classify_<condition>), one
  * test checks that the table produces every verdict and every drop reason,
  * and one replays every row truncated at every length into an exactly-sized

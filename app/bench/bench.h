@@ -64,7 +64,7 @@
  * `flashsale-bench pcap ...` is flashsale-pcapgen (pcap.c) under its old
  * name: BUY datagrams as Ethernet frames in a pcap file for pktgen's replay.
  *
- * Files (one role each; this header is their only shared declaration):
+ * Files (one role each; this header and bench_hist.h are all they share):
  *   bench_main.c     main: options, setup, the run, the exit code
  *   bench_opts.c     the command line (a schema row per integer option)
  *   bench_num.c      decimal option values (shared with the pcap writer)
@@ -99,8 +99,9 @@
 #include "bench_hist.h"
 
 
-#define BENCH_DGRAM_MAX (FSP_HDR_LEN + FSP_MSG_LEN * FS_MSGS_MAX)
-#define BENCH_RX_BUF (BENCH_DGRAM_MAX + FSP_MSG_LEN) /* an oversized answer shows as such */
+#define BENCH_DGRAM_MAX_BYTES (FSP_HDR_LEN + FSP_MSG_LEN * FS_MSGS_MAX)
+/* An oversized answer shows as such. */
+#define BENCH_RX_BUF_BYTES (BENCH_DGRAM_MAX_BYTES + FSP_MSG_LEN)
 #define BENCH_THREADS_MAX 64
 #define BENCH_USERS_MAX (1ull << 24)
 #define BENCH_ATTEMPTS_MAX 1000000ull
@@ -109,7 +110,7 @@
 #define BENCH_TIMEOUT_MS_MAX 60000ull
 #define BENCH_DURATION_MAX_S 86400.0
 #define BENCH_OK_ORDERS_MAX (1ull << 24)          /* order ids kept per thread for check (3) */
-#define BENCH_SOCKBUF (4 << 20)                   /* capped by net.core.{r,w}mem_max */
+#define BENCH_SOCKBUF_BYTES (4 << 20)                   /* capped by net.core.{r,w}mem_max */
 #define BENCH_WAIT_MAX_NS (100 * FS_NS_PER_MS)    /* a waiting thread looks up this often */
 #define BENCH_TICK_NS (50 * FS_NS_PER_MS)         /* the main thread's polling step */
 #define BENCH_NO_ANSWER_MIN_NS (3 * FS_NS_PER_S)  /* give up on a silent server after this */
@@ -130,7 +131,8 @@
 /* The pcap writer (pcap.c). */
 #define PCAP_COUNT_MAX 10000000ull
 #define PCAP_BATCH_MAX 22 /* 8 + 64 * 22 + 28 <= 1500: one unfragmented packet */
-#define PCAP_FRAME_MAX (14 + 20 + 8 + FSP_HDR_LEN + FSP_MSG_LEN * PCAP_BATCH_MAX)
+#define PCAP_FRAME_MAX_BYTES (14 + 20 + 8 + FSP_HDR_LEN + FSP_MSG_LEN * PCAP_BATCH_MAX)
+#define PCAP_ERR_BYTES 1024      /* a config error message */
 
 #define SLOT_BITS 20
 #define GEN_BITS 26
@@ -241,8 +243,8 @@ struct bench_thread {
 	bool stopped;              /* duration over, signal, or a hard error */
 	bool sending_over;
 
-	uint8_t (*txbuf)[BENCH_DGRAM_MAX];
-	uint8_t (*rxbuf)[BENCH_RX_BUF];
+	uint8_t (*txbuf)[BENCH_DGRAM_MAX_BYTES];
+	uint8_t (*rxbuf)[BENCH_RX_BUF_BYTES];
 	struct iovec tx_iov[FS_BURST_MAX], rx_iov[FS_BURST_MAX];
 	struct mmsghdr tx_mh[FS_BURST_MAX], rx_mh[FS_BURST_MAX];
 	uint32_t tx_slot[FS_BURST_MAX][FS_MSGS_MAX];

@@ -14,8 +14,8 @@ unsigned bench_hist_index(uint64_t v)
 
 	if (v < HIST_SUB)
 		return (unsigned)v;
-	if (v > HIST_VMAX)
-		v = HIST_VMAX;
+	if (v > HIST_VMAX_NS)
+		v = HIST_VMAX_NS;
 	msb = 63u - (unsigned)__builtin_clzll(v);
 	shift = msb - (HIST_SUB_BITS - 1);
 	return HIST_SUB + (shift - 1) * HIST_HALF + (unsigned)((v >> shift) - HIST_HALF);

@@ -3,7 +3,7 @@
  * (flashsale-bench and flashsale-bench-dpdk): log-linear, HDR style. Values
  * below HIST_SUB ns are exact; above, each power of two is split into
  * HIST_HALF buckets, so a bucket's width is at most 1 / HIST_HALF (0.8%) of
- * its values; values clamp at HIST_VMAX (2^40 - 1 ns, 18 minutes). The
+ * its values; values clamp at HIST_VMAX_NS (2^40 - 1 ns, 18 minutes). The
  * caller owns the bucket array (HIST_BUCKETS counters, zeroed), the sample
  * count and the largest sample; nothing here allocates or locks, so each
  * thread fills its own and the arrays are summed afterwards.
@@ -17,7 +17,7 @@
 #define HIST_SUB (1u << HIST_SUB_BITS)  /* values below are exact */
 #define HIST_HALF (HIST_SUB / 2)        /* buckets per power of two above */
 #define HIST_MSB_MAX 39                 /* values clamp at 2^40 - 1 ns (18 min) */
-#define HIST_VMAX ((1ull << (HIST_MSB_MAX + 1)) - 1)
+#define HIST_VMAX_NS ((1ull << (HIST_MSB_MAX + 1)) - 1)
 #define HIST_BUCKETS (HIST_SUB + (HIST_MSB_MAX - HIST_SUB_BITS + 1) * HIST_HALF)
 
 /* The bucket of a latency of ns nanoseconds. */

@@ -97,7 +97,7 @@ static void print_verdict_text(const struct bench *b, const struct verdict *v)
 }
 
 void bench_print_text(const struct bench *b, const struct bench_stats *tot,
-		       const struct figures *f, const struct verdict *v)
+		      const struct figures *f, const struct verdict *v)
 {
 	char mode[BENCH_MODE_TEXT_BYTES];
 
@@ -154,7 +154,7 @@ static void print_json_verdict(const struct bench *b, const struct verdict *v)
 }
 
 void bench_print_json(const struct bench *b, const struct bench_stats *tot,
-		       const struct figures *f, const struct verdict *v)
+		      const struct figures *f, const struct verdict *v)
 {
 	printf("{\"target\":\"%s\",\"echo\":%s,\"threads\":%u,\"batch\":%" PRIu64
 	       ",\"mode\":\"%s\",\"concurrency\":%" PRIu64 ",\"rate\":%" PRIu64

@@ -188,7 +188,7 @@ int bench_setup(struct bench *b)
  * sources and reports ICMP errors). Returns the fd or -errno. */
 int bench_socket(const struct bench *b)
 {
-	int sz = BENCH_SOCKBUF, err;
+	int sz = BENCH_SOCKBUF_BYTES, err;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)

@@ -26,7 +26,7 @@ static uint8_t *item_st(struct bench_item *it, bool after)
  * datagrams of up to 32. Request ids are index + 1 (+ 2^40 after the run). */
 static void status_send(struct bench *b, int fd, unsigned lo, unsigned hi, bool after)
 {
-	uint8_t buf[BENCH_DGRAM_MAX];
+	uint8_t buf[BENCH_DGRAM_MAX_BYTES];
 	unsigned n = 0;
 
 	for (unsigned i = lo; i < hi; i++) {
@@ -75,7 +75,7 @@ static unsigned status_take(struct bench *b, const uint8_t *buf, ssize_t len, bo
 /* One window [lo, hi): send, then read answers until all came or timeout. */
 static void status_window(struct bench *b, int fd, unsigned lo, unsigned hi, bool after)
 {
-	uint8_t buf[BENCH_RX_BUF];
+	uint8_t buf[BENCH_RX_BUF_BYTES];
 	int64_t deadline = fs_mono_ns() + b->timeout_ns;
 	unsigned missing = 0;
 

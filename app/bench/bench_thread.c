@@ -120,7 +120,7 @@ static void thread_io_init(struct bench_thread *th)
 		th->tx_mh[i].msg_hdr.msg_iov = &th->tx_iov[i];
 		th->tx_mh[i].msg_hdr.msg_iovlen = 1;
 		th->rx_iov[i].iov_base = th->rxbuf[i];
-		th->rx_iov[i].iov_len = BENCH_RX_BUF;
+		th->rx_iov[i].iov_len = BENCH_RX_BUF_BYTES;
 		th->rx_mh[i].msg_hdr.msg_iov = &th->rx_iov[i];
 		th->rx_mh[i].msg_hdr.msg_iovlen = 1;
 	}

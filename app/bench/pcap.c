@@ -47,9 +47,9 @@
 #define PCAP_LINKTYPE_ETHERNET 1
 #define PCAP_US_PER_S 1000000
 #define PCAP_NS_PER_US 1000
-#define PCAP_ERR_BYTES 1024
 
-_Static_assert(PCAP_FRAME_MAX == PCAP_PAYLOAD_OFF + FSP_HDR_LEN + FSP_MSG_LEN * PCAP_BATCH_MAX,
+_Static_assert(PCAP_FRAME_MAX_BYTES ==
+		       PCAP_PAYLOAD_OFF + FSP_HDR_LEN + FSP_MSG_LEN * PCAP_BATCH_MAX,
 	       "the frame buffer holds the largest frame");
 
 struct pcap_opts {
@@ -247,7 +247,7 @@ static int pcap_write_file(const struct pcap_opts *o, const struct pcap_item *it
 {
 	static const uint32_t hdr[6] = {PCAP_MAGIC_US, PCAP_VERSION, 0, 0, PCAP_SNAPLEN,
 					PCAP_LINKTYPE_ETHERNET};
-	uint8_t frame[PCAP_FRAME_MAX];
+	uint8_t frame[PCAP_FRAME_MAX_BYTES];
 	FILE *f = fopen(o->out, "wb");
 	int64_t t0 = fs_now_ns() / PCAP_NS_PER_US;
 

@@ -16,9 +16,9 @@
  *
  * Latency: each message's request_id is the TSC when its datagram was built
  * (plus its index in the datagram, so request ids stay distinct); the answer
- * echoes it, so latency = TSC on receipt - request_id with no table. A
- * log2-linear histogram (16 sub-buckets per power of two of ns) gives
- * percentiles within ~6%.
+ * echoes it, so latency = TSC on receipt - request_id with no table. The
+ * histogram is flashsale-bench's (app/bench/bench_hist.h: log-linear,
+ * percentiles within 0.8%).
  *
  * Paths: --item of a sold-out item (total = 0, or an ended sale) measures
  * the rejection path (the receiving core's gate: the common case once a sale
@@ -46,6 +46,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "bench/bench_hist.h"
 #include "cfg.h"
 #include "dp.h"
 #include "dp_net.h"
@@ -54,7 +55,6 @@
 
 #define GEN_BURST 32
 #define GEN_POOL 16383
-#define GEN_HIST_BUCKETS (64 * 16)
 
 struct gen_opts {
 	const char *config;
@@ -76,7 +76,8 @@ struct gen {
 	struct rte_mempool *pool;
 	uint64_t next_user, sent_msgs, sent_dgrams, answered, inflight, bad;
 	uint64_t by_status[FS_ST_COUNT];
-	uint64_t hist[GEN_HIST_BUCKETS];
+	uint64_t hist[HIST_BUCKETS];
+	uint64_t lat_count, lat_max_ns;
 	uint64_t last_ok_tsc;
 };
 
@@ -86,39 +87,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	atomic_store(&g_stop, true);
-}
-
-static unsigned hist_index(uint64_t ns)
-{
-	unsigned lg;
-
-	if (ns < 16)
-		return (unsigned)ns;
-	lg = 63u - (unsigned)__builtin_clzll(ns);
-	return RTE_MIN((lg - 3) * 16 + (unsigned)((ns >> (lg - 4)) & 15), GEN_HIST_BUCKETS - 1u);
-}
-
-static uint64_t hist_value(unsigned idx)
-{
-	unsigned lg = idx / 16 + 3;
-
-	if (idx < 16)
-		return idx;
-	return ((uint64_t)16 + idx % 16) << (lg - 4);
-}
-
-static uint64_t hist_pct(const struct gen *g, double q)
-{
-	uint64_t total = 0, acc = 0;
-
-	for (unsigned i = 0; i < GEN_HIST_BUCKETS; i++)
-		total += g->hist[i];
-	for (unsigned i = 0; i < GEN_HIST_BUCKETS && total; i++) {
-		acc += g->hist[i];
-		if ((double)acc >= q * (double)total)
-			return hist_value(i);
-	}
-	return 0;
 }
 
 static void usage(void)
@@ -283,8 +251,13 @@ static void take_answer(struct gen *g, struct rte_mbuf *m, uint64_t now, double 
 		g->by_status[r.status < FS_ST_COUNT ? r.status : 0]++;
 		if (r.status == FS_ST_OK)
 			g->last_ok_tsc = now;
-		if (r.request_id <= now)
-			g->hist[hist_index((uint64_t)((double)(now - r.request_id) * ns_per_tsc))]++;
+		if (r.request_id <= now) {
+			uint64_t ns = (uint64_t)((double)(now - r.request_id) * ns_per_tsc);
+
+			g->hist[bench_hist_index(ns)]++;
+			g->lat_count++;
+			g->lat_max_ns = RTE_MAX(g->lat_max_ns, ns);
+		}
 	}
 	g->answered += (unsigned)count;
 	g->inflight -= RTE_MIN(g->inflight, (uint64_t)count);
@@ -327,6 +300,11 @@ static void tx_some(struct gen *g, uint64_t start, uint64_t hz)
 	g->inflight += (uint64_t)sent * g->o.batch;
 }
 
+static double pct_us(const struct gen *g, double q)
+{
+	return (double)bench_hist_pct(g->hist, g->lat_count, g->lat_max_ns, q) / 1e3;
+}
+
 static void report(const struct gen *g, double secs, uint64_t start, uint64_t hz)
 {
 	double ok_secs = g->last_ok_tsc > start ? (double)(g->last_ok_tsc - start) / (double)hz : 0;
@@ -344,8 +322,7 @@ static void report(const struct gen *g, double secs, uint64_t start, uint64_t hz
 		printf("  OK: %" PRIu64 " in %.3f s (%.0f orders/s until the last OK)\n",
 		       g->by_status[FS_ST_OK], ok_secs, (double)g->by_status[FS_ST_OK] / ok_secs);
 	printf("  latency: p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n",
-	       (double)hist_pct(g, 0.5) / 1e3, (double)hist_pct(g, 0.99) / 1e3,
-	       (double)hist_pct(g, 0.999) / 1e3, (double)hist_pct(g, 1.0) / 1e3);
+	       pct_us(g, 0.5), pct_us(g, 0.99), pct_us(g, 0.999), (double)g->lat_max_ns / 1e3);
 }
 
 int main(int argc, char **argv)

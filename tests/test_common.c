@@ -1,6 +1,6 @@
 /*
  * test_common.c — common/: names, hex, tokens (PROTOCOL.md test vectors),
- * clocks.
+ * clocks, Internet checksums (RFC 1071's example and a textbook header).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "fs_cksum.h"
 #include "fs_common.h"
 #include "fs_proto.h"
 #include "fs_token.h"
@@ -104,6 +105,47 @@ static void test_fs_clocks_advance(void **state)
 	assert_string_equal(fs_strerror(0), "success");
 }
 
+/* RFC 1071 section 3's example: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2. */
+static void test_fs_cksum_add_rfc1071_example(void **state)
+{
+	(void)state;
+	static const uint8_t b[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+	static const uint8_t odd[] = {0xab, 0xcd, 0xef};
+
+	assert_int_equal(fs_cksum_fold(fs_cksum_add(0, b, sizeof(b))), 0xddf2);
+	/* Split at an even offset, the partial sums add up. */
+	assert_int_equal(fs_cksum_fold(fs_cksum_add(fs_cksum_add(0, b, 4), b + 4, 4)), 0xddf2);
+	/* An odd last byte is the high byte of a zero-padded word. */
+	assert_int_equal(fs_cksum_fold(fs_cksum_add(0, odd, sizeof(odd))), 0xabcd + 0xef00 - 0xffff);
+	assert_int_equal(fs_cksum_fold(0x1fffeu), 0xffff);
+}
+
+/* The textbook IPv4 header whose checksum is b1e6, then a small UDP
+ * datagram: what fs_cksum computes makes each block fold to ffff. */
+static void test_fs_cksum_ipv4_udp_captured_frame(void **state)
+{
+	(void)state;
+	static const uint8_t ip[20] = {0x45, 0x00, 0x00, 0x3c, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x06,
+				       0xb1, 0xe6, 0xac, 0x10, 0x0a, 0x63, 0xac, 0x10, 0x0a, 0x0c};
+	uint8_t pkt[20 + 12] = {0x45, 0x00, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0x40, 0x11,
+				0x00, 0x00, 0x0a, 0x63, 0x00, 0x01, 0x0a, 0x63, 0x00, 0x02,
+				0x9c, 0x40, 0x1e, 0x14, 0x00, 0x0c, 0x00, 0x00, 'a', 'b', 'c', 'd'};
+	uint16_t c;
+
+	assert_int_equal(fs_cksum_ipv4_hdr(ip), 0xb1e6); /* the classic textbook header */
+	assert_int_equal(fs_cksum_fold(fs_cksum_add(0, ip, sizeof(ip))), FS_CKSUM_OK);
+	c = fs_cksum_ipv4_hdr(pkt);
+	pkt[10] = (uint8_t)(c >> 8), pkt[11] = (uint8_t)c;
+	assert_int_equal(fs_cksum_fold(fs_cksum_add(0, pkt, 20)), FS_CKSUM_OK);
+	c = fs_cksum_udp4(pkt, pkt + 20, 12);
+	pkt[26] = (uint8_t)(c >> 8), pkt[27] = (uint8_t)c;
+	assert_int_equal(fs_cksum_fold(fs_cksum_ipv4_pseudo(pkt, 12) + fs_cksum_add(0, pkt + 20, 12)),
+			 FS_CKSUM_OK);
+	/* The stored field is not summed: a stale value changes nothing. */
+	pkt[26] ^= 0x5a;
+	assert_int_equal(fs_cksum_udp4(pkt, pkt + 20, 12), c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +155,8 @@ int main(void)
 		cmocka_unit_test(test_fs_names_all_values),
 		cmocka_unit_test(test_fs_shard_of_order_roundtrip),
 		cmocka_unit_test(test_fs_clocks_advance),
+		cmocka_unit_test(test_fs_cksum_add_rfc1071_example),
+		cmocka_unit_test(test_fs_cksum_ipv4_udp_captured_frame),
 	};
 	if (fs_token_init() != 0)
 		return 1;

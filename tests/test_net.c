@@ -4,9 +4,10 @@
  * builders, without EAL or mbufs.
  *
  * Frames are written byte by byte by the helpers below (big-endian stores,
- * no DPDK structs), and every checksum is checked with an RFC 1071 sum
- * written here, so a builder and a classifier that agree with each other but
- * not with the wire format still fail. The classification cases are a table:
+ * no DPDK structs), and every checksum is checked with common/fs_cksum, an
+ * RFC 1071 sum over bytes that shares nothing with DPDK's, so a builder and
+ * a classifier that agree with each other but not with the wire format
+ * still fail. The classification cases are a table:
  * each row is its own cmocka test (test_dp_net_classify_<condition>), one
  * test checks that the table produces every verdict and every drop reason,
  * and one replays every row truncated at every length into an exactly-sized
@@ -28,6 +29,7 @@
 #include <cmocka.h>
 
 #include "dp_net.h"
+#include "fs_cksum.h"
 
 #define FRAME_MAX 2048
 #define OFF_IP 14
@@ -70,60 +72,30 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
-/* RFC 1071: add big-endian 16-bit words; an odd last byte is the high byte
- * of a word padded with zero. */
-static uint32_t sum_words(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += get16(p + i);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-/* The IPv4 pseudo-header of an L4 segment of l4_len bytes. */
-static uint32_t pseudo_sum(const uint8_t *ip, uint16_t l4_len)
-{
-	uint32_t sum = sum_words(ip + 12, 8, 0);
-
-	return sum + ip[9] + l4_len;
-}
-
+/* Checksums: common/fs_cksum (RFC 1071 over bytes, nothing shared with
+ * DPDK's rte_*_cksum that dp_net.c uses). */
 static bool ip_cksum_ok(const uint8_t *f)
 {
-	return fold(sum_words(f + OFF_IP, (size_t)(f[OFF_IP] & 15) * 4, 0)) == 0xffff;
+	return fs_cksum_fold(fs_cksum_add(0, f + OFF_IP, (size_t)(f[OFF_IP] & 15) * 4)) ==
+	       FS_CKSUM_OK;
 }
 
 static bool udp_cksum_ok(const uint8_t *f)
 {
 	uint16_t ulen = get16(f + OFF_L4 + 4);
 
-	return fold(pseudo_sum(f + OFF_IP, ulen) + sum_words(f + OFF_L4, ulen, 0)) == 0xffff;
+	return fs_cksum_fold(fs_cksum_ipv4_pseudo(f + OFF_IP, ulen) +
+			     fs_cksum_add(0, f + OFF_L4, ulen)) == FS_CKSUM_OK;
 }
 
 static void fix_ip(uint8_t *f)
 {
-	uint8_t *ip = f + OFF_IP;
-
-	put16(ip + 10, 0);
-	put16(ip + 10, (uint16_t)~fold(sum_words(ip, (size_t)(ip[0] & 15) * 4, 0)));
+	put16(f + OFF_IP + 10, fs_cksum_ipv4_hdr(f + OFF_IP));
 }
 
 static uint16_t udp_cksum_of(const uint8_t *f)
 {
-	uint16_t ulen = get16(f + OFF_L4 + 4);
-	uint32_t sum = pseudo_sum(f + OFF_IP, ulen) + sum_words(f + OFF_L4, 6, 0) +
-		       sum_words(f + OFF_L4 + 8, ulen - 8u, 0);
-	uint16_t c = (uint16_t)~fold(sum);
-
-	return c == 0 ? 0xffff : c;
+	return fs_cksum_udp4(f + OFF_IP, f + OFF_L4, get16(f + OFF_L4 + 4));
 }
 
 static void fix_udp(uint8_t *f)
@@ -136,7 +108,7 @@ static void fix_icmp(uint8_t *f)
 	uint16_t len = (uint16_t)(get16(f + OFF_IP + 2) - 20);
 
 	put16(f + OFF_L4 + 2, 0);
-	put16(f + OFF_L4 + 2, (uint16_t)~fold(sum_words(f + OFF_L4, len, 0)));
+	put16(f + OFF_L4 + 2, (uint16_t)~fs_cksum_fold(fs_cksum_add(0, f + OFF_L4, len)));
 }
 
 static void put_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
@@ -956,9 +928,9 @@ static void check_echo_reply(uint16_t data_len, bool padded)
 	/* The checksum is the RFC 1071 one over the whole ICMP message. */
 	got = get16(icmp + 2);
 	put16(icmp + 2, 0);
-	assert_int_equal(got, (uint16_t)~fold(sum_words(icmp, icmp_len, 0)));
+	assert_int_equal(got, (uint16_t)~fs_cksum_fold(fs_cksum_add(0, icmp, icmp_len)));
 	put16(icmp + 2, got);
-	assert_int_equal(fold(sum_words(icmp, icmp_len, 0)), 0xffff);
+	assert_int_equal(fs_cksum_fold(fs_cksum_add(0, icmp, icmp_len)), 0xffff);
 }
 
 static void test_dp_net_icmp_echo_reply_checksums(void **state)
@@ -999,7 +971,7 @@ static void test_dp_net_icmp_echo_reply_ip_offload_leaves_zero(void **state)
 	l.tx_ip_cksum_offload = true;
 	assert_int_equal(dp_net_icmp_echo_reply(&l, f, n), n);
 	assert_int_equal(get16(f + OFF_IP + 10), 0);
-	assert_int_equal(fold(sum_words(f + OFF_L4, 16, 0)), 0xffff);
+	assert_int_equal(fs_cksum_fold(fs_cksum_add(0, f + OFF_L4, 16)), 0xffff);
 }
 
 /* ---------------------------------------------------------------- UDP */
@@ -1214,8 +1186,8 @@ static void test_dp_net_udp_build_cksum_offload(void **state)
 					  payload, sizeof(payload)),
 			 OFF_PAY + (int)sizeof(payload));
 	assert_int_equal(get16(f + OFF_IP + 10), 0);
-	assert_int_equal(get16(f + OFF_L4 + 6), fold(pseudo_sum(f + OFF_IP, ulen)));
-	put16(f + OFF_L4 + 6, (uint16_t)~fold(sum_words(f + OFF_L4, ulen, 0)));
+	assert_int_equal(get16(f + OFF_L4 + 6), fs_cksum_fold(fs_cksum_ipv4_pseudo(f + OFF_IP, ulen)));
+	put16(f + OFF_L4 + 6, (uint16_t)~fs_cksum_fold(fs_cksum_add(0, f + OFF_L4, ulen)));
 	fix_ip(f);
 	assert_true(udp_cksum_ok(f));
 	check_udp_reply_frame(f, sizeof(payload), 0x21);

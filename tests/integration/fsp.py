@@ -24,6 +24,7 @@ BUILD = os.environ.get("FLASHSALE_BUILD", os.path.join(os.path.dirname(__file__)
 DAEMON = os.path.join(BUILD, "app", "flashsaled")
 CLI = os.path.join(BUILD, "app", "flashsale")
 BENCH = os.path.join(BUILD, "app", "flashsale-bench")
+PCAPGEN = os.path.join(BUILD, "app", "flashsale-pcapgen")
 
 OP = {"BUY": 1, "CONFIRM": 2, "CANCEL": 3, "ORDER_STATUS": 4, "ITEM_STATUS": 5, "TIME": 6}
 ST_NAMES = ["OK", "SOLD_OUT", "LIMIT_EXCEEDED", "NOT_STARTED", "ENDED", "BAD_TOKEN",

@@ -1,4 +1,4 @@
-"""`flashsale-bench pcap`: the pcap file pktgen replays against the appliance.
+"""`flashsale-pcapgen`: the pcap file pktgen replays against the appliance.
 
 Reads the file back with an independent parser (test_dpdk_lib, written from
 the RFCs and PROTOCOL.md): every frame is Ethernet/IPv4/UDP with valid
@@ -6,7 +6,8 @@ checksums, to the configured address and port, carrying one well-framed FSP/1
 datagram of BUY messages with distinct (user, request id) and valid tokens.
 Then, when root, the file is replayed into the daemon in mode = dpdk over
 net_pcap (in a throw-away namespace) and every message must be answered OK:
-the stock is exactly what the file buys.
+the stock is exactly what the file buys. `flashsale-bench pcap`, the tool's
+old name, must still write the same frames.
 """
 import os
 import socket
@@ -17,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fsp import BENCH, OP, ST, buy_token, parse_response  # noqa: E402
+from fsp import BENCH, OP, PCAPGEN, ST, buy_token, parse_response  # noqa: E402
 import test_dpdk_lib as L  # noqa: E402
 
 APP_IP = "10.99.202.2"
@@ -42,11 +43,16 @@ class PcapGen(unittest.TestCase):
         cfg = L.dpdk_config(tmp, L.eal_words("--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s" %
                                              (out, os.path.join(tmp, "out.pcap"))),
                             APP_IP, 7700, workers=1)
-        p = subprocess.run([BENCH, "pcap", "--config", cfg, "--out", out, "--count", "50",
-                            "--batch", "2", "--dst-mac", APP_MAC, "--src-ip", "10.99.202.1",
-                            "--src-ports", "8"], capture_output=True, text=True, timeout=60)
+        args = ["--config", cfg, "--out", out, "--count", "50", "--batch", "2",
+                "--dst-mac", APP_MAC, "--src-ip", "10.99.202.1", "--src-ports", "8"]
+        old = subprocess.run([BENCH, "pcap"] + args[:3] + [out + ".old"] + args[4:],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(old.returncode, 0, old.stderr)
+        p = subprocess.run([PCAPGEN] + args, capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.replace(out, "F"), old.stdout.replace(out + ".old", "F"))
         frames = L.pcap_read(out)
+        self.assertEqual(L.pcap_read(out + ".old"), frames)  # the stamps may differ
         self.assertEqual(len(frames), 50)
         seen, sports = set(), set()
         for raw in frames:
@@ -66,9 +72,11 @@ class PcapGen(unittest.TestCase):
         self.assertEqual(len(seen), 100)
         self.assertEqual(len({u for u, _ in seen}), 100)
         self.assertEqual(sports, set(range(40000, 40008)))
-        bad = subprocess.run([BENCH, "pcap", "--config", cfg, "--out", out, "--count", "0"],
-                             capture_output=True, text=True, timeout=30)
-        self.assertEqual(bad.returncode, 2)
+        for tool in ([PCAPGEN], [BENCH, "pcap"]):
+            bad = subprocess.run(tool + ["--config", cfg, "--out", out, "--count", "0"],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(bad.returncode, 2)
+            self.assertIn("--count", bad.stderr)
         if os.geteuid() == 0:
             self.replay(tmp, cfg, os.path.join(tmp, "out.pcap"))
 

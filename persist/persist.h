@@ -1,12 +1,22 @@
 /*
- * persist.h — the persist/ module: the per-shard write-ahead log (io_uring,
- * group commit) and its replay (wal.c), SQLite snapshots of every shard
- * (snap.c) and start-up recovery from both (recover.c). The change feed is
- * the logs read with wal_ops_readonly() (flashsale feed).
+ * persist.h — the persist/ module: the appliance's durable state.
+ *
+ *   persist_state.c  one call opens it (create the shards, load the
+ *                    snapshot, replay the logs, audit, open the logs), one
+ *                    takes a snapshot, one closes it: what flashsaled and
+ *                    flashsale audit use
+ *   wal_record.c     the log's record codec (byte layout, CRC32C)
+ *   wal_files.c      the log's files: syscall table (fault seam), paths
+ *   wal_replay.c     reading a shard's log (recovery)
+ *   wal_write.c      writing it: group commit over io_uring
+ *   snap.c           SQLite snapshots of every shard
+ *   recover.c        start-up recovery from both
+ * The change feed is the logs read with wal_ops_readonly() (flashsale feed).
  *
  * One WAL per shard, used by that shard's thread only; nothing is shared
  * between shards. The on-disk format, the write path and the recovery
- * algorithm are described byte by byte in the header comment of wal.c.
+ * algorithm are described byte by byte in the header comments of
+ * wal_record.c, wal_write.c and wal_replay.c.
  *
  * Life of a shard's log:
  *
@@ -33,7 +43,13 @@
 #include "fs_common.h"
 #include "store.h"
 
-/* ---- limits (every bound of the WAL; params are checked against them) ---- */
+/* ---- limits and budgets (every bound of the module, units last in names;
+ * WAL params are checked against them) ---- */
+
+/* The control plane's durability work (persist_state.c). */
+#define PERSIST_WORKER_CALL_TIMEOUT_MS	 5000  /* workers must run a snapshot capture within */
+#define PERSIST_SNAPSHOT_DURABLE_WAIT_MS 10000 /* logs must be durable up to the capture within */
+#define PERSIST_DURABLE_POLL_US		 1000  /* between two looks at the logs' durable LSN */
 
 /* Queue depth: 8 bounds memory; on the test VM 2-4 met >= 100k durable
  * records/s with p99 <= 2 ms (bench_wal), 8 only with a p99 near 2-4 ms. */
@@ -49,8 +65,9 @@
 #define WAL_SEGMENTS_MAX	     65536 /* segment files one replay accepts */
 #define WAL_OPEN_SEGMENTS	     4	   /* segment files a WAL keeps open at once */
 #define WAL_RETRIES_MAX		     64	   /* resubmissions of one batch (EAGAIN, short) */
+#define WAL_CQES_PER_POLL_MAX	     1024  /* completions handled per wal_poll */
 
-/* ---- record format (wal.c's header comment has the byte layout) ---- */
+/* ---- record format (wal_record.c's header comment has the byte layout) ---- */
 
 #define WAL_REC_HDR_BYTES	24u   /* len u32, crc u32, lsn u64, type u8, 7 zero bytes */
 #define WAL_REC_ALIGN		8u    /* every record is padded to a multiple of 8 */
@@ -124,12 +141,17 @@ const struct wal_ops *wal_ops_default(void);
  * torn tail is reported (info.torn, torn_kept) and left in place. */
 const struct wal_ops *wal_ops_readonly(void);
 
+/* What a completion of the log was (the fault kinds of the test seam; not
+ * io_uring opcodes, so no caller needs liburing.h). */
+enum wal_io {
+	WAL_IO_WRITE = 1, /* a batch's write (fixed buffer or plain) */
+	WAL_IO_FSYNC = 2, /* an fdatasync: linked to a write, periodic, or a segment's */
+};
+
 /* Completion hook: sees every io_uring completion of the WAL before it is
- * handled, with the request's opcode (IORING_OP_WRITE_FIXED, or
- * IORING_OP_WRITE when buffers could not be registered, IORING_OP_FSYNC) and
- * its result; returns the result to use. Tests turn a write into -EIO,
- * -ENOSPC or a short count, or an fdatasync into -EIO. */
-typedef int (*wal_cqe_hook_fn)(void *ctx, int opcode, int res);
+ * handled, with its kind and result; returns the result to use. Tests turn
+ * a write into -EIO, -ENOSPC or a short count, or an fdatasync into -EIO. */
+typedef int (*wal_io_hook_fn)(void *ctx, enum wal_io io, int res);
 
 /* ---- recovery ---- */
 
@@ -172,7 +194,7 @@ int wal_remove_before(const char *dir, unsigned shard_id, const struct wal_ops *
 
 /* ---- writing ---- */
 
-/* Values equal cfg.h's enum cfg_durability (asserted in wal.c). */
+/* Values equal cfg.h's enum cfg_durability (asserted in wal_write.c). */
 enum wal_durability {
 	WAL_DURABILITY_SYNC = 0,  /* write linked to fdatasync; durable = fsync completed */
 	WAL_DURABILITY_BATCH = 1, /* durable = written; fdatasync every sync_interval_ms */
@@ -190,7 +212,7 @@ struct wal_params {
 	bool no_prealloc;	   /* do not fallocate(KEEP_SIZE) new segments */
 	bool eventfd;		   /* register an eventfd: see wal_event_fd() */
 	const struct wal_ops *ops; /* NULL = real syscalls; copied at open */
-	wal_cqe_hook_fn cqe_hook;  /* NULL = none */
+	wal_io_hook_fn io_hook;    /* NULL = none */
 	void *hook_ctx;
 };
 
@@ -221,7 +243,7 @@ int64_t wal_append_admin(struct wal *w, const void *payload, uint32_t len);
 
 /* Send the current batch as one io_uring submission (write, linked to
  * fdatasync in sync mode): now, or, while the previous batch's write is
- * still in the kernel (one write at a time, see wal.c), from a later
+ * still in the kernel (one write at a time, see wal_write.c), from a later
  * wal_poll, so keep polling. *ticket = its batch number (1, 2, ...): when
  * wal_poll reports it durable, every record appended before this call is
  * durable. An empty batch sends nothing and gives the newest ticket (0 if
@@ -341,5 +363,67 @@ struct persist_recover_info {
 int persist_recover(const struct cfg *cfg, struct store_catalog *cat,
 		    struct store_shard *const shards[], struct persist_recover_info infos[],
 		    unsigned flags, char *err, size_t errlen);
+
+/* ---- the durable state (persist_state.c) ----
+ *
+ *	persist_open(&params, &ps, err, len);        // shards recovered, logs open
+ *	shards = persist_shards(ps); wal = persist_wal(ps, i);
+ *	loop: persist_snapshot(ps, on_workers, eng, "periodic");
+ *	persist_snapshot(ps, NULL, NULL, "shutdown"); // workers stopped
+ *	persist_close(ps);
+ *
+ * Control plane only: these allocate and block. */
+
+#define PERSIST_OPEN_READONLY 1u /* offline tools: change no file, open no log */
+
+/* The test seam: sees every completion of shard's log (see wal_io_hook_fn). */
+typedef int (*persist_io_hook_fn)(void *ctx, unsigned shard, enum wal_io io, int res);
+
+struct persist_params {
+	const struct cfg *cfg;	  /* validated; persist_dir is the data directory */
+	struct store_catalog *cat; /* from cfg, one shard per worker */
+	unsigned flags;		  /* PERSIST_OPEN_* */
+	store_journal_fn journal; /* every shard's change hook (NULL: none) ... */
+	void *journal_ctx[FS_WORKERS_MAX]; /* ... and shard i's ctx */
+	bool eventfd;		  /* each log registers an eventfd (wal_event_fd) */
+	persist_io_hook_fn io_hook; /* NULL = none */
+	void *io_hook_ctx;
+};
+
+struct persist;
+
+/* Open the appliance's durable state: create one shard per worker (sized by
+ * store_shard_capacity), recover them (persist_recover: snapshot, each log,
+ * audit) and, unless read-only, open every shard's log where its replay
+ * ended. Logs what it found (not when read-only). 0, or -errno with the
+ * reason (file and offset, or the item) in err: refuse to start. */
+int persist_open(const struct persist_params *p, struct persist **out, char *err,
+		 size_t errlen);
+
+/* The shards (shards[i] is shard i; the caller's workers own them between
+ * launch and stop; persist_close frees them), shard i's log (NULL when
+ * read-only) and what its recovery found. */
+struct store_shard **persist_shards(struct persist *ps);
+struct wal *persist_wal(const struct persist *ps, unsigned shard);
+const struct persist_recover_info *persist_info(const struct persist *ps, unsigned shard);
+
+/* Runs fn(fn_ctx, i) on the thread of every worker i, between two of its
+ * bursts, and returns when all have (dp_engine_on_workers has this shape);
+ * 0 or -ETIMEDOUT. */
+typedef void (*persist_worker_fn)(void *fn_ctx, unsigned shard);
+typedef int (*persist_on_workers_fn)(void *ctx, persist_worker_fn fn, void *fn_ctx,
+				     int timeout_ms);
+
+/* Take a snapshot now: capture every shard on its worker (on_workers; NULL
+ * once the workers have stopped: captured here), wait until every log is
+ * durable up to what was captured, write snapshot.db, remove the log
+ * segments it made redundant. why names it in the log lines. 0 or -errno
+ * (logged); the previous snapshot stays in place on any failure. */
+int persist_snapshot(struct persist *ps, persist_on_workers_fn on_workers, void *ctx,
+		     const char *why);
+
+/* Close the logs (after the workers stopped), free the shards and the
+ * snapshot images. Returns the first storage failure of any log (0: none). */
+int persist_close(struct persist *ps);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * test_wal.c — persist/wal.c: record codec, group commit, recovery (torn
+ * test_wal.c — persist/wal_*.c: record codec, group commit, recovery (torn
  * tails, corruption, gaps), segments, and storage faults injected through
  * the ops table and the completion hook. Every test works in its own
  * mkdtemp directory under /tmp, removed by the teardown.
@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <liburing.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,14 +67,14 @@ static int fault_ftruncate(void *ctx, int fd, off_t len)
 	return f->fail_ftruncate ? -EIO : wal_ops_default()->ftruncate(NULL, fd, len);
 }
 
-static int hook_fn(void *ctx, int opcode, int res)
+static int hook_fn(void *ctx, enum wal_io io, int res)
 {
 	struct hook *h = ctx;
 
-	if (opcode == IORING_OP_WRITE_FIXED || opcode == IORING_OP_WRITE) {
+	if (io == WAL_IO_WRITE) {
 		if (++h->writes == h->write_at)
 			return h->write_res == HOOK_HALF ? res / 2 : h->write_res;
-	} else if (opcode == IORING_OP_FSYNC) {
+	} else if (io == WAL_IO_FSYNC) {
 		if (++h->fsyncs == h->fsync_at ||
 		    (h->fsync_sticky && h->fsync_at && h->fsyncs > h->fsync_at))
 			return h->fsync_res;
@@ -97,7 +96,7 @@ static int setup(void **state)
 	f->p.dir = f->root;
 	f->p.shard_id = 0;
 	f->p.ops = &f->ops;
-	f->p.cqe_hook = hook_fn;
+	f->p.io_hook = hook_fn;
 	f->p.hook_ctx = &f->hook;
 	*state = f;
 	return 0;

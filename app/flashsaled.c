@@ -11,8 +11,14 @@
  * teardown: workers drain and wait for their logs, final counters, audit,
  * shutdown snapshot, close the durable state.
  *
- * Exit status: 0 after a clean stop, 1 on a runtime failure (including a
- * failed audit), 2 on a usage or configuration error.
+ * Exit status (for supervisors; --help and docs/operations.md): 0 after a
+ * clean stop; 1 on a runtime failure (a failed audit, no front end); 2 on a
+ * usage or configuration error (including state that does not fit the
+ * config, and a data directory locked by another daemon); 3 when the
+ * durable state is missing, damaged or failed: a start refused because the
+ * data directory, its manifest, a shard or a segment is missing or an
+ * acknowledged record is damaged; a storage fault or lost files during the
+ * run; a failed shutdown snapshot.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,25 +48,41 @@
 #define STATS_LOG_INTERVAL_NS (10 * FS_NS_PER_S) /* counters logged at most this often */
 #define CONTROL_POLL_MS	      100		   /* the control loop wakes at least this often */
 
+enum {
+	EXIT_CLEAN = 0,	  /* a clean stop */
+	EXIT_RUNTIME = 1, /* a failed audit, a front end that would not start */
+	EXIT_USAGE = 2,	  /* usage, config, or a data directory in use */
+	EXIT_STORAGE = 3, /* durable state missing, damaged or failed */
+};
+
 static atomic_int g_quit;
 static struct dp_engine *g_engine;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flashsaled --config FILE [--check]\n"
+		"usage: flashsaled --config FILE [--init | --check]\n"
 		"\n"
 		"The flashsale appliance: answers FSP/1 (UDP) purchase requests for the\n"
 		"activities and items in FILE.\n"
 		"\n"
 		"  -c, --config FILE   the INI configuration (see docs/configuration.md)\n"
+		"      --init          first start of a new appliance: create the data\n"
+		"                      directory ([persist] dir) and its MANIFEST, then run;\n"
+		"                      refused if the directory already holds state. Every\n"
+		"                      later start is without --init, and refuses to run\n"
+		"                      (naming what is missing) if the state was lost\n"
 		"      --check         validate FILE, print what it holds, and exit\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          this text\n"
 		"\n"
 		"Runs in the foreground; SIGINT or SIGTERM stop it cleanly.\n"
-		"Exit status: 0 clean stop, 1 runtime failure, 2 usage or config error.\n"
-		"Example: flashsaled --config config/flashsale.ini\n");
+		"Exit status: 0 clean stop; 1 runtime failure (failed audit); 2 usage or\n"
+		"config error, or the data directory is in use; 3 durable state missing,\n"
+		"damaged or failed (start refused, storage fault or lost files during the\n"
+		"run, failed shutdown snapshot): do not restart blindly, look at the log.\n"
+		"Example: flashsaled --config config/flashsale.ini --init   (first start)\n"
+		"         flashsaled --config config/flashsale.ini          (every later one)\n");
 }
 
 static void on_signal(int sig)
@@ -134,11 +156,13 @@ bad:
 
 /* Open the durable state (shards recovered from snapshot and logs, audited,
  * logs open) and link each shard's log to its worker. Before any port. */
-static int durable_open(const struct cfg *cfg, struct store_catalog *cat, struct persist **ps)
+static int durable_open(const struct cfg *cfg, bool init, struct store_catalog *cat,
+			struct persist **ps)
 {
 	struct persist_params p = {
 		.cfg = cfg,
 		.cat = cat,
+		.flags = init ? PERSIST_OPEN_INIT : 0,
 		.journal = dp_journal_hook,
 		.eventfd = true,
 		.io_hook = g_fault.io ? fault_hook : NULL,
@@ -161,11 +185,11 @@ static int durable_open(const struct cfg *cfg, struct store_catalog *cat, struct
 	return 0;
 }
 
-static void durable_close(struct persist *ps)
+static int durable_close(struct persist *ps)
 {
 	for (unsigned i = 0; i < FS_WORKERS_MAX; i++)
 		g_journals[i].wal = NULL;
-	persist_close(ps);
+	return persist_close(ps);
 }
 
 /* ---- snapshots (persist_snapshot; captured on the workers) ---- */
@@ -231,6 +255,7 @@ static void control_loop(const struct cfg *cfg, struct fs_http *http)
 			snapshot_take("periodic");
 			next_snapshot = fs_mono_ns() + snapshot_interval_ns;
 		}
+		persist_watch(g_persist, fs_mono_ns());
 		dp_engine_watch_links(g_engine);
 		if (fs_mono_ns() < next)
 			continue;
@@ -287,10 +312,10 @@ static int mkdirs(const char *path)
 
 /* One daemon per data directory: an flock held for the process's life (the
  * kernel drops it when the process dies, even on kill -9). Returns the fd. */
-static int lock_data_dir(const struct cfg *cfg)
+static int lock_data_dir(const struct cfg *cfg, bool init)
 {
 	char path[FS_PATH_MAX + 32], pid[32];
-	int fd, rc = mkdirs(cfg->persist_dir);
+	int fd, rc = init ? mkdirs(cfg->persist_dir) : 0;
 
 	if (rc < 0) {
 		fs_log("error", "%s: [persist] dir %s: cannot create: %s", cfg->path,
@@ -299,9 +324,16 @@ static int lock_data_dir(const struct cfg *cfg)
 	}
 	snprintf(path, sizeof(path), "%s/flashsaled.lock", cfg->persist_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && !init) {
+		fs_log("error", "%s: the data directory is missing: its state is lost, or this is "
+				"a new appliance (start it once with flashsaled --init)",
+		       cfg->persist_dir);
+		return -ENOENT;
+	}
 	if (fd < 0) {
-		fs_log("error", "%s: cannot open: %s", path, strerror(errno));
-		return -errno;
+		rc = -errno;
+		fs_log("error", "%s: cannot open: %s", path, fs_strerror(rc));
+		return rc;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		ssize_t n = read(fd, pid, sizeof(pid) - 1);
@@ -318,10 +350,11 @@ static int lock_data_dir(const struct cfg *cfg)
 	return fd;
 }
 
-static int parse_args(int argc, char **argv, const char **config, bool *check)
+static int parse_args(int argc, char **argv, const char **config, bool *check, bool *init)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+		{"init", no_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
@@ -331,6 +364,7 @@ static int parse_args(int argc, char **argv, const char **config, bool *check)
 		switch (c) {
 		case 'c': *config = optarg; break;
 		case 'k': *check = true; break;
+		case 'i': *init = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("flashsaled " FLASHSALE_VERSION "\n"); exit(0);
 		default: usage(stderr); return -EINVAL;
@@ -344,24 +378,31 @@ static int parse_args(int argc, char **argv, const char **config, bool *check)
 		fprintf(stderr, "flashsaled: --config FILE is required (try --help)\n");
 		return -EINVAL;
 	}
+	if (*init && *check) {
+		fprintf(stderr, "flashsaled: --init and --check exclude each other\n");
+		return -EINVAL;
+	}
 	return 0;
 }
 
-static int run(const struct cfg *cfg)
+static int run(const struct cfg *cfg, bool init)
 {
 	struct store_catalog *cat = NULL;
 	struct store_shard **shards;
 	struct fs_http *http = NULL;
 	char err[512] = "";
-	int rc, status = 1;
+	int rc, status = EXIT_RUNTIME;
 
 	rc = store_catalog_create(cfg, cfg->workers, &cat);
 	if (rc < 0) {
 		fs_log("error", "catalog: %s", fs_strerror(rc));
-		return 1;
+		return EXIT_RUNTIME;
 	}
-	if (durable_open(cfg, cat, &g_persist) < 0)
+	rc = durable_open(cfg, init, cat, &g_persist);
+	if (rc < 0) {
+		status = rc == -EINVAL || rc == -EEXIST ? EXIT_USAGE : EXIT_STORAGE;
 		goto out_cat;
+	}
 	/* (persist_open audited every shard: the invariants hold before any
 	 * port opens, or we never got here.) */
 	shards = persist_shards(g_persist);
@@ -402,16 +443,24 @@ static int run(const struct cfg *cfg)
 	dp_engine_stats(g_engine, &s);
 	log_stats("final", &s);
 	dp_engine_log_net(g_engine, "final");
-	status = audit_all(shards, cfg->workers);
+	status = audit_all(shards, cfg->workers) ? EXIT_RUNTIME : EXIT_CLEAN;
+	if (status == EXIT_CLEAN && (rc = persist_failed(g_persist)) < 0) {
+		fs_log("error", "storage fault during the run (%s): exit %d", fs_strerror(rc),
+		       EXIT_STORAGE);
+		status = EXIT_STORAGE;
+	}
 	/* A clean stop leaves a snapshot, so the next start replays nothing. */
-	if (status == 0 && snapshot_take("shutdown") < 0)
-		fs_log("warn", "no shutdown snapshot: the next start replays the log instead");
+	if (status == EXIT_CLEAN && snapshot_take("shutdown") < 0) {
+		fs_log("error", "no shutdown snapshot: the next start replays the log instead");
+		status = EXIT_STORAGE;
+	}
 out_engine:
 	fs_http_close(http);
 	dp_engine_free(g_engine);
 	g_engine = NULL;
 out_shards:
-	durable_close(g_persist);
+	if (durable_close(g_persist) < 0 && status == EXIT_CLEAN)
+		status = EXIT_STORAGE;
 	g_persist = NULL;
 out_cat:
 	store_catalog_free(cat);
@@ -421,21 +470,21 @@ out_cat:
 int main(int argc, char **argv)
 {
 	const char *config = NULL;
-	bool check = false;
+	bool check = false, init = false;
 	struct cfg cfg;
 	char err[1024];
 	int rc, status;
 
-	if (parse_args(argc, argv, &config, &check) < 0)
-		return 2;
+	if (parse_args(argc, argv, &config, &check, &init) < 0)
+		return EXIT_USAGE;
 	if (fs_token_init() < 0) {
 		fprintf(stderr, "flashsaled: libsodium init failed\n");
-		return 1;
+		return EXIT_RUNTIME;
 	}
 	rc = cfg_load(config, fs_now_ns(), &cfg, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "flashsaled: %s\n", err);
-		return 2;
+		return EXIT_USAGE;
 	}
 	fs_log("info", "flashsaled " FLASHSALE_VERSION ": config %s", config);
 	cfg_log_summary(&cfg);
@@ -446,12 +495,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int lock_fd = -1;
-	if (fault_plan_load() < 0 || (lock_fd = lock_data_dir(&cfg)) < 0 ||
+	if (fault_plan_load() < 0 || (lock_fd = lock_data_dir(&cfg, init)) < 0 ||
 	    dp_eal_init(&cfg) < 0) {
 		if (lock_fd >= 0)
 			close(lock_fd);
 		cfg_free(&cfg);
-		return 2;
+		return lock_fd == -ENOENT ? EXIT_STORAGE : EXIT_USAGE;
 	}
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
@@ -459,7 +508,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	status = run(&cfg);
+	status = run(&cfg, init);
 	dp_eal_cleanup();
 	close(lock_fd);
 	cfg_free(&cfg);

@@ -50,6 +50,7 @@
 #define PERSIST_WORKER_CALL_TIMEOUT_MS	 5000  /* workers must run a snapshot capture within */
 #define PERSIST_SNAPSHOT_DURABLE_WAIT_MS 10000 /* logs must be durable up to the capture within */
 #define PERSIST_DURABLE_POLL_US		 1000  /* between two looks at the logs' durable LSN */
+#define PERSIST_WATCH_INTERVAL_MS	 1000  /* files checked, manifest high-water recorded */
 
 /* Queue depth: 8 bounds memory; on the test VM 2-4 met >= 100k durable
  * records/s with p99 <= 2 ms (bench_wal), 8 only with a p99 near 2-4 ms. */
@@ -187,6 +188,14 @@ typedef int (*wal_replay_fn)(void *ctx, uint64_t lsn, const struct store_change 
 int wal_replay(const char *dir, unsigned shard_id, const struct wal_ops *ops, uint64_t from_lsn,
 	       wal_replay_fn fn, void *ctx, struct wal_replay_info *info, char *err, size_t errlen);
 
+/* wal_replay, told that every record up to acked_lsn was acknowledged (the
+ * manifest's high-water LSN; 0 = unknown): a bad record at or below it is
+ * corruption, never a torn tail, and a log ending before it (or missing) is
+ * -EBADMSG naming the file and offset. */
+int wal_replay_acked(const char *dir, unsigned shard_id, const struct wal_ops *ops,
+		     uint64_t from_lsn, uint64_t acked_lsn, wal_replay_fn fn, void *ctx,
+		     struct wal_replay_info *info, char *err, size_t errlen);
+
 /* Delete the segments wholly before lsn (every record < lsn), after a
  * snapshot. The last segment is never deleted. Safe while the shard's WAL
  * is open in another thread. Returns how many were deleted, or -errno. */
@@ -286,6 +295,24 @@ struct wal_stats {
 };
 void wal_stats(const struct wal *w, struct wal_stats *out);
 
+/* ---- for the control plane, from any thread ---- */
+
+/* Where the log stands, as published by its thread at every wal_poll
+ * (relaxed atomics: a recent value, never a torn one). */
+struct wal_position {
+	uint64_t durable_lsn; /* durable as configured */
+	uint64_t synced_lsn;  /* covered by a completed fdatasync */
+	uint64_t segment_lsn; /* first LSN (name) of the segment appended to */
+	int failed;	      /* 0 or the log's failure */
+};
+void wal_position(const struct wal *w, struct wal_position *out);
+
+/* Fail the log from outside with err (< 0), as if a write had failed: its
+ * thread picks it up at its next wal_poll (woken through the eventfd, if
+ * any), so the shard answers UNAVAILABLE. The storage watch uses it when a
+ * segment file disappears under the log. */
+void wal_inject_fault(struct wal *w, int err);
+
 /* ---- snapshots (snap.c) ----
  *
  * DIR/snapshot.db is the newest complete snapshot of every shard (SQLite;
@@ -364,6 +391,33 @@ int persist_recover(const struct cfg *cfg, struct store_catalog *cat,
 		    struct store_shard *const shards[], struct persist_recover_info infos[],
 		    unsigned flags, char *err, size_t errlen);
 
+/* The same, with acked_lsn[i] = shard i's manifest high-water LSN (see
+ * wal_replay_acked); acked_lsn NULL = persist_recover. */
+int persist_recover_acked(const struct cfg *cfg, struct store_catalog *cat,
+			  struct store_shard *const shards[], struct persist_recover_info infos[],
+			  const uint64_t acked_lsn[], unsigned flags, char *err, size_t errlen);
+
+/* ---- the manifest (persist_manifest.c: format and write discipline) ---- */
+
+#define PERSIST_MANIFEST_FILE "MANIFEST"
+
+struct persist_manifest {
+	unsigned n_shards;
+	struct persist_manifest_shard {
+		uint64_t hw_lsn;       /* durable high-water LSN when written */
+		uint64_t segment_lsn;  /* newest segment's name then (0: none) */
+		uint64_t snapshot_lsn; /* the shard's LSN in snapshot.db then (0: none) */
+	} shard[FS_WORKERS_MAX];
+};
+
+/* Read DIR/MANIFEST: 0, -ENOENT when there is none, -EBADMSG (damaged, with
+ * the line in err) or another -errno. */
+int persist_manifest_read(const char *dir, struct persist_manifest *m, char *err,
+			  size_t errlen);
+/* Write it whole: MANIFEST.tmp, fsync, rename, fsync DIR. 0 or -errno. */
+int persist_manifest_write(const char *dir, const struct persist_manifest *m, char *err,
+			   size_t errlen);
+
 /* ---- the durable state (persist_state.c) ----
  *
  *	persist_open(&params, &ps, err, len);        // shards recovered, logs open
@@ -375,6 +429,8 @@ int persist_recover(const struct cfg *cfg, struct store_catalog *cat,
  * Control plane only: these allocate and block. */
 
 #define PERSIST_OPEN_READONLY 1u /* offline tools: change no file, open no log */
+#define PERSIST_OPEN_INIT     2u /* a new appliance: create DIR and its manifest;
+				  * refused if DIR holds any state */
 
 /* The test seam: sees every completion of shard's log (see wal_io_hook_fn). */
 typedef int (*persist_io_hook_fn)(void *ctx, unsigned shard, enum wal_io io, int res);
@@ -392,11 +448,15 @@ struct persist_params {
 
 struct persist;
 
-/* Open the appliance's durable state: create one shard per worker (sized by
- * store_shard_capacity), recover them (persist_recover: snapshot, each log,
- * audit) and, unless read-only, open every shard's log where its replay
- * ended. Logs what it found (not when read-only). 0, or -errno with the
- * reason (file and offset, or the item) in err: refuse to start. */
+/* Open the appliance's durable state: check DIR against its manifest
+ * (PERSIST_OPEN_INIT: create both first), create one shard per worker (sized
+ * by store_shard_capacity), recover them (snapshot, each log up to at least
+ * the manifest's high-water LSN, audit) and, unless read-only, open every
+ * shard's log where its replay ended and record the new high-water marks.
+ * Logs what it found (not when read-only). 0, or -errno with the reason
+ * (what is missing, file and offset, or the item) in err: refuse to start.
+ * -ENOENT / -EBADMSG: state missing or damaged; -EEXIST: --init on existing
+ * state; -EINVAL: the state does not fit the config. */
 int persist_open(const struct persist_params *p, struct persist **out, char *err,
 		 size_t errlen);
 
@@ -422,8 +482,23 @@ typedef int (*persist_on_workers_fn)(void *ctx, persist_worker_fn fn, void *fn_c
 int persist_snapshot(struct persist *ps, persist_on_workers_fn on_workers, void *ctx,
 		     const char *why);
 
-/* Close the logs (after the workers stopped), free the shards and the
- * snapshot images. Returns the first storage failure of any log (0: none). */
+/* The storage watch, called by the control plane at every turn of its loop;
+ * does something every PERSIST_WATCH_INTERVAL_MS. (1) Each shard's current
+ * segment must still be linked (st_nlink > 0) and still be what its path
+ * names (same inode): else the data directory or the segment was removed or
+ * replaced, and that shard's log is failed (wal_inject_fault), so the shard
+ * answers UNAVAILABLE within about one interval, like any storage fault.
+ * (2) When a shard's durable LSN moved, the manifest is rewritten with it.
+ * Returns 0, or the first storage failure seen (state lost: -ENOENT). */
+int persist_watch(struct persist *ps, int64_t now_ns);
+
+/* 0 while every log is healthy; else the first failure (-errno) of a log,
+ * or of the watch. */
+int persist_failed(const struct persist *ps);
+
+/* Close the logs (after the workers stopped), record the final high-water
+ * marks in the manifest, free the shards and the snapshot images. Returns
+ * the first storage failure of any log or of the watch (0: none). */
 int persist_close(struct persist *ps);
 
 #endif

@@ -34,11 +34,14 @@
  */
 #include "persist.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -62,6 +65,18 @@ struct persist {
 	uint64_t lsn[FS_WORKERS_MAX], durable[FS_WORKERS_MAX];
 	int err[FS_WORKERS_MAX];
 	int64_t capture_ns[FS_WORKERS_MAX];
+	/* manifest and storage watch */
+	struct persist_manifest man; /* as last written */
+	int lost;		     /* first failure the watch found (0: none) */
+	bool man_warned;	     /* a failed manifest write was logged */
+	int64_t next_watch_ns;
+	struct {
+		int fd;		     /* the current segment, opened by us; -1: none */
+		uint64_t lsn;	     /* its name */
+		dev_t dev;
+		ino_t ino;
+		bool failed;	     /* fault injected */
+	} watch[FS_WORKERS_MAX];
 };
 
 static int io_hook(void *ctx, enum wal_io io, int res)
@@ -155,6 +170,184 @@ static int logs_open(struct persist *ps, const struct persist_params *p, char *e
 	return 0;
 }
 
+/* ---- the data directory against its manifest ---- */
+
+static bool is_state_entry(const char *name)
+{
+	return strcmp(name, PERSIST_MANIFEST_FILE) == 0 || strncmp(name, "snapshot.db", 11) == 0 ||
+	       strncmp(name, "shard-", 6) == 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* --init: DIR may exist (the daemon's lock file is in it) but hold no state;
+ * create it, one directory per shard, and the first manifest. */
+static int state_init(const char *dir, unsigned n, char *err, size_t errlen)
+{
+	struct persist_manifest m = {.n_shards = n};
+	char path[FS_PATH_MAX + 16];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int rc;
+
+	if (d) {
+		while ((de = readdir(d)))
+			if (is_state_entry(de->d_name))
+				break;
+		if (de) {
+			fs_errf(err, errlen, "%s: holds state already (%s): --init is only for a "
+					     "new appliance; start without it",
+				dir, de->d_name);
+			closedir(d);
+			return -EEXIST;
+		}
+		closedir(d);
+	} else if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		fs_errf(err, errlen, "%s: cannot create: %s", dir, fs_strerror(rc));
+		return rc;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int k = snprintf(path, sizeof(path), "%s/shard-%02u", dir, i);
+		if (k < 0 || (size_t)k >= sizeof(path))
+			return -ENAMETOOLONG;
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			fs_errf(err, errlen, "%s: cannot create: %s", path, fs_strerror(rc));
+			return rc;
+		}
+	}
+	if ((rc = fsync_dir(dir)) < 0) {
+		fs_errf(err, errlen, "%s: fsync: %s", dir, fs_strerror(rc));
+		return rc;
+	}
+	return persist_manifest_write(dir, &m, err, errlen);
+}
+
+/* Is there a segment of shard_dir named after lsn or later? */
+static bool segment_or_later(const char *shard_dir, uint64_t lsn)
+{
+	struct dirent *de;
+	DIR *d = opendir(shard_dir);
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		uint64_t v;
+		char tail[8];
+		if (strlen(de->d_name) == 24 &&
+		    sscanf(de->d_name, "wal-%16" SCNx64 "%7s", &v, tail) == 2 &&
+		    strcmp(tail, ".log") == 0 && v >= lsn)
+			found = true;
+	}
+	closedir(d);
+	return found;
+}
+
+/* A start without --init: DIR, its manifest, every shard directory and each
+ * shard's newest recorded segment (or a later one) must be there. */
+static int state_check(const char *dir, unsigned workers, struct persist_manifest *m, char *err,
+		       size_t errlen)
+{
+	char path[FS_PATH_MAX + 64];
+	struct stat st;
+	int rc;
+
+	if (stat(dir, &st) < 0) {
+		rc = -errno;
+		fs_errf(err, errlen, "%s: the data directory is %s: its state is lost, or this is "
+				     "a new appliance (start it once with flashsaled --init)",
+			dir, rc == -ENOENT ? "missing" : fs_strerror(rc));
+		return rc;
+	}
+	rc = persist_manifest_read(dir, m, err, errlen);
+	if (rc == -ENOENT)
+		fs_errf(err, errlen, "%s/%s: missing: the data directory's state is lost, or it "
+				     "was never initialised (flashsaled --init)",
+			dir, PERSIST_MANIFEST_FILE);
+	if (rc < 0)
+		return rc;
+	if (m->n_shards != workers) {
+		fs_errf(err, errlen, "%s/%s: %u shards, but the config has workers = %u", dir,
+			PERSIST_MANIFEST_FILE, m->n_shards, workers);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < workers; i++) {
+		const struct persist_manifest_shard *ms = &m->shard[i];
+		int k = snprintf(path, sizeof(path), "%s/shard-%02u", dir, i);
+		if (k < 0 || (size_t)k >= sizeof(path))
+			return -ENAMETOOLONG;
+		if (stat(path, &st) < 0) {
+			rc = -errno;
+			fs_errf(err, errlen, "%s: %s (the manifest lists shard %u, high-water LSN %"
+					     PRIu64 "): its log is lost",
+				path, rc == -ENOENT ? "missing" : fs_strerror(rc), i, ms->hw_lsn);
+			return rc;
+		}
+		if (ms->segment_lsn && !segment_or_later(path, ms->segment_lsn)) {
+			fs_errf(err, errlen, "%s/wal-%016" PRIx64 ".log: missing (the manifest's "
+					     "newest segment of shard %u, and no later one): the log "
+					     "is lost",
+				path, ms->segment_lsn, i);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+/* The high-water LSN to record: what is durable against power loss as the
+ * durability mode promises it (batch: only what an fdatasync covered). */
+static uint64_t hw_of(const struct persist *ps, const struct wal_position *pos)
+{
+	return ps->cfg->durability == CFG_DUR_BATCH ? pos->synced_lsn : pos->durable_lsn;
+}
+
+/* Record the logs' current positions (snap_lsn: a snapshot just written,
+ * NULL: keep) in the manifest, if anything moved or force. */
+static int manifest_update(struct persist *ps, const uint64_t *snap_lsn, bool force)
+{
+	struct persist_manifest m = ps->man;
+	char err[FS_PATH_MAX + 128];
+	bool moved = force;
+	int rc;
+
+	for (unsigned i = 0; i < ps->n; i++) {
+		struct wal_position pos;
+		if (!ps->wal[i])
+			continue;
+		wal_position(ps->wal[i], &pos);
+		if (hw_of(ps, &pos) > m.shard[i].hw_lsn)
+			m.shard[i].hw_lsn = hw_of(ps, &pos);
+		if (pos.segment_lsn)
+			m.shard[i].segment_lsn = pos.segment_lsn;
+		if (snap_lsn)
+			m.shard[i].snapshot_lsn = snap_lsn[i];
+		moved |= memcmp(&m.shard[i], &ps->man.shard[i], sizeof(m.shard[i])) != 0;
+	}
+	if (!moved)
+		return 0;
+	rc = persist_manifest_write(ps->cfg->persist_dir, &m, err, sizeof(err));
+	if (rc < 0) {
+		if (!ps->man_warned)
+			fs_log("error", "manifest not updated: %s", err);
+		ps->man_warned = true;
+		return rc;
+	}
+	ps->man = m;
+	return 0;
+}
+
 int persist_open(const struct persist_params *p, struct persist **out, char *err,
 		 size_t errlen)
 {
@@ -173,18 +366,47 @@ int persist_open(const struct persist_params *p, struct persist **out, char *err
 	ps->flags = p->flags;
 	ps->io_hook = p->io_hook;
 	ps->io_hook_ctx = p->io_hook_ctx;
-	rc = shards_create(ps, p, err, errlen);
+	for (unsigned i = 0; i < FS_WORKERS_MAX; i++)
+		ps->watch[i].fd = -1;
+	rc = 0;
+	if ((p->flags & PERSIST_OPEN_INIT) && !(p->flags & PERSIST_OPEN_READONLY)) {
+		rc = state_init(p->cfg->persist_dir, ps->n, err, errlen);
+		if (rc == 0)
+			fs_log("info", "%s: initialised a new data directory (%u shards)",
+			       p->cfg->persist_dir, ps->n);
+	}
+	if (rc == 0)
+		rc = state_check(p->cfg->persist_dir, ps->n, &ps->man, err, errlen);
+	if (rc == 0)
+		rc = shards_create(ps, p, err, errlen);
 	if (rc == 0) {
-		rc = persist_recover(p->cfg, p->cat, ps->shards, ps->info,
-				     p->flags & PERSIST_OPEN_READONLY ? PERSIST_RECOVER_READONLY
-								       : 0,
-				     err, errlen);
+		uint64_t acked[FS_WORKERS_MAX];
+		for (unsigned i = 0; i < ps->n; i++)
+			acked[i] = ps->man.shard[i].hw_lsn;
+		rc = persist_recover_acked(p->cfg, p->cat, ps->shards, ps->info, acked,
+					   p->flags & PERSIST_OPEN_READONLY
+						   ? PERSIST_RECOVER_READONLY
+						   : 0,
+					   err, errlen);
 		if (rc < 0 && errlen && err[0] == '\0')
 			fs_errf(err, errlen, "%s", fs_strerror(rc));
 	}
 	if (rc == 0 && !(p->flags & PERSIST_OPEN_READONLY)) {
 		log_recovery(ps);
 		rc = logs_open(ps, p, err, errlen);
+	}
+	if (rc == 0 && !(p->flags & PERSIST_OPEN_READONLY)) {
+		/* Everything replayed is durable now (wal_open fsynced it). */
+		uint64_t snap[FS_WORKERS_MAX];
+		for (unsigned i = 0; i < ps->n; i++) {
+			snap[i] = ps->info[i].snapshot_lsn;
+			ps->man.shard[i].hw_lsn = ps->info[i].wal.next_lsn - 1;
+		}
+		rc = manifest_update(ps, snap, true);
+		if (rc < 0)
+			fs_errf(err, errlen, "%s/%s: cannot record the state: %s",
+				p->cfg->persist_dir, PERSIST_MANIFEST_FILE, fs_strerror(rc));
+		ps->next_watch_ns = fs_mono_ns() + (int64_t)PERSIST_WATCH_INTERVAL_MS * 1000000;
 	}
 	if (rc < 0) {
 		persist_close(ps);
@@ -217,7 +439,14 @@ int persist_close(struct persist *ps)
 
 	if (!ps)
 		return 0;
+	/* The workers are done: record where every log ends (unless the watch
+	 * found the directory gone: nothing is recreated). */
+	failed = persist_failed(ps);
+	if (!ps->lost && ps->wal[0] && manifest_update(ps, NULL, false) < 0)
+		failed = failed ? failed : -EIO;
 	for (unsigned i = 0; i < ps->n; i++) {
+		if (ps->watch[i].fd >= 0)
+			close(ps->watch[i].fd);
 		if (ps->wal[i]) {
 			int rc = wal_close(ps->wal[i]);
 			if (rc < 0) {
@@ -346,5 +575,93 @@ int persist_snapshot(struct persist *ps, persist_on_workers_fn on_workers, void 
 		       "in %.0f ms (worker stall at most %.2f ms); %u old log segments removed",
 	       why, st.orders, st.idem_entries, (double)st.bytes / 1e6, (double)st.total_ns / 1e6,
 	       (double)stall / 1e6, removed);
+	return manifest_update(ps, ps->lsn, false);
+}
+
+/* ---- the storage watch ---- */
+
+/* Is shard i's current segment (named lsn) still linked, and still what its
+ * path names? 0 or -errno with why. */
+static int watch_segment(struct persist *ps, unsigned i, uint64_t lsn, char *why, size_t len)
+{
+	char path[FS_PATH_MAX + 64];
+	struct stat st;
+
+	int k = snprintf(path, sizeof(path), "%s/shard-%02u/wal-%016" PRIx64 ".log",
+			 ps->cfg->persist_dir, i, lsn);
+
+	if (k < 0 || (size_t)k >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (ps->watch[i].fd < 0 || ps->watch[i].lsn != lsn) {
+		if (ps->watch[i].fd >= 0)
+			close(ps->watch[i].fd);
+		ps->watch[i].fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (ps->watch[i].fd < 0 || fstat(ps->watch[i].fd, &st) < 0) {
+			int rc = -errno;
+			fs_errf(why, len, "%s: %s", path, fs_strerror(rc));
+			return rc;
+		}
+		ps->watch[i].lsn = lsn;
+		ps->watch[i].dev = st.st_dev;
+		ps->watch[i].ino = st.st_ino;
+	}
+	if (fstat(ps->watch[i].fd, &st) == 0 && st.st_nlink == 0) {
+		fs_errf(why, len, "%s: unlinked (the segment or the data directory was removed)",
+			path);
+		return -ENOENT;
+	}
+	if (stat(path, &st) < 0) {
+		int rc = -errno;
+		fs_errf(why, len, "%s: %s (the segment or the data directory was removed)", path,
+			fs_strerror(rc));
+		return rc;
+	}
+	if (st.st_dev != ps->watch[i].dev || st.st_ino != ps->watch[i].ino) {
+		fs_errf(why, len, "%s: replaced by another file", path);
+		return -ESTALE;
+	}
+	return 0;
+}
+
+int persist_watch(struct persist *ps, int64_t now_ns)
+{
+	char why[FS_PATH_MAX + 160];
+
+	if ((ps->flags & PERSIST_OPEN_READONLY) || now_ns < ps->next_watch_ns)
+		return ps->lost;
+	ps->next_watch_ns = now_ns + (int64_t)PERSIST_WATCH_INTERVAL_MS * 1000000;
+	for (unsigned i = 0; i < ps->n; i++) {
+		struct wal_position pos;
+		int rc;
+		if (!ps->wal[i] || ps->watch[i].failed)
+			continue;
+		wal_position(ps->wal[i], &pos);
+		if (pos.failed || !pos.segment_lsn)
+			continue;
+		rc = watch_segment(ps, i, pos.segment_lsn, why, sizeof(why));
+		if (rc == 0)
+			continue;
+		fs_log("error", "shard %u: storage lost: %s: failing the shard closed", i, why);
+		wal_inject_fault(ps->wal[i], rc);
+		ps->watch[i].failed = true;
+		ps->lost = ps->lost ? ps->lost : rc;
+	}
+	if (!ps->lost)
+		(void)manifest_update(ps, NULL, false);
+	return ps->lost;
+}
+
+int persist_failed(const struct persist *ps)
+{
+	if (ps->lost)
+		return ps->lost;
+	for (unsigned i = 0; i < ps->n; i++) {
+		struct wal_position pos;
+		if (!ps->wal[i])
+			continue;
+		wal_position(ps->wal[i], &pos);
+		if (pos.failed)
+			return pos.failed;
+	}
 	return 0;
 }

@@ -33,6 +33,16 @@
  *     wal_ops_readonly() (whose open-for-write fails with -EROFS) the tail
  *     is reported but not cut (info.torn_kept): offline tools and the change
  *     feed read a live log this way and stop quietly at its end.
+ * ACKNOWLEDGED RECORDS (wal_replay_acked): the caller may say that every
+ * record up to acked_lsn was acknowledged (persist/'s manifest records each
+ * shard's durable high-water LSN). Then step 4's "torn tail" at an LSN <=
+ * acked_lsn is corruption (a flipped bit in a record some client holds an
+ * OK for, named by file and offset), and a log that ends before acked_lsn,
+ * or has no segment at all, is refused: acknowledged records are missing.
+ * Records after acked_lsn are judged as in step 4 (the manifest is written
+ * at most every PERSIST_WATCH_INTERVAL_MS, so the newest acknowledged
+ * records may lie beyond it). wal_replay is wal_replay_acked with 0.
+ *
  * Known limit: after a power loss during a multi-page write the disk may keep
  * a later page of an unacknowledged batch and not an earlier one. Step 4 then
  * sees a bad record followed by a valid one and refuses to start, though no
@@ -67,6 +77,7 @@ struct replay {
 	struct wal_replay_info *info;
 	char *err;
 	size_t errlen;
+	uint64_t acked_lsn;	/* every record <= it was acknowledged (0: unknown) */
 	uint64_t expect;	/* LSN the next record must have */
 	char path[FS_PATH_MAX]; /* segment being read */
 };
@@ -186,6 +197,12 @@ static int replay_scan(struct replay *r, const uint8_t *buf, size_t size, bool l
 				return corrupt(r, off,
 					       "%s, followed by a valid record at offset %zu", why,
 					       next);
+			if (r->expect <= r->acked_lsn)
+				return corrupt(r, off,
+					       "%s in LSN %" PRIu64 ", which was acknowledged (the "
+					       "manifest's high-water LSN is %" PRIu64
+					       "): corruption, not a torn write",
+					       why, r->expect, r->acked_lsn);
 			break; /* torn tail */
 		}
 		if (rec.lsn != r->expect)
@@ -264,6 +281,12 @@ static int replay_segments(struct replay *r, const char *shard_dir, const struct
 	if (r->expect < r->from_lsn)
 		return corrupt(r, end, "log ends at LSN %" PRIu64 ", before from_lsn %" PRIu64,
 			       r->expect - 1, r->from_lsn);
+	if (r->expect - 1 < r->acked_lsn)
+		return corrupt(r, end,
+			       "log ends at LSN %" PRIu64 " (%zu bytes), before LSN %" PRIu64
+			       ", the manifest's high-water mark: acknowledged records are missing "
+			       "(segment truncated, or later segments removed)",
+			       r->expect - 1, size, r->acked_lsn);
 	if (end < size && (rc = replay_truncate(r, end, size)))
 		return rc;
 	r->info->next_lsn = r->expect;
@@ -275,9 +298,17 @@ static int replay_segments(struct replay *r, const char *shard_dir, const struct
 int wal_replay(const char *dir, unsigned shard_id, const struct wal_ops *ops, uint64_t from_lsn,
 	       wal_replay_fn fn, void *ctx, struct wal_replay_info *info, char *err, size_t errlen)
 {
+	return wal_replay_acked(dir, shard_id, ops, from_lsn, 0, fn, ctx, info, err, errlen);
+}
+
+int wal_replay_acked(const char *dir, unsigned shard_id, const struct wal_ops *ops,
+		     uint64_t from_lsn, uint64_t acked_lsn, wal_replay_fn fn, void *ctx,
+		     struct wal_replay_info *info, char *err, size_t errlen)
+{
 	struct replay r = {
 		.ops = ops ? ops : &wal_sys_ops,
 		.from_lsn = from_lsn ? from_lsn : 1,
+		.acked_lsn = acked_lsn,
 		.fn = fn,
 		.ctx = ctx,
 		.info = info,
@@ -298,10 +329,17 @@ int wal_replay(const char *dir, unsigned shard_id, const struct wal_ops *ops, ui
 	}
 	rc = wal_seg_list_load(shard_dir, &sl, err, errlen);
 	info->ignored_files = sl.ignored;
-	if (rc == 0 && sl.n == 0)
+	if (rc == 0 && sl.n == 0 && r.from_lsn - 1 < acked_lsn) {
+		fs_errf(err, errlen,
+			"%s: no log segment, but LSNs up to %" PRIu64 " were acknowledged (the "
+			"manifest's high-water mark): the log is lost",
+			shard_dir, acked_lsn);
+		rc = -EBADMSG;
+	} else if (rc == 0 && sl.n == 0) {
 		info->next_lsn = r.from_lsn;
-	else if (rc == 0)
+	} else if (rc == 0) {
 		rc = replay_segments(&r, shard_dir, &sl);
+	}
 	free(sl.lsn);
 	return rc;
 }

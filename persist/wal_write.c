@@ -87,6 +87,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <liburing.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 
 #include "cfg.h"
@@ -170,6 +171,10 @@ struct wal {
 	int failed;
 	uint64_t failed_ticket; /* UINT64_MAX while not failed */
 	struct wal_stats st;
+	/* Written by the log's thread at wal_poll, read by the control plane. */
+	_Atomic uint64_t pub_durable_lsn, pub_synced_lsn, pub_segment_lsn;
+	_Atomic int pub_failed;
+	_Atomic int injected; /* wal_inject_fault: picked up by wal_poll */
 };
 
 static unsigned fill_slot(const struct wal *w)
@@ -459,13 +464,27 @@ static void wal_retire(struct wal *w)
 	seg_close_idle(w);
 }
 
+static void wal_publish(struct wal *w)
+{
+	atomic_store_explicit(&w->pub_durable_lsn, w->durable_lsn, memory_order_relaxed);
+	atomic_store_explicit(&w->pub_synced_lsn, w->st.synced_lsn, memory_order_relaxed);
+	atomic_store_explicit(&w->pub_segment_lsn, w->seg[w->cur].first_lsn,
+			      memory_order_relaxed);
+	atomic_store_explicit(&w->pub_failed, w->failed, memory_order_relaxed);
+}
+
 int wal_poll(struct wal *w, uint64_t *durable_ticket)
 {
+	int inj = atomic_load_explicit(&w->injected, memory_order_relaxed);
+
+	if (inj && !w->failed)
+		wal_fail(w, w->durable_ticket + 1, inj);
 	if (io_uring_sq_ready(&w->ring))
 		ring_submit(w);
 	wal_reap(w);
 	wal_retire(w);
 	wal_kick(w);
+	wal_publish(w);
 	if (durable_ticket)
 		*durable_ticket = w->durable_ticket;
 	return w->failed;
@@ -517,6 +536,7 @@ int wal_wait(struct wal *w, uint64_t *durable_ticket)
 		FS_ASSERT(rc >= 0 || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY || rc == -ETIME);
 	}
 	wal_retire(w);
+	wal_publish(w);
 	if (durable_ticket)
 		*durable_ticket = w->durable_ticket;
 	return w->failed;
@@ -866,6 +886,7 @@ int wal_open(const struct wal_params *p, const struct wal_replay_info *info, str
 		       "wal %s: durability = none: NOTHING IS FSYNCED, acknowledged records "
 		       "are lost on power loss (benchmarks only)",
 		       w->dir);
+	wal_publish(w);
 	*out = w;
 	return 0;
 fail:
@@ -900,3 +921,20 @@ void wal_stats(const struct wal *w, struct wal_stats *out)
 	out->fixed_buffers = w->fixed;
 }
 
+void wal_position(const struct wal *w, struct wal_position *out)
+{
+	out->durable_lsn = atomic_load_explicit(&w->pub_durable_lsn, memory_order_relaxed);
+	out->synced_lsn = atomic_load_explicit(&w->pub_synced_lsn, memory_order_relaxed);
+	out->segment_lsn = atomic_load_explicit(&w->pub_segment_lsn, memory_order_relaxed);
+	out->failed = atomic_load_explicit(&w->pub_failed, memory_order_relaxed);
+}
+
+void wal_inject_fault(struct wal *w, int err)
+{
+	uint64_t one = 1;
+
+	FS_ASSERT(err < 0);
+	atomic_store_explicit(&w->injected, err, memory_order_relaxed);
+	if (w->efd >= 0)
+		(void)!write(w->efd, &one, sizeof(one)); /* wake the log's thread */
+}

@@ -175,7 +175,9 @@ int persist_manifest_read(const char *dir, struct persist_manifest *m, char *err
 		return -EBADMSG;
 	}
 	crc_line = strstr(buf, "\ncrc32c ");
-	if (!crc_line || sscanf(crc_line + 1, "crc32c %8x\n", &crc) != 1) {
+	if (!crc_line || (size_t)(buf + n - crc_line) != 1 + 7 + 8 + 1 || buf[n - 1] != '\n' ||
+	    strspn(crc_line + 8, "0123456789abcdef") != 8 ||
+	    sscanf(crc_line + 1, "crc32c %8x", &crc) != 1) {
 		fs_errf(err, errlen, "%s: no crc32c line (cut short?)", path);
 		return -EBADMSG;
 	}

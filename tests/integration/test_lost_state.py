@@ -78,6 +78,14 @@ def manifest_hw(d, shard):
     return 0
 
 
+def wait_manifest_hw(testcase, d, shard, hw):
+    """Until the running daemon's storage watch recorded hw (bounded)."""
+    end = time.monotonic() + WATCH_BOUND_S
+    while manifest_hw(d, shard) < hw and time.monotonic() < end:
+        time.sleep(0.05)
+    testcase.assertEqual(manifest_hw(d, shard), hw)
+
+
 class LostState(unittest.TestCase):
     def test_data_dir_removed_under_load(self):
         d = daemon(durability="none")
@@ -143,18 +151,27 @@ class LostState(unittest.TestCase):
                 self.assertIn("shard-01: missing", p.stdout)
 
     def test_segment_truncated_to_zero(self):
-        d = daemon()
-        d.start()
-        c = d.client()
-        for u in range(1, 6):
-            self.assertEqual(buy(c, u, 1002).status, ST["OK"])
-        c.close()
-        self.assertEqual(d.stop(), 0)
-        seg = sorted(glob.glob(data(d, "shard-00", "wal-*.log")))[-1]
-        os.truncate(seg, 0)
-        rc, out = refused(self, d)
-        self.assertEqual(rc, 3, out)
-        self.assertIn(seg, out)
+        for crash in (False, True):
+            with self.subTest(crash=crash):
+                d = daemon()
+                d.start()
+                c = d.client()
+                for u in range(1, 6):
+                    self.assertEqual(buy(c, u, 1002).status, ST["OK"])
+                c.close()
+                if crash:  # no snapshot: the log is all there is
+                    wait_manifest_hw(self, d, 0, 5)
+                    d.proc.kill()
+                    d.proc.wait(timeout=10)
+                    for f in glob.glob(data(d, "snapshot.db*")):
+                        os.remove(f)
+                else:
+                    self.assertEqual(d.stop(), 0)
+                seg = sorted(glob.glob(data(d, "shard-00", "wal-*.log")))[-1]
+                os.truncate(seg, 0)
+                rc, out = refused(self, d)
+                self.assertEqual(rc, 3, out)
+                self.assertIn(seg, out)
 
     def test_segment_removed_between_runs(self):
         d = daemon()
@@ -179,10 +196,7 @@ class LostState(unittest.TestCase):
                     self.assertEqual(buy(c, u, 1001).status, ST["OK"])
                 c.close()
                 if crash:  # the running daemon recorded the high-water mark
-                    end = time.monotonic() + WATCH_BOUND_S
-                    while manifest_hw(d, 0) < 5 and time.monotonic() < end:
-                        time.sleep(0.05)
-                    self.assertEqual(manifest_hw(d, 0), 5)
+                    wait_manifest_hw(self, d, 0, 5)
                     d.proc.kill()
                     d.proc.wait(timeout=10)
                 else:

@@ -52,6 +52,9 @@
 #define PERSIST_DURABLE_POLL_US		 1000  /* between two looks at the logs' durable LSN */
 #define PERSIST_WATCH_INTERVAL_MS	 1000  /* files checked, manifest high-water recorded */
 
+/* Snapshots (snap.c). */
+#define SNAP_IMAGE_CHUNK_BYTES (16u << 20) /* one BLOB row of a raw shard image */
+
 /* Queue depth: 8 bounds memory; on the test VM 2-4 met >= 100k durable
  * records/s with p99 <= 2 ms (bench_wal), 8 only with a p99 near 2-4 ms. */
 #define WAL_QUEUE_DEPTH_DEFAULT	     8 /* batches submitted and not yet retired */

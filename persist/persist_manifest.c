@@ -37,8 +37,10 @@
  *
  * COST: nothing on the request path. The control plane rewrites the file
  * when a high-water LSN moved, at most once per PERSIST_WATCH_INTERVAL_MS
- * (two fsyncs and a rename: ~1 ms on the test VM), after each snapshot and
- * at shutdown. The price is that the newest acknowledged records (up to one
+ * (two fsyncs and a rename: p50 0.7 ms, p99 ~115 ms on the shared test VM's
+ * ext4, measured with the same syscalls from Python, 200 runs; the control
+ * loop's HTTP answers wait that long, the workers never do), after each
+ * snapshot and at shutdown. The price is that the newest acknowledged records (up to one
  * interval's worth) are beyond the recorded high-water mark: a flipped bit
  * there still reads as a torn tail (docs/operations.md).
  */

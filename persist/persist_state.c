@@ -4,16 +4,36 @@
  * what the offline audit opens read-only.
  *
  * OPEN (persist_open)
+ *  0. The data directory against its manifest (persist_manifest.c): with
+ *     PERSIST_OPEN_INIT first create both (refused if DIR holds a manifest,
+ *     a snapshot or a shard directory); then DIR, MANIFEST, every shard
+ *     directory and each shard's newest recorded segment (or a later one)
+ *     must exist, else -ENOENT naming what is missing.
  *  1. Create one shard per worker from the catalog, sized by
  *     store_shard_capacity, with the caller's journal hook (the data plane's
  *     link to the log); order sequences start at 1 and continue from the
  *     snapshot and the log.
- *  2. persist_recover (recover.c): the newest snapshot, each shard's log
- *     after it (torn tails cut and reported; anything else refuses the start
- *     naming file and offset), store_audit of every shard.
- *  3. Unless read-only, open each shard's log where its replay ended.
+ *  2. persist_recover_acked (recover.c): the newest snapshot, each shard's
+ *     log after it, read with the manifest's high-water LSN as the
+ *     acknowledged mark (torn tails above it cut and reported; anything else
+ *     refuses the start naming file and offset), store_audit of every shard.
+ *  3. Unless read-only, open each shard's log where its replay ended, and
+ *     record the new positions in the manifest (everything replayed is
+ *     durable now: wal_open fsynced it).
  * Any failure frees what was built and returns the reason: the caller
  * refuses to start.
+ *
+ * THE STORAGE WATCH (persist_watch, control plane, every
+ * PERSIST_WATCH_INTERVAL_MS): the log keeps writing happily into a file
+ * that was unlinked (rm -rf of the data directory) or replaced, and nothing
+ * would notice until the next restart came up empty. So the watch keeps an
+ * fd of its own on each shard's current segment (the log publishes which,
+ * wal_position) and checks st_nlink > 0 on it and that the path still names
+ * the same inode; if not, it fails that shard's log (wal_inject_fault: the
+ * worker sees it at its next wal_poll, as a storage error) and the shard
+ * answers UNAVAILABLE. Two stat calls per shard per second, none on the
+ * data path. The same pass rewrites the manifest when a high-water LSN
+ * moved.
  *
  * SNAPSHOTS (persist_snapshot) are taken without stopping the data path for
  * more than a burst: each worker copies its own shard into a preallocated

@@ -190,6 +190,8 @@ static int logs_open(struct persist *ps, const struct persist_params *p, char *e
 	return 0;
 }
 
+static int watch_segment(struct persist *ps, unsigned i, uint64_t lsn, char *why, size_t len);
+
 /* ---- the data directory against its manifest ---- */
 
 static bool is_state_entry(const char *name)
@@ -426,6 +428,13 @@ int persist_open(const struct persist_params *p, struct persist **out, char *err
 		if (rc < 0)
 			fs_errf(err, errlen, "%s/%s: cannot record the state: %s",
 				p->cfg->persist_dir, PERSIST_MANIFEST_FILE, fs_strerror(rc));
+		/* Learn each segment's inode now, before any port opens: a file
+		 * replaced later is then told apart from the one being written. */
+		for (unsigned i = 0; rc == 0 && i < ps->n; i++) {
+			struct wal_position pos;
+			wal_position(ps->wal[i], &pos);
+			rc = watch_segment(ps, i, pos.segment_lsn, err, errlen);
+		}
 		ps->next_watch_ns = fs_mono_ns() + (int64_t)PERSIST_WATCH_INTERVAL_MS * 1000000;
 	}
 	if (rc < 0) {
@@ -626,7 +635,8 @@ static int watch_segment(struct persist *ps, unsigned i, uint64_t lsn, char *why
 		ps->watch[i].ino = st.st_ino;
 	}
 	if (fstat(ps->watch[i].fd, &st) == 0 && st.st_nlink == 0) {
-		fs_errf(why, len, "%s: unlinked (the segment or the data directory was removed)",
+		fs_errf(why, len, "%s: unlinked (the segment or the data directory was removed, "
+				  "or the segment replaced)",
 			path);
 		return -ENOENT;
 	}

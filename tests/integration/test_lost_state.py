@@ -4,6 +4,7 @@
   within a bounded time (the storage watch), the daemon exits 3, and a
   restart refuses, naming the missing directory (before: it kept answering
   OK, and the restart served a fresh sale);
+- a segment replaced under load: that shard (only) answers UNAVAILABLE;
 - a shard directory removed, or a segment truncated to 0 bytes, between
   runs: the start refuses, naming it (with and without a snapshot);
 - a flipped bit in the last acknowledged record: the start refuses, naming
@@ -123,6 +124,30 @@ class LostState(unittest.TestCase):
         self.assertIn(data(d), out)
         self.assertIn("data directory is missing", out)
         self.assertNotIn(" ready: ", out)
+
+    def test_segment_replaced_under_load(self):
+        """Only the shard whose segment was replaced fails closed."""
+        d = daemon(durability="none")
+        d.start()
+        c = d.client()
+        user = 1
+        for item in (1001, 1002):
+            self.assertEqual(buy(c, user, item).status, ST["OK"])
+            user += 1
+        seg = sorted(glob.glob(data(d, "shard-00", "wal-*.log")))[-1]
+        shutil.copyfile(seg, seg + ".copy")
+        os.replace(seg + ".copy", seg)  # same name and bytes, another inode
+        end = time.monotonic() + WATCH_BOUND_S
+        st = ST["OK"]
+        while st == ST["OK"] and time.monotonic() < end:
+            st = buy(c, user, 1002).status  # shard 0
+            user += 1
+            time.sleep(0.01)
+        self.assertEqual(st, ST["UNAVAILABLE"], d.output())
+        self.assertEqual(buy(c, user, 1001).status, ST["OK"])  # shard 1 is fine
+        c.close()
+        self.assertIn("storage lost: " + seg, d.output())
+        self.assertEqual(d.stop(check=False), 3, d.output())
 
     def test_shard_dir_removed_between_runs(self):
         for snapshot in (True, False):

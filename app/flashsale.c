@@ -28,10 +28,11 @@
  * (persist/: the logs and snapshot.db) and never change a file, so they can
  * run next to a live daemon. feed prints the change records of the logs as
  * JSON lines (seq = the shard's LSN; a consumer's offset older than the log
- * is a gap: exit 4, resync from snapshot.db). audit recovers snapshot + logs
- * into shards built from --config (persist_recover, read-only), runs
- * store_audit, checks every logged change against the recovered orders and
- * every item's units, and prints a summary.
+ * is a gap: exit 4, resync from snapshot.db). audit opens the durable state
+ * exactly as the daemon does (persist_open, read-only: the manifest checks,
+ * snapshot + logs into shards built from --config), runs store_audit,
+ * checks every logged change against the recovered orders and every item's
+ * units, and prints a summary.
  *
  * Exit status: 0 OK, 1 the appliance answered with another status (printed;
  * for feed and audit: a failure or a violation), 2 usage or config error,

@@ -28,10 +28,11 @@
  * (persist/: the logs and snapshot.db) and never change a file, so they can
  * run next to a live daemon. feed prints the change records of the logs as
  * JSON lines (seq = the shard's LSN; a consumer's offset older than the log
- * is a gap: exit 4, resync from snapshot.db). audit recovers snapshot + logs
- * into shards built from --config (persist_recover, read-only), runs
- * store_audit, checks every logged change against the recovered orders and
- * every item's units, and prints a summary.
+ * is a gap: exit 4, resync from snapshot.db). audit opens the durable state
+ * exactly as the daemon does (persist_open, read-only: the manifest checks,
+ * snapshot + logs into shards built from --config), runs store_audit,
+ * checks every logged change against the recovered orders and every item's
+ * units, and prints a summary.
  *
  * Exit status: 0 OK, 1 the appliance answered with another status (printed;
  * for feed and audit: a failure or a violation), 2 usage or config error,
@@ -1052,27 +1053,6 @@ static int audit_change(void *ctx, uint64_t lsn, const struct store_change *ch)
 	return 0;
 }
 
-static int audit_shards_create(const struct cfg *cfg, struct store_catalog *cat,
-			       struct store_shard **sh)
-{
-	for (unsigned i = 0; i < cfg->workers; i++) {
-		struct store_shard_params p = {
-			.shard_id = i,
-			.idempotency_retention_ns =
-				(int64_t)cfg->idempotency_retention_s * FS_NS_PER_S,
-			.first_seq = 1,
-		};
-		int rc;
-
-		store_shard_capacity(cat, i, &p);
-		if ((rc = store_shard_create(cat, &p, &sh[i])) < 0) {
-			fprintf(stderr, "flashsale: audit: shard %u: %s\n", i, fs_strerror(rc));
-			return rc;
-		}
-	}
-	return 0;
-}
-
 static void audit_print_shard(const struct store_shard *s, unsigned i,
 			      const struct persist_recover_info *in, uint64_t by_state[5])
 {
@@ -1161,11 +1141,11 @@ static uint64_t audit_check(const struct cfg *cfg, struct store_shard **sh,
 
 static int run_audit(struct cli *cli)
 {
-	struct store_shard *sh[FS_WORKERS_MAX] = {0};
 	struct persist_recover_info *infos = calloc(FS_WORKERS_MAX, sizeof(*infos));
 	struct store_catalog *cat = NULL;
+	struct persist *ps = NULL;
 	struct cfg cfg;
-	char err[1024];
+	char err[2048];
 	uint64_t bad = 0;
 	int rc, status = EXIT_NOT_OK;
 
@@ -1193,21 +1173,22 @@ static int run_audit(struct cli *cli)
 		fprintf(stderr, "flashsale: audit: catalog: %s\n", fs_strerror(rc));
 		goto out;
 	}
-	if ((rc = audit_shards_create(&cfg, cat, sh)) < 0)
-		goto out;
-	rc = persist_recover(&cfg, cat, sh, infos, PERSIST_RECOVER_READONLY, err, sizeof(err));
+	/* The daemon's own open, read-only: the same shards, the same recovery. */
+	struct persist_params pp = {.cfg = &cfg, .cat = cat, .flags = PERSIST_OPEN_READONLY};
+	rc = persist_open(&pp, &ps, err, sizeof(err));
 	if (rc < 0) {
 		printf("VIOLATION recovery refused: %s\n", err);
 		goto out;
 	}
-	bad = audit_check(&cfg, sh, infos);
+	for (unsigned i = 0; i < cfg.workers; i++)
+		infos[i] = *persist_info(ps, i);
+	bad = audit_check(&cfg, persist_shards(ps), infos);
 	printf("%s: %" PRIu64 " violation%s\n", bad ? "AUDIT FAILED" : "audit ok", bad,
 	       bad == 1 ? "" : "s");
 	status = bad ? EXIT_NOT_OK : 0;
 out:
 	fflush(stdout);
-	for (unsigned i = 0; i < cfg.workers; i++)
-		store_shard_free(sh[i]);
+	persist_close(ps);
 	store_catalog_free(cat);
 	cfg_free(&cfg);
 	free(infos);

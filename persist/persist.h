@@ -1,12 +1,22 @@
 /*
- * persist.h — the persist/ module: the per-shard write-ahead log (io_uring,
- * group commit) and its replay (wal.c), SQLite snapshots of every shard
- * (snap.c) and start-up recovery from both (recover.c). The change feed is
- * the logs read with wal_ops_readonly() (flashsale feed).
+ * persist.h — the persist/ module: the appliance's durable state.
+ *
+ *   persist_state.c  one call opens it (create the shards, load the
+ *                    snapshot, replay the logs, audit, open the logs), one
+ *                    takes a snapshot, one closes it: what flashsaled and
+ *                    flashsale audit use
+ *   wal_record.c     the log's record codec (byte layout, CRC32C)
+ *   wal_files.c      the log's files: syscall table (fault seam), paths
+ *   wal_replay.c     reading a shard's log (recovery)
+ *   wal_write.c      writing it: group commit over io_uring
+ *   snap.c           SQLite snapshots of every shard
+ *   recover.c        start-up recovery from both
+ * The change feed is the logs read with wal_ops_readonly() (flashsale feed).
  *
  * One WAL per shard, used by that shard's thread only; nothing is shared
  * between shards. The on-disk format, the write path and the recovery
- * algorithm are described byte by byte in the header comment of wal.c.
+ * algorithm are described byte by byte in the header comments of
+ * wal_record.c, wal_write.c and wal_replay.c.
  *
  * Life of a shard's log:
  *
@@ -33,7 +43,17 @@
 #include "fs_common.h"
 #include "store.h"
 
-/* ---- limits (every bound of the WAL; params are checked against them) ---- */
+/* ---- limits and budgets (every bound of the module, units last in names;
+ * WAL params are checked against them) ---- */
+
+/* The control plane's durability work (persist_state.c). */
+#define PERSIST_WORKER_CALL_TIMEOUT_MS	 5000  /* workers must run a snapshot capture within */
+#define PERSIST_SNAPSHOT_DURABLE_WAIT_MS 10000 /* logs must be durable up to the capture within */
+#define PERSIST_DURABLE_POLL_US		 1000  /* between two looks at the logs' durable LSN */
+#define PERSIST_WATCH_INTERVAL_MS	 1000  /* files checked, manifest high-water recorded */
+
+/* Snapshots (snap.c). */
+#define SNAP_IMAGE_CHUNK_BYTES (16u << 20) /* one BLOB row of a raw shard image */
 
 /* Queue depth: 8 bounds memory; on the test VM 2-4 met >= 100k durable
  * records/s with p99 <= 2 ms (bench_wal), 8 only with a p99 near 2-4 ms. */
@@ -49,8 +69,9 @@
 #define WAL_SEGMENTS_MAX	     65536 /* segment files one replay accepts */
 #define WAL_OPEN_SEGMENTS	     4	   /* segment files a WAL keeps open at once */
 #define WAL_RETRIES_MAX		     64	   /* resubmissions of one batch (EAGAIN, short) */
+#define WAL_CQES_PER_POLL_MAX	     1024  /* completions handled per wal_poll */
 
-/* ---- record format (wal.c's header comment has the byte layout) ---- */
+/* ---- record format (wal_record.c's header comment has the byte layout) ---- */
 
 #define WAL_REC_HDR_BYTES	24u   /* len u32, crc u32, lsn u64, type u8, 7 zero bytes */
 #define WAL_REC_ALIGN		8u    /* every record is padded to a multiple of 8 */
@@ -124,12 +145,17 @@ const struct wal_ops *wal_ops_default(void);
  * torn tail is reported (info.torn, torn_kept) and left in place. */
 const struct wal_ops *wal_ops_readonly(void);
 
+/* What a completion of the log was (the fault kinds of the test seam; not
+ * io_uring opcodes, so no caller needs liburing.h). */
+enum wal_io {
+	WAL_IO_WRITE = 1, /* a batch's write (fixed buffer or plain) */
+	WAL_IO_FSYNC = 2, /* an fdatasync: linked to a write, periodic, or a segment's */
+};
+
 /* Completion hook: sees every io_uring completion of the WAL before it is
- * handled, with the request's opcode (IORING_OP_WRITE_FIXED, or
- * IORING_OP_WRITE when buffers could not be registered, IORING_OP_FSYNC) and
- * its result; returns the result to use. Tests turn a write into -EIO,
- * -ENOSPC or a short count, or an fdatasync into -EIO. */
-typedef int (*wal_cqe_hook_fn)(void *ctx, int opcode, int res);
+ * handled, with its kind and result; returns the result to use. Tests turn
+ * a write into -EIO, -ENOSPC or a short count, or an fdatasync into -EIO. */
+typedef int (*wal_io_hook_fn)(void *ctx, enum wal_io io, int res);
 
 /* ---- recovery ---- */
 
@@ -165,6 +191,14 @@ typedef int (*wal_replay_fn)(void *ctx, uint64_t lsn, const struct store_change 
 int wal_replay(const char *dir, unsigned shard_id, const struct wal_ops *ops, uint64_t from_lsn,
 	       wal_replay_fn fn, void *ctx, struct wal_replay_info *info, char *err, size_t errlen);
 
+/* wal_replay, told that every record up to acked_lsn was acknowledged (the
+ * manifest's high-water LSN; 0 = unknown): a bad record at or below it is
+ * corruption, never a torn tail, and a log ending before it (or missing) is
+ * -EBADMSG naming the file and offset. */
+int wal_replay_acked(const char *dir, unsigned shard_id, const struct wal_ops *ops,
+		     uint64_t from_lsn, uint64_t acked_lsn, wal_replay_fn fn, void *ctx,
+		     struct wal_replay_info *info, char *err, size_t errlen);
+
 /* Delete the segments wholly before lsn (every record < lsn), after a
  * snapshot. The last segment is never deleted. Safe while the shard's WAL
  * is open in another thread. Returns how many were deleted, or -errno. */
@@ -172,7 +206,7 @@ int wal_remove_before(const char *dir, unsigned shard_id, const struct wal_ops *
 
 /* ---- writing ---- */
 
-/* Values equal cfg.h's enum cfg_durability (asserted in wal.c). */
+/* Values equal cfg.h's enum cfg_durability (asserted in wal_write.c). */
 enum wal_durability {
 	WAL_DURABILITY_SYNC = 0,  /* write linked to fdatasync; durable = fsync completed */
 	WAL_DURABILITY_BATCH = 1, /* durable = written; fdatasync every sync_interval_ms */
@@ -190,7 +224,7 @@ struct wal_params {
 	bool no_prealloc;	   /* do not fallocate(KEEP_SIZE) new segments */
 	bool eventfd;		   /* register an eventfd: see wal_event_fd() */
 	const struct wal_ops *ops; /* NULL = real syscalls; copied at open */
-	wal_cqe_hook_fn cqe_hook;  /* NULL = none */
+	wal_io_hook_fn io_hook;    /* NULL = none */
 	void *hook_ctx;
 };
 
@@ -221,7 +255,7 @@ int64_t wal_append_admin(struct wal *w, const void *payload, uint32_t len);
 
 /* Send the current batch as one io_uring submission (write, linked to
  * fdatasync in sync mode): now, or, while the previous batch's write is
- * still in the kernel (one write at a time, see wal.c), from a later
+ * still in the kernel (one write at a time, see wal_write.c), from a later
  * wal_poll, so keep polling. *ticket = its batch number (1, 2, ...): when
  * wal_poll reports it durable, every record appended before this call is
  * durable. An empty batch sends nothing and gives the newest ticket (0 if
@@ -263,6 +297,24 @@ struct wal_stats {
 	bool fixed_buffers;	/* buffers registered with io_uring */
 };
 void wal_stats(const struct wal *w, struct wal_stats *out);
+
+/* ---- for the control plane, from any thread ---- */
+
+/* Where the log stands, as published by its thread at every wal_poll
+ * (relaxed atomics: a recent value, never a torn one). */
+struct wal_position {
+	uint64_t durable_lsn; /* durable as configured */
+	uint64_t synced_lsn;  /* covered by a completed fdatasync */
+	uint64_t segment_lsn; /* first LSN (name) of the segment appended to */
+	int failed;	      /* 0 or the log's failure */
+};
+void wal_position(const struct wal *w, struct wal_position *out);
+
+/* Fail the log from outside with err (< 0), as if a write had failed: its
+ * thread picks it up at its next wal_poll (woken through the eventfd, if
+ * any), so the shard answers UNAVAILABLE. The storage watch uses it when a
+ * segment file disappears under the log. */
+void wal_inject_fault(struct wal *w, int err);
 
 /* ---- snapshots (snap.c) ----
  *
@@ -341,5 +393,115 @@ struct persist_recover_info {
 int persist_recover(const struct cfg *cfg, struct store_catalog *cat,
 		    struct store_shard *const shards[], struct persist_recover_info infos[],
 		    unsigned flags, char *err, size_t errlen);
+
+/* The same, with acked_lsn[i] = shard i's manifest high-water LSN (see
+ * wal_replay_acked); acked_lsn NULL = persist_recover. */
+int persist_recover_acked(const struct cfg *cfg, struct store_catalog *cat,
+			  struct store_shard *const shards[], struct persist_recover_info infos[],
+			  const uint64_t acked_lsn[], unsigned flags, char *err, size_t errlen);
+
+/* ---- the manifest (persist_manifest.c: format and write discipline) ---- */
+
+#define PERSIST_MANIFEST_FILE "MANIFEST"
+
+struct persist_manifest {
+	unsigned n_shards;
+	struct persist_manifest_shard {
+		uint64_t hw_lsn;       /* durable high-water LSN when written */
+		uint64_t segment_lsn;  /* newest segment's name then (0: none) */
+		uint64_t snapshot_lsn; /* the shard's LSN in snapshot.db then (0: none) */
+	} shard[FS_WORKERS_MAX];
+};
+
+/* Read DIR/MANIFEST: 0, -ENOENT when there is none, -EBADMSG (damaged, with
+ * the line in err) or another -errno. */
+int persist_manifest_read(const char *dir, struct persist_manifest *m, char *err,
+			  size_t errlen);
+/* Write it whole: MANIFEST.tmp, fsync, rename, fsync DIR. 0 or -errno. */
+int persist_manifest_write(const char *dir, const struct persist_manifest *m, char *err,
+			   size_t errlen);
+
+/* ---- the durable state (persist_state.c) ----
+ *
+ *	persist_open(&params, &ps, err, len);        // shards recovered, logs open
+ *	shards = persist_shards(ps); wal = persist_wal(ps, i);
+ *	loop: persist_snapshot(ps, on_workers, eng, "periodic");
+ *	persist_snapshot(ps, NULL, NULL, "shutdown"); // workers stopped
+ *	persist_close(ps);
+ *
+ * Control plane only: these allocate and block. */
+
+#define PERSIST_OPEN_READONLY 1u /* offline tools: change no file, open no log */
+#define PERSIST_OPEN_INIT     2u /* a new appliance: create DIR and its manifest;
+				  * refused if DIR holds any state */
+
+/* The test seam: sees every completion of shard's log (see wal_io_hook_fn). */
+typedef int (*persist_io_hook_fn)(void *ctx, unsigned shard, enum wal_io io, int res);
+
+struct persist_params {
+	const struct cfg *cfg;	  /* validated; persist_dir is the data directory */
+	struct store_catalog *cat; /* from cfg, one shard per worker */
+	unsigned flags;		  /* PERSIST_OPEN_* */
+	store_journal_fn journal; /* every shard's change hook (NULL: none) ... */
+	void *journal_ctx[FS_WORKERS_MAX]; /* ... and shard i's ctx */
+	bool eventfd;		  /* each log registers an eventfd (wal_event_fd) */
+	persist_io_hook_fn io_hook; /* NULL = none */
+	void *io_hook_ctx;
+};
+
+struct persist;
+
+/* Open the appliance's durable state: check DIR against its manifest
+ * (PERSIST_OPEN_INIT: create both first), create one shard per worker (sized
+ * by store_shard_capacity), recover them (snapshot, each log up to at least
+ * the manifest's high-water LSN, audit) and, unless read-only, open every
+ * shard's log where its replay ended and record the new high-water marks.
+ * Logs what it found (not when read-only). 0, or -errno with the reason
+ * (what is missing, file and offset, or the item) in err: refuse to start.
+ * -ENOENT / -EBADMSG: state missing or damaged; -EEXIST: --init on existing
+ * state; -EINVAL: the state does not fit the config. */
+int persist_open(const struct persist_params *p, struct persist **out, char *err,
+		 size_t errlen);
+
+/* The shards (shards[i] is shard i; the caller's workers own them between
+ * launch and stop; persist_close frees them), shard i's log (NULL when
+ * read-only) and what its recovery found. */
+struct store_shard **persist_shards(struct persist *ps);
+struct wal *persist_wal(const struct persist *ps, unsigned shard);
+const struct persist_recover_info *persist_info(const struct persist *ps, unsigned shard);
+
+/* Runs fn(fn_ctx, i) on the thread of every worker i, between two of its
+ * bursts, and returns when all have (dp_engine_on_workers has this shape);
+ * 0 or -ETIMEDOUT. */
+typedef void (*persist_worker_fn)(void *fn_ctx, unsigned shard);
+typedef int (*persist_on_workers_fn)(void *ctx, persist_worker_fn fn, void *fn_ctx,
+				     int timeout_ms);
+
+/* Take a snapshot now: capture every shard on its worker (on_workers; NULL
+ * once the workers have stopped: captured here), wait until every log is
+ * durable up to what was captured, write snapshot.db, remove the log
+ * segments it made redundant. why names it in the log lines. 0 or -errno
+ * (logged); the previous snapshot stays in place on any failure. */
+int persist_snapshot(struct persist *ps, persist_on_workers_fn on_workers, void *ctx,
+		     const char *why);
+
+/* The storage watch, called by the control plane at every turn of its loop;
+ * does something every PERSIST_WATCH_INTERVAL_MS. (1) Each shard's current
+ * segment must still be linked (st_nlink > 0) and still be what its path
+ * names (same inode): else the data directory or the segment was removed or
+ * replaced, and that shard's log is failed (wal_inject_fault), so the shard
+ * answers UNAVAILABLE within about one interval, like any storage fault.
+ * (2) When a shard's durable LSN moved, the manifest is rewritten with it.
+ * Returns 0, or the first storage failure seen (state lost: -ENOENT). */
+int persist_watch(struct persist *ps, int64_t now_ns);
+
+/* 0 while every log is healthy; else the first failure (-errno) of a log,
+ * or of the watch. */
+int persist_failed(const struct persist *ps);
+
+/* Close the logs (after the workers stopped), record the final high-water
+ * marks in the manifest, free the shards and the snapshot images. Returns
+ * the first storage failure of any log or of the watch (0: none). */
+int persist_close(struct persist *ps);
 
 #endif

@@ -7,7 +7,8 @@
  *     and stream it into the (fresh) shards; lsn[i] = shard i's snapshot LSN,
  *     0 without a snapshot. A snapshot.db.tmp is a write that never finished
  *     and is ignored (snap_write removes it next time).
- *  2. For each shard, wal_replay(from lsn[i] + 1) with store_apply: the log
+ *  2. For each shard, wal_replay_acked(from lsn[i] + 1, the manifest's
+ *     high-water LSN, if the caller has one) with store_apply: the log
  *     must reach back to lsn[i] + 1 (else records are missing: refused) and
  *     must not end before lsn[i] (a snapshot ahead of its log: refused). A
  *     torn tail is cut and reported; anything else invalid refuses the start
@@ -42,13 +43,13 @@ static int replay_apply(void *ctx, uint64_t lsn, const struct store_change *ch)
 }
 
 static int recover_log(const struct cfg *cfg, unsigned i, struct store_shard *s,
-		       struct persist_recover_info *info, const struct wal_ops *ops, char *err,
-		       size_t errlen)
+		       struct persist_recover_info *info, const struct wal_ops *ops,
+		       uint64_t acked_lsn, char *err, size_t errlen)
 {
 	char why[1024];
 	int64_t t0 = fs_mono_ns();
-	int rc = wal_replay(cfg->persist_dir, i, ops, info->snapshot_lsn + 1, replay_apply, s,
-			    &info->wal, why, sizeof(why));
+	int rc = wal_replay_acked(cfg->persist_dir, i, ops, info->snapshot_lsn + 1, acked_lsn,
+				  replay_apply, s, &info->wal, why, sizeof(why));
 
 	info->replay_ns = fs_mono_ns() - t0;
 	if (rc == 0)
@@ -69,6 +70,7 @@ struct shard_job {
 	struct store_shard *s;
 	struct persist_recover_info *info;
 	const struct wal_ops *ops;
+	uint64_t acked_lsn;
 	int rc;
 	char err[1536]; /* "shard N: " + a 1 KiB replay message + a hint */
 };
@@ -78,7 +80,8 @@ static void *shard_job_run(void *arg)
 	struct shard_job *j = arg;
 	char why[512];
 
-	j->rc = recover_log(j->cfg, j->shard, j->s, j->info, j->ops, j->err, sizeof(j->err));
+	j->rc = recover_log(j->cfg, j->shard, j->s, j->info, j->ops, j->acked_lsn, j->err,
+			    sizeof(j->err));
 	if (j->rc == 0 && (j->rc = store_audit(j->s, why, sizeof(why))))
 		snprintf(j->err, sizeof(j->err), "shard %u: audit after recovery: %s", j->shard, why);
 	return NULL;
@@ -112,6 +115,13 @@ int persist_recover(const struct cfg *cfg, struct store_catalog *cat,
 		    struct store_shard *const shards[], struct persist_recover_info infos[],
 		    unsigned flags, char *err, size_t errlen)
 {
+	return persist_recover_acked(cfg, cat, shards, infos, NULL, flags, err, errlen);
+}
+
+int persist_recover_acked(const struct cfg *cfg, struct store_catalog *cat,
+			  struct store_shard *const shards[], struct persist_recover_info infos[],
+			  const uint64_t acked_lsn[], unsigned flags, char *err, size_t errlen)
+{
 	const struct wal_ops *ops =
 		flags & PERSIST_RECOVER_READONLY ? wal_ops_readonly() : wal_ops_default();
 	unsigned n = store_catalog_nshards(cat);
@@ -137,6 +147,7 @@ int persist_recover(const struct cfg *cfg, struct store_catalog *cat,
 	static struct shard_job jobs[FS_WORKERS_MAX]; /* 1.5 KiB of text each: not on the stack */
 	for (unsigned i = 0; i < n; i++)
 		jobs[i] = (struct shard_job){.cfg = cfg, .shard = i, .s = shards[i],
-					     .info = &infos[i], .ops = ops};
+					     .info = &infos[i], .ops = ops,
+					     .acked_lsn = acked_lsn ? acked_lsn[i] : 0};
 	return shard_jobs(jobs, n, err, errlen);
 }

@@ -364,8 +364,6 @@ static int write_idem(struct snap_writer *w, unsigned n_shards, struct store_ima
 	return rc;
 }
 
-#define IMAGE_CHUNK_BYTES (16u << 20)
-
 /* The raw images (fast restarts): each region in chunks, in order. */
 static int write_images(struct snap_writer *w, unsigned n_shards, struct store_image *const imgs[])
 {
@@ -380,8 +378,8 @@ static int write_images(struct snap_writer *w, unsigned n_shards, struct store_i
 			size_t len, off = 0;
 			FS_ASSERT(store_image_region(imgs[i], r, &data, &len) == 0);
 			do { /* an empty region still gets its (empty) row */
-				size_t n = len - off < IMAGE_CHUNK_BYTES ? len - off
-									 : IMAGE_CHUNK_BYTES;
+				size_t n = len - off < SNAP_IMAGE_CHUNK_BYTES ? len - off
+									 : SNAP_IMAGE_CHUNK_BYTES;
 				sqlite3_bind_int64(st, 1, i);
 				sqlite3_bind_int64(st, 2, r);
 				if (n)

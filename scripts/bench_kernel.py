@@ -98,9 +98,11 @@ class Daemon:
         self.port = free_port()
         self.config = bench_config(tmp, self.port, stock, durability)
         self.log = os.path.join(tmp, "daemon-%d-%s.log" % (stock, durability))
+        data = os.path.join(tmp, "data-%d-%s" % (stock, durability))
+        init = [] if os.path.exists(os.path.join(data, "MANIFEST")) else ["--init"]
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([os.path.join(args.build, "app", "flashsaled"),
-                                          "--config", self.config], stdout=log, stderr=log)
+                                          "--config", self.config] + init, stdout=log, stderr=log)
         wait_ready(self.log, self.proc)
 
     def stop(self, kill=False):

@@ -40,7 +40,7 @@ per_user_limit = 1000
 INI
 for rate in $RATES; do
 	rm -rf "$DIR/data"
-	"$BUILD/app/flashsaled" --config "$DIR/ol.ini" >"$DIR/d.log" 2>&1 &
+	"$BUILD/app/flashsaled" --config "$DIR/ol.ini" --init >"$DIR/d.log" 2>&1 &
 	PID=$!
 	for _ in $(seq 1 200); do grep -q " ready: " "$DIR/d.log" && break; sleep 0.05; done
 	echo "offered $rate BUYs/s (durability ${DURABILITY:-sync}):"

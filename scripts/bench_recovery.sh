@@ -43,7 +43,7 @@ wait_ready() {
 	for _ in $(seq 1 600); do grep -q " ready: " "$1" && return 0; sleep 0.05; done
 	echo "not ready:"; cat "$1"; exit 1
 }
-"$BUILD/app/flashsaled" --config "$DIR/r.ini" >"$DIR/fill.log" 2>&1 &
+"$BUILD/app/flashsaled" --config "$DIR/r.ini" --init >"$DIR/fill.log" 2>&1 &
 PID=$!
 wait_ready "$DIR/fill.log"
 echo "filling: $N orders"

@@ -17,7 +17,7 @@ DATA=$(mktemp -d /tmp/flashsale-demo.XXXXXX)
 CONFIG=$DATA/flashsale.ini
 sed "s#^dir = .*#dir = $DATA/data#" "${BASE_CONFIG:-config/flashsale.ini}" >"$CONFIG"
 LOG=$DATA/flashsaled.log
-build/app/flashsaled --config "$CONFIG" >"$LOG" 2>&1 &
+build/app/flashsaled --config "$CONFIG" --init >"$LOG" 2>&1 &  # --init: a new appliance
 PID=$!
 cleanup() {
 	kill "$PID" 2>/dev/null || true

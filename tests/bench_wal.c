@@ -1,5 +1,5 @@
 /*
- * bench_wal.c — throughput and commit latency of persist/wal.c.
+ * bench_wal.c — throughput and commit latency of persist/wal_*.c.
  *
  * One shard, two kinds of load:
  *  - closed loop (default): keep `qd` commits of `records` change records

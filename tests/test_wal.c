@@ -1,5 +1,5 @@
 /*
- * test_wal.c — persist/wal.c: record codec, group commit, recovery (torn
+ * test_wal.c — persist/wal_*.c: record codec, group commit, recovery (torn
  * tails, corruption, gaps), segments, and storage faults injected through
  * the ops table and the completion hook. Every test works in its own
  * mkdtemp directory under /tmp, removed by the teardown.
@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <liburing.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,14 +67,14 @@ static int fault_ftruncate(void *ctx, int fd, off_t len)
 	return f->fail_ftruncate ? -EIO : wal_ops_default()->ftruncate(NULL, fd, len);
 }
 
-static int hook_fn(void *ctx, int opcode, int res)
+static int hook_fn(void *ctx, enum wal_io io, int res)
 {
 	struct hook *h = ctx;
 
-	if (opcode == IORING_OP_WRITE_FIXED || opcode == IORING_OP_WRITE) {
+	if (io == WAL_IO_WRITE) {
 		if (++h->writes == h->write_at)
 			return h->write_res == HOOK_HALF ? res / 2 : h->write_res;
-	} else if (opcode == IORING_OP_FSYNC) {
+	} else if (io == WAL_IO_FSYNC) {
 		if (++h->fsyncs == h->fsync_at ||
 		    (h->fsync_sticky && h->fsync_at && h->fsyncs > h->fsync_at))
 			return h->fsync_res;
@@ -97,7 +96,7 @@ static int setup(void **state)
 	f->p.dir = f->root;
 	f->p.shard_id = 0;
 	f->p.ops = &f->ops;
-	f->p.cqe_hook = hook_fn;
+	f->p.io_hook = hook_fn;
 	f->p.hook_ctx = &f->hook;
 	*state = f;
 	return 0;
@@ -636,6 +635,82 @@ static void test_wal_replay_torn_zero_tail(void **state)
 	assert_log(f, 3);
 }
 
+/* A bad last record at or below the acknowledged LSN is corruption; above
+ * it, a torn tail as before. A log ending before it is refused. */
+static void test_wal_replay_acked_tail_is_corruption(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[8 * REC];
+	char path[FS_PATH_MAX];
+	struct wal_replay_info info;
+	struct wal *w = open_wal(f);
+
+	append_submit(w, 1, 4);
+	assert_int_equal(wal_close(w), 0);
+	seg_file(f, 1, path);
+	assert_int_equal(file_read(path, buf, sizeof(buf)), 4 * REC);
+	buf[3 * REC + WAL_REC_HDR_BYTES + 3] ^= 0x01; /* one bit of LSN 4's payload */
+	file_write(path, buf, 4 * REC);
+	f->n = 0;
+	assert_int_equal(wal_replay_acked(f->root, 0, &f->ops, 1, 4, collect, f, &info, f->err,
+					  sizeof(f->err)),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, path));
+	assert_non_null(strstr(f->err, "offset 216"));
+	assert_non_null(strstr(f->err, "acknowledged"));
+	assert_int_equal(file_size(path), 4 * REC); /* nothing cut */
+	/* Acknowledged only up to 3: LSN 4 is a torn tail and is cut. */
+	assert_int_equal(wal_replay_acked(f->root, 0, &f->ops, 1, 3, collect, f, &info, f->err,
+					  sizeof(f->err)),
+			 0);
+	assert_true(info.torn);
+	assert_int_equal(info.next_lsn, 4);
+	/* Now the log ends at 3: acknowledged 4 is missing. */
+	assert_int_equal(wal_replay_acked(f->root, 0, &f->ops, 1, 4, collect, f, &info, f->err,
+					  sizeof(f->err)),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, "before LSN 4"));
+	/* No segment at all, though 4 were acknowledged. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(wal_replay_acked(f->root, 0, &f->ops, 1, 4, collect, f, &info, f->err,
+					  sizeof(f->err)),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, "no log segment"));
+	assert_int_equal(wal_replay_acked(f->root, 0, &f->ops, 1, 0, collect, f, &info, f->err,
+					  sizeof(f->err)),
+			 0);
+}
+
+/* A fault injected from another thread fails the log at its next poll;
+ * the published position follows the log. */
+static void test_wal_inject_fault(void **state)
+{
+	struct fx *f = *state;
+	struct wal_position pos;
+	uint64_t durable = 0, ticket;
+	struct store_change c = change_of(9);
+	struct wal *w = open_wal(f);
+
+	wal_position(w, &pos);
+	assert_int_equal(pos.segment_lsn, 1);
+	assert_int_equal(pos.durable_lsn, 0);
+	append_submit(w, 1, 3);
+	assert_int_equal(wal_wait(w, &durable), 0);
+	wal_position(w, &pos);
+	assert_int_equal(pos.durable_lsn, 3);
+	assert_int_equal(pos.failed, 0);
+	wal_inject_fault(w, -ENOENT);
+	assert_int_equal(wal_append(w, &c), 4); /* not seen before the next poll */
+	assert_int_equal(wal_poll(w, &durable), -ENOENT);
+	assert_int_equal(durable, 1);
+	assert_int_equal(wal_append(w, &c), -ENOENT);
+	assert_int_equal(wal_submit(w, &ticket), -ENOENT);
+	wal_position(w, &pos);
+	assert_int_equal(pos.failed, -ENOENT);
+	assert_int_equal(pos.durable_lsn, 3);
+	assert_int_equal(wal_close(w), -ENOENT);
+}
+
 static void test_wal_replay_bad_crc_last_record(void **state)
 {
 	struct fx *f = *state;
@@ -1082,6 +1157,8 @@ int main(void)
 		T(test_wal_replay_torn_tail_every_offset),
 		T(test_wal_replay_torn_zero_tail),
 		T(test_wal_replay_bad_crc_last_record),
+		T(test_wal_replay_acked_tail_is_corruption),
+		T(test_wal_inject_fault),
 		T(test_wal_replay_flipped_byte_middle),
 		T(test_wal_replay_lsn_gap),
 		T(test_wal_replay_bad_non_last_segment),

@@ -218,6 +218,7 @@ class Daemon:
         self.config = make_config(self.tmp, self.port, **cfg)
         self.proc = None
         self.log_path = os.path.join(self.tmp, "daemon.log")
+        self.initialized = False  # the first start is `flashsaled --init`
 
     def __enter__(self):
         self.start()
@@ -226,16 +227,21 @@ class Daemon:
     def __exit__(self, *exc):
         self.stop(check=exc[0] is None)
 
-    def start(self, timeout=20.0):
+    def start(self, timeout=20.0, env=None):
+        """Start and wait for "ready". The first start of a Daemon passes
+        --init (a new appliance); every later one does not, so a lost data
+        directory is refused as in production."""
+        args = [DAEMON, "--config", self.config] + ([] if self.initialized else ["--init"])
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen([DAEMON, "--config", self.config], stdout=log,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                         env=env)
         atexit.register(self._reap, self.proc)  # never leave a daemon behind a failed test
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
                 raise AssertionError("flashsaled exited %d at start:\n%s" % (self.proc.returncode, self.output()))
             if " ready: " in self.output():
+                self.initialized = True
                 return
             time.sleep(0.05)
         raise AssertionError("flashsaled not ready in %.0fs:\n%s" % (timeout, self.output()))
@@ -251,8 +257,9 @@ class Daemon:
             return f.read()
 
     def stop(self, check=True):
+        """SIGTERM and wait; returns the exit status."""
         if self.proc is None or self.proc.poll() is not None:
-            return
+            return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout=20)
@@ -261,6 +268,7 @@ class Daemon:
             raise AssertionError("flashsaled did not stop on SIGTERM:\n" + self.output())
         if check and rc != 0:
             raise AssertionError("flashsaled exit %d:\n%s" % (rc, self.output()))
+        return rc
 
     def client(self):
         return Client(self.port)

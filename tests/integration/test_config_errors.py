@@ -69,7 +69,7 @@ class ConfigErrors(unittest.TestCase):
         with Daemon() as d:
             other = scratch_dir("fs-cfg-")
             same_port = make_config(other, d.port)
-            p = self.run_daemon(same_port)
+            p = self.run_daemon(same_port, "--init")  # a new appliance, the same port
             self.assertNotEqual(p.returncode, 0)
             self.assertIn("already in use", p.stderr)
             same_dir = os.path.join(other, "same-dir.ini")

@@ -331,6 +331,8 @@ class DpdkDaemon:
 
     def start(self, timeout=30.0):
         cmd = [DAEMON, "--config", self.config]
+        if not os.path.exists(os.path.join(self.tmp, "data", "MANIFEST")):
+            cmd.append("--init")  # a new appliance (these tests never lose state)
         if self.ns:
             cmd = ["ip", "netns", "exec", self.ns] + cmd
         with open(self.log_path, "w") as log:

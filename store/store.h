@@ -161,13 +161,17 @@ int store_item_counts(const struct store_shard *s, uint32_t item_id, struct stor
 
 /* ---- rate limiting (token buckets, one set per receiving core) ----
  *
- * A fixed table of slots buckets (a power of two), indexed by a hash of the
- * key (a source address or a user id) and tagged with the key. A new key that
- * lands on a slot held by another key takes the slot over with a full bucket:
- * memory stays bounded under address-spraying bots at the price of
- * occasionally forgiving a colliding key. Not thread-safe: one per core. */
+ * A fixed table of slots buckets (a power of two) in sets of 4, each bucket
+ * tagged with its key (a source address or a user id); the set is chosen by
+ * SipHash under a random key drawn at create, so clients cannot aim at each
+ * other's buckets. A key not in its set takes over only a FULL bucket; when
+ * every way is refilling it shares the most-drained one (conservative: never
+ * forgiving). Buckets are per core: a client spread over every worker gets
+ * up to workers x the limit. Not thread-safe: one per core. */
 struct store_ratelimit;
-/* rate_per_s > 0, burst >= 1, slots a power of two. 0, -EINVAL, -ENOMEM. */
+#define STORE_RL_KEY_LEN 16
+/* rate_per_s > 0, burst >= 1, slots a power of two. 0, -EINVAL, -ENOMEM,
+ * -EIO (libsodium would not initialise). */
 int store_ratelimit_create(unsigned rate_per_s, unsigned burst, unsigned slots,
 			   struct store_ratelimit **out);
 void store_ratelimit_free(struct store_ratelimit *rl);
@@ -175,6 +179,10 @@ void store_ratelimit_free(struct store_ratelimit *rl);
  * refused, with *retry_after_ms (>= 1) until a token is there. */
 bool store_ratelimit_allow(struct store_ratelimit *rl, uint64_t key, int64_t now_ns,
 			   uint32_t *retry_after_ms);
+/* Tests: replace the random hash key (before any allow), and the set a key
+ * lands in under the current hash key. */
+void store_ratelimit_set_key(struct store_ratelimit *rl, const uint8_t key[STORE_RL_KEY_LEN]);
+uint64_t store_ratelimit_set_of(const struct store_ratelimit *rl, uint64_t key);
 
 struct store_stats {
 	uint64_t by_status[FS_ST_COUNT]; /* answers given by store_execute */

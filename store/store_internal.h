@@ -22,6 +22,7 @@
 #define STORE_NONE	 UINT32_MAX /* "no index" in uint32 links */
 #define STORE_CACHE_LINE 64u
 #define STORE_HUGE_PAGE	 ((size_t)2 << 20)
+#define STORE_RL_WAYS	 4u /* rate-limit buckets per set (store_rate.c) */
 
 /* Winners filter: a blocked Bloom filter with one 64-bit word per key and
  * k = 3 bits set in that word (store_wf_bits). One word means one cache line and one

@@ -1389,19 +1389,105 @@ static void test_store_ratelimit_steady_rate(void **state)
 	store_ratelimit_free(rl);
 }
 
-static void test_store_ratelimit_slot_takeover(void **state)
+static void test_store_ratelimit_collision_shares_not_forgives(void **state)
 {
 	struct store_ratelimit *rl;
 	uint32_t retry;
 
 	(void)state;
-	assert_int_equal(store_ratelimit_create(1, 1, 1, &rl), 0); /* one slot: all collide */
+	assert_int_equal(store_ratelimit_create(1, 1, 1, &rl), 0); /* one bucket: all collide */
 	assert_true(store_ratelimit_allow(rl, 1, 0, &retry));
 	assert_false(store_ratelimit_allow(rl, 1, 0, &retry));
 	assert_int_equal(retry, 1000);
-	assert_true(store_ratelimit_allow(rl, 2, 0, &retry)); /* takes the slot over */
-	assert_true(store_ratelimit_allow(rl, 1, 0, &retry)); /* forgiven */
+	/* key 2 finds the only bucket refilling: it shares it, and is refused */
+	assert_false(store_ratelimit_allow(rl, 2, 0, &retry));
+	assert_false(store_ratelimit_allow(rl, 1, 0, &retry));
+	/* once the bucket is full again a newcomer may take it over */
+	assert_true(store_ratelimit_allow(rl, 2, 2 * SEC, &retry));
+	assert_false(store_ratelimit_allow(rl, 1, 2 * SEC, &retry));
 	store_ratelimit_free(rl);
+}
+
+static const uint8_t RL_KEY[STORE_RL_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+/* n ids (starting at first) that land in the same set as base under rl's key. */
+static unsigned rl_colliders(const struct store_ratelimit *rl, uint64_t base, uint64_t *out,
+			     unsigned n)
+{
+	unsigned k = 0;
+
+	for (uint64_t id = base + 1; k < n && id < base + 100000000; id++)
+		if (store_ratelimit_set_of(rl, id) == store_ratelimit_set_of(rl, base))
+			out[k++] = id;
+	return k;
+}
+
+/* Many ids in one set, sending far over the limit for 2 s: no id ever gets
+ * more than its own limit (burst + rate x elapsed), however they alternate. */
+static void test_store_ratelimit_colliding_ids_each_limited(void **state)
+{
+	enum { N = 9, RATE = 10, BURST = 10 };
+	struct store_ratelimit *rl;
+	uint64_t ids[N];
+	unsigned ok[N] = {0};
+	uint32_t retry;
+
+	(void)state;
+	assert_int_equal(store_ratelimit_create(RATE, BURST, 65536, &rl), 0);
+	store_ratelimit_set_key(rl, RL_KEY);
+	ids[0] = 1000;
+	assert_int_equal(rl_colliders(rl, ids[0], ids + 1, N - 1), N - 1);
+	for (unsigned n = 2; n <= N; n++) { /* two colliding ids, then 3, ... 9 */
+		int64_t t0 = (int64_t)n * 100 * SEC;
+
+		memset(ok, 0, sizeof(ok));
+		for (int64_t t = t0, i = 0; t < t0 + 2 * SEC; t += FS_NS_PER_MS, i++)
+			ok[i % n] += store_ratelimit_allow(rl, ids[i % n], t, &retry);
+		for (unsigned k = 0; k < n; k++)
+			assert_in_range(ok[k], 1, BURST + 2 * RATE + 1);
+	}
+	/* the old direct-mapped table's attack: two ids alternating 500 times */
+	memset(ok, 0, sizeof(ok));
+	for (int i = 0; i < 500; i++)
+		ok[0] += store_ratelimit_allow(rl, ids[i & 1], 10000 * SEC + i * FS_NS_PER_MS, &retry);
+	assert_in_range(ok[0], 2 * BURST, 2 * (BURST + RATE) + 2);
+	store_ratelimit_free(rl);
+}
+
+/* Distinct ids, one request each: every one has a full bucket, even where
+ * several share a set; and the set of an id depends on the hash key. */
+static void test_store_ratelimit_many_ids_and_the_key(void **state)
+{
+	struct store_ratelimit *rl, *rl2;
+	uint8_t key2[STORE_RL_KEY_LEN] = {0};
+	unsigned differ = 0;
+	uint32_t retry;
+
+	(void)state;
+	assert_int_equal(store_ratelimit_create(10, 2, 1024, &rl), 0);
+	assert_int_equal(store_ratelimit_create(10, 2, 1024, &rl2), 0);
+	store_ratelimit_set_key(rl, RL_KEY);
+	store_ratelimit_set_key(rl2, key2);
+	/* one new id a millisecond: ~100 buckets refilling at any time, in
+	 * 256 sets of 4 ways, so every id finds a full bucket to take */
+	for (uint64_t id = 1; id <= 20000; id++) {
+		assert_true(store_ratelimit_allow(rl, id, (int64_t)id * FS_NS_PER_MS, &retry));
+		assert_true(store_ratelimit_set_of(rl, id) < 1024 / 4);
+		differ += store_ratelimit_set_of(rl, id) != store_ratelimit_set_of(rl2, id);
+	}
+	assert_true(differ > 19000);
+	/* an id that keeps its bucket is limited as before */
+	assert_true(store_ratelimit_allow(rl, 7, 100 * SEC, &retry));
+	assert_true(store_ratelimit_allow(rl, 7, 100 * SEC, &retry));
+	assert_false(store_ratelimit_allow(rl, 7, 100 * SEC, &retry));
+	/* a spray of new ids at one instant overflows the 1024 buckets: the
+	 * overflow shares drained buckets and is refused rather than forgiven */
+	unsigned refused = 0;
+	for (uint64_t id = 100000; id < 104096; id++)
+		refused += !store_ratelimit_allow(rl, id, 200 * SEC, &retry);
+	assert_true(refused > 0 && refused < 4096 - 1024);
+	store_ratelimit_free(rl);
+	store_ratelimit_free(rl2);
 }
 
 static void test_store_ratelimit_create_invalid(void **state)
@@ -2259,7 +2345,9 @@ int main(void)
 #undef T
 		cmocka_unit_test(test_store_ratelimit_burst_then_refuse),
 		cmocka_unit_test(test_store_ratelimit_steady_rate),
-		cmocka_unit_test(test_store_ratelimit_slot_takeover),
+		cmocka_unit_test(test_store_ratelimit_collision_shares_not_forgives),
+		cmocka_unit_test(test_store_ratelimit_colliding_ids_each_limited),
+		cmocka_unit_test(test_store_ratelimit_many_ids_and_the_key),
 		cmocka_unit_test(test_store_ratelimit_create_invalid),
 		cmocka_unit_test(test_store_random_sequence_matches_model),
 		cmocka_unit_test(test_store_apply_replay_matches_original),

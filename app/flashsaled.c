@@ -377,6 +377,7 @@ static int shards_create(const struct cfg *cfg, struct store_catalog *cat,
 			.first_seq = 1,
 			.journal = dp_journal_hook,
 			.journal_ctx = &g_journals[i],
+			.steady_ns = fs_steady_ns,
 		};
 
 		store_shard_capacity(cat, i, &p);

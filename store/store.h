@@ -31,6 +31,17 @@
  * Rejections are not stored: they changed nothing, and a retry of a
  * NOT_STARTED/BUSY/SOLD_OUT is meant to be decided afresh.
  *
+ * Time: each call's now_ns is the wall clock; it decides the sale window and
+ * is the server_time of answers. Deadlines and retention run on the shard's
+ * steady clock (store_shard_params.steady_ns), which the shard reads only
+ * when it needs it (a state change, a deadline to report). The times in
+ * journal records, images and restores are on that clock: the wall clock as
+ * of the start of the run that wrote them. A shard never lets its clock go
+ * back behind a time it restored or replayed (it adds the difference), so
+ * after a restart whose wall clock was stepped back, reservations still
+ * expire in creation order and no earlier than they would have. Deadlines
+ * sent to clients are converted to the current wall clock (now_ns).
+ *
  * Journal: every state change is reported as a struct store_change through
  * the journal hook given at create (the WAL appends it); store_apply() replays
  * one onto a shard during recovery and must reach the identical state.
@@ -100,6 +111,10 @@ struct store_shard_params {
 	uint64_t first_seq;          /* first order seq to hand out (>= 1) */
 	store_journal_fn journal;    /* may be NULL */
 	void *journal_ctx;
+	/* The shard's clock for reservation deadlines and idempotency retention
+	 * (the daemon gives fs_steady_ns, which a wall-clock step does not
+	 * move). NULL: the now_ns of each call serves for those too (tests). */
+	int64_t (*steady_ns)(void);
 };
 
 /* Split of the config's appliance-wide capacities for one shard: each shard
@@ -133,11 +148,13 @@ void store_prefetch(const struct store_shard *s, const struct fs_req *req);
 unsigned store_execute_burst(struct store_shard *s, const struct fs_req *const reqs[], unsigned n,
 			     int64_t now_ns, struct fs_resp resps[], bool changed[]);
 
-/* Expire at most max reservations whose deadline is <= now_ns; returns how
- * many expired (each journalled). */
+/* Expire at most max reservations whose deadline has passed on the shard's
+ * steady clock (now_ns when it has none); returns how many expired (each
+ * journalled). */
 unsigned store_expire(struct store_shard *s, int64_t now_ns, unsigned max);
 
-/* Drop idempotency entries older than the retention window, at most max. */
+/* Drop idempotency entries older than the retention window (on the steady
+ * clock, as store_expire), at most max. */
 unsigned store_idem_trim(struct store_shard *s, int64_t now_ns, unsigned max);
 
 /* Replay one journalled change (recovery). 0, or -EINVAL when the change

@@ -211,6 +211,10 @@ struct store_shard {
 	store_journal_fn journal;
 	void *journal_ctx;
 	int64_t retention_ns;
+	int64_t (*steady)(void); /* params.steady_ns; NULL: the caller's now_ns */
+	int64_t steady_adj_ns;	 /* added to steady() so it never reads below floor */
+	int64_t time_floor_ns;	 /* latest time restored or replayed */
+	int64_t wall_off_ns;	 /* wall - steady told to clients (store_shard.c wall_of) */
 
 	struct store_order *orders;
 	uint64_t max_orders, first_seq, norders;
@@ -239,6 +243,14 @@ struct store_shard {
 	bool restoring;	      /* between store_restore_begin and _end (store_snap.c) */
 	uint64_t restore_next; /* next_seq the restore must reach */
 };
+
+/* A time found in a restore or a replay: the shard's clock will not read
+ * earlier than it. */
+static inline void store_time_floor(struct store_shard *s, int64_t t)
+{
+	if (t > s->time_floor_ns)
+		s->time_floor_ns = t;
+}
 
 /* Shard registration (store_catalog.c): the shard allocates its filter and
  * hands it to the catalog so that gates see it. -EINVAL if the id is taken. */

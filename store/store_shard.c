@@ -84,6 +84,42 @@ static inline int64_t sat_add(int64_t a, int64_t b)
 	return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
+/* The shard's steady time (store.h "Time"): params.steady_ns, kept at or
+ * after the latest restored or replayed time; or the caller's now_ns. */
+static int64_t shard_time(struct store_shard *s, int64_t now_ns)
+{
+	int64_t t;
+
+	if (!s->steady)
+		return now_ns;
+	t = sat_add(s->steady(), s->steady_adj_ns);
+	if (unlikely(t < s->time_floor_ns)) {
+		s->steady_adj_ns += s->time_floor_ns - t;
+		t = s->time_floor_ns;
+	}
+	return t;
+}
+
+/* Steady time t as the wall clock reads it now (what clients are told).
+ * The offset wall - steady is constant but for the nanoseconds between the
+ * two reads, until the wall clock is stepped; the shard keeps the offset it
+ * last saw and only takes a new one that differs by more than a second, so a
+ * repeat gets exactly the deadline of the first answer (and before any step
+ * the offset is 0: the deadline as stored). */
+#define WALL_STEP_NS FS_NS_PER_S
+
+static uint64_t wall_of(struct store_shard *s, int64_t t, int64_t steady_now, int64_t wall_now)
+{
+	int64_t d, moved;
+
+	if (__builtin_sub_overflow(wall_now, steady_now, &d))
+		return (uint64_t)t;
+	if (__builtin_sub_overflow(d, s->wall_off_ns, &moved) || moved > WALL_STEP_NS ||
+	    moved < -WALL_STEP_NS)
+		s->wall_off_ns = d;
+	return (uint64_t)sat_add(t, s->wall_off_ns);
+}
+
 static inline uint64_t order_id_of(const struct store_shard *s, uint64_t oi)
 {
 	return fs_order_id(s->first_seq + oi, s->shard_id);
@@ -351,9 +387,10 @@ static void order_expire(struct store_shard *s, uint32_t oi, int64_t now_ns)
 
 /* ---- BUY ---- */
 
-static void buy_replay(const struct store_shard *s, const struct store_idem *e,
-		       const struct fs_req *req, struct fs_resp *resp)
+static void buy_replay(struct store_shard *s, const struct store_idem *e,
+		       const struct fs_req *req, int64_t now_ns, struct fs_resp *resp)
 {
+	int64_t t;
 	uint32_t ci = store_item_find(s->cat, e->item_id);
 
 	if (e->op != FS_OP_BUY || e->item_id != req->item_id) {
@@ -370,8 +407,9 @@ static void buy_replay(const struct store_shard *s, const struct store_idem *e,
 	resp->status = FS_ST_OK;
 	resp->qty = e->qty;
 	resp->order_id = e->order_id;
-	resp->deadline_ns =
-		(uint64_t)sat_add(e->created_ns, s->cat->pay_timeout_ns[s->cat->items[ci].act]);
+	t = shard_time(s, now_ns);
+	resp->deadline_ns = wall_of(s,
+		sat_add(e->created_ns, s->cat->pay_timeout_ns[s->cat->items[ci].act]), t, now_ns);
 }
 
 /* Every check of a BUY that changes nothing; FS_ST_OK when it may reserve.
@@ -414,25 +452,27 @@ static bool buy_decide(struct store_shard *s, uint32_t ci, uint64_t h, uint64_t 
 	uint64_t hpos = 0;
 	struct store_idem e;
 	uint32_t oi;
+	int64_t t;
 
 	resp->status = buy_check(s, ci, hh, req, now_ns, &hpos, resp);
 	if (resp->status != FS_ST_OK)
 		return false;
-	oi = order_create(s, ci, hpos, h, req->user_id, req->request_id, req->qty, now_ns);
+	t = shard_time(s, now_ns); /* the window was checked on the wall clock */
+	oi = order_create(s, ci, hpos, h, req->user_id, req->request_id, req->qty, t);
 	e = (struct store_idem){
 		.user_id = req->user_id,
 		.request_id = req->request_id,
 		.order_id = order_id_of(s, oi),
-		.created_ns = now_ns,
+		.created_ns = t,
 		.item_id = req->item_id,
 		.qty = req->qty,
 		.op = FS_OP_BUY,
 	};
 	idem_put(s, ipos, h, &e);
-	emit(s, STORE_CH_RESERVE, oi, req->request_id, 0, now_ns);
+	emit(s, STORE_CH_RESERVE, oi, req->request_id, 0, t);
 	resp->qty = req->qty;
 	resp->order_id = e.order_id;
-	resp->deadline_ns = (uint64_t)s->orders[oi].deadline_ns;
+	resp->deadline_ns = wall_of(s, s->orders[oi].deadline_ns, t, now_ns);
 	return true;
 }
 
@@ -481,7 +521,7 @@ static bool exec_buy(struct store_shard *s, const struct fs_req *req, int64_t no
 	buy_prefetch(s, ci, h, hh, req);
 	slot = idem_find(s, h, req->user_id, req->request_id, &ipos);
 	if (unlikely(slot != IDEM_MISS))
-		buy_replay(s, &s->ring[slot], req, resp);
+		buy_replay(s, &s->ring[slot], req, now_ns, resp);
 	else if (unlikely(s->cat->items[ci].owner != s->shard_id))
 		resp->status = FS_ST_BAD_REQUEST; /* mis-routed: not ours to decide */
 	else
@@ -531,14 +571,16 @@ static bool settle_decide(struct store_shard *s, uint32_t oi, uint64_t h, uint64
 	uint8_t state = req->op == FS_OP_CONFIRM ? FS_STATE_PAID : FS_STATE_CANCELLED;
 	bool changed = false;
 	struct store_idem e;
+	int64_t t = 0;
 
 	if (o->state == FS_STATE_RESERVED) {
 		if (unlikely(s->unavailable)) {
 			resp->status = FS_ST_UNAVAILABLE;
 			return false;
 		}
-		if (o->deadline_ns <= now_ns) {
-			order_expire(s, oi, now_ns);
+		t = shard_time(s, now_ns);
+		if (o->deadline_ns <= t) {
+			order_expire(s, oi, t);
 			changed = true;
 		}
 	}
@@ -558,7 +600,7 @@ static bool settle_decide(struct store_shard *s, uint32_t oi, uint64_t h, uint64
 		.user_id = req->user_id,
 		.request_id = req->request_id,
 		.order_id = req->order_id,
-		.created_ns = now_ns,
+		.created_ns = t,
 		.item_id = resp->item_id,
 		.qty = o->qty,
 		.op = req->op,
@@ -566,7 +608,7 @@ static bool settle_decide(struct store_shard *s, uint32_t oi, uint64_t h, uint64
 	};
 	idem_put(s, ipos, h, &e);
 	emit(s, state == FS_STATE_PAID ? STORE_CH_PAY : STORE_CH_CANCEL, oi, req->request_id,
-	     req->ref, now_ns);
+	     req->ref, t);
 	resp->status = FS_ST_OK;
 	resp->state = state;
 	return true;
@@ -612,7 +654,8 @@ static bool exec_settle(struct store_shard *s, const struct fs_req *req, int64_t
 	return settle_decide(s, oi, h, ipos, req, now_ns, resp);
 }
 
-static void exec_order_status(struct store_shard *s, const struct fs_req *req, struct fs_resp *resp)
+static void exec_order_status(struct store_shard *s, const struct fs_req *req, int64_t now_ns,
+			      struct fs_resp *resp)
 {
 	const struct store_order *o;
 	const struct cfg_activity *a;
@@ -638,7 +681,7 @@ static void exec_order_status(struct store_shard *s, const struct fs_req *req, s
 	resp->item_id = s->cat->items[o->item].id;
 	resp->state = o->state;
 	if (o->state == FS_STATE_RESERVED)
-		resp->deadline_ns = (uint64_t)o->deadline_ns;
+		resp->deadline_ns = wall_of(s, o->deadline_ns, shard_time(s, now_ns), now_ns);
 }
 
 bool store_execute(struct store_shard *s, const struct fs_req *req, int64_t now_ns,
@@ -652,7 +695,7 @@ bool store_execute(struct store_shard *s, const struct fs_req *req, int64_t now_
 	case FS_OP_BUY: changed = exec_buy(s, req, now_ns, resp); break;
 	case FS_OP_CONFIRM:
 	case FS_OP_CANCEL: changed = exec_settle(s, req, now_ns, resp); break;
-	case FS_OP_ORDER_STATUS: exec_order_status(s, req, resp); break;
+	case FS_OP_ORDER_STATUS: exec_order_status(s, req, now_ns, resp); break;
 	case FS_OP_ITEM_STATUS:
 	case FS_OP_TIME:
 		(void)store_gate(s->cat, req, now_ns, resp, &owner); /* always final */
@@ -734,6 +777,7 @@ unsigned store_expire(struct store_shard *s, int64_t now_ns, unsigned max)
 
 	if (s->unavailable) /* an expiry is a change that could not be made durable */
 		return 0;
+	now_ns = shard_time(s, now_ns);
 	for (unsigned a = 0; a < s->cfg->n_activities && n < max; a++)
 		n += expire_fifo(s, &s->fifo[a], now_ns, max - n, &budget);
 	return n;
@@ -744,7 +788,7 @@ unsigned store_idem_trim(struct store_shard *s, int64_t now_ns, unsigned max)
 	int64_t cutoff;
 	unsigned n = 0;
 
-	if (__builtin_sub_overflow(now_ns, s->retention_ns, &cutoff))
+	if (__builtin_sub_overflow(shard_time(s, now_ns), s->retention_ns, &cutoff))
 		return 0;
 	while (n < max && s->ring_count > 0 && s->ring[s->ring_head].created_ns <= cutoff) {
 		idem_pop_head(s);
@@ -832,6 +876,7 @@ static int apply_settle(struct store_shard *s, const struct store_change *ch, ui
 
 int store_apply(struct store_shard *s, const struct store_change *ch)
 {
+	store_time_floor(s, ch->time_ns);
 	switch (ch->type) {
 	case STORE_CH_RESERVE: return apply_reserve(s, ch);
 	case STORE_CH_PAY: return apply_settle(s, ch, FS_STATE_PAID);
@@ -1110,6 +1155,8 @@ int store_shard_create(struct store_catalog *cat, const struct store_shard_param
 	s->journal = p->journal;
 	s->journal_ctx = p->journal_ctx;
 	s->retention_ns = p->idempotency_retention_ns;
+	s->steady = p->steady_ns;
+	s->time_floor_ns = INT64_MIN;
 	s->max_orders = p->max_orders;
 	s->first_seq = p->first_seq;
 	s->hold_mask = pow2_at_least(2 * p->max_orders, 16) - 1;

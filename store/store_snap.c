@@ -467,6 +467,25 @@ int store_restore_idem(struct store_shard *s, const struct store_idem_view *v)
 	return 0;
 }
 
+/* The latest time the restored state records: the shard's clock must not
+ * read earlier (store.h "Time"). A reservation was made at its deadline minus
+ * the pay timeout; an expiry happened at or after its deadline. */
+static void restore_time_floor(struct store_shard *s)
+{
+	for (uint64_t oi = 0; oi < s->norders; oi++) {
+		const struct store_order *o = &s->orders[oi];
+		int64_t t = o->deadline_ns;
+
+		if (o->state != FS_STATE_EXPIRED &&
+		    (t == INT64_MAX ||
+		     __builtin_sub_overflow(t, s->cat->pay_timeout_ns[s->cat->items[o->item].act], &t)))
+			continue;
+		store_time_floor(s, t);
+	}
+	for (uint64_t k = 0; k < s->ring_count; k++)
+		store_time_floor(s, s->ring[k].created_ns);
+}
+
 int store_restore_end(struct store_shard *s, char *err, size_t errlen)
 {
 	if (errlen)
@@ -482,6 +501,7 @@ int store_restore_end(struct store_shard *s, char *err, size_t errlen)
 	}
 	s->ring_head = 0;
 	s->st.expired = s->by_state[FS_STATE_EXPIRED];
+	restore_time_floor(s);
 	for (uint32_t l = 0; l < s->n_owned; l++) {
 		uint32_t ci = s->owned[l];
 		const struct store_item_state *st = &s->items[l];

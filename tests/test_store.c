@@ -1345,6 +1345,128 @@ static void test_store_apply_invalid(void **state)
 	assert_int_equal(w->jn, jn);
 }
 
+/* ---- the steady clock: a wall-clock step moves neither expiry nor retention ---- */
+
+static int64_t g_steady;
+static int64_t fake_steady(void)
+{
+	return g_steady;
+}
+
+static void steady_world(struct world *w)
+{
+	std_cfg(w);
+	for (unsigned s = 0; s < 2; s++)
+		w->params[s].steady_ns = fake_steady;
+	g_steady = T0;
+	world_start(w, 2);
+}
+
+/* The wall clock steps back an hour after a BUY: the reservation still
+ * expires after its 30 s pay timeout (old code: an hour later), and the
+ * deadline the client is told follows the wall clock it now has. */
+static void test_store_steady_step_back_expires_on_time(void **state)
+{
+	struct world w;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	int64_t back = T0 - 3600 * SEC;
+	uint64_t o;
+	struct fs_req r;
+	struct fs_resp resp;
+
+	(void)state;
+	steady_world(&w);
+	o = buy_ok(&w, 1, 1, 2001, 2, T0);
+	assert_int_equal(w.jv[w.jn - 1].ch.time_ns, T0);
+	g_steady = T0 + 10 * SEC;
+	r = mk_op(&w, FS_OP_ORDER_STATUS, 1, 2, o, 2001, 0, TOK_NONE);
+	submit(&w, &r, back + 10 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_OK);
+	assert_int_equal(resp.deadline_ns, (uint64_t)(back + 30 * SEC));
+	/* the sale window is on the wall clock: an hour before the start */
+	r = mk_buy(&w, 2, 1, 2001, 1);
+	submit(&w, &r, back + 10 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_NOT_STARTED);
+	g_steady = T0 + 30 * SEC - 1;
+	assert_int_equal(store_expire(w.sh[sh], back + 30 * SEC, 10), 0);
+	g_steady = T0 + 30 * SEC;
+	assert_int_equal(store_expire(w.sh[sh], back + 30 * SEC, 10), 1);
+	assert_int_equal(w.jv[w.jn - 1].ch.type, STORE_CH_EXPIRE);
+	assert_int_equal(w.jv[w.jn - 1].ch.time_ns, T0 + 30 * SEC);
+	audit_all(&w);
+	/* a CONFIRM of an order whose deadline passed on the steady clock is
+	 * refused, whatever the wall clock says */
+	o = buy_ok(&w, 3, 1, 2001, 1, T0 + 100 * SEC);
+	g_steady = T0 + 200 * SEC;
+	r = mk_op(&w, FS_OP_CONFIRM, 3, 2, o, 2001, 0, TOK_NONE);
+	submit(&w, &r, T0 + 101 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_WRONG_STATE);
+	assert_int_equal(resp.state, FS_STATE_EXPIRED);
+	world_stop(&w);
+}
+
+/* Forward a day and back: the stored answer survives (retention runs on the
+ * steady clock), so the retry gets the ORIGINAL order, not a second one. */
+static void test_store_steady_step_forward_keeps_answer(void **state)
+{
+	struct world w;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	struct fs_req r;
+	struct fs_resp resp;
+	uint64_t o;
+
+	(void)state;
+	steady_world(&w);
+	o = buy_ok(&w, 1, 7, 2001, 1, T0);
+	g_steady = T0 + SEC;
+	assert_int_equal(store_idem_trim(w.sh[sh], T0 + 86400 * SEC, 100), 0);
+	assert_int_equal(store_expire(w.sh[sh], T0 + 86400 * SEC, 100), 0);
+	g_steady = T0 + 2 * SEC;
+	r = mk_buy(&w, 1, 7, 2001, 1);
+	submit(&w, &r, T0 + 2 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_OK);
+	assert_int_equal(resp.order_id, o);
+	assert_int_equal(resp.deadline_ns, (uint64_t)(T0 + 30 * SEC));
+	/* retention still ends on the steady clock */
+	g_steady = T0 + 600 * SEC;
+	assert_int_equal(store_idem_trim(w.sh[sh], T0 - 86400 * SEC, 100), 1);
+	world_stop(&w);
+}
+
+/* A restart whose steady clock reads an hour earlier than the replayed log
+ * (wall clock stepped back while down): the shard's clock continues from the
+ * log, so new reservations queue behind the old ones in deadline order. */
+static void test_store_steady_not_behind_replayed_log(void **state)
+{
+	struct world w, w2;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	struct fs_resp resp;
+	struct fs_req r;
+	uint64_t o1, o2;
+
+	(void)state;
+	steady_world(&w);
+	g_steady = T0 + 50 * SEC;
+	o1 = buy_ok(&w, 1, 1, 2001, 1, T0 + 50 * SEC);
+	steady_world(&w2);
+	for (size_t i = 0; i < w.jn; i++)
+		assert_int_equal(store_apply(w2.sh[w.jv[i].shard], &w.jv[i].ch), 0);
+	g_steady = T0 - 3600 * SEC;
+	r = mk_buy(&w2, 2, 1, 2001, 1);
+	submit(&w2, &r, T0 + 60 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_OK);
+	o2 = resp.order_id;
+	assert_true(w2.jv[w2.jn - 1].ch.time_ns >= T0 + 50 * SEC);
+	/* 31 s later on the steady clock both have expired, oldest first */
+	g_steady = T0 - 3600 * SEC + 31 * SEC;
+	assert_int_equal(store_expire(w2.sh[sh], T0, 10), 2);
+	assert_int_equal(w2.jv[w2.jn - 2].ch.order_id, o1);
+	assert_int_equal(w2.jv[w2.jn - 1].ch.order_id, o2);
+	audit_all(&w2);
+	world_stop(&w2);
+	world_stop(&w);
+}
+
 /* ---- rate limiter ---- */
 
 static void test_store_ratelimit_burst_then_refuse(void **state)
@@ -2345,6 +2467,9 @@ int main(void)
 #undef T
 		cmocka_unit_test(test_store_ratelimit_burst_then_refuse),
 		cmocka_unit_test(test_store_ratelimit_steady_rate),
+		cmocka_unit_test(test_store_steady_step_back_expires_on_time),
+		cmocka_unit_test(test_store_steady_step_forward_keeps_answer),
+		cmocka_unit_test(test_store_steady_not_behind_replayed_log),
 		cmocka_unit_test(test_store_ratelimit_collision_shares_not_forgives),
 		cmocka_unit_test(test_store_ratelimit_colliding_ids_each_limited),
 		cmocka_unit_test(test_store_ratelimit_many_ids_and_the_key),

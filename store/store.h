@@ -219,6 +219,41 @@ struct store_memory {
 	uint64_t orders, holdings, idem_ring, idem_index, winners, other, total;
 };
 void store_shard_memory(const struct store_shard *s, struct store_memory *out);
+/* The same, before create: what store_shard_create will allocate for p
+ * (shard_id, max_orders and max_idempotency are read). */
+void store_shard_bytes(const struct store_catalog *cat, const struct store_shard_params *p,
+		       struct store_memory *out);
+
+/* ---- memory budget (store_budget.c; start-up only) ----
+ *
+ * What the store will allocate for a config, computed before anything big
+ * is allocated, and whether the machine can give it: the daemon refuses to
+ * start (and --check fails) rather than allocate its way into the OOM
+ * killer. Every table is touched when allocated (store_zalloc zeroes it), so
+ * a start that passed the check cannot later die of a page fault. */
+struct store_budget {
+	uint64_t catalog;  /* items index and published values */
+	uint64_t shards;   /* every shard's tables (store_shard_bytes) */
+	uint64_t images;   /* every shard's snapshot image (store_image_bytes) */
+	uint64_t other;    /* what the caller adds (rings, log buffers, EAL) */
+	uint64_t total;
+	uint64_t max_orders_shard; /* the largest shard's order capacity */
+};
+/* Fill *out for cfg on nshards shards plus other_bytes. 0, -EINVAL (a
+ * config store_catalog_create refuses), -ENOMEM (no room for the small
+ * catalog it builds to split the capacities). */
+int store_memory_need(const struct cfg *cfg, unsigned nshards, uint64_t other_bytes,
+		      struct store_budget *out);
+/* Bytes this process may still allocate: the least of MemAvailable
+ * (/proc/meminfo) and the headroom (memory.max - memory.current) of its
+ * cgroup and every ancestor (cgroup v2; v1 memory.limit_in_bytes), with a
+ * phrase naming the source in what. UINT64_MAX when nothing is known. */
+uint64_t store_memory_allowed(char *what, size_t whatlen);
+/* Compare the need of cfg with what the machine allows. 0 (*out filled),
+ * or -ENOMEM with a sentence naming both numbers in err (or another
+ * -errno from store_memory_need). */
+int store_memory_check(const struct cfg *cfg, unsigned nshards, uint64_t other_bytes,
+		       struct store_budget *out, char *err, size_t errlen);
 
 /* ---- snapshots (store_snap.c) ----
  *
@@ -232,6 +267,8 @@ void store_shard_memory(const struct store_shard *s, struct store_memory *out);
  * published available, then run store_audit. */
 struct store_image;
 
+/* Bytes store_image_create allocates for a shard of params p. */
+uint64_t store_image_bytes(const struct store_catalog *cat, const struct store_shard_params *p);
 /* Allocate an image able to hold s at its capacity. 0, -ENOMEM. */
 int store_image_create(const struct store_shard *s, struct store_image **out);
 void store_image_free(struct store_image *img);

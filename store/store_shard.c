@@ -1197,19 +1197,31 @@ void store_shard_free(struct store_shard *s)
 	free(s);
 }
 
-void store_shard_memory(const struct store_shard *s, struct store_memory *out)
+void store_shard_bytes(const struct store_catalog *cat, const struct store_shard_params *p,
+		       struct store_memory *out)
 {
-	uint64_t nact = s->cfg->n_activities ? s->cfg->n_activities : 1;
-	uint64_t nown = s->n_owned ? s->n_owned : 1;
+	uint64_t nact = cat->cfg->n_activities ? cat->cfg->n_activities : 1;
+	uint64_t nown = cat->owned_count[p->shard_id] ? cat->owned_count[p->shard_id] : 1;
+	uint64_t hold_slots = pow2_at_least(2 * p->max_orders, 16);
+	uint64_t wf_bits = pow2_at_least(p->max_orders * STORE_WF_BITS_PER_ORDER, STORE_WF_MIN_BITS);
 
-	out->orders = s->max_orders * sizeof(*s->orders);
-	out->holdings = (s->hold_mask + 1) * sizeof(*s->hold);
-	out->idem_ring = s->ring_cap * sizeof(*s->ring);
-	out->idem_index = (s->idx_mask + 1) * sizeof(*s->idx);
-	out->winners = s->wf_nwords * sizeof(*s->wf_words);
-	out->other = sizeof(*s) + nact * sizeof(*s->fifo) +
-		     nown * (sizeof(*s->items) + sizeof(*s->owned) + sizeof(*s->audit_items)) +
-		     (s->hold_mask + 1) * sizeof(*s->audit_units);
+	out->orders = p->max_orders * sizeof(struct store_order);
+	out->holdings = hold_slots * sizeof(struct store_holding);
+	out->idem_ring = p->max_idempotency * sizeof(struct store_idem);
+	out->idem_index = pow2_at_least(2 * p->max_idempotency, 16) * sizeof(uint64_t);
+	out->winners = wf_bits / 64 * sizeof(uint64_t);
+	out->other = sizeof(struct store_shard) + nact * sizeof(struct store_fifo) +
+		     nown * (2 * sizeof(struct store_item_state) + sizeof(uint32_t)) +
+		     hold_slots * sizeof(uint32_t);
 	out->total = out->orders + out->holdings + out->idem_ring + out->idem_index + out->winners +
 		     out->other;
+}
+
+void store_shard_memory(const struct store_shard *s, struct store_memory *out)
+{
+	struct store_shard_params p = {.shard_id = s->shard_id,
+				       .max_orders = s->max_orders,
+				       .max_idempotency = s->ring_cap};
+
+	store_shard_bytes(s->cat, &p, out);
 }

@@ -122,6 +122,16 @@ int store_image_create(const struct store_shard *s, struct store_image **out)
 	return 0;
 }
 
+uint64_t store_image_bytes(const struct store_catalog *cat, const struct store_shard_params *p)
+{
+	uint64_t nown = cat->owned_count[p->shard_id] + 1, nact = cat->cfg->n_activities + 1;
+
+	return sizeof(struct store_image) + p->max_orders * sizeof(struct store_order) +
+	       p->max_idempotency * sizeof(struct store_idem) +
+	       nown * (sizeof(struct store_item_state) + 2 * sizeof(uint32_t)) +
+	       nact * sizeof(struct store_fifo);
+}
+
 void store_image_capture(const struct store_shard *s, struct store_image *img)
 {
 	uint64_t first = s->ring_cap - s->ring_head;

@@ -1467,6 +1467,53 @@ static void test_store_steady_not_behind_replayed_log(void **state)
 	world_stop(&w);
 }
 
+/* ---- memory budget ---- */
+
+/* store_shard_bytes predicts exactly what a shard allocates, and the budget
+ * adds up every shard and image. */
+static void test_store_memory_need_matches_create(void **state)
+{
+	struct world *w = *state;
+	struct store_budget b;
+	uint64_t shards = 0;
+
+	for (unsigned i = 0; i < w->nshards; i++) {
+		struct store_memory before, after;
+		store_shard_bytes(w->cat, &w->params[i], &before);
+		store_shard_memory(w->sh[i], &after);
+		assert_memory_equal(&before, &after, sizeof(before));
+		shards += after.total;
+	}
+	assert_int_equal(store_memory_need(&w->cfg, w->nshards, 123, &b), 0);
+	assert_int_equal(b.shards, shards);
+	assert_int_equal(b.other, 123);
+	assert_true(b.images >= 40 * (w->cfg.max_orders + w->cfg.max_idempotency) / 2);
+	assert_int_equal(b.total, b.catalog + b.shards + b.images + b.other);
+}
+
+/* A config far beyond any machine is refused with both numbers; a small one
+ * passes. */
+static void test_store_memory_check_refuses_huge(void **state)
+{
+	struct world *w = *state;
+	struct store_budget b;
+	char err[1024], num[32];
+	uint64_t allowed = store_memory_allowed(NULL, 0);
+
+	(void)state;
+	assert_int_equal(store_memory_check(&w->cfg, 2, 0, &b, err, sizeof(err)), 0);
+	w->cfg.max_orders = 1000000000;
+	w->cfg.max_idempotency = 4000000000u;
+	if (allowed > 1000ULL << 30)
+		skip();
+	assert_int_equal(store_memory_check(&w->cfg, 2, 0, &b, err, sizeof(err)), -ENOMEM);
+	assert_true(b.total > 2 * 40 * 5000000000ULL);
+	snprintf(num, sizeof(num), "needs %" PRIu64 " bytes", b.total);
+	assert_non_null(strstr(err, num));
+	assert_non_null(strstr(err, "this machine allows "));
+	assert_non_null(strstr(err, "max_orders = 1000000000"));
+}
+
 /* ---- rate limiter ---- */
 
 static void test_store_ratelimit_burst_then_refuse(void **state)
@@ -2464,6 +2511,8 @@ int main(void)
 		T(test_store_idem_trim_retention),
 		cmocka_unit_test(test_store_idem_trim_many),
 		T(test_store_apply_invalid),
+		T(test_store_memory_need_matches_create),
+		T(test_store_memory_check_refuses_huge),
 #undef T
 		cmocka_unit_test(test_store_ratelimit_burst_then_refuse),
 		cmocka_unit_test(test_store_ratelimit_steady_rate),

@@ -103,6 +103,14 @@ typedef void (*store_journal_fn)(void *ctx, const struct store_change *ch);
 
 /* ---- shards (one per worker core) ---- */
 
+/* Orders one user may let close without paying (cancelled or expired) per
+ * item; past it a BUY of that item is LIMIT_EXCEEDED. Order slots are never
+ * reused (an order id answers ORDER_STATUS for the shard's life), so this is
+ * what keeps one buyer's BUY + CANCEL loop from filling the order table
+ * while stock remains: a user can take at most per_user_limit + STORE_CLOSED_MAX
+ * slots of an item. */
+#define STORE_CLOSED_MAX 16u
+
 struct store_shard_params {
 	unsigned shard_id;           /* < nshards of the catalog */
 	uint64_t max_orders;         /* this shard's order capacity */

@@ -175,10 +175,12 @@ _Static_assert(sizeof(struct store_order) == 40, "order record size");
 
 struct store_holding {
 	uint64_t user_id; /* 0 = empty slot */
-	uint32_t item;	  /* catalog index */
 	uint32_t units;	  /* reserved + paid */
+	uint16_t item;	  /* catalog index */
+	uint16_t closed;  /* orders cancelled or expired (saturating): STORE_CLOSED_MAX */
 };
 _Static_assert(sizeof(struct store_holding) == 16, "holding slot size");
+_Static_assert(FS_ITEMS_MAX <= 65536, "a catalog index fits the holding's 16-bit item");
 
 struct store_idem {
 	uint64_t user_id;
@@ -236,6 +238,7 @@ struct store_shard {
 	uint64_t wf_nwords;
 
 	uint32_t *audit_units; /* store_audit scratch, per holding slot */
+	uint16_t *audit_closed; /* the same, closed orders */
 	struct store_item_state *audit_items;
 
 	struct store_stats st; /* by_status, expired, table_full */

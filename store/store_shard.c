@@ -9,11 +9,14 @@
  *  - orders: an array of struct store_order (40 bytes) indexed by
  *    seq - first_seq; order_id = fs_order_id(seq, shard_id). Orders are never
  *    freed or reused, so an order id names one order for the shard's life,
- *    and "orders full" (BUSY) is the only way the array ends.
+ *    and "orders full" (BUSY) is the only way the array ends. What keeps
+ *    one buyer from ending it by BUY + CANCEL churn is the holding's count
+ *    of orders closed unpaid (STORE_CLOSED_MAX per user and item).
  *
  *  - holdings: (user_id, item) → units reserved + paid, open addressing with
  *    linear probing, user_id 0 = empty (user 0 never buys). A holding is
- *    created by an order and never deleted (it may drop to 0 units), so
+ *    created by an order and never deleted (it may drop to 0 units; it
+ *    also counts the user's orders of the item cancelled or expired), so
  *    holdings <= orders <= max_orders and a table of 2 * max_orders slots
  *    (rounded up to a power of two) stays at most half full.
  *
@@ -203,8 +206,9 @@ static void hold_add(struct store_shard *s, uint64_t pos, uint64_t user_id, uint
 	if (h->user_id == 0) {
 		FS_ASSERT(s->nhold < s->hold_max);
 		h->user_id = user_id;
-		h->item = ci;
+		h->item = (uint16_t)ci;
 		h->units = 0;
+		h->closed = 0;
 		s->nhold++;
 	}
 	FS_ASSERT(h->user_id == user_id && h->item == ci);
@@ -218,6 +222,8 @@ static void hold_sub(struct store_shard *s, uint64_t user_id, uint32_t ci, uint1
 
 	FS_ASSERT(h->user_id == user_id && h->units >= qty);
 	h->units -= qty;
+	if (h->closed < UINT16_MAX) /* only ever a release without payment */
+		h->closed++;
 }
 
 /* ---- idempotency ---- */
@@ -434,6 +440,8 @@ static uint8_t buy_check(struct store_shard *s, uint32_t ci, uint64_t hh, const 
 	h = &s->hold[*hpos];
 	if ((h->user_id ? (uint64_t)h->units : 0) + req->qty > s->cfg->items[ci].per_user_limit)
 		return FS_ST_LIMIT_EXCEEDED;
+	if (unlikely(h->user_id && h->closed >= STORE_CLOSED_MAX))
+		return FS_ST_LIMIT_EXCEEDED; /* BUY + CANCEL churn: see STORE_CLOSED_MAX */
 	if (unlikely(s->unavailable))
 		return FS_ST_UNAVAILABLE;
 	if (unlikely(s->norders >= s->max_orders || s->ring_count >= s->ring_cap ||
@@ -907,6 +915,7 @@ static int audit_orders(const struct store_shard *s, char *err, size_t errlen)
 
 	memset(s->audit_items, 0, s->n_owned * sizeof(*s->audit_items));
 	memset(s->audit_units, 0, (s->hold_mask + 1) * sizeof(*s->audit_units));
+	memset(s->audit_closed, 0, (s->hold_mask + 1) * sizeof(*s->audit_closed));
 	for (uint64_t oi = 0; oi < s->norders; oi++) {
 		const struct store_order *o = &s->orders[oi];
 		uint64_t pos;
@@ -916,11 +925,14 @@ static int audit_orders(const struct store_shard *s, char *err, size_t errlen)
 		if (o->item >= s->cat->n_items || s->cat->items[o->item].owner != s->shard_id)
 			AUDIT_FAIL("order %" PRIu64 ": item not owned here", order_id_of(s, oi));
 		by_state[o->state]++;
-		if (o->state != FS_STATE_RESERVED && o->state != FS_STATE_PAID)
-			continue;
 		pos = hold_find(s, store_hash2(o->user_id, o->item), o->user_id, o->item);
 		if (s->hold[pos].user_id != o->user_id)
 			AUDIT_FAIL("order %" PRIu64 ": no holding", order_id_of(s, oi));
+		if (o->state != FS_STATE_RESERVED && o->state != FS_STATE_PAID) {
+			if (s->audit_closed[pos] < UINT16_MAX)
+				s->audit_closed[pos]++;
+			continue;
+		}
 		s->audit_units[pos] += o->qty;
 		if (o->state == FS_STATE_RESERVED)
 			s->audit_items[s->cat->items[o->item].local].reserved += o->qty;
@@ -970,6 +982,10 @@ static int audit_holdings(const struct store_shard *s, char *err, size_t errlen)
 			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u units, orders say %u",
 				   h->user_id, s->cfg->items[h->item].id, h->units,
 				   s->audit_units[i]);
+		if (h->closed != s->audit_closed[i])
+			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u closed orders, orders say %u",
+				   h->user_id, s->cfg->items[h->item].id, h->closed,
+				   s->audit_closed[i]);
 		if (h->units > s->cfg->items[h->item].per_user_limit)
 			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u units > limit %u",
 				   h->user_id, s->cfg->items[h->item].id, h->units,
@@ -1111,10 +1127,11 @@ static int shard_alloc(struct store_shard *s, const struct cfg *cfg)
 	s->items = store_zalloc(nown * sizeof(*s->items));
 	s->owned = store_zalloc(nown * sizeof(*s->owned));
 	s->audit_units = store_zalloc((s->hold_mask + 1) * sizeof(*s->audit_units));
+	s->audit_closed = store_zalloc((s->hold_mask + 1) * sizeof(*s->audit_closed));
 	s->audit_items = store_zalloc(nown * sizeof(*s->audit_items));
 	s->wf_words = store_zalloc(s->wf_nwords * sizeof(*s->wf_words));
 	if (!s->orders || !s->hold || !s->ring || !s->idx || !s->fifo || !s->items || !s->owned ||
-	    !s->audit_units || !s->audit_items || !s->wf_words)
+	    !s->audit_units || !s->audit_closed || !s->audit_items || !s->wf_words)
 		return -ENOMEM;
 	for (unsigned a = 0; a < cfg->n_activities; a++)
 		s->fifo[a].head = s->fifo[a].tail = STORE_NONE;
@@ -1192,6 +1209,7 @@ void store_shard_free(struct store_shard *s)
 	free(s->items);
 	free(s->owned);
 	free(s->audit_units);
+	free(s->audit_closed);
 	free(s->audit_items);
 	free((void *)s->wf_words);
 	free(s);
@@ -1212,7 +1230,7 @@ void store_shard_bytes(const struct store_catalog *cat, const struct store_shard
 	out->winners = wf_bits / 64 * sizeof(uint64_t);
 	out->other = sizeof(struct store_shard) + nact * sizeof(struct store_fifo) +
 		     nown * (2 * sizeof(struct store_item_state) + sizeof(uint32_t)) +
-		     hold_slots * sizeof(uint32_t);
+		     hold_slots * (sizeof(uint32_t) + sizeof(uint16_t));
 	out->total = out->orders + out->holdings + out->idem_ring + out->idem_index + out->winners +
 		     out->other;
 }

@@ -345,9 +345,12 @@ static int restore_account(struct store_shard *s, uint32_t oi)
 		if (s->nhold >= s->hold_max)
 			return -EINVAL;
 		h->user_id = o->user_id;
-		h->item = o->item;
+		h->item = (uint16_t)o->item;
 		s->nhold++;
 	}
+	if ((o->state == FS_STATE_CANCELLED || o->state == FS_STATE_EXPIRED) &&
+	    h->closed < UINT16_MAX)
+		h->closed++;
 	st = &s->items[s->cat->items[o->item].local];
 	if (o->state == FS_STATE_RESERVED || o->state == FS_STATE_PAID) {
 		h->units += o->qty;

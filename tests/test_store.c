@@ -1467,6 +1467,69 @@ static void test_store_steady_not_behind_replayed_log(void **state)
 	world_stop(&w);
 }
 
+/* ---- churn: one buyer's BUY + CANCEL loop cannot fill the order table ---- */
+
+static void test_store_churn_capped_per_user_item(void **state)
+{
+	struct world *w = *state, w2;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	struct store_stats st;
+	struct fs_resp resp;
+	struct fs_req r;
+	uint64_t rid = 1, first = 0;
+
+	store_shard_stats(w->sh[sh], &st);
+	for (unsigned cycle = 0; cycle < 200; cycle++) {
+		uint64_t o;
+
+		r = mk_buy(w, 1, rid++, 2001, 1);
+		submit(w, &r, T0 + cycle * SEC, &resp);
+		if (cycle == STORE_CLOSED_MAX) {
+			assert_int_equal(resp.status, FS_ST_LIMIT_EXCEEDED);
+			break;
+		}
+		assert_int_equal(resp.status, FS_ST_OK);
+		o = resp.order_id;
+		if (!first)
+			first = o;
+		/* half cancelled, half left to lapse (30 s pay timeout) */
+		if (cycle % 2 == 0) {
+			r = mk_op(w, FS_OP_CANCEL, 1, rid++, o, 2001, 0, TOK_NONE);
+			submit(w, &r, T0 + cycle * SEC, &resp);
+			assert_int_equal(resp.status, FS_ST_OK);
+		} else {
+			assert_int_equal(store_expire(w->sh[sh], T0 + (cycle + 31) * SEC, 100), 1);
+		}
+	}
+	/* still refused later, also for another qty; other items are not touched */
+	r = mk_buy(w, 1, rid++, 2001, 2);
+	submit(w, &r, T0 + 500 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_LIMIT_EXCEEDED);
+	buy_ok(w, 1, rid++, 2002, 1, T0 + 500 * SEC);
+	/* the other buyers get the whole stock */
+	buy_ok(w, 2, 1, 2001, 2, T0 + 500 * SEC);
+	buy_ok(w, 3, 1, 2001, 2, T0 + 500 * SEC);
+	buy_ok(w, 4, 1, 2001, 1, T0 + 500 * SEC);
+	/* an old closed order still answers ORDER_STATUS */
+	r = mk_op(w, FS_OP_ORDER_STATUS, 1, rid++, first, 2001, 0, TOK_NONE);
+	submit(w, &r, T0 + 500 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_OK);
+	assert_int_equal(resp.state, FS_STATE_CANCELLED);
+	/* a replay of the journal rebuilds the count (store_audit checks it) */
+	std_cfg(&w2);
+	world_start(&w2, 2);
+	w2.forbid_journal = true;
+	for (size_t k = 0; k < w->jn; k++)
+		assert_int_equal(store_apply(w2.sh[w->jv[k].shard], &w->jv[k].ch), 0);
+	w2.forbid_journal = false;
+	audit_all(&w2);
+	r = mk_buy(&w2, 1, rid++, 2001, 1);
+	assert_true(store_expire(w2.sh[sh], T0 + 600 * SEC, 100) >= 3); /* stock is back */
+	submit(&w2, &r, T0 + 600 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_LIMIT_EXCEEDED);
+	world_stop(&w2);
+}
+
 /* ---- memory budget ---- */
 
 /* store_shard_bytes predicts exactly what a shard allocates, and the budget
@@ -1733,6 +1796,7 @@ struct model {
 	uint64_t rng;
 	uint32_t avail[M_ITEMS], reserved[M_ITEMS], paid[M_ITEMS];
 	uint32_t hold[M_USERS + 1][M_ITEMS];
+	uint32_t closed[M_USERS + 1][M_ITEMS]; /* cancelled + expired orders */
 	struct m_order orders[M_SHARDS][M_ORDERS];
 	uint64_t norders[M_SHARDS], idem_count[M_SHARDS];
 	uint64_t max_orders[M_SHARDS], max_idem[M_SHARDS];
@@ -1744,6 +1808,7 @@ struct model {
 	uint32_t next_req[M_USERS + 1];
 	uint64_t hist[FS_ST_COUNT];
 	uint64_t expired, trimmed;
+	uint64_t closed_refused; /* BUYs refused by STORE_CLOSED_MAX */
 	struct m_logged *oks;
 	size_t ok_n, ok_cap;
 	unsigned unavail_until[M_SHARDS];
@@ -1874,6 +1939,7 @@ static void m_release(struct model *m, struct m_order *o, uint8_t state)
 	m->avail[o->item] += o->qty;
 	m->reserved[o->item] -= o->qty;
 	m->hold[o->user][o->item] -= o->qty;
+	m->closed[o->user][o->item]++;
 }
 
 /* Owner part of a BUY that passed the gate. */
@@ -1905,6 +1971,11 @@ static void m_buy_owner(struct model *m, int i, unsigned sh, struct m_key *k,
 		return;
 	}
 	if (m->hold[req->user_id][i] + req->qty > M_ITEM[i].limit) {
+		e->status = FS_ST_LIMIT_EXCEEDED;
+		return;
+	}
+	if (m->closed[req->user_id][i] >= STORE_CLOSED_MAX) {
+		m->closed_refused++;
 		e->status = FS_ST_LIMIT_EXCEEDED;
 		return;
 	}
@@ -2356,9 +2427,13 @@ static void test_store_random_sequence_matches_model(void **state)
 	for (uint64_t seed = 1; seed <= 2; seed++) {
 		m_run(m, w, seed * 0x1234567ULL, M_STEPS);
 		print_message("seed %" PRIu64 ": %u steps, orders %" PRIu64 "+%" PRIu64
-			      ", expired %" PRIu64 ", trimmed %" PRIu64 ", journal %zu\n",
+			      ", expired %" PRIu64 ", trimmed %" PRIu64 ", journal %zu"
+			      ", refused for churn %" PRIu64 "\n",
 			      seed, M_STEPS, m->norders[0], m->norders[1], m->expired, m->trimmed,
-			      w->jn);
+			      w->jn, m->closed_refused);
+		/* users who cancelled or let lapse STORE_CLOSED_MAX orders of an
+		 * item were refused it, and the shards agreed at every step */
+		assert_true(m->closed_refused > 0);
 		for (int i = 0; i < M_ITEMS; i++)
 			print_message("  item %u: available %u reserved %u paid %u\n", M_ITEM[i].id,
 				      m->avail[i], m->reserved[i], m->paid[i]);
@@ -2511,6 +2586,7 @@ int main(void)
 		T(test_store_idem_trim_retention),
 		cmocka_unit_test(test_store_idem_trim_many),
 		T(test_store_apply_invalid),
+		T(test_store_churn_capped_per_user_item),
 		T(test_store_memory_need_matches_create),
 		T(test_store_memory_check_refuses_huge),
 #undef T

@@ -58,8 +58,17 @@ int64_t fs_mono_ns(void)
 }
 
 /* (wall - mono) at the first fs_steady_ns; INT64_MIN until then. Threads
- * racing on the first call each sample, and the first CAS wins for all. */
+ * racing on the first call each sample, and the first CAS wins for all.
+ * steady_at_start makes that first call when the program is loaded, so the
+ * anchor is the wall clock at process start, not at the first purchase. */
 static _Atomic int64_t g_steady_offset = INT64_MIN;
+
+int64_t fs_steady_ns(void);
+
+__attribute__((constructor)) static void steady_at_start(void)
+{
+	(void)fs_steady_ns();
+}
 
 int64_t fs_steady_ns(void)
 {

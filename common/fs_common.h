@@ -70,7 +70,7 @@ int64_t fs_now_ns(void);
 int64_t fs_mono_ns(void);
 
 /* Steady clock in unix nanoseconds: CLOCK_MONOTONIC plus the offset
- * (wall - monotonic) sampled once, at the first call in the process. It reads
+ * (wall - monotonic) sampled once, when the process starts. It reads
  * like the wall clock as of that moment and then never steps: a change of
  * the wall clock (an operator, NTP stepping) does not move it. Reservation
  * deadlines, idempotency retention and everything persisted with them run

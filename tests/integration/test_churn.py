@@ -49,6 +49,7 @@ class Churn(unittest.TestCase):
                     self.assertEqual(h.status, ST["OK"], "honest buyer %d after %d churn cycles: %r"
                                      % (u, cycle + 1, h))
                     wins += 1
+                    self.last_honest = h.order_id
             self.assertEqual(wins, 20)
             self.assertEqual(churned, CLOSED_MAX)
             self.assertEqual(refused, 1000 - CLOSED_MAX)
@@ -58,6 +59,18 @@ class Churn(unittest.TestCase):
             # the churner's old cancelled order still answers ORDER_STATUS
             s = c.one("ORDER_STATUS", user=CHURNER, rid=5000, order=first, token=tok)
             self.assertEqual((s.status, s.state), (ST["OK"], STATE["CANCELLED"]), s)
+            c.close()
+            # after a restart (snapshot + log) the count is rebuilt from the
+            # orders: with a unit back in stock the churner is still refused
+            d.stop()
+            d.start()
+            c = d.client()
+            x = c.one("CANCEL", user=20, rid=2, order=self.last_honest, token=buy_token(20, 1))
+            self.assertEqual(x.status, ST["OK"], x)
+            b = c.one("BUY", user=CHURNER, rid=9001, item=1001, qty=1, token=tok)
+            self.assertEqual(b.status, ST["LIMIT_EXCEEDED"], b)
+            h = c.one("BUY", user=22, rid=1, item=1001, qty=1, token=buy_token(22, 1))
+            self.assertEqual(h.status, ST["OK"], h)
             c.close()
 
 

@@ -40,7 +40,7 @@ int store_memory_need(const struct cfg *cfg, unsigned nshards, uint64_t other_by
 	if ((rc = store_catalog_create(cfg, nshards, &cat)) != 0)
 		return rc;
 	out->catalog = sizeof(*cat) + (uint64_t)cfg->n_items * (sizeof(struct store_item) +
-								 4 * sizeof(struct store_item_slot));
+								4 * sizeof(struct store_item_slot));
 	for (unsigned i = 0; i < nshards; i++) {
 		struct store_shard_params p = {.shard_id = i};
 		struct store_memory m;
@@ -118,7 +118,8 @@ static uint64_t cgroup_headroom(char *where, size_t wherelen)
 					cur = 0;
 				if ((cur < max ? max - cur : 0) < best) {
 					best = cur < max ? max - cur : 0;
-					fs_errf(where, wherelen, "%s/memory.max - memory.current", dir);
+					fs_errf(where, wherelen, "%s/memory.max - memory.current",
+						dir);
 				}
 			}
 			char *slash = strrchr(rel, '/');
@@ -132,7 +133,8 @@ static uint64_t cgroup_headroom(char *where, size_t wherelen)
 			cur = 0;
 		if ((cur < max ? max - cur : 0) < best) {
 			best = cur < max ? max - cur : 0;
-			fs_errf(where, wherelen, "cgroup v1 memory.limit_in_bytes - usage_in_bytes");
+			fs_errf(where, wherelen,
+				"cgroup v1 memory.limit_in_bytes - usage_in_bytes");
 		}
 	}
 	return best;
@@ -147,7 +149,8 @@ uint64_t store_memory_allowed(char *what, size_t whatlen)
 		fs_errf(what, whatlen, "cgroup limit (%s)", where);
 		return cg;
 	}
-	fs_errf(what, whatlen, "%s", avail == UINT64_MAX ? "unknown" : "MemAvailable in /proc/meminfo");
+	fs_errf(what, whatlen, "%s",
+		avail == UINT64_MAX ? "unknown" : "MemAvailable in /proc/meminfo");
 	return avail;
 }
 

@@ -167,6 +167,7 @@ static int durable_open(const struct cfg *cfg, bool init, struct store_catalog *
 		.eventfd = true,
 		.io_hook = g_fault.io ? fault_hook : NULL,
 		.io_hook_ctx = &g_fault,
+		.steady_ns = fs_steady_ns,
 	};
 	char err[2048] = "";
 	int rc;
@@ -467,6 +468,27 @@ out_cat:
 	return status;
 }
 
+/* Refuse a config this machine cannot hold (store_memory_check), counting
+ * besides the store: the hand-off rings (two kinds per producer/owner pair,
+ * 80-byte entries rounded up), the log's batch buffers and EAL's -m 64. */
+static int memory_check(const struct cfg *cfg)
+{
+	uint64_t w = cfg->workers, other = 2 * w * w * cfg->ring_size * 128 +
+					    w * WAL_QUEUE_DEPTH_DEFAULT * WAL_BATCH_BYTES_DEFAULT +
+					    (64u << 20);
+	struct store_budget b;
+	char err[2048];
+
+	if (store_memory_check(cfg, cfg->workers, other, &b, err, sizeof(err)) < 0) {
+		fprintf(stderr, "flashsaled: %s\n", err);
+		return -ENOMEM;
+	}
+	fs_log("info", "memory: %.1f MiB (shard tables %.1f, snapshot images %.1f, other %.1f)",
+	       (double)b.total / (1 << 20), (double)b.shards / (1 << 20),
+	       (double)b.images / (1 << 20), (double)b.other / (1 << 20));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = NULL;
@@ -488,6 +510,10 @@ int main(int argc, char **argv)
 	}
 	fs_log("info", "flashsaled " FLASHSALE_VERSION ": config %s", config);
 	cfg_log_summary(&cfg);
+	if (memory_check(&cfg) < 0) { /* before anything big is allocated */
+		cfg_free(&cfg);
+		return 2;
+	}
 	if (check) {
 		printf("%s: configuration OK (%u activities, %u items)\n", config,
 		       cfg.n_activities, cfg.n_items);

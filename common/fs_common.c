@@ -1,11 +1,17 @@
 /*
  * fs_common.c — assertion failure, error strings, clocks and the control
  * plane's logger. Nothing here is on the data path except the clocks.
+ *
+ * Three clocks: the wall clock (fs_now_ns: sale windows, server_time), the
+ * monotonic clock (fs_mono_ns: timers, rate limits, latency) and the steady
+ * clock (fs_steady_ns: monotonic, anchored to the wall clock once per
+ * process, for reservation deadlines and idempotency retention).
  */
 #include "fs_common.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -49,6 +55,34 @@ int64_t fs_mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * FS_NS_PER_S + ts.tv_nsec;
+}
+
+/* (wall - mono) at the first fs_steady_ns; INT64_MIN until then. Threads
+ * racing on the first call each sample, and the first CAS wins for all.
+ * steady_at_start makes that first call when the program is loaded, so the
+ * anchor is the wall clock at process start, not at the first purchase. */
+static _Atomic int64_t g_steady_offset = INT64_MIN;
+
+int64_t fs_steady_ns(void);
+
+__attribute__((constructor)) static void steady_at_start(void)
+{
+	(void)fs_steady_ns();
+}
+
+int64_t fs_steady_ns(void)
+{
+	int64_t off = atomic_load_explicit(&g_steady_offset, memory_order_relaxed);
+
+	if (unlikely(off == INT64_MIN)) {
+		int64_t want = fs_now_ns() - fs_mono_ns(), expected = INT64_MIN;
+
+		if (atomic_compare_exchange_strong(&g_steady_offset, &expected, want))
+			off = want;
+		else
+			off = expected;
+	}
+	return fs_mono_ns() + off;
 }
 
 void fs_log(const char *level, const char *fmt, ...)

@@ -69,6 +69,14 @@ int64_t fs_now_ns(void);
 /* Monotonic clock in nanoseconds: timers, latency. */
 int64_t fs_mono_ns(void);
 
+/* Steady clock in unix nanoseconds: CLOCK_MONOTONIC plus the offset
+ * (wall - monotonic) sampled once, when the process starts. It reads
+ * like the wall clock as of that moment and then never steps: a change of
+ * the wall clock (an operator, NTP stepping) does not move it. Reservation
+ * deadlines, idempotency retention and everything persisted with them run
+ * on it; sale windows and server_time stay on fs_now_ns. Thread-safe. */
+int64_t fs_steady_ns(void);
+
 /* Log to stderr with a UTC timestamp and a level word ("info", "warn",
  * "error"). Control plane only: never on the data path. */
 void fs_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -627,7 +627,7 @@ static int worker_main(void *arg)
 	struct dp_worker *w = arg;
 	unsigned idle = 0;
 
-	w->next_timer_ns = fs_now_ns();
+	w->next_timer_ns = fs_mono_ns();
 	while (!atomic_load_explicit(&w->eng->quit, memory_order_relaxed)) {
 		unsigned work;
 		int64_t now_ns;
@@ -644,9 +644,9 @@ static int worker_main(void *arg)
 		work += drain_all(w, now_ns);
 		work += journal_step(w);
 		tx_flush(w);
-		if (unlikely(now_ns >= w->next_timer_ns)) {
+		if (unlikely(fs_mono_ns() >= w->next_timer_ns)) {
 			timers(w, now_ns);
-			w->next_timer_ns = now_ns + FS_TIMER_NS;
+			w->next_timer_ns = fs_mono_ns() + FS_TIMER_NS;
 		}
 		if (work) {
 			idle = 0;

@@ -447,6 +447,7 @@ struct persist_params {
 	bool eventfd;		  /* each log registers an eventfd (wal_event_fd) */
 	persist_io_hook_fn io_hook; /* NULL = none */
 	void *io_hook_ctx;
+	int64_t (*steady_ns)(void); /* shards' steady clock (store_shard_params); NULL: wall */
 };
 
 struct persist;

@@ -119,6 +119,7 @@ static int shards_create(struct persist *ps, const struct persist_params *p, cha
 			.first_seq = 1,
 			.journal = p->journal,
 			.journal_ctx = p->journal_ctx[i],
+			.steady_ns = p->steady_ns,
 		};
 		int rc;
 

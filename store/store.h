@@ -31,6 +31,17 @@
  * Rejections are not stored: they changed nothing, and a retry of a
  * NOT_STARTED/BUSY/SOLD_OUT is meant to be decided afresh.
  *
+ * Time: each call's now_ns is the wall clock; it decides the sale window and
+ * is the server_time of answers. Deadlines and retention run on the shard's
+ * steady clock (store_shard_params.steady_ns), which the shard reads only
+ * when it needs it (a state change, a deadline to report). The times in
+ * journal records, images and restores are on that clock: the wall clock as
+ * of the start of the run that wrote them. A shard never lets its clock go
+ * back behind a time it restored or replayed (it adds the difference), so
+ * after a restart whose wall clock was stepped back, reservations still
+ * expire in creation order and no earlier than they would have. Deadlines
+ * sent to clients are converted to the current wall clock (now_ns).
+ *
  * Journal: every state change is reported as a struct store_change through
  * the journal hook given at create (the WAL appends it); store_apply() replays
  * one onto a shard during recovery and must reach the identical state.
@@ -92,6 +103,14 @@ typedef void (*store_journal_fn)(void *ctx, const struct store_change *ch);
 
 /* ---- shards (one per worker core) ---- */
 
+/* Orders one user may let close without paying (cancelled or expired) per
+ * item; past it a BUY of that item is LIMIT_EXCEEDED. Order slots are never
+ * reused (an order id answers ORDER_STATUS for the shard's life), so this is
+ * what keeps one buyer's BUY + CANCEL loop from filling the order table
+ * while stock remains: a user can take at most per_user_limit + STORE_CLOSED_MAX
+ * slots of an item. */
+#define STORE_CLOSED_MAX 16u
+
 struct store_shard_params {
 	unsigned shard_id;           /* < nshards of the catalog */
 	uint64_t max_orders;         /* this shard's order capacity */
@@ -100,6 +119,10 @@ struct store_shard_params {
 	uint64_t first_seq;          /* first order seq to hand out (>= 1) */
 	store_journal_fn journal;    /* may be NULL */
 	void *journal_ctx;
+	/* The shard's clock for reservation deadlines and idempotency retention
+	 * (the daemon gives fs_steady_ns, which a wall-clock step does not
+	 * move). NULL: the now_ns of each call serves for those too (tests). */
+	int64_t (*steady_ns)(void);
 };
 
 /* Split of the config's appliance-wide capacities for one shard: each shard
@@ -133,11 +156,13 @@ void store_prefetch(const struct store_shard *s, const struct fs_req *req);
 unsigned store_execute_burst(struct store_shard *s, const struct fs_req *const reqs[], unsigned n,
 			     int64_t now_ns, struct fs_resp resps[], bool changed[]);
 
-/* Expire at most max reservations whose deadline is <= now_ns; returns how
- * many expired (each journalled). */
+/* Expire at most max reservations whose deadline has passed on the shard's
+ * steady clock (now_ns when it has none); returns how many expired (each
+ * journalled). */
 unsigned store_expire(struct store_shard *s, int64_t now_ns, unsigned max);
 
-/* Drop idempotency entries older than the retention window, at most max. */
+/* Drop idempotency entries older than the retention window (on the steady
+ * clock, as store_expire), at most max. */
 unsigned store_idem_trim(struct store_shard *s, int64_t now_ns, unsigned max);
 
 /* Replay one journalled change (recovery). 0, or -EINVAL when the change
@@ -161,13 +186,17 @@ int store_item_counts(const struct store_shard *s, uint32_t item_id, struct stor
 
 /* ---- rate limiting (token buckets, one set per receiving core) ----
  *
- * A fixed table of slots buckets (a power of two), indexed by a hash of the
- * key (a source address or a user id) and tagged with the key. A new key that
- * lands on a slot held by another key takes the slot over with a full bucket:
- * memory stays bounded under address-spraying bots at the price of
- * occasionally forgiving a colliding key. Not thread-safe: one per core. */
+ * A fixed table of slots buckets (a power of two) in sets of 4, each bucket
+ * tagged with its key (a source address or a user id); the set is chosen by
+ * SipHash under a random key drawn at create, so clients cannot aim at each
+ * other's buckets. A key not in its set takes over only a FULL bucket; when
+ * every way is refilling it shares the most-drained one (conservative: never
+ * forgiving). Buckets are per core: a client spread over every worker gets
+ * up to workers x the limit. Not thread-safe: one per core. */
 struct store_ratelimit;
-/* rate_per_s > 0, burst >= 1, slots a power of two. 0, -EINVAL, -ENOMEM. */
+#define STORE_RL_KEY_LEN 16
+/* rate_per_s > 0, burst >= 1, slots a power of two. 0, -EINVAL, -ENOMEM,
+ * -EIO (libsodium would not initialise). */
 int store_ratelimit_create(unsigned rate_per_s, unsigned burst, unsigned slots,
 			   struct store_ratelimit **out);
 void store_ratelimit_free(struct store_ratelimit *rl);
@@ -175,6 +204,10 @@ void store_ratelimit_free(struct store_ratelimit *rl);
  * refused, with *retry_after_ms (>= 1) until a token is there. */
 bool store_ratelimit_allow(struct store_ratelimit *rl, uint64_t key, int64_t now_ns,
 			   uint32_t *retry_after_ms);
+/* Tests: replace the random hash key (before any allow), and the set a key
+ * lands in under the current hash key. */
+void store_ratelimit_set_key(struct store_ratelimit *rl, const uint8_t key[STORE_RL_KEY_LEN]);
+uint64_t store_ratelimit_set_of(const struct store_ratelimit *rl, uint64_t key);
 
 struct store_stats {
 	uint64_t by_status[FS_ST_COUNT]; /* answers given by store_execute */
@@ -194,6 +227,41 @@ struct store_memory {
 	uint64_t orders, holdings, idem_ring, idem_index, winners, other, total;
 };
 void store_shard_memory(const struct store_shard *s, struct store_memory *out);
+/* The same, before create: what store_shard_create will allocate for p
+ * (shard_id, max_orders and max_idempotency are read). */
+void store_shard_bytes(const struct store_catalog *cat, const struct store_shard_params *p,
+		       struct store_memory *out);
+
+/* ---- memory budget (store_budget.c; start-up only) ----
+ *
+ * What the store will allocate for a config, computed before anything big
+ * is allocated, and whether the machine can give it: the daemon refuses to
+ * start (and --check fails) rather than allocate its way into the OOM
+ * killer. Every table is touched when allocated (store_zalloc zeroes it), so
+ * a start that passed the check cannot later die of a page fault. */
+struct store_budget {
+	uint64_t catalog;  /* items index and published values */
+	uint64_t shards;   /* every shard's tables (store_shard_bytes) */
+	uint64_t images;   /* every shard's snapshot image (store_image_bytes) */
+	uint64_t other;    /* what the caller adds (rings, log buffers, EAL) */
+	uint64_t total;
+	uint64_t max_orders_shard; /* the largest shard's order capacity */
+};
+/* Fill *out for cfg on nshards shards plus other_bytes. 0, -EINVAL (a
+ * config store_catalog_create refuses), -ENOMEM (no room for the small
+ * catalog it builds to split the capacities). */
+int store_memory_need(const struct cfg *cfg, unsigned nshards, uint64_t other_bytes,
+		      struct store_budget *out);
+/* Bytes this process may still allocate: the least of MemAvailable
+ * (/proc/meminfo) and the headroom (memory.max - memory.current) of its
+ * cgroup and every ancestor (cgroup v2; v1 memory.limit_in_bytes), with a
+ * phrase naming the source in what. UINT64_MAX when nothing is known. */
+uint64_t store_memory_allowed(char *what, size_t whatlen);
+/* Compare the need of cfg with what the machine allows. 0 (*out filled),
+ * or -ENOMEM with a sentence naming both numbers in err (or another
+ * -errno from store_memory_need). */
+int store_memory_check(const struct cfg *cfg, unsigned nshards, uint64_t other_bytes,
+		       struct store_budget *out, char *err, size_t errlen);
 
 /* ---- snapshots (store_snap.c) ----
  *
@@ -207,6 +275,8 @@ void store_shard_memory(const struct store_shard *s, struct store_memory *out);
  * published available, then run store_audit. */
 struct store_image;
 
+/* Bytes store_image_create allocates for a shard of params p. */
+uint64_t store_image_bytes(const struct store_catalog *cat, const struct store_shard_params *p);
 /* Allocate an image able to hold s at its capacity. 0, -ENOMEM. */
 int store_image_create(const struct store_shard *s, struct store_image **out);
 void store_image_free(struct store_image *img);

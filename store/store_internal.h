@@ -22,6 +22,7 @@
 #define STORE_NONE	 UINT32_MAX /* "no index" in uint32 links */
 #define STORE_CACHE_LINE 64u
 #define STORE_HUGE_PAGE	 ((size_t)2 << 20)
+#define STORE_RL_WAYS	 4u /* rate-limit buckets per set (store_rate.c) */
 
 /* Winners filter: a blocked Bloom filter with one 64-bit word per key and
  * k = 3 bits set in that word (store_wf_bits). One word means one cache line and one
@@ -174,10 +175,12 @@ _Static_assert(sizeof(struct store_order) == 40, "order record size");
 
 struct store_holding {
 	uint64_t user_id; /* 0 = empty slot */
-	uint32_t item;	  /* catalog index */
 	uint32_t units;	  /* reserved + paid */
+	uint16_t item;	  /* catalog index */
+	uint16_t closed;  /* orders cancelled or expired (saturating): STORE_CLOSED_MAX */
 };
 _Static_assert(sizeof(struct store_holding) == 16, "holding slot size");
+_Static_assert(FS_ITEMS_MAX <= 65536, "a catalog index fits the holding's 16-bit item");
 
 struct store_idem {
 	uint64_t user_id;
@@ -210,6 +213,10 @@ struct store_shard {
 	store_journal_fn journal;
 	void *journal_ctx;
 	int64_t retention_ns;
+	int64_t (*steady)(void); /* params.steady_ns; NULL: the caller's now_ns */
+	int64_t steady_adj_ns;	 /* added to steady() so it never reads below floor */
+	int64_t time_floor_ns;	 /* latest time restored or replayed */
+	int64_t wall_off_ns;	 /* wall - steady told to clients (store_shard.c wall_of) */
 
 	struct store_order *orders;
 	uint64_t max_orders, first_seq, norders;
@@ -231,6 +238,7 @@ struct store_shard {
 	uint64_t wf_nwords;
 
 	uint32_t *audit_units; /* store_audit scratch, per holding slot */
+	uint16_t *audit_closed; /* the same, closed orders */
 	struct store_item_state *audit_items;
 
 	struct store_stats st; /* by_status, expired, table_full */
@@ -238,6 +246,14 @@ struct store_shard {
 	bool restoring;	      /* between store_restore_begin and _end (store_snap.c) */
 	uint64_t restore_next; /* next_seq the restore must reach */
 };
+
+/* A time found in a restore or a replay: the shard's clock will not read
+ * earlier than it. */
+static inline void store_time_floor(struct store_shard *s, int64_t t)
+{
+	if (t > s->time_floor_ns)
+		s->time_floor_ns = t;
+}
 
 /* Shard registration (store_catalog.c): the shard allocates its filter and
  * hands it to the catalog so that gates see it. -EINVAL if the id is taken. */

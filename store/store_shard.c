@@ -9,11 +9,14 @@
  *  - orders: an array of struct store_order (40 bytes) indexed by
  *    seq - first_seq; order_id = fs_order_id(seq, shard_id). Orders are never
  *    freed or reused, so an order id names one order for the shard's life,
- *    and "orders full" (BUSY) is the only way the array ends.
+ *    and "orders full" (BUSY) is the only way the array ends. What keeps
+ *    one buyer from ending it by BUY + CANCEL churn is the holding's count
+ *    of orders closed unpaid (STORE_CLOSED_MAX per user and item).
  *
  *  - holdings: (user_id, item) → units reserved + paid, open addressing with
  *    linear probing, user_id 0 = empty (user 0 never buys). A holding is
- *    created by an order and never deleted (it may drop to 0 units), so
+ *    created by an order and never deleted (it may drop to 0 units; it
+ *    also counts the user's orders of the item cancelled or expired), so
  *    holdings <= orders <= max_orders and a table of 2 * max_orders slots
  *    (rounded up to a power of two) stays at most half full.
  *
@@ -82,6 +85,42 @@ static inline int64_t sat_add(int64_t a, int64_t b)
 	int64_t r;
 
 	return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+/* The shard's steady time (store.h "Time"): params.steady_ns, kept at or
+ * after the latest restored or replayed time; or the caller's now_ns. */
+static int64_t shard_time(struct store_shard *s, int64_t now_ns)
+{
+	int64_t t;
+
+	if (!s->steady)
+		return now_ns;
+	t = sat_add(s->steady(), s->steady_adj_ns);
+	if (unlikely(t < s->time_floor_ns)) {
+		s->steady_adj_ns += s->time_floor_ns - t;
+		t = s->time_floor_ns;
+	}
+	return t;
+}
+
+/* Steady time t as the wall clock reads it now (what clients are told).
+ * The offset wall - steady is constant but for the nanoseconds between the
+ * two reads, until the wall clock is stepped; the shard keeps the offset it
+ * last saw and only takes a new one that differs by more than a second, so a
+ * repeat gets exactly the deadline of the first answer (and before any step
+ * the offset is 0: the deadline as stored). */
+#define WALL_STEP_NS FS_NS_PER_S
+
+static uint64_t wall_of(struct store_shard *s, int64_t t, int64_t steady_now, int64_t wall_now)
+{
+	int64_t d, moved;
+
+	if (__builtin_sub_overflow(wall_now, steady_now, &d))
+		return (uint64_t)t;
+	if (__builtin_sub_overflow(d, s->wall_off_ns, &moved) || moved > WALL_STEP_NS ||
+	    moved < -WALL_STEP_NS)
+		s->wall_off_ns = d;
+	return (uint64_t)sat_add(t, s->wall_off_ns);
 }
 
 static inline uint64_t order_id_of(const struct store_shard *s, uint64_t oi)
@@ -167,8 +206,9 @@ static void hold_add(struct store_shard *s, uint64_t pos, uint64_t user_id, uint
 	if (h->user_id == 0) {
 		FS_ASSERT(s->nhold < s->hold_max);
 		h->user_id = user_id;
-		h->item = ci;
+		h->item = (uint16_t)ci;
 		h->units = 0;
+		h->closed = 0;
 		s->nhold++;
 	}
 	FS_ASSERT(h->user_id == user_id && h->item == ci);
@@ -182,6 +222,8 @@ static void hold_sub(struct store_shard *s, uint64_t user_id, uint32_t ci, uint1
 
 	FS_ASSERT(h->user_id == user_id && h->units >= qty);
 	h->units -= qty;
+	if (h->closed < UINT16_MAX) /* only ever a release without payment */
+		h->closed++;
 }
 
 /* ---- idempotency ---- */
@@ -351,9 +393,10 @@ static void order_expire(struct store_shard *s, uint32_t oi, int64_t now_ns)
 
 /* ---- BUY ---- */
 
-static void buy_replay(const struct store_shard *s, const struct store_idem *e,
-		       const struct fs_req *req, struct fs_resp *resp)
+static void buy_replay(struct store_shard *s, const struct store_idem *e,
+		       const struct fs_req *req, int64_t now_ns, struct fs_resp *resp)
 {
+	int64_t t;
 	uint32_t ci = store_item_find(s->cat, e->item_id);
 
 	if (e->op != FS_OP_BUY || e->item_id != req->item_id) {
@@ -370,8 +413,9 @@ static void buy_replay(const struct store_shard *s, const struct store_idem *e,
 	resp->status = FS_ST_OK;
 	resp->qty = e->qty;
 	resp->order_id = e->order_id;
-	resp->deadline_ns =
-		(uint64_t)sat_add(e->created_ns, s->cat->pay_timeout_ns[s->cat->items[ci].act]);
+	t = shard_time(s, now_ns);
+	resp->deadline_ns = wall_of(s,
+		sat_add(e->created_ns, s->cat->pay_timeout_ns[s->cat->items[ci].act]), t, now_ns);
 }
 
 /* Every check of a BUY that changes nothing; FS_ST_OK when it may reserve.
@@ -396,6 +440,8 @@ static uint8_t buy_check(struct store_shard *s, uint32_t ci, uint64_t hh, const 
 	h = &s->hold[*hpos];
 	if ((h->user_id ? (uint64_t)h->units : 0) + req->qty > s->cfg->items[ci].per_user_limit)
 		return FS_ST_LIMIT_EXCEEDED;
+	if (unlikely(h->user_id && h->closed >= STORE_CLOSED_MAX))
+		return FS_ST_LIMIT_EXCEEDED; /* BUY + CANCEL churn: see STORE_CLOSED_MAX */
 	if (unlikely(s->unavailable))
 		return FS_ST_UNAVAILABLE;
 	if (unlikely(s->norders >= s->max_orders || s->ring_count >= s->ring_cap ||
@@ -414,25 +460,27 @@ static bool buy_decide(struct store_shard *s, uint32_t ci, uint64_t h, uint64_t 
 	uint64_t hpos = 0;
 	struct store_idem e;
 	uint32_t oi;
+	int64_t t;
 
 	resp->status = buy_check(s, ci, hh, req, now_ns, &hpos, resp);
 	if (resp->status != FS_ST_OK)
 		return false;
-	oi = order_create(s, ci, hpos, h, req->user_id, req->request_id, req->qty, now_ns);
+	t = shard_time(s, now_ns); /* the window was checked on the wall clock */
+	oi = order_create(s, ci, hpos, h, req->user_id, req->request_id, req->qty, t);
 	e = (struct store_idem){
 		.user_id = req->user_id,
 		.request_id = req->request_id,
 		.order_id = order_id_of(s, oi),
-		.created_ns = now_ns,
+		.created_ns = t,
 		.item_id = req->item_id,
 		.qty = req->qty,
 		.op = FS_OP_BUY,
 	};
 	idem_put(s, ipos, h, &e);
-	emit(s, STORE_CH_RESERVE, oi, req->request_id, 0, now_ns);
+	emit(s, STORE_CH_RESERVE, oi, req->request_id, 0, t);
 	resp->qty = req->qty;
 	resp->order_id = e.order_id;
-	resp->deadline_ns = (uint64_t)s->orders[oi].deadline_ns;
+	resp->deadline_ns = wall_of(s, s->orders[oi].deadline_ns, t, now_ns);
 	return true;
 }
 
@@ -481,7 +529,7 @@ static bool exec_buy(struct store_shard *s, const struct fs_req *req, int64_t no
 	buy_prefetch(s, ci, h, hh, req);
 	slot = idem_find(s, h, req->user_id, req->request_id, &ipos);
 	if (unlikely(slot != IDEM_MISS))
-		buy_replay(s, &s->ring[slot], req, resp);
+		buy_replay(s, &s->ring[slot], req, now_ns, resp);
 	else if (unlikely(s->cat->items[ci].owner != s->shard_id))
 		resp->status = FS_ST_BAD_REQUEST; /* mis-routed: not ours to decide */
 	else
@@ -531,14 +579,16 @@ static bool settle_decide(struct store_shard *s, uint32_t oi, uint64_t h, uint64
 	uint8_t state = req->op == FS_OP_CONFIRM ? FS_STATE_PAID : FS_STATE_CANCELLED;
 	bool changed = false;
 	struct store_idem e;
+	int64_t t = 0;
 
 	if (o->state == FS_STATE_RESERVED) {
 		if (unlikely(s->unavailable)) {
 			resp->status = FS_ST_UNAVAILABLE;
 			return false;
 		}
-		if (o->deadline_ns <= now_ns) {
-			order_expire(s, oi, now_ns);
+		t = shard_time(s, now_ns);
+		if (o->deadline_ns <= t) {
+			order_expire(s, oi, t);
 			changed = true;
 		}
 	}
@@ -558,7 +608,7 @@ static bool settle_decide(struct store_shard *s, uint32_t oi, uint64_t h, uint64
 		.user_id = req->user_id,
 		.request_id = req->request_id,
 		.order_id = req->order_id,
-		.created_ns = now_ns,
+		.created_ns = t,
 		.item_id = resp->item_id,
 		.qty = o->qty,
 		.op = req->op,
@@ -566,7 +616,7 @@ static bool settle_decide(struct store_shard *s, uint32_t oi, uint64_t h, uint64
 	};
 	idem_put(s, ipos, h, &e);
 	emit(s, state == FS_STATE_PAID ? STORE_CH_PAY : STORE_CH_CANCEL, oi, req->request_id,
-	     req->ref, now_ns);
+	     req->ref, t);
 	resp->status = FS_ST_OK;
 	resp->state = state;
 	return true;
@@ -612,7 +662,8 @@ static bool exec_settle(struct store_shard *s, const struct fs_req *req, int64_t
 	return settle_decide(s, oi, h, ipos, req, now_ns, resp);
 }
 
-static void exec_order_status(struct store_shard *s, const struct fs_req *req, struct fs_resp *resp)
+static void exec_order_status(struct store_shard *s, const struct fs_req *req, int64_t now_ns,
+			      struct fs_resp *resp)
 {
 	const struct store_order *o;
 	const struct cfg_activity *a;
@@ -638,7 +689,7 @@ static void exec_order_status(struct store_shard *s, const struct fs_req *req, s
 	resp->item_id = s->cat->items[o->item].id;
 	resp->state = o->state;
 	if (o->state == FS_STATE_RESERVED)
-		resp->deadline_ns = (uint64_t)o->deadline_ns;
+		resp->deadline_ns = wall_of(s, o->deadline_ns, shard_time(s, now_ns), now_ns);
 }
 
 bool store_execute(struct store_shard *s, const struct fs_req *req, int64_t now_ns,
@@ -652,7 +703,7 @@ bool store_execute(struct store_shard *s, const struct fs_req *req, int64_t now_
 	case FS_OP_BUY: changed = exec_buy(s, req, now_ns, resp); break;
 	case FS_OP_CONFIRM:
 	case FS_OP_CANCEL: changed = exec_settle(s, req, now_ns, resp); break;
-	case FS_OP_ORDER_STATUS: exec_order_status(s, req, resp); break;
+	case FS_OP_ORDER_STATUS: exec_order_status(s, req, now_ns, resp); break;
 	case FS_OP_ITEM_STATUS:
 	case FS_OP_TIME:
 		(void)store_gate(s->cat, req, now_ns, resp, &owner); /* always final */
@@ -734,6 +785,7 @@ unsigned store_expire(struct store_shard *s, int64_t now_ns, unsigned max)
 
 	if (s->unavailable) /* an expiry is a change that could not be made durable */
 		return 0;
+	now_ns = shard_time(s, now_ns);
 	for (unsigned a = 0; a < s->cfg->n_activities && n < max; a++)
 		n += expire_fifo(s, &s->fifo[a], now_ns, max - n, &budget);
 	return n;
@@ -744,7 +796,7 @@ unsigned store_idem_trim(struct store_shard *s, int64_t now_ns, unsigned max)
 	int64_t cutoff;
 	unsigned n = 0;
 
-	if (__builtin_sub_overflow(now_ns, s->retention_ns, &cutoff))
+	if (__builtin_sub_overflow(shard_time(s, now_ns), s->retention_ns, &cutoff))
 		return 0;
 	while (n < max && s->ring_count > 0 && s->ring[s->ring_head].created_ns <= cutoff) {
 		idem_pop_head(s);
@@ -832,6 +884,7 @@ static int apply_settle(struct store_shard *s, const struct store_change *ch, ui
 
 int store_apply(struct store_shard *s, const struct store_change *ch)
 {
+	store_time_floor(s, ch->time_ns);
 	switch (ch->type) {
 	case STORE_CH_RESERVE: return apply_reserve(s, ch);
 	case STORE_CH_PAY: return apply_settle(s, ch, FS_STATE_PAID);
@@ -862,6 +915,7 @@ static int audit_orders(const struct store_shard *s, char *err, size_t errlen)
 
 	memset(s->audit_items, 0, s->n_owned * sizeof(*s->audit_items));
 	memset(s->audit_units, 0, (s->hold_mask + 1) * sizeof(*s->audit_units));
+	memset(s->audit_closed, 0, (s->hold_mask + 1) * sizeof(*s->audit_closed));
 	for (uint64_t oi = 0; oi < s->norders; oi++) {
 		const struct store_order *o = &s->orders[oi];
 		uint64_t pos;
@@ -871,11 +925,14 @@ static int audit_orders(const struct store_shard *s, char *err, size_t errlen)
 		if (o->item >= s->cat->n_items || s->cat->items[o->item].owner != s->shard_id)
 			AUDIT_FAIL("order %" PRIu64 ": item not owned here", order_id_of(s, oi));
 		by_state[o->state]++;
-		if (o->state != FS_STATE_RESERVED && o->state != FS_STATE_PAID)
-			continue;
 		pos = hold_find(s, store_hash2(o->user_id, o->item), o->user_id, o->item);
 		if (s->hold[pos].user_id != o->user_id)
 			AUDIT_FAIL("order %" PRIu64 ": no holding", order_id_of(s, oi));
+		if (o->state != FS_STATE_RESERVED && o->state != FS_STATE_PAID) {
+			if (s->audit_closed[pos] < UINT16_MAX)
+				s->audit_closed[pos]++;
+			continue;
+		}
 		s->audit_units[pos] += o->qty;
 		if (o->state == FS_STATE_RESERVED)
 			s->audit_items[s->cat->items[o->item].local].reserved += o->qty;
@@ -925,6 +982,10 @@ static int audit_holdings(const struct store_shard *s, char *err, size_t errlen)
 			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u units, orders say %u",
 				   h->user_id, s->cfg->items[h->item].id, h->units,
 				   s->audit_units[i]);
+		if (h->closed != s->audit_closed[i])
+			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u closed orders, orders say %u",
+				   h->user_id, s->cfg->items[h->item].id, h->closed,
+				   s->audit_closed[i]);
 		if (h->units > s->cfg->items[h->item].per_user_limit)
 			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u units > limit %u",
 				   h->user_id, s->cfg->items[h->item].id, h->units,
@@ -1066,10 +1127,11 @@ static int shard_alloc(struct store_shard *s, const struct cfg *cfg)
 	s->items = store_zalloc(nown * sizeof(*s->items));
 	s->owned = store_zalloc(nown * sizeof(*s->owned));
 	s->audit_units = store_zalloc((s->hold_mask + 1) * sizeof(*s->audit_units));
+	s->audit_closed = store_zalloc((s->hold_mask + 1) * sizeof(*s->audit_closed));
 	s->audit_items = store_zalloc(nown * sizeof(*s->audit_items));
 	s->wf_words = store_zalloc(s->wf_nwords * sizeof(*s->wf_words));
 	if (!s->orders || !s->hold || !s->ring || !s->idx || !s->fifo || !s->items || !s->owned ||
-	    !s->audit_units || !s->audit_items || !s->wf_words)
+	    !s->audit_units || !s->audit_closed || !s->audit_items || !s->wf_words)
 		return -ENOMEM;
 	for (unsigned a = 0; a < cfg->n_activities; a++)
 		s->fifo[a].head = s->fifo[a].tail = STORE_NONE;
@@ -1110,6 +1172,8 @@ int store_shard_create(struct store_catalog *cat, const struct store_shard_param
 	s->journal = p->journal;
 	s->journal_ctx = p->journal_ctx;
 	s->retention_ns = p->idempotency_retention_ns;
+	s->steady = p->steady_ns;
+	s->time_floor_ns = INT64_MIN;
 	s->max_orders = p->max_orders;
 	s->first_seq = p->first_seq;
 	s->hold_mask = pow2_at_least(2 * p->max_orders, 16) - 1;
@@ -1145,24 +1209,37 @@ void store_shard_free(struct store_shard *s)
 	free(s->items);
 	free(s->owned);
 	free(s->audit_units);
+	free(s->audit_closed);
 	free(s->audit_items);
 	free((void *)s->wf_words);
 	free(s);
 }
 
-void store_shard_memory(const struct store_shard *s, struct store_memory *out)
+void store_shard_bytes(const struct store_catalog *cat, const struct store_shard_params *p,
+		       struct store_memory *out)
 {
-	uint64_t nact = s->cfg->n_activities ? s->cfg->n_activities : 1;
-	uint64_t nown = s->n_owned ? s->n_owned : 1;
+	uint64_t nact = cat->cfg->n_activities ? cat->cfg->n_activities : 1;
+	uint64_t nown = cat->owned_count[p->shard_id] ? cat->owned_count[p->shard_id] : 1;
+	uint64_t hold_slots = pow2_at_least(2 * p->max_orders, 16);
+	uint64_t wf_bits = pow2_at_least(p->max_orders * STORE_WF_BITS_PER_ORDER, STORE_WF_MIN_BITS);
 
-	out->orders = s->max_orders * sizeof(*s->orders);
-	out->holdings = (s->hold_mask + 1) * sizeof(*s->hold);
-	out->idem_ring = s->ring_cap * sizeof(*s->ring);
-	out->idem_index = (s->idx_mask + 1) * sizeof(*s->idx);
-	out->winners = s->wf_nwords * sizeof(*s->wf_words);
-	out->other = sizeof(*s) + nact * sizeof(*s->fifo) +
-		     nown * (sizeof(*s->items) + sizeof(*s->owned) + sizeof(*s->audit_items)) +
-		     (s->hold_mask + 1) * sizeof(*s->audit_units);
+	out->orders = p->max_orders * sizeof(struct store_order);
+	out->holdings = hold_slots * sizeof(struct store_holding);
+	out->idem_ring = p->max_idempotency * sizeof(struct store_idem);
+	out->idem_index = pow2_at_least(2 * p->max_idempotency, 16) * sizeof(uint64_t);
+	out->winners = wf_bits / 64 * sizeof(uint64_t);
+	out->other = sizeof(struct store_shard) + nact * sizeof(struct store_fifo) +
+		     nown * (2 * sizeof(struct store_item_state) + sizeof(uint32_t)) +
+		     hold_slots * (sizeof(uint32_t) + sizeof(uint16_t));
 	out->total = out->orders + out->holdings + out->idem_ring + out->idem_index + out->winners +
 		     out->other;
+}
+
+void store_shard_memory(const struct store_shard *s, struct store_memory *out)
+{
+	struct store_shard_params p = {.shard_id = s->shard_id,
+				       .max_orders = s->max_orders,
+				       .max_idempotency = s->ring_cap};
+
+	store_shard_bytes(s->cat, &p, out);
 }

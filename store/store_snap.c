@@ -122,6 +122,16 @@ int store_image_create(const struct store_shard *s, struct store_image **out)
 	return 0;
 }
 
+uint64_t store_image_bytes(const struct store_catalog *cat, const struct store_shard_params *p)
+{
+	uint64_t nown = cat->owned_count[p->shard_id] + 1, nact = cat->cfg->n_activities + 1;
+
+	return sizeof(struct store_image) + p->max_orders * sizeof(struct store_order) +
+	       p->max_idempotency * sizeof(struct store_idem) +
+	       nown * (sizeof(struct store_item_state) + 2 * sizeof(uint32_t)) +
+	       nact * sizeof(struct store_fifo);
+}
+
 void store_image_capture(const struct store_shard *s, struct store_image *img)
 {
 	uint64_t first = s->ring_cap - s->ring_head;
@@ -335,9 +345,12 @@ static int restore_account(struct store_shard *s, uint32_t oi)
 		if (s->nhold >= s->hold_max)
 			return -EINVAL;
 		h->user_id = o->user_id;
-		h->item = o->item;
+		h->item = (uint16_t)o->item;
 		s->nhold++;
 	}
+	if ((o->state == FS_STATE_CANCELLED || o->state == FS_STATE_EXPIRED) &&
+	    h->closed < UINT16_MAX)
+		h->closed++;
 	st = &s->items[s->cat->items[o->item].local];
 	if (o->state == FS_STATE_RESERVED || o->state == FS_STATE_PAID) {
 		h->units += o->qty;
@@ -467,6 +480,25 @@ int store_restore_idem(struct store_shard *s, const struct store_idem_view *v)
 	return 0;
 }
 
+/* The latest time the restored state records: the shard's clock must not
+ * read earlier (store.h "Time"). A reservation was made at its deadline minus
+ * the pay timeout; an expiry happened at or after its deadline. */
+static void restore_time_floor(struct store_shard *s)
+{
+	for (uint64_t oi = 0; oi < s->norders; oi++) {
+		const struct store_order *o = &s->orders[oi];
+		int64_t t = o->deadline_ns;
+
+		if (o->state != FS_STATE_EXPIRED &&
+		    (t == INT64_MAX ||
+		     __builtin_sub_overflow(t, s->cat->pay_timeout_ns[s->cat->items[o->item].act], &t)))
+			continue;
+		store_time_floor(s, t);
+	}
+	for (uint64_t k = 0; k < s->ring_count; k++)
+		store_time_floor(s, s->ring[k].created_ns);
+}
+
 int store_restore_end(struct store_shard *s, char *err, size_t errlen)
 {
 	if (errlen)
@@ -482,6 +514,7 @@ int store_restore_end(struct store_shard *s, char *err, size_t errlen)
 	}
 	s->ring_head = 0;
 	s->st.expired = s->by_state[FS_STATE_EXPIRED];
+	restore_time_floor(s);
 	for (uint32_t l = 0; l < s->n_owned; l++) {
 		uint32_t ci = s->owned[l];
 		const struct store_item_state *st = &s->items[l];

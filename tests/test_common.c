@@ -146,6 +146,25 @@ static void test_fs_cksum_ipv4_udp_captured_frame(void **state)
 	assert_int_equal(fs_cksum_udp4(pkt, pkt + 20, 12), c);
 }
 
+/* The steady clock starts at the wall clock and then runs with the monotonic
+ * one (same offset on every call and thread). */
+static void test_fs_steady_tracks_monotonic(void **state)
+{
+	int64_t w = fs_now_ns(), s = fs_steady_ns(), m = fs_mono_ns();
+	int64_t s2, m2;
+
+	(void)state;
+	assert_true(s > w - FS_NS_PER_S && s < w + FS_NS_PER_S);
+	for (int i = 0; i < 1000; i++) {
+		m2 = fs_mono_ns();
+		s2 = fs_steady_ns();
+		assert_true(s2 >= s);
+		assert_true(s2 - m2 >= s - m - FS_NS_PER_MS && s2 - m2 <= s - m + FS_NS_PER_MS);
+		s = s2;
+		m = m2;
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_fs_clocks_advance),
 		cmocka_unit_test(test_fs_cksum_add_rfc1071_example),
 		cmocka_unit_test(test_fs_cksum_ipv4_udp_captured_frame),
+		cmocka_unit_test(test_fs_steady_tracks_monotonic),
 	};
 	if (fs_token_init() != 0)
 		return 1;

@@ -1345,6 +1345,238 @@ static void test_store_apply_invalid(void **state)
 	assert_int_equal(w->jn, jn);
 }
 
+/* ---- the steady clock: a wall-clock step moves neither expiry nor retention ---- */
+
+static int64_t g_steady;
+static int64_t fake_steady(void)
+{
+	return g_steady;
+}
+
+static void steady_world(struct world *w)
+{
+	std_cfg(w);
+	for (unsigned s = 0; s < 2; s++)
+		w->params[s].steady_ns = fake_steady;
+	g_steady = T0;
+	world_start(w, 2);
+}
+
+/* The wall clock steps back an hour after a BUY: the reservation still
+ * expires after its 30 s pay timeout (old code: an hour later), and the
+ * deadline the client is told follows the wall clock it now has. */
+static void test_store_steady_step_back_expires_on_time(void **state)
+{
+	struct world w;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	int64_t back = T0 - 3600 * SEC;
+	uint64_t o;
+	struct fs_req r;
+	struct fs_resp resp;
+
+	(void)state;
+	steady_world(&w);
+	o = buy_ok(&w, 1, 1, 2001, 2, T0);
+	assert_int_equal(w.jv[w.jn - 1].ch.time_ns, T0);
+	g_steady = T0 + 10 * SEC;
+	r = mk_op(&w, FS_OP_ORDER_STATUS, 1, 2, o, 2001, 0, TOK_NONE);
+	submit(&w, &r, back + 10 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_OK);
+	assert_int_equal(resp.deadline_ns, (uint64_t)(back + 30 * SEC));
+	/* the sale window is on the wall clock: an hour before the start */
+	r = mk_buy(&w, 2, 1, 2001, 1);
+	submit(&w, &r, back + 10 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_NOT_STARTED);
+	g_steady = T0 + 30 * SEC - 1;
+	assert_int_equal(store_expire(w.sh[sh], back + 30 * SEC, 10), 0);
+	g_steady = T0 + 30 * SEC;
+	assert_int_equal(store_expire(w.sh[sh], back + 30 * SEC, 10), 1);
+	assert_int_equal(w.jv[w.jn - 1].ch.type, STORE_CH_EXPIRE);
+	assert_int_equal(w.jv[w.jn - 1].ch.time_ns, T0 + 30 * SEC);
+	audit_all(&w);
+	/* a CONFIRM of an order whose deadline passed on the steady clock is
+	 * refused, whatever the wall clock says */
+	o = buy_ok(&w, 3, 1, 2001, 1, T0 + 100 * SEC);
+	g_steady = T0 + 200 * SEC;
+	r = mk_op(&w, FS_OP_CONFIRM, 3, 2, o, 2001, 0, TOK_NONE);
+	submit(&w, &r, T0 + 101 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_WRONG_STATE);
+	assert_int_equal(resp.state, FS_STATE_EXPIRED);
+	world_stop(&w);
+}
+
+/* Forward a day and back: the stored answer survives (retention runs on the
+ * steady clock), so the retry gets the ORIGINAL order, not a second one. */
+static void test_store_steady_step_forward_keeps_answer(void **state)
+{
+	struct world w;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	struct fs_req r;
+	struct fs_resp resp;
+	uint64_t o;
+
+	(void)state;
+	steady_world(&w);
+	o = buy_ok(&w, 1, 7, 2001, 1, T0);
+	g_steady = T0 + SEC;
+	assert_int_equal(store_idem_trim(w.sh[sh], T0 + 86400 * SEC, 100), 0);
+	assert_int_equal(store_expire(w.sh[sh], T0 + 86400 * SEC, 100), 0);
+	g_steady = T0 + 2 * SEC;
+	r = mk_buy(&w, 1, 7, 2001, 1);
+	submit(&w, &r, T0 + 2 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_OK);
+	assert_int_equal(resp.order_id, o);
+	assert_int_equal(resp.deadline_ns, (uint64_t)(T0 + 30 * SEC));
+	/* retention still ends on the steady clock */
+	g_steady = T0 + 600 * SEC;
+	assert_int_equal(store_idem_trim(w.sh[sh], T0 - 86400 * SEC, 100), 1);
+	world_stop(&w);
+}
+
+/* A restart whose steady clock reads an hour earlier than the replayed log
+ * (wall clock stepped back while down): the shard's clock continues from the
+ * log, so new reservations queue behind the old ones in deadline order. */
+static void test_store_steady_not_behind_replayed_log(void **state)
+{
+	struct world w, w2;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	struct fs_resp resp;
+	struct fs_req r;
+	uint64_t o1, o2;
+
+	(void)state;
+	steady_world(&w);
+	g_steady = T0 + 50 * SEC;
+	o1 = buy_ok(&w, 1, 1, 2001, 1, T0 + 50 * SEC);
+	steady_world(&w2);
+	for (size_t i = 0; i < w.jn; i++)
+		assert_int_equal(store_apply(w2.sh[w.jv[i].shard], &w.jv[i].ch), 0);
+	g_steady = T0 - 3600 * SEC;
+	r = mk_buy(&w2, 2, 1, 2001, 1);
+	submit(&w2, &r, T0 + 60 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_OK);
+	o2 = resp.order_id;
+	assert_true(w2.jv[w2.jn - 1].ch.time_ns >= T0 + 50 * SEC);
+	/* 31 s later on the steady clock both have expired, oldest first */
+	g_steady = T0 - 3600 * SEC + 31 * SEC;
+	assert_int_equal(store_expire(w2.sh[sh], T0, 10), 2);
+	assert_int_equal(w2.jv[w2.jn - 2].ch.order_id, o1);
+	assert_int_equal(w2.jv[w2.jn - 1].ch.order_id, o2);
+	audit_all(&w2);
+	world_stop(&w2);
+	world_stop(&w);
+}
+
+/* ---- churn: one buyer's BUY + CANCEL loop cannot fill the order table ---- */
+
+static void test_store_churn_capped_per_user_item(void **state)
+{
+	struct world *w = *state, w2;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	struct store_stats st;
+	struct fs_resp resp;
+	struct fs_req r;
+	uint64_t rid = 1, first = 0;
+
+	store_shard_stats(w->sh[sh], &st);
+	for (unsigned cycle = 0; cycle < 200; cycle++) {
+		uint64_t o;
+
+		r = mk_buy(w, 1, rid++, 2001, 1);
+		submit(w, &r, T0 + cycle * SEC, &resp);
+		if (cycle == STORE_CLOSED_MAX) {
+			assert_int_equal(resp.status, FS_ST_LIMIT_EXCEEDED);
+			break;
+		}
+		assert_int_equal(resp.status, FS_ST_OK);
+		o = resp.order_id;
+		if (!first)
+			first = o;
+		/* half cancelled, half left to lapse (30 s pay timeout) */
+		if (cycle % 2 == 0) {
+			r = mk_op(w, FS_OP_CANCEL, 1, rid++, o, 2001, 0, TOK_NONE);
+			submit(w, &r, T0 + cycle * SEC, &resp);
+			assert_int_equal(resp.status, FS_ST_OK);
+		} else {
+			assert_int_equal(store_expire(w->sh[sh], T0 + (cycle + 31) * SEC, 100), 1);
+		}
+	}
+	/* still refused later, also for another qty; other items are not touched */
+	r = mk_buy(w, 1, rid++, 2001, 2);
+	submit(w, &r, T0 + 500 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_LIMIT_EXCEEDED);
+	buy_ok(w, 1, rid++, 2002, 1, T0 + 500 * SEC);
+	/* the other buyers get the whole stock */
+	buy_ok(w, 2, 1, 2001, 2, T0 + 500 * SEC);
+	buy_ok(w, 3, 1, 2001, 2, T0 + 500 * SEC);
+	buy_ok(w, 4, 1, 2001, 1, T0 + 500 * SEC);
+	/* an old closed order still answers ORDER_STATUS */
+	r = mk_op(w, FS_OP_ORDER_STATUS, 1, rid++, first, 2001, 0, TOK_NONE);
+	submit(w, &r, T0 + 500 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_OK);
+	assert_int_equal(resp.state, FS_STATE_CANCELLED);
+	/* a replay of the journal rebuilds the count (store_audit checks it) */
+	std_cfg(&w2);
+	world_start(&w2, 2);
+	w2.forbid_journal = true;
+	for (size_t k = 0; k < w->jn; k++)
+		assert_int_equal(store_apply(w2.sh[w->jv[k].shard], &w->jv[k].ch), 0);
+	w2.forbid_journal = false;
+	audit_all(&w2);
+	r = mk_buy(&w2, 1, rid++, 2001, 1);
+	assert_true(store_expire(w2.sh[sh], T0 + 600 * SEC, 100) >= 3); /* stock is back */
+	submit(&w2, &r, T0 + 600 * SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_LIMIT_EXCEEDED);
+	world_stop(&w2);
+}
+
+/* ---- memory budget ---- */
+
+/* store_shard_bytes predicts exactly what a shard allocates, and the budget
+ * adds up every shard and image. */
+static void test_store_memory_need_matches_create(void **state)
+{
+	struct world *w = *state;
+	struct store_budget b;
+	uint64_t shards = 0;
+
+	for (unsigned i = 0; i < w->nshards; i++) {
+		struct store_memory before, after;
+		store_shard_bytes(w->cat, &w->params[i], &before);
+		store_shard_memory(w->sh[i], &after);
+		assert_memory_equal(&before, &after, sizeof(before));
+		shards += after.total;
+	}
+	assert_int_equal(store_memory_need(&w->cfg, w->nshards, 123, &b), 0);
+	assert_int_equal(b.shards, shards);
+	assert_int_equal(b.other, 123);
+	assert_true(b.images >= 40 * (w->cfg.max_orders + w->cfg.max_idempotency) / 2);
+	assert_int_equal(b.total, b.catalog + b.shards + b.images + b.other);
+}
+
+/* A config far beyond any machine is refused with both numbers; a small one
+ * passes. */
+static void test_store_memory_check_refuses_huge(void **state)
+{
+	struct world *w = *state;
+	struct store_budget b;
+	char err[1024], num[32];
+	uint64_t allowed = store_memory_allowed(NULL, 0);
+
+	(void)state;
+	assert_int_equal(store_memory_check(&w->cfg, 2, 0, &b, err, sizeof(err)), 0);
+	w->cfg.max_orders = 1000000000;
+	w->cfg.max_idempotency = 4000000000u;
+	if (allowed > 1000ULL << 30)
+		skip();
+	assert_int_equal(store_memory_check(&w->cfg, 2, 0, &b, err, sizeof(err)), -ENOMEM);
+	assert_true(b.total > 2 * 40 * 5000000000ULL);
+	snprintf(num, sizeof(num), "needs %" PRIu64 " bytes", b.total);
+	assert_non_null(strstr(err, num));
+	assert_non_null(strstr(err, "this machine allows "));
+	assert_non_null(strstr(err, "max_orders = 1000000000"));
+}
+
 /* ---- rate limiter ---- */
 
 static void test_store_ratelimit_burst_then_refuse(void **state)
@@ -1389,19 +1621,105 @@ static void test_store_ratelimit_steady_rate(void **state)
 	store_ratelimit_free(rl);
 }
 
-static void test_store_ratelimit_slot_takeover(void **state)
+static void test_store_ratelimit_collision_shares_not_forgives(void **state)
 {
 	struct store_ratelimit *rl;
 	uint32_t retry;
 
 	(void)state;
-	assert_int_equal(store_ratelimit_create(1, 1, 1, &rl), 0); /* one slot: all collide */
+	assert_int_equal(store_ratelimit_create(1, 1, 1, &rl), 0); /* one bucket: all collide */
 	assert_true(store_ratelimit_allow(rl, 1, 0, &retry));
 	assert_false(store_ratelimit_allow(rl, 1, 0, &retry));
 	assert_int_equal(retry, 1000);
-	assert_true(store_ratelimit_allow(rl, 2, 0, &retry)); /* takes the slot over */
-	assert_true(store_ratelimit_allow(rl, 1, 0, &retry)); /* forgiven */
+	/* key 2 finds the only bucket refilling: it shares it, and is refused */
+	assert_false(store_ratelimit_allow(rl, 2, 0, &retry));
+	assert_false(store_ratelimit_allow(rl, 1, 0, &retry));
+	/* once the bucket is full again a newcomer may take it over */
+	assert_true(store_ratelimit_allow(rl, 2, 2 * SEC, &retry));
+	assert_false(store_ratelimit_allow(rl, 1, 2 * SEC, &retry));
 	store_ratelimit_free(rl);
+}
+
+static const uint8_t RL_KEY[STORE_RL_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+/* n ids (starting at first) that land in the same set as base under rl's key. */
+static unsigned rl_colliders(const struct store_ratelimit *rl, uint64_t base, uint64_t *out,
+			     unsigned n)
+{
+	unsigned k = 0;
+
+	for (uint64_t id = base + 1; k < n && id < base + 100000000; id++)
+		if (store_ratelimit_set_of(rl, id) == store_ratelimit_set_of(rl, base))
+			out[k++] = id;
+	return k;
+}
+
+/* Many ids in one set, sending far over the limit for 2 s: no id ever gets
+ * more than its own limit (burst + rate x elapsed), however they alternate. */
+static void test_store_ratelimit_colliding_ids_each_limited(void **state)
+{
+	enum { N = 9, RATE = 10, BURST = 10 };
+	struct store_ratelimit *rl;
+	uint64_t ids[N];
+	unsigned ok[N] = {0};
+	uint32_t retry;
+
+	(void)state;
+	assert_int_equal(store_ratelimit_create(RATE, BURST, 65536, &rl), 0);
+	store_ratelimit_set_key(rl, RL_KEY);
+	ids[0] = 1000;
+	assert_int_equal(rl_colliders(rl, ids[0], ids + 1, N - 1), N - 1);
+	for (unsigned n = 2; n <= N; n++) { /* two colliding ids, then 3, ... 9 */
+		int64_t t0 = (int64_t)n * 100 * SEC;
+
+		memset(ok, 0, sizeof(ok));
+		for (int64_t t = t0, i = 0; t < t0 + 2 * SEC; t += FS_NS_PER_MS, i++)
+			ok[i % n] += store_ratelimit_allow(rl, ids[i % n], t, &retry);
+		for (unsigned k = 0; k < n; k++)
+			assert_in_range(ok[k], 1, BURST + 2 * RATE + 1);
+	}
+	/* the old direct-mapped table's attack: two ids alternating 500 times */
+	memset(ok, 0, sizeof(ok));
+	for (int i = 0; i < 500; i++)
+		ok[0] += store_ratelimit_allow(rl, ids[i & 1], 10000 * SEC + i * FS_NS_PER_MS, &retry);
+	assert_in_range(ok[0], 2 * BURST, 2 * (BURST + RATE) + 2);
+	store_ratelimit_free(rl);
+}
+
+/* Distinct ids, one request each: every one has a full bucket, even where
+ * several share a set; and the set of an id depends on the hash key. */
+static void test_store_ratelimit_many_ids_and_the_key(void **state)
+{
+	struct store_ratelimit *rl, *rl2;
+	uint8_t key2[STORE_RL_KEY_LEN] = {0};
+	unsigned differ = 0;
+	uint32_t retry;
+
+	(void)state;
+	assert_int_equal(store_ratelimit_create(10, 2, 1024, &rl), 0);
+	assert_int_equal(store_ratelimit_create(10, 2, 1024, &rl2), 0);
+	store_ratelimit_set_key(rl, RL_KEY);
+	store_ratelimit_set_key(rl2, key2);
+	/* one new id a millisecond: ~100 buckets refilling at any time, in
+	 * 256 sets of 4 ways, so every id finds a full bucket to take */
+	for (uint64_t id = 1; id <= 20000; id++) {
+		assert_true(store_ratelimit_allow(rl, id, (int64_t)id * FS_NS_PER_MS, &retry));
+		assert_true(store_ratelimit_set_of(rl, id) < 1024 / 4);
+		differ += store_ratelimit_set_of(rl, id) != store_ratelimit_set_of(rl2, id);
+	}
+	assert_true(differ > 19000);
+	/* an id that keeps its bucket is limited as before */
+	assert_true(store_ratelimit_allow(rl, 7, 100 * SEC, &retry));
+	assert_true(store_ratelimit_allow(rl, 7, 100 * SEC, &retry));
+	assert_false(store_ratelimit_allow(rl, 7, 100 * SEC, &retry));
+	/* a spray of new ids at one instant overflows the 1024 buckets: the
+	 * overflow shares drained buckets and is refused rather than forgiven */
+	unsigned refused = 0;
+	for (uint64_t id = 100000; id < 104096; id++)
+		refused += !store_ratelimit_allow(rl, id, 200 * SEC, &retry);
+	assert_true(refused > 0 && refused < 4096 - 1024);
+	store_ratelimit_free(rl);
+	store_ratelimit_free(rl2);
 }
 
 static void test_store_ratelimit_create_invalid(void **state)
@@ -1478,6 +1796,7 @@ struct model {
 	uint64_t rng;
 	uint32_t avail[M_ITEMS], reserved[M_ITEMS], paid[M_ITEMS];
 	uint32_t hold[M_USERS + 1][M_ITEMS];
+	uint32_t closed[M_USERS + 1][M_ITEMS]; /* cancelled + expired orders */
 	struct m_order orders[M_SHARDS][M_ORDERS];
 	uint64_t norders[M_SHARDS], idem_count[M_SHARDS];
 	uint64_t max_orders[M_SHARDS], max_idem[M_SHARDS];
@@ -1489,6 +1808,7 @@ struct model {
 	uint32_t next_req[M_USERS + 1];
 	uint64_t hist[FS_ST_COUNT];
 	uint64_t expired, trimmed;
+	uint64_t closed_refused; /* BUYs refused by STORE_CLOSED_MAX */
 	struct m_logged *oks;
 	size_t ok_n, ok_cap;
 	unsigned unavail_until[M_SHARDS];
@@ -1619,6 +1939,7 @@ static void m_release(struct model *m, struct m_order *o, uint8_t state)
 	m->avail[o->item] += o->qty;
 	m->reserved[o->item] -= o->qty;
 	m->hold[o->user][o->item] -= o->qty;
+	m->closed[o->user][o->item]++;
 }
 
 /* Owner part of a BUY that passed the gate. */
@@ -1650,6 +1971,11 @@ static void m_buy_owner(struct model *m, int i, unsigned sh, struct m_key *k,
 		return;
 	}
 	if (m->hold[req->user_id][i] + req->qty > M_ITEM[i].limit) {
+		e->status = FS_ST_LIMIT_EXCEEDED;
+		return;
+	}
+	if (m->closed[req->user_id][i] >= STORE_CLOSED_MAX) {
+		m->closed_refused++;
 		e->status = FS_ST_LIMIT_EXCEEDED;
 		return;
 	}
@@ -2101,9 +2427,13 @@ static void test_store_random_sequence_matches_model(void **state)
 	for (uint64_t seed = 1; seed <= 2; seed++) {
 		m_run(m, w, seed * 0x1234567ULL, M_STEPS);
 		print_message("seed %" PRIu64 ": %u steps, orders %" PRIu64 "+%" PRIu64
-			      ", expired %" PRIu64 ", trimmed %" PRIu64 ", journal %zu\n",
+			      ", expired %" PRIu64 ", trimmed %" PRIu64 ", journal %zu"
+			      ", refused for churn %" PRIu64 "\n",
 			      seed, M_STEPS, m->norders[0], m->norders[1], m->expired, m->trimmed,
-			      w->jn);
+			      w->jn, m->closed_refused);
+		/* users who cancelled or let lapse STORE_CLOSED_MAX orders of an
+		 * item were refused it, and the shards agreed at every step */
+		assert_true(m->closed_refused > 0);
 		for (int i = 0; i < M_ITEMS; i++)
 			print_message("  item %u: available %u reserved %u paid %u\n", M_ITEM[i].id,
 				      m->avail[i], m->reserved[i], m->paid[i]);
@@ -2256,10 +2586,18 @@ int main(void)
 		T(test_store_idem_trim_retention),
 		cmocka_unit_test(test_store_idem_trim_many),
 		T(test_store_apply_invalid),
+		T(test_store_churn_capped_per_user_item),
+		T(test_store_memory_need_matches_create),
+		T(test_store_memory_check_refuses_huge),
 #undef T
 		cmocka_unit_test(test_store_ratelimit_burst_then_refuse),
 		cmocka_unit_test(test_store_ratelimit_steady_rate),
-		cmocka_unit_test(test_store_ratelimit_slot_takeover),
+		cmocka_unit_test(test_store_steady_step_back_expires_on_time),
+		cmocka_unit_test(test_store_steady_step_forward_keeps_answer),
+		cmocka_unit_test(test_store_steady_not_behind_replayed_log),
+		cmocka_unit_test(test_store_ratelimit_collision_shares_not_forgives),
+		cmocka_unit_test(test_store_ratelimit_colliding_ids_each_limited),
+		cmocka_unit_test(test_store_ratelimit_many_ids_and_the_key),
 		cmocka_unit_test(test_store_ratelimit_create_invalid),
 		cmocka_unit_test(test_store_random_sequence_matches_model),
 		cmocka_unit_test(test_store_apply_replay_matches_original),

@@ -276,7 +276,7 @@ struct dp_http_conn {
 	int64_t active_ms;        /* last input or output progress, for idle */
 	uint64_t nreq;            /* requests parsed (or timed out) so far */
 	uint32_t head, count;     /* slot ring: oldest, number in use */
-	uint32_t in_len;
+	uint32_t in_off, in_len;  /* unparsed input is in[in_off..in_len) */
 	uint32_t out_off, out_len; /* unsent bytes are out[out_off..out_len) */
 	struct dp_http_slot slots[DP_HTTP_PIPELINE_MAX];
 	struct dp_http_msg msg;

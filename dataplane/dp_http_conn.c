@@ -311,6 +311,12 @@ size_t dp_http_conn_rx_space(struct dp_http_conn *c, char **buf)
 		*buf = c->in;
 		return DP_HTTP_IN_MAX;
 	}
+	if (c->in_off > 0) {
+		/* Parsed bytes are dropped here, once per read, not per request. */
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+	}
 	*buf = c->in + c->in_len;
 	return DP_HTTP_IN_MAX - c->in_len;
 }
@@ -375,7 +381,7 @@ static void flush(struct dp_http_conn *c)
 
 /* Queue a codec answer in the next slot; close after it when asked. */
 static void queue_error(struct dp_http_conn *c, uint16_t code, const char *why, uint8_t route,
-			bool close)
+			bool close, bool ka10)
 {
 	struct dp_http_slot *s = &c->slots[(c->head + c->count) & RING_MASK];
 
@@ -386,12 +392,12 @@ static void queue_error(struct dp_http_conn *c, uint16_t code, const char *why, 
 	s->err_code = code;
 	s->why = why;
 	s->close = close;
-	s->ka10 = false;
+	s->ka10 = ka10;
 	c->count++;
 	c->ctx->stats.errors++;
 	if (close) {
 		c->stopped = true;
-		c->in_len = 0;
+		c->in_len = c->in_off = 0;
 	}
 	flush(c);
 }
@@ -417,7 +423,7 @@ static void parse_failed(struct dp_http_conn *c)
 	c->in_msg = false;
 	c->nreq++;
 	c->ctx->stats.requests++;
-	queue_error(c, code, why, DP_HTTP_R_NONE, true);
+	queue_error(c, code, why, DP_HTTP_R_NONE, true, false);
 }
 
 /* A request is complete: route it. 1 when it goes to the caller. */
@@ -439,7 +445,7 @@ static int finish_msg(struct dp_http_conn *c, struct dp_http_req *out)
 	c->ctx->stats.requests++;
 	code = dp_http_route_msg(m, &out->req, &route, &why);
 	if (code) {
-		queue_error(c, (uint16_t)code, why, route, close);
+		queue_error(c, (uint16_t)code, why, route, close, !close && m->http_minor == 0);
 		return 0;
 	}
 	FS_ASSERT(s->state == DP_HTTP_SLOT_FREE);
@@ -451,7 +457,7 @@ static int finish_msg(struct dp_http_conn *c, struct dp_http_req *out)
 	c->count++;
 	if (close) {
 		c->stopped = true;
-		c->in_len = 0;
+		c->in_len = c->in_off = 0;
 	}
 	if (c->iphdr_trunc) {
 		/* The leftmost entry may be cut: drop it. */
@@ -472,12 +478,12 @@ int dp_http_conn_next(struct dp_http_conn *c, struct dp_http_req *out)
 		size_t n;
 		enum http_errno e;
 
-		if (c->stopped || c->in_len == 0 || c->count >= c->ctx->cfg->pipeline_max)
+		if (c->stopped || c->in_off == c->in_len || c->count >= c->ctx->cfg->pipeline_max)
 			return 0;
-		n = http_parser_execute(&c->parser, &settings, c->in, c->in_len);
-		FS_ASSERT(n <= c->in_len);
-		memmove(c->in, c->in + n, c->in_len - n);
-		c->in_len -= (uint32_t)n;
+		n = http_parser_execute(&c->parser, &settings, c->in + c->in_off,
+					c->in_len - c->in_off);
+		FS_ASSERT(n <= c->in_len - c->in_off);
+		c->in_off += (uint32_t)n;
 		e = HTTP_PARSER_ERRNO(&c->parser);
 		if (e == HPE_PAUSED) {
 			http_parser_pause(&c->parser, 0);
@@ -490,10 +496,10 @@ int dp_http_conn_next(struct dp_http_conn *c, struct dp_http_req *out)
 			parse_failed(c);
 			return 0;
 		}
-		if (c->in_len > 0) {
+		if (c->in_off < c->in_len) {
 			/* Stopped early without an error: an upgrade; finish_msg closed. */
 			c->stopped = true;
-			c->in_len = 0;
+			c->in_len = c->in_off = 0;
 		}
 		return 0;
 	}
@@ -568,11 +574,11 @@ void dp_http_conn_tick(struct dp_http_conn *c)
 		c->in_msg = false;
 		c->nreq++;
 		queue_error(c, 408, "request not complete within the header timeout",
-			    DP_HTTP_R_NONE, true);
+			    DP_HTTP_R_NONE, true, false);
 		return;
 	}
 	c->stopped = true;
-	c->in_len = 0;
+	c->in_len = c->in_off = 0;
 	c->want_close = true;
 }
 

@@ -845,6 +845,13 @@ static void test_conn_http10_keep_alive(void **state)
 	dp_http_conn_complete_time(conn, r.slot);
 	one_resp(&p);
 	assert_false(dp_http_conn_want_close(conn));
+	/* A codec answer to a keep-alive 1.0 client says so too. */
+	expect_error("GET /nope HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 404, &p);
+	assert_string_equal(hdr(&p, "Connection"), "keep-alive");
+	assert_false(dp_http_conn_want_close(conn));
+	expect_error("GET /nope HTTP/1.0\r\n\r\n", 404, &p);
+	assert_string_equal(hdr(&p, "Connection"), "close");
+	assert_true(dp_http_conn_want_close(conn));
 }
 
 static void test_conn_connection_close(void **state)

@@ -189,11 +189,11 @@ static const char *const seeds[] = {
 	"GET /v1/orders/257?user=777&token=86625a502acbba02624797a4a09b3aca HTTP/1.1\r\n"
 	"Host: a\r\n\r\n",
 	"POST /v1/buy HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-	"Content-Length: 93\r\n\r\n{\"item\":1001,\"user\":777,\"request_id\":42,\"qty\":1,"
+	"Content-Length: 91\r\n\r\n{\"item\":1001,\"user\":777,\"request_id\":42,\"qty\":1,"
 	"\"token\":\"86625a502acbba02624797a4a09b3aca\"}",
-	"POST /v1/orders/5/confirm HTTP/1.1\r\nHost: a\r\nContent-Length: 81\r\n\r\n"
+	"POST /v1/orders/5/confirm HTTP/1.1\r\nHost: a\r\nContent-Length: 79\r\n\r\n"
 	"{\"user\":777,\"request_id\":43,\"ref\":9,\"token\":\"2aab79309e8ecea7c4f043f199fe45aa\"}"
-	"POST /v1/orders/5/cancel HTTP/1.1\r\nHost: a\r\nContent-Length: 30\r\n"
+	"POST /v1/orders/5/cancel HTTP/1.1\r\nHost: a\r\nContent-Length: 28\r\n"
 	"Connection: close\r\n\r\n{\"user\":777,\"request_id\":44}",
 	"GET /v1/time HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /v1/time HTTP/1.0\r\n\r\n",
 	"POST /v1/buy HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",

@@ -53,7 +53,7 @@
 #define DP_HTTP_HEADER_TIMEOUT_MS_DEFAULT 10000u
 #define DP_HTTP_IDLE_TIMEOUT_MS_DEFAULT 900000u
 #define DP_HTTP_PIPELINE_MAX 64u            /* slots per connection; also the default */
-#define DP_HTTP_URL_MAX 2048u               /* longer request targets: 414 */
+#define DP_HTTP_URL_MAX DP_HTTP_HEAD_MAX_DEFAULT /* request target kept; longer: 414 */
 #define DP_HTTP_IN_MAX 4096u                /* unparsed input staged per connection */
 #define DP_HTTP_OUT_MAX 16384u              /* rendered responses not yet sent */
 #define DP_HTTP_RESP_MAX 512u               /* the largest single response we render */

@@ -28,7 +28,8 @@
  *   request line + headers > head_max  414 (still in the request line) /
  *                                      431 (http_parser's header-size limit,
  *                                      which counts both, set from head_max)
- *   request target > DP_HTTP_URL_MAX   414
+ *   request target > DP_HTTP_URL_MAX   414 (the default head limit: only a
+ *                                      larger configured head_max reaches it)
  *   Content-Length > body_max          413 (before reading the body)
  *   POST without Content-Length, any Transfer-Encoding   411
  *   HTTP major version other than 1    505

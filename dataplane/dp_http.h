@@ -47,20 +47,20 @@
 #include "fs_proto.h"
 
 /* Compile-time bounds; the configured limits must stay within them. */
-#define DP_HTTP_HEAD_MAX_DEFAULT 8192u      /* request line + headers, bytes */
-#define DP_HTTP_HEAD_MAX_MAX 65536u
-#define DP_HTTP_BODY_MAX 4096u              /* body buffer; also the default limit */
+#define DP_HTTP_HEAD_MAX_DEFAULT	  8192u /* request line + headers, bytes */
+#define DP_HTTP_HEAD_MAX_MAX		  65536u
+#define DP_HTTP_BODY_MAX		  4096u /* body buffer; also the default limit */
 #define DP_HTTP_HEADER_TIMEOUT_MS_DEFAULT 10000u
-#define DP_HTTP_IDLE_TIMEOUT_MS_DEFAULT 900000u
-#define DP_HTTP_PIPELINE_MAX 64u            /* slots per connection; also the default */
-#define DP_HTTP_URL_MAX DP_HTTP_HEAD_MAX_DEFAULT /* request target kept; longer: 414 */
-#define DP_HTTP_IN_MAX 4096u                /* unparsed input staged per connection */
-#define DP_HTTP_OUT_MAX 16384u              /* rendered responses not yet sent */
-#define DP_HTTP_RESP_MAX 512u               /* the largest single response we render */
-#define DP_HTTP_IPHDR_MAX 512u              /* client-IP header value kept (its tail) */
-#define DP_HTTP_HDRNAME_MAX 32u             /* header names we compare against */
-#define DP_HTTP_TRUSTED_MAX 64u             /* CIDRs in [net] trusted_proxies */
-#define DP_HTTP_DATE_LEN 29u                /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define DP_HTTP_IDLE_TIMEOUT_MS_DEFAULT	  900000u
+#define DP_HTTP_PIPELINE_MAX		  64u /* slots per connection; also the default */
+#define DP_HTTP_URL_MAX			  DP_HTTP_HEAD_MAX_DEFAULT /* request target kept; longer: 414 */
+#define DP_HTTP_IN_MAX			  4096u	 /* unparsed input staged per connection */
+#define DP_HTTP_OUT_MAX			  16384u /* rendered responses not yet sent */
+#define DP_HTTP_RESP_MAX		  512u	 /* the largest single response we render */
+#define DP_HTTP_IPHDR_MAX		  512u	 /* client-IP header value kept (its tail) */
+#define DP_HTTP_HDRNAME_MAX		  32u	 /* header names we compare against */
+#define DP_HTTP_TRUSTED_MAX		  64u	 /* CIDRs in [net] trusted_proxies */
+#define DP_HTTP_DATE_LEN		  29u	 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 
 _Static_assert(DP_HTTP_OUT_MAX >= 2 * DP_HTTP_RESP_MAX, "output must hold a response");
 _Static_assert((DP_HTTP_PIPELINE_MAX & (DP_HTTP_PIPELINE_MAX - 1)) == 0, "ring size power of 2");
@@ -102,20 +102,20 @@ enum dp_json_kind {
 /* One field the caller wants out of an object; unknown members are skipped. */
 struct dp_json_field {
 	const char *name;
-	uint8_t kind;     /* enum dp_json_kind */
+	uint8_t kind; /* enum dp_json_kind */
 	bool required;
-	bool seen;        /* out */
-	uint64_t max;     /* DP_JSON_U64: largest accepted value */
-	uint64_t u64;     /* out */
+	bool seen;		      /* out */
+	uint64_t max;		      /* DP_JSON_U64: largest accepted value */
+	uint64_t u64;		      /* out */
 	uint8_t token[FSP_TOKEN_LEN]; /* out */
 };
 
 enum dp_json_err {
 	DP_JSON_OK = 0,
 	DP_JSON_MALFORMED = 1, /* not one RFC 8259 object (incl. bad UTF-8, trailing bytes) */
-	DP_JSON_DEPTH,         /* nesting deeper than DP_JSON_DEPTH_MAX */
-	DP_JSON_TYPE,          /* a wanted field of the wrong type (null included) */
-	DP_JSON_RANGE,         /* a wanted integer out of range (negative, too large) */
+	DP_JSON_DEPTH,	       /* nesting deeper than DP_JSON_DEPTH_MAX */
+	DP_JSON_TYPE,	       /* a wanted field of the wrong type (null included) */
+	DP_JSON_RANGE,	       /* a wanted integer out of range (negative, too large) */
 	DP_JSON_TOKEN_FORMAT,  /* a token that is not 32 hex digits */
 	DP_JSON_DUPLICATE,     /* a wanted field given twice */
 	DP_JSON_MISSING,       /* a required field absent */
@@ -136,13 +136,13 @@ enum dp_http_iphdr {
 
 /* Read-only after dp_http_cfg_init(); shared by every worker. */
 struct dp_http_cfg {
-	uint32_t head_max;          /* request line + headers, bytes */
-	uint32_t body_max;          /* ≤ DP_HTTP_BODY_MAX */
+	uint32_t head_max; /* request line + headers, bytes */
+	uint32_t body_max; /* ≤ DP_HTTP_BODY_MAX */
 	uint32_t header_timeout_ms;
 	uint32_t idle_timeout_ms;
-	uint32_t pipeline_max;      /* 1..DP_HTTP_PIPELINE_MAX */
+	uint32_t pipeline_max;			    /* 1..DP_HTTP_PIPELINE_MAX */
 	char client_ip_header[DP_HTTP_HDRNAME_MAX]; /* header name, e.g. "X-Forwarded-For" */
-	uint8_t iphdr_kind;         /* enum dp_http_iphdr, derived from the name */
+	uint8_t iphdr_kind;			    /* enum dp_http_iphdr, derived from the name */
 	unsigned ntrusted;
 	struct dp_http_cidr trusted[DP_HTTP_TRUSTED_MAX];
 };
@@ -156,20 +156,20 @@ int dp_http_cfg_init(struct dp_http_cfg *cfg, char *err, size_t errlen);
 
 /* Per-worker counters (summed by the control plane). */
 struct dp_http_stats {
-	uint64_t requests;  /* requests parsed (valid or not) */
-	uint64_t responses; /* responses rendered */
+	uint64_t requests;   /* requests parsed (valid or not) */
+	uint64_t responses;  /* responses rendered */
 	uint64_t by_code[6]; /* 1xx..5xx by first digit (index 1..5) */
-	uint64_t errors;    /* answered by the codec itself (4xx/5xx without a shard) */
-	uint64_t timeouts;  /* 408 sent or idle connections closed */
+	uint64_t errors;     /* answered by the codec itself (4xx/5xx without a shard) */
+	uint64_t timeouts;   /* 408 sent or idle connections closed */
 };
 
 /* Per-worker time and counters: the front end updates the clock once per
  * loop iteration (dp_http_ctx_clock); connections only read it. */
 struct dp_http_ctx {
 	const struct dp_http_cfg *cfg;
-	int64_t mono_ms; /* monotonic, for timeouts */
-	int64_t unix_ms; /* wall clock, for Date and /v1/time */
-	int64_t date_s;  /* the second `date` was formatted for */
+	int64_t mono_ms;		 /* monotonic, for timeouts */
+	int64_t unix_ms;		 /* wall clock, for Date and /v1/time */
+	int64_t date_s;			 /* the second `date` was formatted for */
 	char date[DP_HTTP_DATE_LEN + 1]; /* IMF-fixdate of unix_ms */
 	struct dp_http_stats stats;
 };
@@ -186,32 +186,32 @@ void dp_http_format_date(int64_t unix_s, char *out);
 /* Routes of HTTP-API.md "Endpoints". */
 enum dp_http_route {
 	DP_HTTP_R_NONE = 0,
-	DP_HTTP_R_TIME,         /* GET /v1/time */
-	DP_HTTP_R_ITEM,         /* GET /v1/items/{item} */
-	DP_HTTP_R_BUY,          /* POST /v1/buy */
-	DP_HTTP_R_CONFIRM,      /* POST /v1/orders/{order}/confirm */
-	DP_HTTP_R_CANCEL,       /* POST /v1/orders/{order}/cancel */
-	DP_HTTP_R_ORDER,        /* GET /v1/orders/{order}?user=&token= */
+	DP_HTTP_R_TIME,	   /* GET /v1/time */
+	DP_HTTP_R_ITEM,	   /* GET /v1/items/{item} */
+	DP_HTTP_R_BUY,	   /* POST /v1/buy */
+	DP_HTTP_R_CONFIRM, /* POST /v1/orders/{order}/confirm */
+	DP_HTTP_R_CANCEL,  /* POST /v1/orders/{order}/cancel */
+	DP_HTTP_R_ORDER,   /* GET /v1/orders/{order}?user=&token= */
 };
 
 /* A request that passed the codec: decide req and complete the slot. */
 struct dp_http_req {
 	struct fs_req req;  /* op TIME included: see dp_http_conn_complete_time() */
 	uint32_t client_ip; /* host order: the rate-limit key (dp_http_client_ip) */
-	uint16_t slot;      /* pass back to dp_http_conn_complete() */
+	uint16_t slot;	    /* pass back to dp_http_conn_complete() */
 };
 
 /* One parsed HTTP request before routing (filled by the parser callbacks). */
 struct dp_http_msg {
-	uint8_t method;      /* enum http_method */
+	uint8_t method; /* enum http_method */
 	uint8_t http_minor;
-	bool keep_alive;     /* http_should_keep_alive() at headers complete */
+	bool keep_alive; /* http_should_keep_alive() at headers complete */
 	bool has_host;
-	bool has_te;         /* any Transfer-Encoding */
-	bool has_cl;         /* a Content-Length */
-	bool in_headers;     /* the request line is behind us */
-	bool in_iphdr;       /* the header being read is the client-IP header */
-	uint8_t hdr_state;   /* which header's name/value is being read */
+	bool has_te;	   /* any Transfer-Encoding */
+	bool has_cl;	   /* a Content-Length */
+	bool in_headers;   /* the request line is behind us */
+	bool in_iphdr;	   /* the header being read is the client-IP header */
+	uint8_t hdr_state; /* which header's name/value is being read */
 	uint16_t name_len;
 	uint16_t url_len;
 	uint16_t body_len;
@@ -251,10 +251,10 @@ enum dp_http_slot_state {
 };
 
 struct dp_http_slot {
-	uint8_t state;     /* enum dp_http_slot_state */
-	uint8_t route;     /* enum dp_http_route */
-	bool close;        /* close the connection after this response */
-	bool ka10;         /* HTTP/1.0 keep-alive */
+	uint8_t state;	   /* enum dp_http_slot_state */
+	uint8_t route;	   /* enum dp_http_route */
+	bool close;	   /* close the connection after this response */
+	bool ka10;	   /* HTTP/1.0 keep-alive */
 	uint16_t err_code; /* != 0: a codec error to render instead of resp */
 	const char *why;   /* err_code's reason (a static string) */
 	struct fs_resp resp;
@@ -263,20 +263,20 @@ struct dp_http_slot {
 struct dp_http_conn {
 	http_parser parser;
 	struct dp_http_ctx *ctx;
-	uint32_t peer_ip;         /* host order */
-	bool stopped;             /* no more requests are read (close pending, or error) */
-	bool want_close;          /* the response that closes was rendered */
-	bool in_msg;              /* a request has begun and is not complete */
-	bool msg_done;            /* on_message_complete ran (the parser paused) */
-	bool iphdr_trunc;         /* the client-IP header lost its head */
-	uint16_t err_code;        /* set by a callback that rejected the request */
+	uint32_t peer_ip;  /* host order */
+	bool stopped;	   /* no more requests are read (close pending, or error) */
+	bool want_close;   /* the response that closes was rendered */
+	bool in_msg;	   /* a request has begun and is not complete */
+	bool msg_done;	   /* on_message_complete ran (the parser paused) */
+	bool iphdr_trunc;  /* the client-IP header lost its head */
+	uint16_t err_code; /* set by a callback that rejected the request */
 	const char *err_why;
-	int64_t accept_ms;        /* monotonic */
-	int64_t msg_start_ms;     /* first byte of the current request, or accept */
-	int64_t active_ms;        /* last input or output progress, for idle */
-	uint64_t nreq;            /* requests parsed (or timed out) so far */
-	uint32_t head, count;     /* slot ring: oldest, number in use */
-	uint32_t in_off, in_len;  /* unparsed input is in[in_off..in_len) */
+	int64_t accept_ms;	   /* monotonic */
+	int64_t msg_start_ms;	   /* first byte of the current request, or accept */
+	int64_t active_ms;	   /* last input or output progress, for idle */
+	uint64_t nreq;		   /* requests parsed (or timed out) so far */
+	uint32_t head, count;	   /* slot ring: oldest, number in use */
+	uint32_t in_off, in_len;   /* unparsed input is in[in_off..in_len) */
 	uint32_t out_off, out_len; /* unsent bytes are out[out_off..out_len) */
 	struct dp_http_slot slots[DP_HTTP_PIPELINE_MAX];
 	struct dp_http_msg msg;

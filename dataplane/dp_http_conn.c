@@ -371,7 +371,9 @@ static void flush(struct dp_http_conn *c)
 		FS_ASSERT(n > 0 && n <= DP_HTTP_RESP_MAX);
 		c->out_len += (uint32_t)n;
 		ctx->stats.responses++;
-		ctx->stats.by_code[(s->err_code ? s->err_code : dp_http_status_code(s->resp.status)) / 100]++;
+		ctx->stats
+			.by_code[(s->err_code ? s->err_code : dp_http_status_code(s->resp.status)) /
+				 100]++;
 		if (s->close)
 			c->want_close = true;
 		s->state = DP_HTTP_SLOT_FREE;
@@ -415,7 +417,8 @@ static void parse_failed(struct dp_http_conn *c)
 		why = c->err_why;
 	} else if (e == HPE_HEADER_OVERFLOW) {
 		code = c->msg.in_headers ? 431 : 414;
-		why = c->msg.in_headers ? "request line and headers too large" : "request line too large";
+		why = c->msg.in_headers ? "request line and headers too large"
+					: "request line too large";
 	} else if ((e == HPE_INVALID_TRANSFER_ENCODING || e == HPE_UNEXPECTED_CONTENT_LENGTH) &&
 		   (c->msg.has_te || c->parser.uses_transfer_encoding)) {
 		code = 411;

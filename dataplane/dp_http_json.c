@@ -38,8 +38,8 @@
 #include "dp_http.h"
 #include "fs_common.h"
 
-#define KEY_MAX 32   /* longer member names cannot be wanted ones */
-#define STR_MAX 64   /* decoded string values we keep (tokens are 32) */
+#define KEY_MAX 32 /* longer member names cannot be wanted ones */
+#define STR_MAX 64 /* decoded string values we keep (tokens are 32) */
 
 struct jr {
 	const char *p, *end;
@@ -323,7 +323,7 @@ static int skip_value(struct jr *r)
 		}
 		if ((rc = skip_scalar(r)) != 0)
 			return rc;
-closed:
+	closed:
 		/* After a value: close containers or move to the next element. */
 		for (;;) {
 			if (depth == 0)
@@ -344,7 +344,7 @@ closed:
 			depth--;
 		}
 		continue;
-key:
+	key:
 		skip_ws(r);
 		{
 			char sink[1];

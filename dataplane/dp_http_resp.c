@@ -158,7 +158,8 @@ static void body_resp(struct buf *b, const struct fs_resp *r, uint32_t retry_ms)
 		field_u64(b, "item", r->item_id);
 		if (r->status == FS_ST_OK) {
 			field_u64(b, "qty", r->qty);
-			field_str(b, "state", fs_state_name(r->state ? r->state : FS_STATE_RESERVED));
+			field_str(b, "state",
+				  fs_state_name(r->state ? r->state : FS_STATE_RESERVED));
 			if (r->deadline_ns)
 				field_u64(b, "deadline_ms", ns_to_ms(r->deadline_ns));
 		}
@@ -181,8 +182,7 @@ static void body_resp(struct buf *b, const struct fs_resp *r, uint32_t retry_ms)
 		if (r->status == FS_ST_OK)
 			field_u64(b, "available", r->available);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (r->retry_after_ms && r->status != FS_ST_OK)
 		field_u64(b, "retry_after_ms", r->retry_after_ms);

@@ -41,7 +41,7 @@
 #include "fs_token.h"
 
 #define ID_NOT_NUMERIC (-1)
-#define ID_TOO_BIG (-2)
+#define ID_TOO_BIG     (-2)
 
 /* Canonical decimal s[0..len) into *v. 0, ID_NOT_NUMERIC or ID_TOO_BIG. */
 static int parse_id(const char *s, size_t len, uint64_t max, uint64_t *v)
@@ -112,7 +112,8 @@ static uint8_t match_path(const char *path, size_t len, uint64_t *id, bool *big)
 
 static bool method_ok(uint8_t route, uint8_t method)
 {
-	bool post = route == DP_HTTP_R_BUY || route == DP_HTTP_R_CONFIRM || route == DP_HTTP_R_CANCEL;
+	bool post =
+		route == DP_HTTP_R_BUY || route == DP_HTTP_R_CONFIRM || route == DP_HTTP_R_CANCEL;
 
 	return method == (post ? HTTP_POST : HTTP_GET);
 }
@@ -182,8 +183,13 @@ static int parse_body(const struct dp_http_msg *m, uint8_t route, struct fs_req 
 {
 	struct dp_json_field f[F_COUNT] = {
 		[F_ITEM] = {.name = "item", .kind = DP_JSON_U64, .max = UINT32_MAX},
-		[F_USER] = {.name = "user", .kind = DP_JSON_U64, .max = UINT64_MAX, .required = true},
-		[F_REQUEST_ID] = {.name = "request_id", .kind = DP_JSON_U64, .max = UINT64_MAX,
+		[F_USER] = {.name = "user",
+			    .kind = DP_JSON_U64,
+			    .max = UINT64_MAX,
+			    .required = true},
+		[F_REQUEST_ID] = {.name = "request_id",
+				  .kind = DP_JSON_U64,
+				  .max = UINT64_MAX,
 				  .required = true},
 		[F_QTY] = {.name = "qty", .kind = DP_JSON_U64, .max = UINT16_MAX, .u64 = 1},
 		[F_TOKEN] = {.name = "token", .kind = DP_JSON_TOKEN},
@@ -228,15 +234,16 @@ int dp_http_route_msg(const struct dp_http_msg *m, struct fs_req *req, uint8_t *
 	uint64_t id;
 	bool big;
 	static const uint8_t ops[] = {
-		[DP_HTTP_R_TIME] = FS_OP_TIME,       [DP_HTTP_R_ITEM] = FS_OP_ITEM_STATUS,
-		[DP_HTTP_R_BUY] = FS_OP_BUY,         [DP_HTTP_R_CONFIRM] = FS_OP_CONFIRM,
-		[DP_HTTP_R_CANCEL] = FS_OP_CANCEL,   [DP_HTTP_R_ORDER] = FS_OP_ORDER_STATUS,
+		[DP_HTTP_R_TIME] = FS_OP_TIME,	   [DP_HTTP_R_ITEM] = FS_OP_ITEM_STATUS,
+		[DP_HTTP_R_BUY] = FS_OP_BUY,	   [DP_HTTP_R_CONFIRM] = FS_OP_CONFIRM,
+		[DP_HTTP_R_CANCEL] = FS_OP_CANCEL, [DP_HTTP_R_ORDER] = FS_OP_ORDER_STATUS,
 	};
 
 	memset(req, 0, sizeof(*req));
 	*route = DP_HTTP_R_NONE;
 	http_parser_url_init(&u);
-	if (http_parser_parse_url(m->url, m->url_len, 0, &u) != 0 || !(u.field_set & (1u << UF_PATH))) {
+	if (http_parser_parse_url(m->url, m->url_len, 0, &u) != 0 ||
+	    !(u.field_set & (1u << UF_PATH))) {
 		*why = "malformed request target";
 		return 400;
 	}

@@ -25,8 +25,8 @@
 
 #define T0_UNIX_NS (784111777LL * 1000000000LL) /* Sun, 06 Nov 1994 08:49:37 GMT */
 #define T0_MONO_NS (1000LL * 1000000000LL)
-#define DATE0 "Sun, 06 Nov 1994 08:49:37 GMT"
-#define OUTBUF 65536
+#define DATE0	   "Sun, 06 Nov 1994 08:49:37 GMT"
+#define OUTBUF	   65536
 
 static struct dp_http_cfg cfg;
 static struct dp_http_ctx ctx;
@@ -282,16 +282,44 @@ static void test_json_read_malformed(void **state)
 {
 	struct dp_json_field f[J_N];
 	static const char *const bad[] = {
-		"", " ", "[]", "42", "\"id\"", "{", "{\"id\"", "{\"id\":", "{\"id\":1",
-		"{\"id\":1,", "{\"id\":1,}", "{\"id\":01}", "{\"id\":+1}", "{\"id\":.5}",
-		"{\"id\":1.}", "{\"id\":1e}", "{\"id\":0x10}", "{\"id\":1}x", "{\"id\":1}{}",
-		"{id:1}", "{'id':1}", "{\"id\" 1}", "{\"id\":1 \"small\":2}", "{\"id\":1,\"x\":tru}",
-		"{\"id\":1,\"x\":nul}", "{\"id\":1,\"x\":\"a\x01\"}", "{\"id\":1,\"x\":\"\\x\"}",
-		"{\"id\":1,\"x\":\"\\u12\"}", "{\"id\":1,\"x\":\"\\ud800\"}",
-		"{\"id\":1,\"x\":\"\\udc00\"}", "{\"id\":1,\"x\":\"\xff\"}",
-		"{\"id\":1,\"x\":\"\xc0\xaf\"}", "{\"id\":1,\"x\":\"\xed\xa0\x80\"}",
-		"{\"id\":1,\"x\":\"\xf4\x90\x80\x80\"}", "{\"id\":1,\"x\":[1,]}",
-		"{\"id\":1,\"x\":{\"a\"}}", "{\"id\":1,\"x\":-}", "{\"id\":1,\"x\":1e+}",
+		"",
+		" ",
+		"[]",
+		"42",
+		"\"id\"",
+		"{",
+		"{\"id\"",
+		"{\"id\":",
+		"{\"id\":1",
+		"{\"id\":1,",
+		"{\"id\":1,}",
+		"{\"id\":01}",
+		"{\"id\":+1}",
+		"{\"id\":.5}",
+		"{\"id\":1.}",
+		"{\"id\":1e}",
+		"{\"id\":0x10}",
+		"{\"id\":1}x",
+		"{\"id\":1}{}",
+		"{id:1}",
+		"{'id':1}",
+		"{\"id\" 1}",
+		"{\"id\":1 \"small\":2}",
+		"{\"id\":1,\"x\":tru}",
+		"{\"id\":1,\"x\":nul}",
+		"{\"id\":1,\"x\":\"a\x01\"}",
+		"{\"id\":1,\"x\":\"\\x\"}",
+		"{\"id\":1,\"x\":\"\\u12\"}",
+		"{\"id\":1,\"x\":\"\\ud800\"}",
+		"{\"id\":1,\"x\":\"\\udc00\"}",
+		"{\"id\":1,\"x\":\"\xff\"}",
+		"{\"id\":1,\"x\":\"\xc0\xaf\"}",
+		"{\"id\":1,\"x\":\"\xed\xa0\x80\"}",
+		"{\"id\":1,\"x\":\"\xf4\x90\x80\x80\"}",
+		"{\"id\":1,\"x\":[1,]}",
+		"{\"id\":1,\"x\":{\"a\"}}",
+		"{\"id\":1,\"x\":-}",
+		"{\"id\":1,\"x\":1e+}",
 		"\xef\xbb\xbf{\"id\":1}",
 	};
 	(void)state;
@@ -327,12 +355,13 @@ static void test_json_read_unknown_members_skipped(void **state)
 	struct dp_json_field f[J_N];
 	(void)state;
 
-	assert_int_equal(json("{\"a\":{\"b\":[1,2,{\"c\":null}],\"d\":\"e\\\"\\\\\\/\\b\\f\\n\\r\\t\"},"
-			      "\"id\":5,\"n\":-12.5E+7,\"big\":123456789012345678901234567890,"
-			      "\"u\":\"\\ud83d\\ude00 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
-			      "\"e\":{},\"f\":[],\"t\":true,\"fa\":false,\"nu\":null,\"id2\":1}",
-			      f),
-			 0);
+	assert_int_equal(
+		json("{\"a\":{\"b\":[1,2,{\"c\":null}],\"d\":\"e\\\"\\\\\\/\\b\\f\\n\\r\\t\"},"
+		     "\"id\":5,\"n\":-12.5E+7,\"big\":123456789012345678901234567890,"
+		     "\"u\":\"\\ud83d\\ude00 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
+		     "\"e\":{},\"f\":[],\"t\":true,\"fa\":false,\"nu\":null,\"id2\":1}",
+		     f),
+		0);
 	assert_true(f[J_ID].u64 == 5);
 	/* Member names are compared after escape decoding. */
 	assert_int_equal(json("{\"\\u0069d\":7}", f), 0);
@@ -368,13 +397,15 @@ static void test_json_read_depth_limit(void **state)
 		size_t n = 0;
 		n += (size_t)sprintf(text + n, "{\"id\":1,\"x\":");
 		for (int i = 0; i < levels; i++)
-			text[n++] = i % 2 ? '[' : '{', n += i % 2 ? 0 : (size_t)sprintf(text + n, "\"k\":");
+			text[n++] = i % 2 ? '[' : '{',
+			n += i % 2 ? 0 : (size_t)sprintf(text + n, "\"k\":");
 		text[n++] = '0';
 		for (int i = levels - 1; i >= 0; i--)
 			text[n++] = i % 2 ? ']' : '}';
 		text[n++] = '}';
 		text[n] = '\0';
-		assert_int_equal(json(text, f), levels + 1 <= DP_JSON_DEPTH_MAX ? 0 : -DP_JSON_DEPTH);
+		assert_int_equal(json(text, f),
+				 levels + 1 <= DP_JSON_DEPTH_MAX ? 0 : -DP_JSON_DEPTH);
 	}
 }
 
@@ -395,7 +426,9 @@ static void test_json_read_tokens(void **state)
 			 -DP_JSON_TOKEN_FORMAT);
 	assert_int_equal(json("{\"id\":1,\"token\":\"\"}", f), -DP_JSON_TOKEN_FORMAT);
 	/* Escaped hex digits decode to the same token. */
-	assert_int_equal(json("{\"id\":1,\"token\":\"\\u0038\\u0036625a502acbba02624797a4a09b3aca\"}", f), 0);
+	assert_int_equal(
+		json("{\"id\":1,\"token\":\"\\u0038\\u0036625a502acbba02624797a4a09b3aca\"}", f),
+		0);
 	assert_memory_equal(f[J_TOKEN].token, tok, 16);
 }
 
@@ -432,8 +465,8 @@ static void test_route_time(void **state)
 static void test_route_item(void **state)
 {
 	struct dp_http_req r;
-	struct fs_resp a = {.op = FS_OP_ITEM_STATUS, .status = FS_ST_OK, .item_id = 1001,
-			    .available = 999};
+	struct fs_resp a = {
+		.op = FS_OP_ITEM_STATUS, .status = FS_ST_OK, .item_id = 1001, .available = 999};
 	struct resp p;
 	(void)state;
 
@@ -469,9 +502,15 @@ static void test_route_item(void **state)
 static void test_route_buy(void **state)
 {
 	struct dp_http_req r;
-	struct fs_resp a = {.op = FS_OP_BUY, .status = FS_ST_OK, .qty = 1, .item_id = 1001,
-			    .user_id = 777, .request_id = 42, .order_id = 257,
-			    .deadline_ns = 1762791300123000000ull, .available = 999};
+	struct fs_resp a = {.op = FS_OP_BUY,
+			    .status = FS_ST_OK,
+			    .qty = 1,
+			    .item_id = 1001,
+			    .user_id = 777,
+			    .request_id = 42,
+			    .order_id = 257,
+			    .deadline_ns = 1762791300123000000ull,
+			    .available = 999};
 	char buf[4096];
 	(void)state;
 
@@ -529,10 +568,10 @@ static void test_route_buy(void **state)
 static void test_route_buy_invalid_bodies(void **state)
 {
 	static const char *const bodies[] = {
-		"{\"user\":777,\"request_id\":42}",                           /* item missing */
-		"{\"item\":1001,\"request_id\":42}",                          /* user missing */
-		"{\"item\":1001,\"user\":777}",                               /* request_id missing */
-		"{\"item\":4294967296,\"user\":777,\"request_id\":42}",       /* item range */
+		"{\"user\":777,\"request_id\":42}",			/* item missing */
+		"{\"item\":1001,\"request_id\":42}",			/* user missing */
+		"{\"item\":1001,\"user\":777}",				/* request_id missing */
+		"{\"item\":4294967296,\"user\":777,\"request_id\":42}", /* item range */
 		"{\"item\":1001,\"user\":777,\"request_id\":42,\"qty\":65536}",
 		"{\"item\":1001,\"user\":-777,\"request_id\":42}",
 		"{\"item\":1001,\"user\":777.0,\"request_id\":42}",
@@ -561,8 +600,12 @@ static void test_route_buy_invalid_bodies(void **state)
 static void test_route_confirm_cancel(void **state)
 {
 	struct dp_http_req r;
-	struct fs_resp a = {.op = FS_OP_CONFIRM, .status = FS_ST_OK, .qty = 2, .item_id = 1001,
-			    .order_id = 5, .state = FS_STATE_PAID};
+	struct fs_resp a = {.op = FS_OP_CONFIRM,
+			    .status = FS_ST_OK,
+			    .qty = 2,
+			    .item_id = 1001,
+			    .order_id = 5,
+			    .state = FS_STATE_PAID};
 	struct resp p;
 	(void)state;
 
@@ -592,7 +635,9 @@ static void test_route_confirm_cancel(void **state)
 
 	/* CANCEL: ref optional; the largest order id. */
 	r = req_of(post("/v1/orders/18446744073709551615/cancel",
-			"{\"user\":777,\"request_id\":44,\"token\":\"" "86625a502acbba02624797a4a09b3aca" "\"}"));
+			"{\"user\":777,\"request_id\":44,\"token\":\""
+			"86625a502acbba02624797a4a09b3aca"
+			"\"}"));
 	assert_int_equal(r.req.op, FS_OP_CANCEL);
 	assert_true(r.req.order_id == UINT64_MAX && r.req.ref == 0 && r.req.request_id == 44);
 	memset(&a, 0, sizeof(a));
@@ -620,8 +665,12 @@ static void test_route_confirm_cancel(void **state)
 static void test_route_order_status(void **state)
 {
 	struct dp_http_req r;
-	struct fs_resp a = {.op = FS_OP_ORDER_STATUS, .status = FS_ST_OK, .qty = 1, .item_id = 1001,
-			    .order_id = 257, .state = FS_STATE_RESERVED,
+	struct fs_resp a = {.op = FS_OP_ORDER_STATUS,
+			    .status = FS_ST_OK,
+			    .qty = 1,
+			    .item_id = 1001,
+			    .order_id = 257,
+			    .state = FS_STATE_RESERVED,
 			    .deadline_ns = 1762791300123000000ull};
 	struct resp p;
 	char target[128];
@@ -654,16 +703,16 @@ static void test_route_order_status(void **state)
 	drain(reqbuf + 8192);
 
 	static const char *const bad[] = {
-		"/v1/orders/257",                      /* user missing */
+		"/v1/orders/257", /* user missing */
 		"/v1/orders/257?token=86625a502acbba02624797a4a09b3aca",
-		"/v1/orders/257?user=",                /* empty */
+		"/v1/orders/257?user=", /* empty */
 		"/v1/orders/257?user=abc",
 		"/v1/orders/257?user=-1",
 		"/v1/orders/257?user=18446744073709551616",
-		"/v1/orders/257?user=1&user=2",        /* twice */
-		"/v1/orders/257?user=1&token=86625a",  /* short token */
+		"/v1/orders/257?user=1&user=2",	      /* twice */
+		"/v1/orders/257?user=1&token=86625a", /* short token */
 		"/v1/orders/257?user=1&token=86625a502acbba02624797a4a09b3acz",
-		"/v1/orders/257?user=%37",             /* no percent-decoding */
+		"/v1/orders/257?user=%37", /* no percent-decoding */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_error(get(bad[i]), 400, &p);
@@ -672,11 +721,29 @@ static void test_route_order_status(void **state)
 static void test_route_unknown_path_404(void **state)
 {
 	static const char *const paths[] = {
-		"/", "/v1", "/v1/", "/v1/time/", "/v1/timex", "/v2/time", "/V1/time",
-		"/v1/items", "/v1/items/", "/v1/items/abc", "/v1/items/01", "/v1/items/1/x",
-		"/v1/items/-1", "/v1/orders/", "/v1/orders/5/", "/v1/orders/5/pay",
-		"/v1/orders/x/cancel", "/v1/buy/", "/metrics", "/healthz", "/admin/snapshot",
-		"/v1/%74ime", "/v1/./time",
+		"/",
+		"/v1",
+		"/v1/",
+		"/v1/time/",
+		"/v1/timex",
+		"/v2/time",
+		"/V1/time",
+		"/v1/items",
+		"/v1/items/",
+		"/v1/items/abc",
+		"/v1/items/01",
+		"/v1/items/1/x",
+		"/v1/items/-1",
+		"/v1/orders/",
+		"/v1/orders/5/",
+		"/v1/orders/5/pay",
+		"/v1/orders/x/cancel",
+		"/v1/buy/",
+		"/metrics",
+		"/healthz",
+		"/admin/snapshot",
+		"/v1/%74ime",
+		"/v1/./time",
 	};
 	struct resp p;
 	(void)state;
@@ -780,9 +847,9 @@ static void test_resp_bad_request_400(void **state)
 
 static void test_resp_every_business_outcome_200(void **state)
 {
-	static const uint8_t sts[] = {FS_ST_OK, FS_ST_SOLD_OUT, FS_ST_LIMIT_EXCEEDED,
-				      FS_ST_NOT_STARTED, FS_ST_ENDED, FS_ST_BAD_TOKEN,
-				      FS_ST_NOT_FOUND, FS_ST_UNKNOWN_ITEM, FS_ST_WRONG_STATE};
+	static const uint8_t sts[] = {FS_ST_OK,		 FS_ST_SOLD_OUT,     FS_ST_LIMIT_EXCEEDED,
+				      FS_ST_NOT_STARTED, FS_ST_ENDED,	     FS_ST_BAD_TOKEN,
+				      FS_ST_NOT_FOUND,	 FS_ST_UNKNOWN_ITEM, FS_ST_WRONG_STATE};
 	struct resp p;
 	char want[64];
 	(void)state;
@@ -1109,12 +1176,14 @@ static void test_conn_malformed_400_closes(void **state)
 {
 	static const char *const reqs[] = {
 		"GARBAGE\r\n\r\n",
-		"GET /v1/time HTTP/1.1\r\n\r\n",              /* no Host */
+		"GET /v1/time HTTP/1.1\r\n\r\n", /* no Host */
 		"GET /v1/time HTTP/1.x\r\nHost: a\r\n\r\n",
 		"GET /v1/time HTTP/1.1\r\nHost a\r\n\r\n",
-		"GET /v1/time HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"GET /v1/time HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: "
+		"2\r\n\r\n",
 		"POST /v1/buy HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
-		"POST /v1/buy HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+		"POST /v1/buy HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		"99999999999999999999999\r\n\r\n",
 		"GET /v1/ti me HTTP/1.1\r\nHost: a\r\n\r\n",
 	};
 	struct resp p;
@@ -1217,8 +1286,12 @@ static void test_conn_output_backpressure(void **state)
 	struct dp_http_req r[DP_HTTP_PIPELINE_MAX];
 	char *all = malloc(DP_HTTP_PIPELINE_MAX * 64);
 	char *buf = malloc(OUTBUF * 2);
-	struct fs_resp a = {.op = FS_OP_BUY, .status = FS_ST_OK, .qty = 65535, .item_id = UINT32_MAX,
-			    .order_id = UINT64_MAX, .deadline_ns = UINT64_MAX,
+	struct fs_resp a = {.op = FS_OP_BUY,
+			    .status = FS_ST_OK,
+			    .qty = 65535,
+			    .item_id = UINT32_MAX,
+			    .order_id = UINT64_MAX,
+			    .deadline_ns = UINT64_MAX,
 			    .available = UINT32_MAX};
 	const char *d;
 	size_t n, total = 0, off = 0;
@@ -1315,9 +1388,8 @@ static void test_client_ip_untrusted_peer_ignores_header(void **state)
 
 	assert_int_equal(client(peer, "203.0.113.7"), peer);
 	assert_int_equal(client(peer, "10.0.0.1"), peer);
-	assert_int_equal(dp_http_client_ip(peer, "203.0.113.7", 11, false, cfg.trusted,
-					   cfg.ntrusted),
-			 peer);
+	assert_int_equal(
+		dp_http_client_ip(peer, "203.0.113.7", 11, false, cfg.trusted, cfg.ntrusted), peer);
 }
 
 static void test_client_ip_single_address_header(void **state)
@@ -1325,13 +1397,13 @@ static void test_client_ip_single_address_header(void **state)
 	uint32_t edge = ip4(192, 0, 2, 77);
 	(void)state;
 
-	assert_int_equal(dp_http_client_ip(edge, " 203.0.113.7 ", 13, false, cfg.trusted,
-					   cfg.ntrusted),
-			 ip4(203, 0, 113, 7));
+	assert_int_equal(
+		dp_http_client_ip(edge, " 203.0.113.7 ", 13, false, cfg.trusted, cfg.ntrusted),
+		ip4(203, 0, 113, 7));
 	/* A list (or the header twice, joined) is malformed for a single-address header. */
-	assert_int_equal(dp_http_client_ip(edge, "1.2.3.4,5.6.7.8", 15, false, cfg.trusted,
-					   cfg.ntrusted),
-			 edge);
+	assert_int_equal(
+		dp_http_client_ip(edge, "1.2.3.4,5.6.7.8", 15, false, cfg.trusted, cfg.ntrusted),
+		edge);
 	assert_int_equal(dp_http_client_ip(edge, "nope", 4, false, cfg.trusted, cfg.ntrusted),
 			 edge);
 }
@@ -1388,8 +1460,8 @@ static void test_cidr_parse(void **state)
 	(void)state;
 
 	assert_int_equal(dp_http_cidr_parse("", l, 4, err, sizeof(err)), 0);
-	assert_int_equal(dp_http_cidr_parse(" 10.0.0.0/8,192.0.2.0/24  198.51.100.7 0.0.0.0/0", l, 4,
-					    err, sizeof(err)),
+	assert_int_equal(dp_http_cidr_parse(" 10.0.0.0/8,192.0.2.0/24  198.51.100.7 0.0.0.0/0", l,
+					    4, err, sizeof(err)),
 			 4);
 	assert_true(l[0].net == ip4(10, 0, 0, 0) && l[0].mask == 0xff000000u);
 	assert_true(l[2].net == ip4(198, 51, 100, 7) && l[2].mask == 0xffffffffu);
@@ -1398,12 +1470,12 @@ static void test_cidr_parse(void **state)
 	assert_false(dp_http_cidr_match(l, 2, ip4(192, 0, 3, 0)));
 	assert_int_equal(dp_http_cidr_parse("10.0.0.1/8", l, 4, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "10.0.0.1/8"));
-	static const char *const bad[] = {"10.0.0.0/33", "10.0.0.0/", "10.0.0/8", "10.0.0.0/08",
-					  "a.b.c.d", "10.0.0.0/8x", "::1/128", "256.0.0.0"};
+	static const char *const bad[] = {"10.0.0.0/33", "10.0.0.0/",	"10.0.0/8", "10.0.0.0/08",
+					  "a.b.c.d",	 "10.0.0.0/8x", "::1/128",  "256.0.0.0"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(dp_http_cidr_parse(bad[i], l, 4, err, sizeof(err)), -EINVAL);
-	assert_int_equal(dp_http_cidr_parse("1.0.0.0/8 2.0.0.0/8 3.0.0.0/8 4.0.0.0/8 5.0.0.0/8", l, 4,
-					    err, sizeof(err)),
+	assert_int_equal(dp_http_cidr_parse("1.0.0.0/8 2.0.0.0/8 3.0.0.0/8 4.0.0.0/8 5.0.0.0/8", l,
+					    4, err, sizeof(err)),
 			 -ENOSPC);
 }
 

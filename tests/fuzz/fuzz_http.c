@@ -141,7 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		took = dp_http_conn_input(&conn, data + pos, want);
 		pos += took;
 		progress |= took > 0;
-		while (npend < DP_HTTP_PIPELINE_MAX && dp_http_conn_next(&conn, &pend[npend]) == 1) {
+		while (npend < DP_HTTP_PIPELINE_MAX &&
+		       dp_http_conn_next(&conn, &pend[npend]) == 1) {
 			npend++;
 			handed++;
 			progress = true;
@@ -186,19 +187,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 static const char *const seeds[] = {
 	"GET /v1/time HTTP/1.1\r\nHost: a\r\n\r\n",
 	("GET /v1/items/1001 HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4, 10.0.0.1\r\n\r\n"
-	"GET /v1/orders/257?user=777&token=86625a502acbba02624797a4a09b3aca HTTP/1.1\r\n"
-	"Host: a\r\n\r\n"),
+	 "GET /v1/orders/257?user=777&token=86625a502acbba02624797a4a09b3aca HTTP/1.1\r\n"
+	 "Host: a\r\n\r\n"),
 	("POST /v1/buy HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-	"Content-Length: 91\r\n\r\n{\"item\":1001,\"user\":777,\"request_id\":42,\"qty\":1,"
-	"\"token\":\"86625a502acbba02624797a4a09b3aca\"}"),
+	 "Content-Length: 91\r\n\r\n{\"item\":1001,\"user\":777,\"request_id\":42,\"qty\":1,"
+	 "\"token\":\"86625a502acbba02624797a4a09b3aca\"}"),
 	("POST /v1/orders/5/confirm HTTP/1.1\r\nHost: a\r\nContent-Length: 79\r\n\r\n"
-	"{\"user\":777,\"request_id\":43,\"ref\":9,\"token\":\"2aab79309e8ecea7c4f043f199fe45aa\"}"
-	"POST /v1/orders/5/cancel HTTP/1.1\r\nHost: a\r\nContent-Length: 28\r\n"
-	"Connection: close\r\n\r\n{\"user\":777,\"request_id\":44}"),
+	 "{\"user\":777,\"request_id\":43,\"ref\":9,\"token\":\"2aab79309e8ecea7c4f043f199fe45aa\"}"
+	 "POST /v1/orders/5/cancel HTTP/1.1\r\nHost: a\r\nContent-Length: 28\r\n"
+	 "Connection: close\r\n\r\n{\"user\":777,\"request_id\":44}"),
 	"GET /v1/time HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /v1/time HTTP/1.0\r\n\r\n",
-	"POST /v1/buy HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+	"POST /v1/buy HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+	"chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
 	("GET /v1/buy HTTP/1.1\r\nHost: a\r\nCF-Connecting-IP: 2001:db8::1\r\n\r\n"
-	"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"),
+	 "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"),
 };
 
 size_t fuzz_seed(size_t i, const uint8_t **data)

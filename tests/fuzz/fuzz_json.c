@@ -20,9 +20,17 @@ enum { F_ITEM, F_USER, F_REQUEST_ID, F_QTY, F_TOKEN, F_COUNT };
 static int read_buy(const char *text, size_t len, struct dp_json_field *f)
 {
 	const struct dp_json_field init[F_COUNT] = {
-		[F_ITEM] = {.name = "item", .kind = DP_JSON_U64, .max = UINT32_MAX, .required = true},
-		[F_USER] = {.name = "user", .kind = DP_JSON_U64, .max = UINT64_MAX, .required = true},
-		[F_REQUEST_ID] = {.name = "request_id", .kind = DP_JSON_U64, .max = UINT64_MAX,
+		[F_ITEM] = {.name = "item",
+			    .kind = DP_JSON_U64,
+			    .max = UINT32_MAX,
+			    .required = true},
+		[F_USER] = {.name = "user",
+			    .kind = DP_JSON_U64,
+			    .max = UINT64_MAX,
+			    .required = true},
+		[F_REQUEST_ID] = {.name = "request_id",
+				  .kind = DP_JSON_U64,
+				  .max = UINT64_MAX,
 				  .required = true},
 		[F_QTY] = {.name = "qty", .kind = DP_JSON_U64, .max = UINT16_MAX},
 		[F_TOKEN] = {.name = "token", .kind = DP_JSON_TOKEN},
@@ -71,7 +79,8 @@ static const char *const seeds[] = {
 	"{\"item\":4294967295,\"user\":18446744073709551615,\"request_id\":1}",
 	" { \"request_id\" : 9 , \"user\" : 1 , \"item\" : 0 , \"x\" : [ 1.5e-3 , null , true , "
 	"false , { \"y\" : \"\\u00e9\\ud83d\\ude00\\n\" } ] } ",
-	"{\"item\":1,\"user\":2,\"request_id\":3,\"\\u0071ty\":7,\"note\":\"caf\xc3\xa9 \xe2\x82\xac\"}",
+	"{\"item\":1,\"user\":2,\"request_id\":3,\"\\u0071ty\":7,\"note\":\"caf\xc3\xa9 "
+	"\xe2\x82\xac\"}",
 	"{\"item\":1,\"user\":2,\"request_id\":3,\"a\":{\"b\":{\"c\":{\"d\":[[[[1]]]]}}}}",
 	"{\"item\":1,\"item\":2,\"user\":-1,\"request_id\":1.0}",
 };

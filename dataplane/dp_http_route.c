@@ -176,13 +176,16 @@ static int parse_order_query(const char *q, size_t len, struct fs_req *req, cons
 	return 0;
 }
 
-enum { F_ITEM, F_USER, F_REQUEST_ID, F_QTY, F_TOKEN, F_REF, F_COUNT };
+/* The fields every POST body has, then one that depends on the route (BUY's
+ * item, CONFIRM/CANCEL's ref), then BUY's qty. Only the route's own fields
+ * are passed to the reader: the others are unknown members there. */
+enum { F_USER, F_REQUEST_ID, F_TOKEN, F_ITEM_OR_REF, F_QTY, F_COUNT };
 
 static int parse_body(const struct dp_http_msg *m, uint8_t route, struct fs_req *req,
 		      const char **why)
 {
+	bool buy = route == DP_HTTP_R_BUY;
 	struct dp_json_field f[F_COUNT] = {
-		[F_ITEM] = {.name = "item", .kind = DP_JSON_U64, .max = UINT32_MAX},
 		[F_USER] = {.name = "user",
 			    .kind = DP_JSON_U64,
 			    .max = UINT64_MAX,
@@ -191,23 +194,16 @@ static int parse_body(const struct dp_http_msg *m, uint8_t route, struct fs_req 
 				  .kind = DP_JSON_U64,
 				  .max = UINT64_MAX,
 				  .required = true},
-		[F_QTY] = {.name = "qty", .kind = DP_JSON_U64, .max = UINT16_MAX, .u64 = 1},
 		[F_TOKEN] = {.name = "token", .kind = DP_JSON_TOKEN},
-		[F_REF] = {.name = "ref", .kind = DP_JSON_U64, .max = UINT64_MAX},
+		[F_ITEM_OR_REF] = {.name = buy ? "item" : "ref",
+				   .kind = DP_JSON_U64,
+				   .max = buy ? UINT32_MAX : UINT64_MAX,
+				   .required = buy || route == DP_HTTP_R_CONFIRM},
+		[F_QTY] = {.name = "qty", .kind = DP_JSON_U64, .max = UINT16_MAX},
 	};
-	unsigned n = F_COUNT;
 	int rc;
 
-	f[F_ITEM].required = route == DP_HTTP_R_BUY;
-	f[F_REF].required = route == DP_HTTP_R_CONFIRM;
-	if (route != DP_HTTP_R_BUY) {
-		/* item and qty are not CONFIRM/CANCEL fields: ignored like any unknown member. */
-		f[F_ITEM].name = "\x01";
-		f[F_QTY].name = "\x02";
-	} else {
-		f[F_REF].name = "\x03";
-	}
-	rc = dp_json_read(m->body, m->body_len, f, n);
+	rc = dp_json_read(m->body, m->body_len, f, buy ? F_COUNT : F_QTY);
 	if (rc) {
 		*why = dp_json_err_name(rc);
 		return 400;
@@ -216,11 +212,11 @@ static int parse_body(const struct dp_http_msg *m, uint8_t route, struct fs_req 
 	req->request_id = f[F_REQUEST_ID].u64;
 	if (f[F_TOKEN].seen)
 		memcpy(req->token, f[F_TOKEN].token, FSP_TOKEN_LEN);
-	if (route == DP_HTTP_R_BUY) {
-		req->item_id = (uint32_t)f[F_ITEM].u64;
+	if (buy) {
+		req->item_id = (uint32_t)f[F_ITEM_OR_REF].u64;
 		req->qty = (uint16_t)(f[F_QTY].seen ? f[F_QTY].u64 : 1);
 	} else {
-		req->ref = f[F_REF].seen ? f[F_REF].u64 : 0;
+		req->ref = f[F_ITEM_OR_REF].seen ? f[F_ITEM_OR_REF].u64 : 0;
 	}
 	return 0;
 }

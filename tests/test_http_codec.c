@@ -626,6 +626,16 @@ static void test_route_confirm_cancel(void **state)
 	r = req_of(post("/v1/orders/5/confirm",
 			"{\"user\":777,\"request_id\":43,\"ref\":1,\"item\":\"x\",\"qty\":-1}"));
 	assert_true(r.req.item_id == 0 && r.req.qty == 0);
+	/* A BUY's ref is just an unknown member too. */
+	dp_http_conn_complete_time(conn, r.slot);
+	drain(reqbuf + 8192);
+	r = req_of(post("/v1/buy", "{\"item\":1,\"user\":2,\"request_id\":3,\"ref\":\"x\","
+				   "\"\\u0001\":\"y\"}"));
+	assert_true(r.req.ref == 0 && r.req.item_id == 1);
+	dp_http_conn_complete_time(conn, r.slot);
+	drain(reqbuf + 8192);
+	r = req_of(post("/v1/orders/5/confirm",
+			"{\"user\":777,\"request_id\":43,\"ref\":1,\"\\u0001\":\"x\"}"));
 	a.status = FS_ST_WRONG_STATE;
 	a.state = FS_STATE_CANCELLED;
 	dp_http_conn_complete(conn, r.slot, &a);

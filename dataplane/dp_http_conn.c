@@ -44,7 +44,9 @@
  * timeout runs from accept for the first request and from the first parsed
  * byte for later ones, until the whole request (body included) is in. The
  * idle timeout runs while nothing is in flight: no partial request and no
- * slot in use; it is reset by any input or output progress.
+ * slot in use; it is reset by any input or output progress. When it expires
+ * unsent output is dropped too (a peer that stopped reading), so the
+ * connection can close at once.
  */
 #include <errno.h>
 #include <string.h>
@@ -560,8 +562,6 @@ int64_t dp_http_conn_deadline_ms(const struct dp_http_conn *c)
 {
 	const struct dp_http_cfg *cfg = c->ctx->cfg;
 
-	if (c->want_close && c->count == 0)
-		return INT64_MAX;
 	if (awaiting_request(c))
 		return c->msg_start_ms + cfg->header_timeout_ms;
 	if (c->count == 0 && !c->in_msg)
@@ -581,8 +581,11 @@ void dp_http_conn_tick(struct dp_http_conn *c)
 			    DP_HTTP_R_NONE, true, false);
 		return;
 	}
+	/* Idle: nothing in flight and no progress either way, which includes a
+	 * peer that stopped reading its answers; those are dropped. */
 	c->stopped = true;
 	c->in_len = c->in_off = 0;
+	c->out_off = c->out_len = 0;
 	c->want_close = true;
 }
 

@@ -1289,6 +1289,18 @@ static void test_conn_idle_timeout(void **state)
 	dp_http_conn_tick(conn);
 	assert_true(dp_http_conn_want_close(conn));
 	no_output(); /* idle connections are closed without a response */
+
+	/* A peer that stops reading its answers is idle too; they are dropped. */
+	dp_http_conn_init(conn, &ctx, 1);
+	r = req_of("GET /v1/time HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+	dp_http_conn_complete_time(conn, r.slot);
+	assert_true(dp_http_conn_want_close(conn));
+	const char *d;
+	assert_true(dp_http_conn_tx_data(conn, &d) > 0);
+	clock_advance_ms(900000);
+	dp_http_conn_tick(conn);
+	assert_true(dp_http_conn_want_close(conn));
+	no_output();
 }
 
 static void test_conn_output_backpressure(void **state)

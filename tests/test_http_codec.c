@@ -951,6 +951,24 @@ static void test_conn_connection_close(void **state)
 	no_output();
 }
 
+static void test_conn_upgrade_answered_then_closed(void **state)
+{
+	struct dp_http_req r, more;
+	struct resp p;
+	(void)state;
+
+	r = req_of(
+		"GET /v1/time HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+		"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\nPRI * HTTP/2.0");
+	assert_int_equal(r.req.op, FS_OP_TIME);
+	assert_int_equal(dp_http_conn_next(conn, &more), 0);
+	dp_http_conn_complete_time(conn, r.slot);
+	one_resp(&p);
+	assert_int_equal(p.code, 200);
+	assert_string_equal(hdr(&p, "Connection"), "close");
+	assert_true(dp_http_conn_want_close(conn));
+}
+
 static void test_conn_pipelining_out_of_order(void **state)
 {
 	struct dp_http_req r[4];
@@ -1557,6 +1575,7 @@ int main(void)
 		T(test_conn_http10_closes),
 		T(test_conn_http10_keep_alive),
 		T(test_conn_connection_close),
+		T(test_conn_upgrade_answered_then_closed),
 		T(test_conn_pipelining_out_of_order),
 		T(test_conn_pipeline_limit_backpressure),
 		T(test_conn_split_bytes),

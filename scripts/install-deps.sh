@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential meson ninja-build pkg-config python3
   dpdk dpdk-dev libdpdk-dev libnuma-dev libpcap-dev
-  liburing-dev libsqlite3-dev sqlite3 libsodium-dev libcmocka-dev
+  liburing-dev libsqlite3-dev sqlite3 libsodium-dev libcmocka-dev libhttp-parser-dev
   iproute2 iputils-ping netcat-openbsd faketime
 )
 # Optional extras for the benchmark comparison (redis-server/redis-tools).

@@ -23,9 +23,10 @@
  * receiving core (the common case: sold out, bad token, TIME, ITEM_STATUS)
  * is answered in place: the response overwrites the request's payload (never
  * longer: no amplification) and dp_net_udp_reply_inplace turns the frame
- * around, so the reply costs no mbuf. Answers from owner cores (hand-off),
- * held answers released by the log and the local part of a datagram that was
- * partly handed off are staged as datagrams (struct dp_txslot, each with its
+ * around, so the reply costs no mbuf. Datagrams the engine gathered through
+ * its return path (answers from owner cores or released by the log), and the
+ * answer to a one-message datagram decided on another core, are staged as
+ * datagrams (struct dp_txslot, each with its
  * requester's MAC, IP, port and ethdev port), built into fresh mbufs with
  * dp_net_udp_build at the end of the loop. Frames go out with
  * rte_eth_tx_burst on the worker's own TX queue; a TX ring that stays full
@@ -904,6 +905,7 @@ static void dpdk_log(const void *fe, const struct dp_stats *sp, const char *when
 
 const struct dp_fe_ops dp_dpdk_ops = {
 	.name = "dpdk",
+	.reply_from_any_worker = true,
 	.create = dpdk_create,
 	.start = dpdk_start,
 	.free = dpdk_free,

@@ -23,11 +23,12 @@
  *      payment traffic is not starved by a BUY spike. A full ring is the
  *      admission limit: the message is answered BUSY with retry_after_ms.
  *   3. Drain the incoming rings (bounded per loop) and decide each message on
- *      the shard; consecutive entries from one request datagram are answered
- *      in one response datagram, sent by the owner's own front end.
+ *      the shard; each answer goes back to the receiving worker over a return
+ *      ring (below), or straight to the peer when it is a whole response.
  *   4. Group commit: submit this loop's log records, release held answers
- *      whose batch is durable (in ticket order).
- *   5. ops->tx: send everything staged.
+ *      whose batch is durable (in ticket order), the same way.
+ *   5. Take the answers that came back on the return rings; ops->tx: send
+ *      everything staged.
  *   6. Every DP_TIMER_NS: expire due reservations, trim idempotency entries,
  *      ops->timer.
  *   7. Idle: ops->idle after each empty loop; the front end pauses or blocks
@@ -35,9 +36,35 @@
  *      says it is asleep (Dekker-style: sleeping flag, full fence, re-check),
  *      so the busy path makes no syscalls of its own.
  *
- * No response datagram has more messages than the request datagram it
- * answers (no amplification): local answers and owner answers of one request
- * datagram are each at most its message count.
+ * Return path (no amplification: PROTOCOL.md wants ONE response datagram per
+ * request datagram, no larger than it). A datagram whose answers are not all
+ * known when it is received (some messages handed to other owners, or held
+ * for the log) takes a slot of the receiving worker's pending table
+ * (DP_PENDING_DGRAMS_MAX, preallocated): peer, message count, the answers
+ * encoded so far. Hand-offs and held answers carry the slot's tag (slot and
+ * generation). Owners stage answers per producer (DP_RETURN_STAGE_MSGS_MAX)
+ * and push them onto the return ring owner -> producer (SP/SC, ring_size
+ * entries, by value); the producer adds each to its slot, and the last one
+ * sends the datagram and frees the slot. Every message gets exactly one
+ * answer, so got == count completes a slot. Bounds, and nothing is lost:
+ *   - pending table full: the messages that would need a slot are answered
+ *     BUSY (DP_PENDING_BUSY_RETRY_MS) inside the same single response;
+ *   - an owner dequeues hand-offs from producer p only while its return
+ *     stage to p has room for their answers, so a full return ring stalls
+ *     that owner's intake (the hand-off ring fills, p answers BUSY) instead
+ *     of dropping a decided answer; a held answer whose stage is full stays
+ *     at the head of the hold queue and is retried next loop.
+ * A one-message datagram is its own response: when the front end lets any
+ * worker send to any peer (reply_from_any_worker: UDP, DPDK) its answer is
+ * sent by whichever worker decided it (tag DP_TAG_DIRECT), as before. The
+ * HTTP front end (connections owned by one worker) will get every answer
+ * back on the connection's worker through the same path.
+ *
+ * Stop (worker_quiesce): every worker stops receiving and flushes its staged
+ * hand-offs; each keeps draining, deciding, waiting for its log and
+ * returning answers until it owes nothing; it returns once all workers owe
+ * nothing and its own return rings are empty, when its pending table is
+ * empty (asserted): everything received was answered.
  *
  * Order the engine relies on (asserted): hold-queue tickets never decrease
  * and held answers leave in ticket order (dp_hold.c). With
@@ -50,6 +77,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -70,15 +98,49 @@
 
 enum { RING_CTL = 0, RING_BUY = 1, RING_KINDS = 2 };
 
+/* Where an owner's answer goes: a tag names a slot of the receiving
+ * worker's pending table (low 16 bits) and that slot's generation (high 16);
+ * DP_TAG_DIRECT: the answer is a whole response datagram by itself and the
+ * deciding worker sends it to the peer. */
+#define DP_TAG_DIRECT UINT32_MAX
+#define DP_TAG_NONE (UINT32_MAX - 1) /* no pending slot (free, or none taken) */
+
 /* One message handed to its owner shard; copied by value through the ring. */
 struct dp_handoff {
 	struct fs_req req;
 	struct dp_peer src;
-	uint32_t dgram_seq;   /* the producer's request datagram counter */
+	uint32_t tag;         /* the producer's pending slot, or DP_TAG_DIRECT */
 	uint16_t producer;
 	uint16_t pad;
 };
 _Static_assert(sizeof(struct dp_handoff) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+
+/* One answer on its way back from the owner to the receiving worker. */
+struct dp_answer {
+	struct fs_resp resp;
+	uint32_t tag;         /* the receiving worker's pending slot */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct dp_answer) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+_Static_assert(sizeof(struct dp_answer) == 72, "docs/architecture.md gives the return-ring element size");
+_Static_assert(sizeof(struct dp_handoff) == 88, "docs/architecture.md gives the hand-off element size");
+
+/* A request datagram waiting on the receiving worker for answers decided
+ * elsewhere (another owner) or later (held for the log). Answers are encoded
+ * into buf as they arrive; when got == expected (the request's message
+ * count: every message gets exactly one answer) buf leaves as the one
+ * response datagram. */
+struct dp_pending {
+	struct dp_peer src;
+	uint32_t tag;         /* DP_TAG_NONE while free */
+	uint8_t expected, got;
+	uint8_t buf[DP_DGRAM_MAX_BYTES];
+};
+
+struct dp_rstage {
+	unsigned n;
+	struct dp_answer a[DP_RETURN_STAGE_MSGS_MAX];
+};
 
 struct dp_stage {
 	unsigned n;
@@ -91,15 +153,27 @@ struct dp_worker {
 	void *fe;                      /* the front end's per-worker state */
 	struct store_shard *shard;
 	struct store_ratelimit *ip_rl, *user_rl;
-	uint32_t dgram_seq;
 	int64_t next_timer_ns;
 	unsigned idle;                 /* empty loops in a row */
+	bool rx_stopped;               /* after stop: receives nothing more */
+	bool owner_done;               /* after stop: owes no answer to anyone */
 	bool done;                     /* returned (or would have) after stop */
 
 	/* in[k][p]: from producer p (NULL for p == id); out[k][o]: to owner o */
 	struct rte_ring *in[RING_KINDS][FS_WORKERS_MAX];
 	struct rte_ring *out[RING_KINDS][FS_WORKERS_MAX];
 	struct dp_stage *stage[RING_KINDS]; /* [nworkers] each */
+
+	/* the return path: ret_in[o] answers from owner o to us; ret_out[p]
+	 * our answers to producer p (NULL for o, p == id) */
+	struct rte_ring *ret_in[FS_WORKERS_MAX];
+	struct rte_ring *ret_out[FS_WORKERS_MAX];
+	struct dp_rstage *rstage;      /* [nworkers] */
+	struct dp_answer ret_drain[DP_RETURN_DRAIN_MSGS_MAX];
+	struct dp_pending *pend;       /* DP_PENDING_DGRAMS_MAX */
+	uint16_t *pend_free;           /* stack of free slots */
+	unsigned pend_nfree;
+	uint16_t pend_gen;
 
 	unsigned tx_n;
 	struct dp_txslot tx[DP_TX_DGRAMS_MAX];
@@ -142,8 +216,11 @@ struct dp_engine {
 	struct dp_journal **journals;
 	unsigned n;
 	atomic_int quit;
+	atomic_uint rx_stopped;        /* workers that receive nothing more */
+	atomic_uint owners_done;       /* workers that owe no answer any more */
 	struct dp_worker *w[FS_WORKERS_MAX];
 	void *ring_mem[RING_KINDS][FS_WORKERS_MAX][FS_WORKERS_MAX];
+	void *ret_mem[FS_WORKERS_MAX][FS_WORKERS_MAX]; /* [owner][producer] */
 };
 
 /* ---------------------------------------------------------------- tx */
@@ -195,6 +272,69 @@ static void tx_add(struct dp_worker *w, struct dp_txslot *t, const struct fs_res
 	t->count++;
 	w->st.by_status[r->status < FS_ST_COUNT ? r->status : 0]++;
 }
+/* One answer as a response datagram of its own (it answers a one-message
+ * request datagram). */
+static void send_one(struct dp_worker *w, const struct dp_peer *dst, const struct fs_resp *r)
+{
+	struct dp_txslot *t = tx_open(w, dst);
+
+	tx_add(w, t, r);
+	tx_close(w, t);
+}
+
+/* ---------------------------------------------------------------- pending */
+
+/* Take a pending slot for a request datagram of count messages from src.
+ * Returns its tag, or DP_TAG_NONE when the table is full. */
+static uint32_t pending_alloc(struct dp_worker *w, const struct dp_peer *src, unsigned count)
+{
+	struct dp_pending *p;
+	unsigned slot;
+
+	if (unlikely(w->pend_nfree == 0))
+		return DP_TAG_NONE;
+	slot = w->pend_free[--w->pend_nfree];
+	p = &w->pend[slot];
+	FS_ASSERT(p->tag == DP_TAG_NONE);
+	w->pend_gen++;
+	p->tag = (uint32_t)w->pend_gen << 16 | slot;
+	p->src = *src;
+	p->expected = (uint8_t)count;
+	p->got = 0;
+	return p->tag;
+}
+
+/* One answer for the request datagram of tag; the last one sends the
+ * response datagram and frees the slot. */
+static void pending_add(struct dp_worker *w, uint32_t tag, const struct fs_resp *r)
+{
+	unsigned slot = tag & 0xffff;
+	struct dp_pending *p;
+	struct dp_txslot *t;
+
+	FS_ASSERT(slot < DP_PENDING_DGRAMS_MAX);
+	p = &w->pend[slot];
+	FS_ASSERT(p->tag == tag);
+	FS_ASSERT(p->got < p->expected);
+	dp_fsp_encode_resp(r, p->buf + FSP_HDR_LEN + FSP_MSG_LEN * p->got);
+	p->got++;
+	w->st.by_status[r->status < FS_ST_COUNT ? r->status : 0]++;
+	if (p->got < p->expected)
+		return;
+	t = tx_open(w, &p->src);
+	memcpy(t->buf + FSP_HDR_LEN, p->buf + FSP_HDR_LEN, (size_t)FSP_MSG_LEN * p->got);
+	t->count = p->got;
+	tx_close(w, t);
+	p->tag = DP_TAG_NONE;
+	FS_ASSERT(w->pend_nfree < DP_PENDING_DGRAMS_MAX);
+	w->pend_free[w->pend_nfree++] = (uint16_t)slot;
+}
+
+static unsigned pending_used(const struct dp_worker *w)
+{
+	return w->pend ? DP_PENDING_DGRAMS_MAX - w->pend_nfree : 0;
+}
+
 /* ---------------------------------------------------------------- hand-off */
 
 static void wake(struct dp_worker *owner)
@@ -223,16 +363,97 @@ static void reject(struct fs_resp *r, const struct fs_req *req, uint8_t status,
 	r->retry_after_ms = retry_after_ms;
 }
 
+/* ---------------------------------------------------------------- return path */
+
+/* Push staged answers for producer p onto its return ring; what does not fit
+ * stays staged (retried next loop: never dropped). */
+static void return_flush(struct dp_worker *w, unsigned p)
+{
+	struct dp_rstage *s = &w->rstage[p];
+	unsigned done;
+
+	if (s->n == 0)
+		return;
+	done = rte_ring_enqueue_burst_elem(w->ret_out[p], s->a, sizeof(struct dp_answer), s->n,
+					   NULL);
+	if (done == 0)
+		return;
+	s->n -= done;
+	memmove(s->a, s->a + done, s->n * sizeof(s->a[0]));
+	wake(w->eng->w[p]);
+}
+
+static void return_all_flush(struct dp_worker *w)
+{
+	for (unsigned p = 0; p < w->eng->n; p++)
+		return_flush(w, p);
+}
+
+static unsigned returns_staged(const struct dp_worker *w)
+{
+	unsigned n = 0;
+
+	for (unsigned p = 0; p < w->eng->n; p++)
+		n += w->rstage[p].n;
+	return n;
+}
+
+/* Route an answer this worker decided for a request that producer received.
+ * Returns false (nothing done) only when the return stage to producer is full
+ * even after a flush: the caller keeps the answer and retries later. */
+static bool deliver(struct dp_worker *w, unsigned producer, uint32_t tag,
+		    const struct dp_peer *src, const struct fs_resp *r)
+{
+	struct dp_rstage *s;
+
+	if (tag == DP_TAG_DIRECT) {
+		send_one(w, src, r);
+		return true;
+	}
+	if (producer == w->id) {
+		pending_add(w, tag, r);
+		return true;
+	}
+	s = &w->rstage[producer];
+	if (s->n == DP_RETURN_STAGE_MSGS_MAX)
+		return_flush(w, producer);
+	if (s->n == DP_RETURN_STAGE_MSGS_MAX)
+		return false;
+	s->a[s->n].resp = *r;
+	s->a[s->n].tag = tag;
+	s->n++;
+	return true;
+}
+
+/* Take the answers owners sent back to us into their pending datagrams. */
+static unsigned returns_drain(struct dp_worker *w)
+{
+	unsigned done = 0;
+
+	for (unsigned o = 0; o < w->eng->n; o++) {
+		unsigned n;
+
+		if (w->ret_in[o] == NULL)
+			continue;
+		n = rte_ring_dequeue_burst_elem(w->ret_in[o], w->ret_drain, sizeof(struct dp_answer),
+						DP_RETURN_DRAIN_MSGS_MAX, NULL);
+		for (unsigned i = 0; i < n; i++)
+			pending_add(w, w->ret_drain[i].tag, &w->ret_drain[i].resp);
+		w->st.returned += n;
+		done += n;
+	}
+	return done;
+}
+
 static void busy_answer(struct dp_worker *w, const struct dp_handoff *h)
 {
 	struct fs_resp r;
-	struct dp_txslot *t;
+	bool ok;
 
 	reject(&r, &h->req, FS_ST_BUSY, DP_BUSY_RETRY_MS);
 	r.server_time_ns = (uint64_t)fs_now_ns();
-	t = tx_open(w, &h->src);
-	tx_add(w, t, &r);
-	tx_close(w, t);
+	ok = deliver(w, w->id, h->tag, &h->src, &r); /* our own: never staged */
+	FS_ASSERT(ok);
 	w->st.handoff_busy++;
 }
 
@@ -262,7 +483,7 @@ static void stage_all_flush(struct dp_worker *w)
 }
 
 static void stage_add(struct dp_worker *w, unsigned owner, const struct fs_req *req,
-		      const struct dp_peer *src)
+		      const struct dp_peer *src, uint32_t tag)
 {
 	unsigned kind = req->op == FS_OP_BUY ? RING_BUY : RING_CTL;
 	struct dp_stage *s = &w->stage[kind][owner];
@@ -273,7 +494,7 @@ static void stage_add(struct dp_worker *w, unsigned owner, const struct fs_req *
 	h = &s->h[s->n++];
 	h->req = *req;
 	h->src = *src;
-	h->dgram_seq = w->dgram_seq;
+	h->tag = tag;
 	h->producer = (uint16_t)w->id;
 }
 
@@ -340,42 +561,36 @@ static void unavailable(struct fs_resp *r)
 }
 
 static void held_push(struct dp_worker *w, uint64_t ticket, const struct dp_peer *dst,
-		      uint32_t key, const struct fs_resp *resp)
+		      unsigned producer, uint32_t tag, const struct fs_resp *resp)
 {
-	struct dp_held h = {.ticket = ticket, .dst = *dst, .key = key, .resp = *resp};
+	struct dp_held h = {.ticket = ticket, .dst = *dst, .tag = tag,
+			    .producer = (uint16_t)producer, .resp = *resp};
 
 	dp_hold_push(&w->hold, &h);
 	w->st.held++;
 }
 
-/* Send held answers whose batch is durable (all of them, as UNAVAILABLE,
- * once the log failed), oldest first: in ticket order. Returns how many
- * were sent. */
+/* Release held answers whose batch is durable (all of them, as UNAVAILABLE,
+ * once the log failed), oldest first: in ticket order. An answer whose
+ * return stage is full stays at the head and is retried next loop. Returns
+ * how many were released. */
 static unsigned held_release(struct dp_worker *w, uint64_t durable, bool failed)
 {
-	struct dp_txslot *t = NULL;
-	uint32_t prev_key = 0;
 	unsigned n = 0;
 	struct dp_held *h;
 
 	while ((h = dp_hold_head(&w->hold)) != NULL) {
 		if (!failed && h->ticket > durable)
 			break;
-		if (failed) {
+		if (failed && h->resp.status != FS_ST_UNAVAILABLE) {
 			unavailable(&h->resp);
 			w->st.unavailable++;
 		}
-		if (t == NULL || h->key != prev_key || t->count == FS_MSGS_MAX ||
-		    !dp_peer_same(&t->dst, &h->dst)) {
-			tx_close(w, t);
-			t = tx_open(w, &h->dst);
-		}
-		tx_add(w, t, &h->resp);
-		prev_key = h->key;
+		if (!deliver(w, h->producer, h->tag, &h->dst, &h->resp))
+			break;
 		dp_hold_pop(&w->hold);
 		n++;
 	}
-	tx_close(w, t);
 	return n;
 }
 
@@ -412,7 +627,8 @@ static unsigned journal_step(struct dp_worker *w)
 /* Decide one request on this worker's shard. Returns true when resp is to be
  * sent now; false when it was held until its log batch is durable. */
 static bool owner_decide(struct dp_worker *w, const struct fs_req *req, int64_t now_ns,
-			 const struct dp_peer *src, uint32_t key, struct fs_resp *resp)
+			 const struct dp_peer *src, unsigned producer, uint32_t tag,
+			 struct fs_resp *resp)
 {
 	struct dp_journal *j = w->j;
 	bool logged = j != NULL && j->wal != NULL;
@@ -439,13 +655,14 @@ static bool owner_decide(struct dp_worker *w, const struct fs_req *req, int64_t 
 	/* An OK (new, or a repeat of one whose record may still be in flight)
 	 * waits for the batch holding its record: the open one if this loop
 	 * appended, else the last submitted. */
-	held_push(w, j->dirty ? j->submitted + 1 : j->submitted, src, key, resp);
+	held_push(w, j->dirty ? j->submitted + 1 : j->submitted, src, producer, tag, resp);
 	return false;
 }
 
-static inline uint32_t dgram_key(unsigned producer, uint32_t seq)
+/* Whether deciding req on this shard may hold its answer for the log. */
+static bool may_hold(const struct dp_worker *w, const struct fs_req *req)
 {
-	return (uint32_t)producer << 24 ^ (seq & 0xffffff);
+	return w->j != NULL && w->j->wal != NULL && w->j->err == 0 && is_state_op(req->op);
 }
 
 /* ---------------------------------------------------------------- rx */
@@ -485,6 +702,20 @@ static size_t inplace_write(struct dp_worker *w, const struct fs_resp *out, unsi
 	return FSP_HDR_LEN + FSP_MSG_LEN * (size_t)n;
 }
 
+/* Where the answer to a message decided elsewhere or later goes: straight to
+ * the peer when it is the whole response (a one-message datagram, and the
+ * deciding worker may send to the peer), else into the datagram's pending
+ * slot, taken on first need (*pend). DP_TAG_NONE: the table is full. */
+static uint32_t route(struct dp_worker *w, const struct dp_peer *src, unsigned count,
+		      unsigned owner, uint32_t *pend)
+{
+	if (count == 1 && (owner == w->id || w->eng->ops->reply_from_any_worker))
+		return DP_TAG_DIRECT;
+	if (*pend == DP_TAG_NONE)
+		*pend = pending_alloc(w, src, count);
+	return *pend;
+}
+
 size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
 			  const struct dp_peer *src, int64_t now_ns, int64_t mono_ns,
 			  uint8_t *inplace)
@@ -492,6 +723,7 @@ size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, b
 	const struct store_catalog *cat = w->eng->cat;
 	struct fs_resp out[FS_MSGS_MAX];
 	unsigned n_out = 0;
+	uint32_t pend = DP_TAG_NONE;
 	int count = truncated ? -DP_FSP_ERR_LENGTH : dp_fsp_parse_header(buf, len);
 
 	w->st.rx_dgrams++;
@@ -500,11 +732,11 @@ size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, b
 		w->st.malformed_by_kind[truncated ? 0 : -count]++;
 		return 0;
 	}
-	w->dgram_seq++;
 	w->st.rx_msgs += (unsigned)count;
 	for (int i = 0; i < count; i++) {
 		struct fs_req req;
 		struct fs_resp *r = &out[n_out];
+		uint32_t tag = DP_TAG_DIRECT;
 		unsigned owner;
 		bool answered;
 
@@ -515,8 +747,17 @@ size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, b
 			if (answered)
 				w->st.local_answers++;
 		}
+		if (!answered && (owner != w->id || may_hold(w, &req))) {
+			tag = route(w, src, (unsigned)count, owner, &pend);
+			if (unlikely(tag == DP_TAG_NONE)) {
+				/* Bounded: no room to gather the answers; refuse now. */
+				reject(r, &req, FS_ST_BUSY, DP_PENDING_BUSY_RETRY_MS);
+				w->st.pending_busy++;
+				answered = true;
+			}
+		}
 		if (!answered && owner == w->id) {
-			if (!owner_decide(w, &req, now_ns, src, dgram_key(w->id, w->dgram_seq), r))
+			if (!owner_decide(w, &req, now_ns, src, w->id, tag, r))
 				continue; /* held for the log */
 			answered = true;
 		}
@@ -524,12 +765,17 @@ size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, b
 			r->server_time_ns = (uint64_t)now_ns;
 			n_out++;
 		} else {
-			stage_add(w, owner, &req, src);
+			stage_add(w, owner, &req, src, tag);
 		}
 	}
-	/* Everything this core answered for the datagram goes out as one
-	 * response datagram (never more messages than the request had): in
-	 * place when that is every answer, else staged. */
+	/* The answers this core has now join the pending datagram when there is
+	 * one (the rest come later); otherwise they are the whole response:
+	 * in place when the front end can send from the request, else staged. */
+	if (pend != DP_TAG_NONE) {
+		for (unsigned i = 0; i < n_out; i++)
+			pending_add(w, pend, &out[i]);
+		return 0;
+	}
 	if (n_out && inplace != NULL && n_out == (unsigned)count)
 		return inplace_write(w, out, n_out, inplace);
 	if (n_out) {
@@ -543,13 +789,21 @@ size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, b
 
 /* ---------------------------------------------------------------- owner */
 
-static unsigned drain_ring(struct dp_worker *w, struct rte_ring *r, unsigned max, int64_t now_ns)
+/* Decide up to max entries of the hand-off ring from producer p. Every
+ * answer that goes back to p needs room in our return stage to p, so no more
+ * is taken than fits: a full return ring slows the owner down (the
+ * hand-off ring fills, producers answer BUSY) and never loses an answer. */
+static unsigned drain_ring(struct dp_worker *w, struct rte_ring *r, unsigned p, unsigned max,
+			   int64_t now_ns)
 {
-	unsigned n = rte_ring_dequeue_burst_elem(r, w->drain, sizeof(struct dp_handoff),
-						 RTE_MIN(max, (unsigned)DP_DRAIN_MSGS_MAX), NULL);
-	struct dp_txslot *t = NULL;
-	const struct dp_handoff *prev = NULL;
+	struct dp_rstage *rs = &w->rstage[p];
+	unsigned n;
 
+	if (rs->n > 0)
+		return_flush(w, p);
+	max = RTE_MIN(max, (unsigned)DP_RETURN_STAGE_MSGS_MAX - rs->n);
+	n = rte_ring_dequeue_burst_elem(r, w->drain, sizeof(struct dp_handoff),
+					RTE_MIN(max, (unsigned)DP_DRAIN_MSGS_MAX), NULL);
 	/* Start the table lookups of the next few requests while deciding this
 	 * one, so their cache misses overlap (store_prefetch changes nothing). */
 	for (unsigned i = 0; i < n && i < DP_PREFETCH_AHEAD_MSGS; i++)
@@ -557,22 +811,17 @@ static unsigned drain_ring(struct dp_worker *w, struct rte_ring *r, unsigned max
 	for (unsigned i = 0; i < n; i++) {
 		const struct dp_handoff *h = &w->drain[i];
 		struct fs_resp resp;
+		bool ok;
 
 		if (i + DP_PREFETCH_AHEAD_MSGS < n)
 			store_prefetch(w->shard, &w->drain[i + DP_PREFETCH_AHEAD_MSGS].req);
-		if (!owner_decide(w, &h->req, now_ns, &h->src, dgram_key(h->producer, h->dgram_seq),
-				  &resp))
+		FS_ASSERT(h->producer == p);
+		if (!owner_decide(w, &h->req, now_ns, &h->src, h->producer, h->tag, &resp))
 			continue; /* held for the log */
-		/* Coalesce answers to one request datagram into one response. */
-		if (t == NULL || prev->dgram_seq != h->dgram_seq || prev->producer != h->producer ||
-		    t->count == FS_MSGS_MAX) {
-			tx_close(w, t);
-			t = tx_open(w, &h->src);
-		}
-		tx_add(w, t, &resp);
-		prev = h;
+		ok = deliver(w, h->producer, h->tag, &h->src, &resp);
+		FS_ASSERT(ok); /* room was reserved above */
 	}
-	tx_close(w, t);
+	return_flush(w, p);
 	return n;
 }
 
@@ -583,7 +832,7 @@ static unsigned drain_all(struct dp_worker *w, int64_t now_ns)
 	for (unsigned k = 0; k < RING_KINDS; k++)
 		for (unsigned p = 0; p < w->eng->n && done < budget; p++)
 			if (w->in[k][p])
-				done += drain_ring(w, w->in[k][p], budget - done, now_ns);
+				done += drain_ring(w, w->in[k][p], p, budget - done, now_ns);
 	return done;
 }
 
@@ -597,13 +846,26 @@ static void timers(struct dp_worker *w, int64_t now_ns)
 
 /* ---------------------------------------------------------------- loop */
 
-static bool rings_empty(const struct dp_worker *w)
+static bool in_rings_empty(const struct dp_worker *w)
 {
 	for (unsigned k = 0; k < RING_KINDS; k++)
 		for (unsigned p = 0; p < w->eng->n; p++)
 			if (w->in[k][p] && !rte_ring_empty(w->in[k][p]))
 				return false;
 	return true;
+}
+
+static bool ret_rings_empty(const struct dp_worker *w)
+{
+	for (unsigned o = 0; o < w->eng->n; o++)
+		if (w->ret_in[o] && !rte_ring_empty(w->ret_in[o]))
+			return false;
+	return true;
+}
+
+static bool rings_empty(const struct dp_worker *w)
+{
+	return in_rings_empty(w) && ret_rings_empty(w);
 }
 
 void dp_engine_sleep(struct dp_worker *w, int rx_fd, unsigned us)
@@ -617,6 +879,10 @@ void dp_engine_sleep(struct dp_worker *w, int rx_fd, unsigned us)
 
 	/* Records not yet submitted are committed by the next loop, not slept on. */
 	if (w->j && w->j->dirty && w->j->err == 0)
+		return;
+	/* Answers waiting for room on a return ring: the producer is draining
+	 * it and does not wake us, so keep looping. */
+	if (returns_staged(w) > 0)
 		return;
 	/* Held answers wait for a completion: without an eventfd to wake us,
 	 * sleep only briefly. */
@@ -685,6 +951,8 @@ static void worker_run(struct dp_worker *w)
 	now_ns = fs_now_ns();
 	work += drain_all(w, now_ns);
 	work += journal_step(w);
+	return_all_flush(w);
+	work += returns_drain(w);
 	tx_flush(w);
 	audit_shard(w, executed);
 	if (unlikely(now_ns >= w->next_timer_ns)) {
@@ -697,21 +965,65 @@ static void worker_run(struct dp_worker *w)
 		w->idle = 0;
 }
 
-/* After stop: answer what was already handed to us, and wait for the log so
- * that held answers go out (or turn UNAVAILABLE). */
-static void worker_finish(struct dp_worker *w)
+/* After stop, once every worker stopped receiving and we hold nothing
+ * more to decide: wait for the log so that held answers go out (or turn
+ * UNAVAILABLE). */
+static void finish_log(struct dp_worker *w)
 {
-	drain_all(w, fs_now_ns());
-	journal_step(w);
-	if (w->j && w->j->wal && w->j->err == 0) {
-		uint64_t durable = 0;
-		int rc = wal_wait(w->j->wal, &durable);
-		if (rc < 0)
-			journal_fail(w, rc);
-		held_release(w, durable, rc < 0);
+	uint64_t durable = 0;
+	int rc;
+
+	if (w->j == NULL || w->j->wal == NULL || w->j->err) {
+		held_release(w, 0, true);
+		return;
+	}
+	rc = wal_wait(w->j->wal, &durable);
+	if (rc < 0)
+		journal_fail(w, rc);
+	held_release(w, durable, rc < 0);
+}
+
+/* One loop after stop. Every worker first stops receiving (its staged
+ * hand-offs flushed); then it keeps deciding what is in its rings, releasing
+ * held answers and returning answers, until it owes nothing (owner_done);
+ * it returns once every worker owes nothing and all answers that came back
+ * to it went out. So everything that was received is answered. Returns
+ * false once the worker is done. */
+static bool worker_quiesce(struct dp_worker *w)
+{
+	struct dp_engine *e = w->eng;
+	unsigned work = 0;
+
+	if (!w->rx_stopped) {
+		stage_all_flush(w);
+		w->rx_stopped = true;
+		atomic_fetch_add(&e->rx_stopped, 1);
+	}
+	work += drain_all(w, fs_now_ns());
+	work += journal_step(w);
+	return_all_flush(w);
+	work += returns_drain(w);
+	if (!w->owner_done && atomic_load(&e->rx_stopped) == e->n && in_rings_empty(w)) {
+		if (w->hold.n > 0)
+			finish_log(w);
+		else if (returns_staged(w) == 0) {
+			w->owner_done = true;
+			atomic_fetch_add(&e->owners_done, 1);
+		}
+	}
+	if (w->owner_done && atomic_load(&e->owners_done) == e->n) {
+		returns_drain(w);
+		if (ret_rings_empty(w)) {
+			tx_flush(w);
+			FS_ASSERT(pending_used(w) == 0); /* every answer came back */
+			w->done = true;
+			return false;
+		}
 	}
 	tx_flush(w);
-	w->done = true;
+	if (work == 0)
+		sched_yield();
+	return true;
 }
 
 static bool worker_step(struct dp_worker *w)
@@ -722,8 +1034,7 @@ static bool worker_step(struct dp_worker *w)
 		worker_run(w);
 		return true;
 	}
-	worker_finish(w);
-	return false;
+	return worker_quiesce(w);
 }
 
 static int worker_main(void *arg)
@@ -775,6 +1086,17 @@ static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *s
 		if (w->stage[k] == NULL)
 			return -ENOMEM;
 	}
+	w->rstage = calloc(e->n, sizeof(*w->rstage));
+	w->pend = calloc(DP_PENDING_DGRAMS_MAX, sizeof(*w->pend));
+	w->pend_free = calloc(DP_PENDING_DGRAMS_MAX, sizeof(*w->pend_free));
+	if (w->rstage == NULL || w->pend == NULL || w->pend_free == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < DP_PENDING_DGRAMS_MAX; i++) {
+		w->pend[i].tag = DP_TAG_NONE;
+		/* a stack: slot 0 on top */
+		w->pend_free[i] = (uint16_t)(DP_PENDING_DGRAMS_MAX - 1 - i);
+	}
+	w->pend_nfree = DP_PENDING_DGRAMS_MAX;
 	if (cfg->per_ip_rate && (rc = store_ratelimit_create(cfg->per_ip_rate, cfg->per_ip_burst,
 							      DP_RATELIMIT_BUCKETS, &w->ip_rl)) < 0)
 		return rc;
@@ -789,42 +1111,66 @@ static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *s
 	}
 	return 0;
 }
-/* Rings live in our own cache-aligned memory (rte_ring_init), not in EAL
- * memzones: kernel mode runs EAL with --no-huge and a small -m. */
-static int rings_create(struct dp_engine *e, char *err, size_t errlen)
+/* One SP/SC ring of size entries of elem bytes in our own cache-aligned
+ * memory (rte_ring_init), not in an EAL memzone: kernel mode runs EAL with
+ * --no-huge and a small -m. *mem owns it. */
+static int ring_new(unsigned elem, unsigned size, const char *name, void **mem,
+		    struct rte_ring **out, char *err, size_t errlen)
 {
-	unsigned size = e->cfg->ring_size;
-	ssize_t bytes = rte_ring_get_memsize_elem(sizeof(struct dp_handoff), size);
+	ssize_t bytes = rte_ring_get_memsize_elem(elem, size);
+	struct rte_ring *r;
+	int rc;
 
 	if (bytes < 0) {
 		snprintf(err, errlen, "ring_size %u: %s", size, fs_strerror((int)bytes));
 		return (int)bytes;
 	}
-	for (unsigned k = 0; k < RING_KINDS; k++)
-		for (unsigned p = 0; p < e->n; p++)
-			for (unsigned o = 0; o < e->n; o++) {
-				char name[RTE_RING_NAMESIZE];
-				struct rte_ring *r;
-				int rc;
+	r = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL((size_t)bytes, RTE_CACHE_LINE_SIZE));
+	if (r == NULL) {
+		snprintf(err, errlen, "rings: out of memory");
+		return -ENOMEM;
+	}
+	*mem = r;
+	rc = rte_ring_init(r, name, size, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (rc < 0) {
+		snprintf(err, errlen, "rte_ring_init: %s", fs_strerror(rc));
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
 
-				if (p == o)
-					continue;
-				r = aligned_alloc(RTE_CACHE_LINE_SIZE,
-						  RTE_ALIGN_CEIL((size_t)bytes, RTE_CACHE_LINE_SIZE));
-				if (r == NULL) {
-					snprintf(err, errlen, "hand-off rings: out of memory");
-					return -ENOMEM;
-				}
-				e->ring_mem[k][p][o] = r;
+/* Per ordered pair of workers: two hand-off rings (producer to owner) and
+ * one return ring (owner back to producer), each [net] ring_size entries. */
+static int rings_create(struct dp_engine *e, char *err, size_t errlen)
+{
+	unsigned size = e->cfg->ring_size;
+
+	for (unsigned p = 0; p < e->n; p++)
+		for (unsigned o = 0; o < e->n; o++) {
+			char name[RTE_RING_NAMESIZE];
+			struct rte_ring *r;
+			int rc;
+
+			if (p == o)
+				continue;
+			for (unsigned k = 0; k < RING_KINDS; k++) {
 				snprintf(name, sizeof(name), "fs%u_%u_%u", k, p, o);
-				rc = rte_ring_init(r, name, size, RING_F_SP_ENQ | RING_F_SC_DEQ);
-				if (rc < 0) {
-					snprintf(err, errlen, "rte_ring_init: %s", fs_strerror(rc));
+				rc = ring_new(sizeof(struct dp_handoff), size, name, &e->ring_mem[k][p][o],
+					      &r, err, errlen);
+				if (rc < 0)
 					return rc;
-				}
 				e->w[p]->out[k][o] = r;
 				e->w[o]->in[k][p] = r;
 			}
+			snprintf(name, sizeof(name), "fsr_%u_%u", o, p);
+			rc = ring_new(sizeof(struct dp_answer), size, name, &e->ret_mem[o][p], &r, err,
+				      errlen);
+			if (rc < 0)
+				return rc;
+			e->w[o]->ret_out[p] = r;
+			e->w[p]->ret_in[o] = r;
+		}
 	return 0;
 }
 
@@ -972,6 +1318,9 @@ void dp_engine_free(struct dp_engine *e)
 			close(w->efd);
 		for (unsigned k = 0; k < RING_KINDS; k++)
 			free(w->stage[k]);
+		free(w->rstage);
+		free(w->pend);
+		free(w->pend_free);
 		dp_hold_fini(&w->hold);
 		store_ratelimit_free(w->ip_rl);
 		store_ratelimit_free(w->user_rl);
@@ -981,6 +1330,9 @@ void dp_engine_free(struct dp_engine *e)
 		for (unsigned p = 0; p < e->n; p++)
 			for (unsigned o = 0; o < e->n; o++)
 				free(e->ring_mem[k][p][o]);
+	for (unsigned o = 0; o < e->n; o++)
+		for (unsigned p = 0; p < e->n; p++)
+			free(e->ret_mem[o][p]);
 	free(e);
 }
 

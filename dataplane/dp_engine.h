@@ -63,6 +63,12 @@ struct dp_worker; /* opaque to front ends */
  * free, stats, watch and log (control plane). NULL hooks are skipped. */
 struct dp_fe_ops {
 	const char *name;
+	/* Any worker may send an answer to any peer (UDP: same address and
+	 * port on every worker; DPDK: every worker has a TX queue on every
+	 * port). Then the answer to a one-message request datagram leaves from
+	 * whichever worker decided it; otherwise (a connection owned by one
+	 * worker) every answer comes back to the receiving worker. */
+	bool reply_from_any_worker;
 	/* Open ports or sockets for nworkers workers; nothing is received
 	 * before launch. 0 or -errno with a one-line reason in err. On failure
 	 * free is still called with what was set. */

@@ -22,8 +22,9 @@
 /* An OK answer waiting until its WAL batch (ticket) is durable. */
 struct dp_held {
 	uint64_t ticket;
-	struct dp_peer dst;
-	uint32_t key;         /* request datagram identity, for coalescing */
+	struct dp_peer dst;   /* where a direct answer goes */
+	uint32_t tag;         /* the receiving worker's pending slot, or DP_TAG_DIRECT */
+	uint16_t producer;    /* the receiving worker */
 	struct fs_resp resp;
 };
 

@@ -187,6 +187,7 @@ static void kernel_free(void *fe, void *fw[], unsigned nworkers)
 
 const struct dp_fe_ops dp_kernel_ops = {
 	.name = "kernel",
+	.reply_from_any_worker = true,
 	.create = kernel_create,
 	.free = kernel_free,
 	.rx = kernel_rx,

@@ -31,6 +31,12 @@
 #define DP_HELD_BUSY_RETRY_MS 5         /* retry_after_ms when the held queue is full */
 #define DP_RATELIMIT_BUCKETS 65536      /* rate-limit buckets per worker and kind (address, user) */
 
+/* ---- engine: the return path (answers back to the receiving worker) ---- */
+#define DP_PENDING_DGRAMS_MAX 1024      /* request datagrams per worker waiting for answers from owners or the log */
+#define DP_PENDING_BUSY_RETRY_MS 10     /* retry_after_ms of a BUSY when the pending table is full */
+#define DP_RETURN_STAGE_MSGS_MAX 32     /* answers staged per (owner, producer) before a return-ring burst */
+#define DP_RETURN_DRAIN_MSGS_MAX 256    /* return-ring entries taken per ring burst */
+
 /* ---- engine: timers and idling ---- */
 #define DP_TIMER_NS (10 * FS_NS_PER_MS) /* reservation expiry and idempotency trim period */
 #define DP_EXPIRE_ORDERS_PER_TICK 4096  /* reservations expired per timer tick */
@@ -63,6 +69,7 @@
 _Static_assert(DP_RX_BUF_BYTES > DP_DGRAM_MAX_BYTES, "oversize datagrams must be detectable");
 _Static_assert(DP_DRAIN_MSGS_MAX <= DP_DRAIN_LOOP_MSGS_MAX, "a ring burst fits the loop budget");
 _Static_assert(DP_MBUF_ROOM_BYTES >= 42 + DP_DGRAM_MAX_BYTES, "an mbuf holds the largest answer");
+_Static_assert(DP_PENDING_DGRAMS_MAX <= 0xffff, "a pending slot fits the low 16 bits of a tag");
 _Static_assert(DP_SLEEP_MIN_US <= DP_SLEEP_MAX_US, "idle back-off bounds");
 
 #endif

@@ -6,8 +6,12 @@
  * engine handed to the front end, so interleavings are exact and repeatable.
  *
  * Covered: hand-off to another worker's shard, BUSY when a hand-off ring is
- * full, answers held for the write-ahead log released in ticket order, and a
- * stop in the middle of a burst (everything received is still answered).
+ * full, answers held for the write-ahead log released in ticket order, a
+ * stop in the middle of a burst (everything received is still answered),
+ * and the return path: the answers to one request datagram, decided by
+ * several owners or held for the log, leave the receiving worker as ONE
+ * response datagram no larger than the request; a full pending table
+ * answers BUSY; a full return ring makes the owner keep its answers.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -30,8 +34,8 @@
 #include "store.h"
 
 #define NW 2
-#define QMAX 64   /* queued request datagrams per worker */
-#define OUTMAX 512
+#define QMAX (DP_PENDING_DGRAMS_MAX + 64) /* queued request datagrams per worker */
+#define OUTMAX 2048
 
 /* ---- the fake front end ---- */
 
@@ -128,8 +132,9 @@ static bool fake_idle(void *fw, struct dp_worker *w, unsigned idle)
 	return true;
 }
 
-static const struct dp_fe_ops fake_ops = {
+static struct dp_fe_ops fake_ops = {
 	.name = "fake",
+	.reply_from_any_worker = true,
 	.create = fake_create,
 	.free = fake_free,
 	.rx = fake_rx,
@@ -170,6 +175,7 @@ static void world_start(struct world *w, unsigned ring_size, bool logged)
 
 	memset(w, 0, sizeof(*w));
 	memset(&F, 0, sizeof(F));
+	fake_ops.reply_from_any_worker = true;
 	snprintf(text, sizeof(text), CFG_TEXT, ring_size);
 	assert_int_equal(cfg_load_string("test", text, fs_now_ns(), &w->cfg, err, sizeof(err)), 0);
 	assert_int_equal(store_catalog_create(&w->cfg, NW, &w->cat), 0);
@@ -298,6 +304,8 @@ static unsigned dgrams_to(unsigned c)
 		n += dp_peer_same(&F.out[o].dst, &p);
 	return n;
 }
+
+static void assert_one_response(unsigned c, unsigned receiver, size_t req_len, unsigned count);
 
 /* ---- tests ---- */
 
@@ -428,8 +436,181 @@ static void test_engine_stop_mid_burst(void **state)
 	dp_engine_stats(w.e, &st);
 	assert_int_equal(st.rx_dgrams, 3);
 	assert_int_equal(st.tx_msgs, 12);
-	for (unsigned d = 0; d < 3; d++)
+	for (unsigned d = 0; d < 3; d++) {
 		assert_int_equal(count_status(d, FS_ST_OK), 4);
+		assert_one_response(d, 0, FSP_HDR_LEN + 4 * FSP_MSG_LEN, 4);
+	}
+	world_stop(&w);
+}
+
+/* One response datagram per request datagram, from the receiving worker,
+ * never larger than the request: checked over everything sent to client c. */
+static void assert_one_response(unsigned c, unsigned receiver, size_t req_len, unsigned count)
+{
+	struct dp_peer p = peer(c);
+	unsigned n = 0;
+
+	for (unsigned o = 0; o < F.nout; o++) {
+		if (!dp_peer_same(&F.out[o].dst, &p))
+			continue;
+		n++;
+		assert_int_equal(F.out[o].worker, receiver);
+		assert_int_equal(F.out[o].count, count);
+		assert_true(F.out[o].len <= req_len);
+	}
+	assert_int_equal(n, 1);
+}
+
+/* Messages for both shards and the gate in one datagram: one answer. */
+static void test_engine_mixed_owners_one_response(void **state)
+{
+	struct world w;
+	struct fs_req r[5];
+	struct dp_stats st;
+	size_t len[2];
+
+	(void)state;
+	world_start(&w, 64, false);
+	for (unsigned recv = 0; recv < NW; recv++) {
+		for (unsigned m = 0; m < 4; m++)
+			r[m] = buy(10 + recv * 10 + m, 1, w.item_of[m % 2]);
+		memset(&r[4], 0, sizeof(r[4]));
+		r[4].op = FS_OP_TIME; /* answered by the gate */
+		len[recv] = send_dgram(recv, recv, r, 5);
+	}
+	poll_rounds(&w, 4);
+	for (unsigned recv = 0; recv < NW; recv++) {
+		assert_one_response(recv, recv, len[recv], 5);
+		assert_int_equal(count_status(recv, FS_ST_OK), 5);
+	}
+	dp_engine_stats(w.e, &st);
+	assert_int_equal(st.returned, 4); /* two remote answers per datagram */
+	assert_int_equal(st.tx_dgrams, 2);
+	assert_int_equal(st.tx_msgs, 10);
+	world_stop(&w);
+}
+
+/* A front end whose peers are tied to one worker (HTTP): even the answer to
+ * a one-message datagram comes back to the receiving worker. */
+static void test_engine_single_message_returns_without_any_worker_reply(void **state)
+{
+	struct world w;
+	struct fs_req r;
+	size_t len;
+
+	(void)state;
+	world_start(&w, 64, false);
+	fake_ops.reply_from_any_worker = false;
+	r = buy(5, 1, w.item_of[1]);
+	len = send_dgram(0, 3, &r, 1);
+	poll_rounds(&w, 3);
+	assert_one_response(3, 0, len, 1);
+	assert_int_equal(count_status(3, FS_ST_OK), 1);
+	world_stop(&w);
+}
+
+/* More multi-owner datagrams than the pending table holds: the surplus is
+ * answered BUSY at once, in one datagram each; nothing is dropped. */
+static void test_engine_pending_full_busy(void **state)
+{
+	const unsigned extra = 8, total = DP_PENDING_DGRAMS_MAX + extra;
+	struct world w;
+	struct dp_stats st;
+	unsigned busy = 0;
+
+	(void)state;
+	world_start(&w, 4096, false);
+	for (unsigned d = 0; d < total; d++) {
+		struct fs_req r[2] = {buy(1000 + d, 1, w.item_of[1]), buy(1000 + d, 2, w.item_of[1])};
+		send_dgram(0, d, r, 2);
+	}
+	while (F.w[0].qn > 0)
+		assert_true(dp_engine_poll_once(w.e, 0)); /* the owner does not run yet */
+	dp_engine_stats(w.e, &st);
+	assert_int_equal(st.pending_busy, 2 * extra);
+	assert_int_equal(F.nout, extra);
+	for (unsigned o = 0; o < F.nout; o++)
+		for (unsigned m = 0; m < F.out[o].count; m++) {
+			assert_int_equal(F.out[o].resp[m].status, FS_ST_BUSY);
+			assert_int_equal(F.out[o].resp[m].retry_after_ms, DP_PENDING_BUSY_RETRY_MS);
+		}
+	poll_rounds(&w, 200);
+	assert_int_equal(F.nout, total);
+	for (unsigned d = 0; d < total; d++) {
+		assert_int_equal(dgrams_to(d), 1);
+		busy += count_status(d, FS_ST_BUSY);
+	}
+	assert_int_equal(busy, 2 * extra);
+	world_stop(&w);
+}
+
+/* The producer does not run while the owner decides: once the return ring
+ * and the owner's return stage are full the owner stops taking hand-offs and
+ * keeps its answers; when the producer runs again every answer arrives. */
+static void test_engine_return_ring_full_owner_keeps(void **state)
+{
+	struct world w;
+	struct fs_req r[FS_MSGS_MAX];
+	struct dp_stats st;
+	uint64_t executed;
+
+	(void)state;
+	world_start(&w, 64, false);
+	for (unsigned d = 0; d < 2; d++) {
+		for (unsigned m = 0; m < FS_MSGS_MAX; m++)
+			r[m] = buy(2000 + d * FS_MSGS_MAX + m, 1, w.item_of[1]);
+		send_dgram(0, d, r, FS_MSGS_MAX);
+	}
+	for (unsigned d = 2; d < 4; d++) {
+		for (unsigned m = 0; m < FS_MSGS_MAX; m++) {
+			memset(&r[m], 0, sizeof(r[m]));
+			r[m].op = FS_OP_ORDER_STATUS;
+			r[m].user_id = 3000 + d * FS_MSGS_MAX + m;
+			r[m].order_id = (uint64_t)(500 + m) << 8 | 1; /* shard 1, no such order */
+		}
+		send_dgram(0, d, r, FS_MSGS_MAX);
+	}
+	assert_true(dp_engine_poll_once(w.e, 0));
+	dp_engine_stats(w.e, &st);
+	assert_true(st.handoffs > 63 + DP_RETURN_STAGE_MSGS_MAX); /* both rings: more than fits back */
+	for (unsigned i = 0; i < 8; i++)
+		assert_true(dp_engine_poll_once(w.e, 1));
+	dp_engine_stats(w.e, &st);
+	executed = st.executed;
+	assert_true(executed < st.handoffs); /* the owner stopped taking hand-offs */
+	assert_true(executed >= 63);
+	assert_int_equal(st.returned, 0);
+	poll_rounds(&w, 10);
+	dp_engine_stats(w.e, &st);
+	assert_int_equal(st.executed, st.handoffs);
+	assert_int_equal(st.returned, st.handoffs);
+	for (unsigned d = 0; d < 4; d++)
+		assert_int_equal(dgrams_to(d), 1);
+	world_stop(&w);
+}
+
+/* Answers held for the log on two shards (one inline, one handed off) are
+ * gathered too: one response datagram once both batches are durable. */
+static void test_engine_held_answers_gathered(void **state)
+{
+	struct world w;
+	struct fs_req r[3];
+	size_t len;
+
+	(void)state;
+	world_start(&w, 64, true);
+	r[0] = buy(41, 1, w.item_of[0]);
+	r[1] = buy(42, 1, w.item_of[1]);
+	memset(&r[2], 0, sizeof(r[2]));
+	r[2].op = FS_OP_TIME;
+	len = send_dgram(0, 9, r, 3);
+	for (unsigned i = 0; i < 10000 && F.nout == 0; i++) {
+		poll_rounds(&w, 1);
+		if (F.nout == 0)
+			usleep(100);
+	}
+	assert_one_response(9, 0, len, 3);
+	assert_int_equal(count_status(9, FS_ST_OK), 3);
 	world_stop(&w);
 }
 
@@ -440,6 +621,11 @@ int main(void)
 		cmocka_unit_test(test_engine_handoff_ring_full_busy),
 		cmocka_unit_test(test_engine_held_released_in_ticket_order),
 		cmocka_unit_test(test_engine_stop_mid_burst),
+		cmocka_unit_test(test_engine_mixed_owners_one_response),
+		cmocka_unit_test(test_engine_single_message_returns_without_any_worker_reply),
+		cmocka_unit_test(test_engine_pending_full_busy),
+		cmocka_unit_test(test_engine_return_ring_full_owner_keeps),
+		cmocka_unit_test(test_engine_held_answers_gathered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

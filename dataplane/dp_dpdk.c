@@ -251,7 +251,8 @@ static bool exc_to_kernel(struct dp_dpdk_worker *dw, unsigned p, struct rte_mbuf
  * frame is turned around: nothing allocated, nothing freed. Returns true when
  * m was reused so; false when the caller frees it (answers staged, handed
  * off or held, or none). */
-static bool rx_fsp(struct dp_dpdk_worker *dw, struct dp_worker *w, unsigned p, struct rte_mbuf *m,
+static bool rx_fsp(struct dp_dpdk_worker *dw, struct dp_worker *w, unsigned p,
+		   struct rte_mbuf *m,
 		   const struct dp_net_pkt *pkt, int64_t now_ns, int64_t mono_ns)
 {
 	const struct dp_port *P = &dw->d->port[p];
@@ -277,7 +278,8 @@ static bool rx_fsp(struct dp_dpdk_worker *dw, struct dp_worker *w, unsigned p, s
 
 /* Handle one frame. Returns true when m was reused for a reply or passed on;
  * false when the caller frees it. */
-static bool rx_frame(struct dp_dpdk_worker *dw, struct dp_worker *w, unsigned p, struct rte_mbuf *m, int64_t now_ns,
+static bool rx_frame(struct dp_dpdk_worker *dw, struct dp_worker *w, unsigned p,
+		     struct rte_mbuf *m, int64_t now_ns,
 		     int64_t mono_ns)
 {
 	const struct dp_port *P = &dw->d->port[p];

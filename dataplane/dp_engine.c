@@ -1233,6 +1233,22 @@ fail:
 	return rc;
 }
 
+/* A launch that failed part-way: stop, and run the shutdown of the workers
+ * that never started here, interleaved, so the started ones (which wait for
+ * every worker to owe nothing) finish and everything received is answered. */
+static int launch_failed(struct dp_engine *e, unsigned started, int rc)
+{
+	bool running = true;
+
+	dp_engine_stop(e);
+	while (running) {
+		running = false;
+		for (unsigned i = started; i < e->n; i++)
+			running |= worker_step(e->w[i]);
+	}
+	return rc;
+}
+
 int dp_engine_launch(struct dp_engine *e)
 {
 	unsigned i = 0, lcore;
@@ -1243,16 +1259,12 @@ int dp_engine_launch(struct dp_engine *e)
 		if (i == e->n)
 			break;
 		int rc = rte_eal_remote_launch(worker_main, e->w[i], lcore);
-		if (rc < 0) {
-			dp_engine_stop(e);
-			return rc;
-		}
+		if (rc < 0)
+			return launch_failed(e, i, rc);
 		i++;
 	}
-	if (i < e->n) {
-		dp_engine_stop(e);
-		return -ENODEV;
-	}
+	if (i < e->n)
+		return launch_failed(e, i, -ENODEV);
 	return 0;
 }
 

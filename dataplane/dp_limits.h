@@ -17,24 +17,28 @@
 #include "fs_proto.h"
 
 /* ---- datagrams ---- */
-#define DP_DGRAM_MAX_BYTES (FSP_HDR_LEN + FSP_MSG_LEN * FS_MSGS_MAX) /* 2,056: the largest FSP datagram */
-#define DP_RX_BUF_BYTES 4096            /* kernel receive buffer: > DP_DGRAM_MAX_BYTES, so oversize shows as too long */
+/* 2,056: the largest FSP datagram */
+#define DP_DGRAM_MAX_BYTES (FSP_HDR_LEN + FSP_MSG_LEN * FS_MSGS_MAX)
+/* kernel receive buffer: > DP_DGRAM_MAX_BYTES, so oversize shows as too long */
+#define DP_RX_BUF_BYTES 4096
 
 /* ---- engine: per worker and loop ---- */
-#define DP_TX_DGRAMS_MAX 256            /* response datagrams staged per loop before a front-end flush */
-#define DP_STAGE_MSGS_MAX 64            /* hand-offs staged per (owner, ring kind) before a ring burst */
+#define DP_TX_DGRAMS_MAX 256            /* response datagrams staged before a front-end flush */
+#define DP_STAGE_MSGS_MAX 64            /* hand-offs staged per (owner, ring kind) */
 #define DP_DRAIN_MSGS_MAX 256           /* hand-off ring entries dequeued per ring burst */
-#define DP_DRAIN_LOOP_MSGS_MAX (4 * DP_DRAIN_MSGS_MAX) /* hand-off entries decided per loop, all rings */
+/* hand-off entries decided per loop, all rings together */
+#define DP_DRAIN_LOOP_MSGS_MAX (4 * DP_DRAIN_MSGS_MAX)
 #define DP_PREFETCH_AHEAD_MSGS 4        /* ring entries prefetched ahead of their decision */
 #define DP_BUSY_RETRY_MS 10             /* retry_after_ms of a BUSY for a full hand-off ring */
-#define DP_HELD_ANSWERS_MAX 16384       /* OK answers waiting for their group commit, per worker */
+#define DP_HELD_ANSWERS_MAX 16384       /* OK answers waiting for their group commit */
 #define DP_HELD_BUSY_RETRY_MS 5         /* retry_after_ms when the held queue is full */
-#define DP_RATELIMIT_BUCKETS 65536      /* rate-limit buckets per worker and kind (address, user) */
+#define DP_RATELIMIT_BUCKETS 65536      /* rate-limit buckets per worker and kind */
 
 /* ---- engine: the return path (answers back to the receiving worker) ---- */
-#define DP_PENDING_DGRAMS_MAX 1024      /* request datagrams per worker waiting for answers from owners or the log */
-#define DP_PENDING_BUSY_RETRY_MS 10     /* retry_after_ms of a BUSY when the pending table is full */
-#define DP_RETURN_STAGE_MSGS_MAX 32     /* answers staged per (owner, producer) before a return-ring burst */
+/* request datagrams per worker waiting for answers from owners or the log */
+#define DP_PENDING_DGRAMS_MAX 1024
+#define DP_PENDING_BUSY_RETRY_MS 10     /* retry_after_ms: pending table full */
+#define DP_RETURN_STAGE_MSGS_MAX 32     /* answers staged per (owner, producer) */
 #define DP_RETURN_DRAIN_MSGS_MAX 256    /* return-ring entries taken per ring burst */
 
 /* ---- engine: timers and idling ---- */
@@ -55,7 +59,7 @@
 #define DP_TXBUF_FRAMES 128             /* frames staged per (worker, port) before a tx burst */
 #define DP_TX_BURST_TRIES 4             /* rte_eth_tx_burst attempts before counting a drop */
 #define DP_MBUF_CACHE_MBUFS 256         /* per-lcore mempool cache */
-#define DP_MBUF_ROOM_BYTES 2304         /* mbuf data room after the headroom: the largest answer fits */
+#define DP_MBUF_ROOM_BYTES 2304         /* mbuf room after the headroom: largest answer */
 #define DP_LINK_WAIT_MS 5000            /* link-up wait at start */
 #define DP_LINK_WATCH_MS 500            /* link-state poll period of the control plane */
 #define DP_EXC_RATE_PPS 20000           /* exception frames per worker and direction */

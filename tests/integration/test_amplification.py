@@ -34,11 +34,11 @@ def shard_of_item(item, n=WORKERS):
 class Counter:
     """One client socket that counts every datagram and byte each way."""
 
-    def __init__(self, port):
-        self.addr = ("127.0.0.1", port)
+    def __init__(self, port, host="127.0.0.1", bind="127.0.0.1"):
+        self.addr = (host, port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((bind, 0))
         self.sent_dgrams = self.sent_bytes = self.recv_dgrams = self.recv_bytes = 0
 
     def close(self):
@@ -79,10 +79,13 @@ class Counter:
 
 
 class Amplification(unittest.TestCase):
+    def counter(self, d):
+        return Counter(d.port)
+
     def check_one_each(self, d, batches):
         """batches: list of message lists. Each request datagram must get
         exactly one response datagram with every answer, no larger than it."""
-        c = Counter(d.port)
+        c = self.counter(d)
         try:
             for msgs in batches:
                 data = dgram(*msgs)
@@ -102,21 +105,21 @@ class Amplification(unittest.TestCase):
         finally:
             c.close()
 
-    def batches(self, user0, n):
-        """n datagrams of 32 messages spread over every shard: winning BUYs,
+    def batches(self, user0, n, size=32, workers=WORKERS):
+        """n datagrams of size messages spread over every shard: winning BUYs,
         ORDER_STATUS for orders of every shard (decided by their owners) and
         TIME (answered by the receiving worker)."""
-        self.assertEqual(len({shard_of_item(i) for i in ITEM_IDS}), WORKERS)
+        self.assertEqual(len({shard_of_item(i, workers) for i in ITEM_IDS}), workers)
         out, user = [], user0
         for k in range(n):
             msgs = []
-            for m in range(32):
+            for m in range(size):
                 user += 1
                 if m % 8 == 7:
                     msgs.append(req("TIME", user=user, rid=1))
                 elif m % 8 == 6:
                     msgs.append(req("ORDER_STATUS", user=user, rid=1,
-                                    order=(1000 + m) << 8 | ((m // 8) % WORKERS),
+                                    order=(1000 + m) << 8 | ((m // 8) % workers),
                                     token=buy_token(user, 1)))
                 else:
                     msgs.append(req("BUY", user=user, rid=1, item=ITEM_IDS[(k + m) % len(ITEM_IDS)],

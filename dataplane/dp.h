@@ -144,6 +144,8 @@ struct dp_stats {
 	uint64_t held;                    /* OK answers that waited for the log */
 	uint64_t unavailable;             /* answers turned UNAVAILABLE by a storage fault */
 	uint64_t wal_batches;             /* group commits submitted */
+	uint64_t returned;                /* answers that came back from an owner to the receiving worker */
+	uint64_t pending_busy;            /* answered BUSY: the receiving worker's pending table was full */
 
 	/* mode = dpdk: the user-space network stack in front of the workers */
 	uint64_t rx_frames;               /* Ethernet frames received on the data ports */

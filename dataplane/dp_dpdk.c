@@ -1,6 +1,8 @@
 /*
- * dp_dpdk.c — the DPDK front end: ethdev ports in front of the same workers
- * as kernel mode (dp_kernel.c holds the worker; this file only moves frames).
+ * dp_dpdk.c — the DPDK front end: ethdev ports in front of the same engine
+ * as kernel mode (dp_engine.c holds the worker; this file only moves frames,
+ * reaching the engine through dp_engine_rx_dgram and dp_engine_sleep, and is
+ * reached only through dp_dpdk_ops).
  *
  * Ports. Every ethdev EAL probed at start is a data port (a PCI NIC, or vdevs
  * from [appliance] eal: net_af_packet, net_pcap, net_memif, ...), at most
@@ -15,15 +17,16 @@
  *
  * Per worker and loop: rte_eth_rx_burst on its RX queue of every port →
  * dp_net_classify → ARP request: answered in place; ICMP echo: answered in
- * place; FSP: dp_worker_rx_dgram (gate, inline owner, hand-off rings, held
+ * place; FSP: dp_engine_rx_dgram (gate, inline owner, hand-off rings, held
  * answers — identical to kernel mode); exception: to the kernel; drop:
  * counted by reason. A request datagram whose answers all come from the
  * receiving core (the common case: sold out, bad token, TIME, ITEM_STATUS)
  * is answered in place: the response overwrites the request's payload (never
  * longer: no amplification) and dp_net_udp_reply_inplace turns the frame
- * around, so the reply costs no mbuf. Answers from owner cores (hand-off),
- * held answers released by the log and the local part of a datagram that was
- * partly handed off are staged as datagrams (struct dp_txslot, each with its
+ * around, so the reply costs no mbuf. Datagrams the engine gathered through
+ * its return path (answers from owner cores or released by the log), and the
+ * answer to a one-message datagram decided on another core, are staged as
+ * datagrams (struct dp_txslot, each with its
  * requester's MAC, IP, port and ethdev port), built into fresh mbufs with
  * dp_net_udp_build at the end of the loop. Frames go out with
  * rte_eth_tx_burst on the worker's own TX queue; a TX ring that stays full
@@ -31,7 +34,7 @@
  *
  * Exception path. For each data port the daemon creates a TAP interface
  * (net_tap vdev, kernel name DP_TAP_IFNAME + port index) with the port's MAC
- * and the appliance's address (/DP_TAP_PREFIX_LEN), so the kernel stack serves
+ * and the appliance's address (/DP_TAP_PREFIX_BITS), so the kernel stack serves
  * what is not fast path: TCP to the HTTP port, SSH, ARP replies to the
  * kernel's own requests, IPv6, ... Frames classified EXCEPTION go to the TAP
  * on the worker's queue; what the kernel sends on the TAP goes out of the
@@ -52,7 +55,7 @@
  * except what the PMD itself does (net_af_packet sends with a syscall; a PCI
  * NIC does not) and the ppoll of an idle worker.
  */
-#include "dp_internal.h"
+#include "dp_engine.h"
 #include "dp_net.h"
 
 #include <errno.h>
@@ -73,32 +76,16 @@
 
 #include "cfg.h"
 
-#define DP_PORTS_MAX 4
-#define DP_RXD 1024                  /* RX descriptors per queue (adjusted by the PMD) */
-#define DP_TXD 1024                  /* TX descriptors per queue */
-#define DP_TAP_D 256                 /* descriptors per TAP queue */
-#define DP_TXBUF_MAX 128             /* frames staged per (worker, port) before a burst */
-#define DP_TX_RETRIES 4              /* tx_burst attempts before counting a drop */
-#define DP_MBUF_CACHE 256
-/* Room for the largest answer: 42 header bytes + 8 + 64 * 32 = 2098. */
-#define DP_MBUF_DATA (RTE_PKTMBUF_HEADROOM + 2304)
-#define DP_LINK_WAIT_MS 5000
-#define DP_LINK_WATCH_MS 500         /* link-state poll by the control plane */
-#define DP_EXC_RATE_PPS 20000        /* exception frames per worker and direction */
-#define DP_EXC_BURST 2048
-#define DP_SPIN_LOOPS 512            /* empty loops that only rte_pause() */
-#define DP_SLEEP_MIN_US 10
-#define DP_SLEEP_MAX_US 1000
-#define DP_TAP_IFNAME "fsx"
-#define DP_TAP_PREFIX_LEN 24
+/* Budgets: dp_limits.h. */
+#define DP_MBUF_DATA (RTE_PKTMBUF_HEADROOM + DP_MBUF_ROOM_BYTES)
 
 _Static_assert(DP_NET_DROP_COUNT <= DP_STATS_DROP_REASONS, "dp_stats holds every drop reason");
-_Static_assert(DP_MBUF_DATA - RTE_PKTMBUF_HEADROOM >= DP_NET_UDP_HDRS_LEN + DP_DGRAM_MAX,
+_Static_assert(DP_MBUF_DATA - RTE_PKTMBUF_HEADROOM >= DP_NET_UDP_HDRS_LEN + DP_DGRAM_MAX_BYTES,
 	       "an mbuf holds the largest answer");
 
 struct dp_txq {
 	unsigned n;
-	struct rte_mbuf *m[DP_TXBUF_MAX];
+	struct rte_mbuf *m[DP_TXBUF_FRAMES];
 };
 
 struct dp_bucket {
@@ -129,9 +116,13 @@ struct dp_dpdk_worker {
 	struct dp_net_stats net;
 	struct rte_mbuf *rx[FS_BURST_MAX];
 	struct rte_mbuf *done[FS_BURST_MAX];
+	unsigned sleep_us;           /* current idle back-off */
+	struct dp_stats st;          /* this front end's counters (frames, drops) */
 } __rte_cache_aligned;
 
 struct dp_dpdk {
+	const struct cfg *cfg;
+	unsigned n;                  /* workers */
 	unsigned nports;
 	struct dp_port port[DP_PORTS_MAX];
 	struct rte_mempool *pool[RTE_MAX_NUMA_NODES];
@@ -145,7 +136,7 @@ static bool bucket_take(struct dp_bucket *b, int64_t mono_ns)
 {
 	if (mono_ns - b->last_ns >= FS_NS_PER_MS) {
 		uint64_t add = (uint64_t)(mono_ns - b->last_ns) * DP_EXC_RATE_PPS / FS_NS_PER_S;
-		b->tokens = (uint32_t)RTE_MIN((uint64_t)DP_EXC_BURST, b->tokens + add);
+		b->tokens = (uint32_t)RTE_MIN((uint64_t)DP_EXC_BURST_FRAMES, b->tokens + add);
 		b->last_ns = mono_ns;
 	}
 	if (b->tokens == 0)
@@ -160,7 +151,7 @@ static unsigned txq_send(uint16_t port, uint16_t q, struct dp_txq *t, uint64_t *
 {
 	unsigned sent = 0;
 
-	for (unsigned tries = 0; sent < t->n && tries < DP_TX_RETRIES; tries++)
+	for (unsigned tries = 0; sent < t->n && tries < DP_TX_BURST_TRIES; tries++)
 		sent += rte_eth_tx_burst(port, q, t->m + sent, (uint16_t)(t->n - sent));
 	if (sent < t->n) {
 		*dropped += t->n - sent;
@@ -170,13 +161,12 @@ static unsigned txq_send(uint16_t port, uint16_t q, struct dp_txq *t, uint64_t *
 	return sent;
 }
 
-static void tx_data(struct dp_worker *w, unsigned p, struct rte_mbuf *m)
+static void tx_data(struct dp_dpdk_worker *dw, unsigned p, struct rte_mbuf *m)
 {
-	struct dp_dpdk_worker *dw = w->dpdk;
 	struct dp_txq *t = &dw->tx[p];
 
-	if (unlikely(t->n == DP_TXBUF_MAX))
-		w->st.tx_frames += txq_send(dw->d->port[p].id, dw->q, t, &w->st.tx_dropped);
+	if (unlikely(t->n == DP_TXBUF_FRAMES))
+		dw->st.tx_frames += txq_send(dw->d->port[p].id, dw->q, t, &dw->st.tx_dropped);
 	t->m[t->n++] = m;
 }
 
@@ -198,16 +188,15 @@ static void frame_finish(const struct dp_port *P, struct rte_mbuf *m, int len, b
 }
 
 /* One staged response datagram → one frame. */
-static void build_answer(struct dp_worker *w, const struct dp_txslot *t)
+static void build_answer(struct dp_dpdk_worker *dw, const struct dp_txslot *t)
 {
-	struct dp_dpdk_worker *dw = w->dpdk;
 	const struct dp_port *P = &dw->d->port[t->dst.port];
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dw->pool);
 	int len;
 
 	if (unlikely(m == NULL)) {
-		w->st.tx_nombuf++;
-		w->st.tx_dropped++;
+		dw->st.tx_nombuf++;
+		dw->st.tx_dropped++;
 		return;
 	}
 	len = dp_net_udp_build(&P->local, rte_pktmbuf_mtod(m, uint8_t *),
@@ -216,39 +205,41 @@ static void build_answer(struct dp_worker *w, const struct dp_txslot *t)
 			       (uint16_t)(FSP_HDR_LEN + FSP_MSG_LEN * t->count));
 	FS_ASSERT(len > 0); /* DP_MBUF_DATA holds the largest answer */
 	frame_finish(P, m, len, true);
-	tx_data(w, t->dst.port, m);
+	tx_data(dw, t->dst.port, m);
 }
 
-void dp_dpdk_tx_flush(struct dp_worker *w)
+/* ops->tx: the engine's staged datagrams become frames; everything queued
+ * on this worker's TX queues (replies, exception frames) goes out. Every
+ * datagram is taken (a frame that cannot be built or sent is counted here). */
+static unsigned dpdk_tx(void *fw, const struct dp_txslot *t, unsigned n)
 {
-	struct dp_dpdk_worker *dw = w->dpdk;
+	struct dp_dpdk_worker *dw = fw;
 	struct dp_dpdk *d = dw->d;
 
-	for (unsigned i = 0; i < w->tx_n; i++)
-		build_answer(w, &w->tx[i]);
-	w->tx_n = 0;
+	for (unsigned i = 0; i < n; i++)
+		build_answer(dw, &t[i]);
 	for (unsigned p = 0; p < d->nports; p++) {
 		if (dw->tx[p].n)
-			w->st.tx_frames += txq_send(d->port[p].id, dw->q, &dw->tx[p], &w->st.tx_dropped);
+			dw->st.tx_frames += txq_send(d->port[p].id, dw->q, &dw->tx[p], &dw->st.tx_dropped);
 		if (dw->exc[p].n)
-			w->st.exc_to_kernel += txq_send((uint16_t)d->port[p].exc_id, dw->q, &dw->exc[p],
-							&w->st.exc_dropped);
+			dw->st.exc_to_kernel += txq_send((uint16_t)d->port[p].exc_id, dw->q, &dw->exc[p],
+							&dw->st.exc_dropped);
 	}
+	return n;
 }
 
 /* ---------------------------------------------------------------- rx */
 
 /* An exception frame from port p to its TAP. False: not taken (caller frees). */
-static bool exc_to_kernel(struct dp_worker *w, unsigned p, struct rte_mbuf *m, int64_t mono_ns)
+static bool exc_to_kernel(struct dp_dpdk_worker *dw, unsigned p, struct rte_mbuf *m, int64_t mono_ns)
 {
-	struct dp_dpdk_worker *dw = w->dpdk;
 	const struct dp_port *P = &dw->d->port[p];
 	struct dp_txq *t = &dw->exc[p];
 
 	if (P->exc_id < 0 || !bucket_take(&dw->to_kernel, mono_ns))
 		return false;
-	if (unlikely(t->n == DP_TXBUF_MAX))
-		w->st.exc_to_kernel += txq_send((uint16_t)P->exc_id, dw->q, t, &w->st.exc_dropped);
+	if (unlikely(t->n == DP_TXBUF_FRAMES))
+		dw->st.exc_to_kernel += txq_send((uint16_t)P->exc_id, dw->q, t, &dw->st.exc_dropped);
 	m->ol_flags = 0;
 	t->m[t->n++] = m;
 	return true;
@@ -260,16 +251,17 @@ static bool exc_to_kernel(struct dp_worker *w, unsigned p, struct rte_mbuf *m, i
  * frame is turned around: nothing allocated, nothing freed. Returns true when
  * m was reused so; false when the caller frees it (answers staged, handed
  * off or held, or none). */
-static bool rx_fsp(struct dp_worker *w, unsigned p, struct rte_mbuf *m,
+static bool rx_fsp(struct dp_dpdk_worker *dw, struct dp_worker *w, unsigned p,
+		   struct rte_mbuf *m,
 		   const struct dp_net_pkt *pkt, int64_t now_ns, int64_t mono_ns)
 {
-	const struct dp_port *P = &w->dpdk->d->port[p];
+	const struct dp_port *P = &dw->d->port[p];
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	uint8_t *payload = frame + pkt->payload_off;
 	struct dp_peer src = {.sa = {.sin_family = AF_INET, .sin_port = pkt->src_port_be,
 				     .sin_addr = {.s_addr = pkt->src_ip_be}},
 			      .mac = pkt->src_mac, .port = (uint16_t)p};
-	size_t n = dp_worker_rx_dgram(w, payload, pkt->payload_len, false, &src, now_ns, mono_ns,
+	size_t n = dp_engine_rx_dgram(w, payload, pkt->payload_len, false, &src, now_ns, mono_ns,
 				      payload);
 	int len;
 
@@ -280,16 +272,16 @@ static bool rx_fsp(struct dp_worker *w, unsigned p, struct rte_mbuf *m,
 				       (uint16_t)n);
 	FS_ASSERT(len > 0); /* the request held it */
 	frame_finish(P, m, len, true);
-	tx_data(w, p, m);
+	tx_data(dw, p, m);
 	return true;
 }
 
 /* Handle one frame. Returns true when m was reused for a reply or passed on;
  * false when the caller frees it. */
-static bool rx_frame(struct dp_worker *w, unsigned p, struct rte_mbuf *m, int64_t now_ns,
+static bool rx_frame(struct dp_dpdk_worker *dw, struct dp_worker *w, unsigned p,
+		     struct rte_mbuf *m, int64_t now_ns,
 		     int64_t mono_ns)
 {
-	struct dp_dpdk_worker *dw = w->dpdk;
 	const struct dp_port *P = &dw->d->port[p];
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct dp_net_pkt pkt;
@@ -305,27 +297,27 @@ static bool rx_frame(struct dp_worker *w, unsigned p, struct rte_mbuf *m, int64_
 	dp_net_count(&dw->net, v, pkt.drop);
 	switch (v) {
 	case DP_NET_FSP:
-		return rx_fsp(w, p, m, &pkt, now_ns, mono_ns);
+		return rx_fsp(dw, w, p, m, &pkt, now_ns, mono_ns);
 	case DP_NET_ARP_REQUEST:
 		len = dp_net_arp_reply(&P->local, frame, m->data_len);
 		if (len < 0)
 			return false;
 		frame_finish(P, m, len, false);
-		tx_data(w, p, m);
-		w->st.arp_replies++;
+		tx_data(dw, p, m);
+		dw->st.arp_replies++;
 		return true;
 	case DP_NET_ICMP_ECHO:
 		len = dp_net_icmp_echo_reply(&P->local, frame, m->data_len);
 		if (len < 0)
 			return false;
 		frame_finish(P, m, len, true);
-		tx_data(w, p, m);
-		w->st.icmp_replies++;
+		tx_data(dw, p, m);
+		dw->st.icmp_replies++;
 		return true;
 	case DP_NET_EXCEPTION:
-		if (exc_to_kernel(w, p, m, mono_ns))
+		if (exc_to_kernel(dw, p, m, mono_ns))
 			return true;
-		w->st.exc_dropped++;
+		dw->st.exc_dropped++;
 		return false;
 	default:
 		return false;
@@ -333,9 +325,8 @@ static bool rx_frame(struct dp_worker *w, unsigned p, struct rte_mbuf *m, int64_
 }
 
 /* What the kernel sent on port p's TAP goes out of port p (bounded). */
-static unsigned exc_from_kernel(struct dp_worker *w, unsigned p, int64_t mono_ns)
+static unsigned exc_from_kernel(struct dp_dpdk_worker *dw, unsigned p, int64_t mono_ns)
 {
-	struct dp_dpdk_worker *dw = w->dpdk;
 	const struct dp_port *P = &dw->d->port[p];
 	unsigned n;
 
@@ -345,20 +336,21 @@ static unsigned exc_from_kernel(struct dp_worker *w, unsigned p, int64_t mono_ns
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = dw->rx[i];
 		if (m->nb_segs != 1 || !bucket_take(&dw->from_kernel, mono_ns)) {
-			w->st.exc_dropped++;
+			dw->st.exc_dropped++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
 		m->ol_flags = 0;
-		tx_data(w, p, m);
-		w->st.exc_from_kernel++;
+		tx_data(dw, p, m);
+		dw->st.exc_from_kernel++;
 	}
 	return n;
 }
 
-unsigned dp_dpdk_rx(struct dp_worker *w, int64_t now_ns, int64_t mono_ns)
+/* ops->rx: one receive pass over every port. */
+static unsigned dpdk_rx(void *fw, struct dp_worker *w, int64_t now_ns, int64_t mono_ns)
 {
-	struct dp_dpdk_worker *dw = w->dpdk;
+	struct dp_dpdk_worker *dw = fw;
 	struct dp_dpdk *d = dw->d;
 	unsigned work = 0;
 
@@ -368,26 +360,33 @@ unsigned dp_dpdk_rx(struct dp_worker *w, int64_t now_ns, int64_t mono_ns)
 		if (dw->q < d->port[p].nrxq)
 			n = rte_eth_rx_burst(d->port[p].id, dw->q, dw->rx, FS_BURST_MAX);
 		for (unsigned i = 0; i < n; i++)
-			if (!rx_frame(w, p, dw->rx[i], now_ns, mono_ns))
+			if (!rx_frame(dw, w, p, dw->rx[i], now_ns, mono_ns))
 				dw->done[nfree++] = dw->rx[i];
 		if (nfree)
 			rte_pktmbuf_free_bulk(dw->done, nfree);
-		w->st.rx_frames += n;
-		work += n + exc_from_kernel(w, p, mono_ns);
+		dw->st.rx_frames += n;
+		work += n + exc_from_kernel(dw, p, mono_ns);
 	}
 	return work;
 }
 
-void dp_dpdk_idle(struct dp_worker *w, unsigned idle)
+/* ops->idle: busy-poll under load; pause, then sleeps doubling from
+ * DP_SLEEP_MIN_US to min(DP_SLEEP_MAX_US, idle_sleep_us) when idle. The count
+ * never restarts here: it restarts when the engine finds work. */
+static bool dpdk_idle(void *fw, struct dp_worker *w, unsigned idle)
 {
-	unsigned cap = RTE_MIN((unsigned)DP_SLEEP_MAX_US, w->eng->cfg->idle_sleep_us);
+	struct dp_dpdk_worker *dw = fw;
+	unsigned cap = RTE_MIN((unsigned)DP_SLEEP_MAX_US, dw->d->cfg->idle_sleep_us);
 
+	if (idle == 1)
+		dw->sleep_us = 0; /* the first empty loop after work */
 	if (idle < DP_SPIN_LOOPS || cap == 0) {
 		rte_pause();
-		return;
+		return false;
 	}
-	w->sleep_us = w->sleep_us ? RTE_MIN(w->sleep_us * 2, cap) : RTE_MIN((unsigned)DP_SLEEP_MIN_US, cap);
-	dp_worker_sleep(w, -1, w->sleep_us);
+	dw->sleep_us = dw->sleep_us ? RTE_MIN(dw->sleep_us * 2, cap) : RTE_MIN((unsigned)DP_SLEEP_MIN_US, cap);
+	dp_engine_sleep(w, -1, dw->sleep_us);
+	return false;
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -416,16 +415,16 @@ static unsigned worker_socket(unsigned i)
  * every port and TAP, one burst, and its share of the pool cache. */
 static unsigned mbufs_per_worker(unsigned nports)
 {
-	return nports * (DP_RXD + DP_TXD + 2 * DP_TXBUF_MAX + 2 * DP_TAP_D) + FS_BURST_MAX +
-	       DP_MBUF_CACHE * 3 / 2;
+	return nports * (DP_RX_DESCS + DP_TX_DESCS + 2 * DP_TXBUF_FRAMES + 2 * DP_TAP_DESCS) + FS_BURST_MAX +
+	       DP_MBUF_CACHE_MBUFS * 3 / 2;
 }
 
 /* One pool per NUMA socket that runs workers, sized for those workers. */
-static int pools_create(struct dp_engine *e, struct dp_dpdk *d, char *err, size_t errlen)
+static int pools_create(struct dp_dpdk *d, char *err, size_t errlen)
 {
 	unsigned per_socket[RTE_MAX_NUMA_NODES] = {0};
 
-	for (unsigned i = 0; i < e->n; i++)
+	for (unsigned i = 0; i < d->n; i++)
 		per_socket[worker_socket(i)]++;
 	for (unsigned s = 0; s < RTE_MAX_NUMA_NODES; s++) {
 		char name[RTE_MEMPOOL_NAMESIZE];
@@ -434,7 +433,7 @@ static int pools_create(struct dp_engine *e, struct dp_dpdk *d, char *err, size_
 		if (per_socket[s] == 0)
 			continue;
 		snprintf(name, sizeof(name), "fs_mbuf_s%u", s);
-		d->pool[s] = rte_pktmbuf_pool_create(name, n, DP_MBUF_CACHE, 0, DP_MBUF_DATA, (int)s);
+		d->pool[s] = rte_pktmbuf_pool_create(name, n, DP_MBUF_CACHE_MBUFS, 0, DP_MBUF_DATA, (int)s);
 		if (d->pool[s] == NULL) {
 			snprintf(err, errlen, "cannot allocate %u mbufs (%u MiB) on socket %u: %s "
 					      "(raise -m or the hugepages)", n,
@@ -466,29 +465,29 @@ static void port_offloads(struct dp_port *P, const struct rte_eth_dev_info *info
 
 /* Configure queues (one TX per worker, one RX per worker when there are that
  * many), set up descriptors from each worker's socket pool, start. */
-static int port_setup(struct dp_engine *e, struct dp_dpdk *d, struct dp_port *P, char *err,
+static int port_setup(struct dp_dpdk *d, struct dp_port *P, char *err,
 		      size_t errlen)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
-	uint16_t nrxd = DP_RXD, ntxd = DP_TXD;
+	uint16_t nrxd = DP_RX_DESCS, ntxd = DP_TX_DESCS;
 	int rc, sock = rte_eth_dev_socket_id(P->id);
 
 	memset(&conf, 0, sizeof(conf));
 	rte_eth_dev_get_name_by_port(P->id, P->name);
 	if ((rc = rte_eth_dev_info_get(P->id, &info)) < 0)
 		goto fail;
-	if (info.max_tx_queues < e->n) {
+	if (info.max_tx_queues < d->n) {
 		snprintf(err, errlen, "port %s has %u TX queues, workers = %u needs one per worker "
 				      "(net_af_packet: qpairs=%u; net_pcap: one tx_pcap per worker)",
-			 P->name, info.max_tx_queues, e->n, e->n);
+			 P->name, info.max_tx_queues, d->n, d->n);
 		return -EINVAL;
 	}
-	P->ntxq = (uint16_t)e->n;
-	P->nrxq = (uint16_t)RTE_MIN(e->n, (unsigned)info.max_rx_queues);
-	if (P->nrxq < e->n)
+	P->ntxq = (uint16_t)d->n;
+	P->nrxq = (uint16_t)RTE_MIN(d->n, (unsigned)info.max_rx_queues);
+	if (P->nrxq < d->n)
 		fs_log("warn", "port %s: %u RX queues for %u workers: workers %u.. only decide for "
-			       "their shards", P->name, P->nrxq, e->n, P->nrxq);
+			       "their shards", P->name, P->nrxq, d->n, P->nrxq);
 	port_offloads(P, &info, &conf);
 	if ((rc = rte_eth_dev_configure(P->id, P->nrxq, P->ntxq, &conf)) < 0 ||
 	    (rc = rte_eth_dev_adjust_nb_rx_tx_desc(P->id, &nrxd, &ntxd)) < 0)
@@ -503,8 +502,8 @@ static int port_setup(struct dp_engine *e, struct dp_dpdk *d, struct dp_port *P,
 	if ((rc = rte_eth_macaddr_get(P->id, &P->local.mac)) < 0 ||
 	    (rc = rte_eth_dev_start(P->id)) < 0)
 		goto fail;
-	P->local.ip_be = e->cfg->address.s_addr;
-	P->local.udp_port_be = htons(e->cfg->udp_port);
+	P->local.ip_be = d->cfg->address.s_addr;
+	P->local.udp_port_be = htons(d->cfg->udp_port);
 	fs_log("info", "port %u %s (%s): MAC " RTE_ETHER_ADDR_PRT_FMT ", %u RX / %u TX queues, "
 		       "%u/%u descriptors%s%s", P->id, P->name, info.driver_name,
 	       RTE_ETHER_ADDR_BYTES(&P->local.mac), P->nrxq, P->ntxq, nrxd, ntxd,
@@ -561,7 +560,7 @@ static int tap_address(const char *ifname, struct in_addr addr)
 	sin->sin_addr = addr;
 	if (ioctl(fd, SIOCSIFADDR, &ifr) < 0)
 		rc = -errno;
-	sin->sin_addr.s_addr = htonl(~0u << (32 - DP_TAP_PREFIX_LEN));
+	sin->sin_addr.s_addr = htonl(~0u << (32 - DP_TAP_PREFIX_BITS));
 	if (rc == 0 && ioctl(fd, SIOCSIFNETMASK, &ifr) < 0)
 		rc = -errno;
 	if (rc == 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
@@ -588,31 +587,31 @@ static void tap_no_ipv6(const char *ifname)
 	fclose(f);
 }
 
-static int tap_queues(struct dp_engine *e, struct dp_dpdk *d, struct dp_port *P, uint16_t id)
+static int tap_queues(struct dp_dpdk *d, struct dp_port *P, uint16_t id)
 {
 	struct rte_eth_conf conf;
 	int rc;
 
 	memset(&conf, 0, sizeof(conf));
-	rc = rte_eth_dev_configure(id, (uint16_t)e->n, (uint16_t)e->n, &conf);
-	for (uint16_t q = 0; rc == 0 && q < e->n; q++) {
-		rc = rte_eth_rx_queue_setup(id, q, DP_TAP_D, rte_eth_dev_socket_id(id), NULL,
+	rc = rte_eth_dev_configure(id, (uint16_t)d->n, (uint16_t)d->n, &conf);
+	for (uint16_t q = 0; rc == 0 && q < d->n; q++) {
+		rc = rte_eth_rx_queue_setup(id, q, DP_TAP_DESCS, rte_eth_dev_socket_id(id), NULL,
 					    d->pool[worker_socket(q)]);
 		if (rc == 0)
-			rc = rte_eth_tx_queue_setup(id, q, DP_TAP_D, rte_eth_dev_socket_id(id), NULL);
+			rc = rte_eth_tx_queue_setup(id, q, DP_TAP_DESCS, rte_eth_dev_socket_id(id), NULL);
 	}
 	if (rc == 0)
 		rc = rte_eth_dev_start(id);
 	if (rc == 0) {
 		P->exc_id = id;
-		P->exc_nq = (uint16_t)e->n;
+		P->exc_nq = (uint16_t)d->n;
 	}
 	return rc;
 }
 
 /* Create port p's exception TAP with the port's MAC; failure leaves the
  * exception path off for that port (warned), never the daemon. */
-static void tap_create(struct dp_engine *e, struct dp_dpdk *d, unsigned p)
+static void tap_create(struct dp_dpdk *d, unsigned p)
 {
 	struct dp_port *P = &d->port[p];
 	char name[32], ifname[IFNAMSIZ], args[160];
@@ -628,15 +627,15 @@ static void tap_create(struct dp_engine *e, struct dp_dpdk *d, unsigned p)
 	if (rc == 0)
 		rc = rte_eth_dev_get_port_by_name(name, &id);
 	if (rc == 0)
-		rc = tap_queues(e, d, P, id);
+		rc = tap_queues(d, P, id);
 	if (rc == 0)
-		rc = tap_address(ifname, e->cfg->address);
+		rc = tap_address(ifname, d->cfg->address);
 	if (rc == 0)
 		tap_no_ipv6(ifname);
 	if (rc < 0) {
 		fs_log("warn", "port %s: no exception path (TAP %s: %s): TCP, HTTP and other "
 			       "non-FSP traffic to %s is dropped (counted)", P->name, ifname,
-		       fs_strerror(rc < 0 ? rc : -EIO), e->cfg->address_str);
+		       fs_strerror(rc < 0 ? rc : -EIO), d->cfg->address_str);
 		if (P->exc_id >= 0) {
 			rte_eth_dev_stop((uint16_t)P->exc_id);
 			rte_eth_dev_close((uint16_t)P->exc_id);
@@ -645,15 +644,15 @@ static void tap_create(struct dp_engine *e, struct dp_dpdk *d, unsigned p)
 		return;
 	}
 	fs_log("info", "port %s: exception path to the kernel through TAP %s (%s/%d), at most "
-		       "%u frames/s per worker each way", P->name, ifname, e->cfg->address_str,
-	       DP_TAP_PREFIX_LEN, DP_EXC_RATE_PPS);
+		       "%u frames/s per worker each way", P->name, ifname, d->cfg->address_str,
+	       DP_TAP_PREFIX_BITS, DP_EXC_RATE_PPS);
 }
 
 /* ---------------------------------------------------------------- engine */
 
-static int workers_attach(struct dp_engine *e, struct dp_dpdk *d)
+static int workers_attach(struct dp_dpdk *d, void *fw[])
 {
-	for (unsigned i = 0; i < e->n; i++) {
+	for (unsigned i = 0; i < d->n; i++) {
 		unsigned s = worker_socket(i);
 		struct dp_dpdk_worker *dw = rte_zmalloc_socket("fs_dw", sizeof(*dw),
 							       RTE_CACHE_LINE_SIZE, (int)s);
@@ -662,14 +661,17 @@ static int workers_attach(struct dp_engine *e, struct dp_dpdk *d)
 		dw->d = d;
 		dw->q = (uint16_t)i;
 		dw->pool = d->pool[s];
-		dw->to_kernel.tokens = dw->from_kernel.tokens = DP_EXC_BURST;
+		dw->to_kernel.tokens = dw->from_kernel.tokens = DP_EXC_BURST_FRAMES;
 		d->w[i] = dw;
-		e->w[i]->dpdk = dw;
+		fw[i] = dw;
 	}
 	return 0;
 }
 
-int dp_dpdk_create(struct dp_engine *e, char *err, size_t errlen)
+/* ops->create: take every ethdev EAL probed as a data port: queues per
+ * worker, pools per socket, link-up wait, exception path. */
+static int dpdk_create(const struct cfg *cfg, unsigned nworkers, void **fe, void *fw[],
+		       char *err, size_t errlen)
 {
 	struct dp_dpdk *d = calloc(1, sizeof(*d));
 	uint16_t pid;
@@ -677,7 +679,9 @@ int dp_dpdk_create(struct dp_engine *e, char *err, size_t errlen)
 
 	if (d == NULL)
 		return -ENOMEM;
-	e->dpdk = d;
+	*fe = d;
+	d->cfg = cfg;
+	d->n = nworkers;
 	RTE_ETH_FOREACH_DEV(pid) {
 		if (d->nports == DP_PORTS_MAX) {
 			fs_log("warn", "dpdk: more than %d ports; port %u and later are not used",
@@ -693,17 +697,17 @@ int dp_dpdk_create(struct dp_engine *e, char *err, size_t errlen)
 				      "--vdev=net_af_packet0,iface=eth1)");
 		return -ENODEV;
 	}
-	if ((rc = pools_create(e, d, err, errlen)) < 0)
+	if ((rc = pools_create(d, err, errlen)) < 0)
 		return rc;
 	for (unsigned p = 0; p < d->nports; p++)
-		if ((rc = port_setup(e, d, &d->port[p], err, errlen)) < 0)
+		if ((rc = port_setup(d, &d->port[p], err, errlen)) < 0)
 			return rc;
-	if ((rc = workers_attach(e, d)) < 0) {
+	if ((rc = workers_attach(d, fw)) < 0) {
 		snprintf(err, errlen, "dpdk: worker state: out of memory");
 		return rc;
 	}
 	for (unsigned p = 0; p < d->nports; p++)
-		tap_create(e, d, p);
+		tap_create(d, p);
 	links_wait(d);
 	d->watch_next_ns = fs_mono_ns() + DP_LINK_WATCH_MS * FS_NS_PER_MS;
 	return 0;
@@ -723,9 +727,10 @@ static struct rte_mbuf *garp_build(const struct dp_port *P, struct rte_mempool *
 	return m;
 }
 
-void dp_dpdk_announce(struct dp_engine *e)
+/* ops->start: announce our address on every port (gratuitous ARP). */
+static void dpdk_start(void *fe)
 {
-	struct dp_dpdk *d = e->dpdk;
+	struct dp_dpdk *d = fe;
 
 	for (unsigned p = 0; p < d->nports; p++) {
 		struct dp_port *P = &d->port[p];
@@ -747,13 +752,15 @@ void dp_dpdk_announce(struct dp_engine *e)
 		}
 		P->announced = true;
 		fs_log("info", "port %s: announced %s at " RTE_ETHER_ADDR_PRT_FMT " (gratuitous ARP)",
-		       P->name, e->cfg->address_str, RTE_ETHER_ADDR_BYTES(&P->local.mac));
+		       P->name, d->cfg->address_str, RTE_ETHER_ADDR_BYTES(&P->local.mac));
 	}
 }
 
-void dp_dpdk_timer(struct dp_worker *w)
+/* ops->timer: worker 0 announces our address on a port whose link was down
+ * at start as soon as it comes up. */
+static void dpdk_timer(void *fw)
 {
-	struct dp_dpdk_worker *dw = w->dpdk;
+	struct dp_dpdk_worker *dw = fw;
 	struct dp_dpdk *d = dw->d;
 
 	if (dw->q != 0)
@@ -770,7 +777,7 @@ void dp_dpdk_timer(struct dp_worker *w)
 			continue;
 		if ((m = garp_build(P, dw->pool)) == NULL)
 			continue;
-		tx_data(w, p, m);
+		tx_data(dw, p, m);
 		P->announced = true;
 	}
 }
@@ -787,13 +794,14 @@ static void port_log_stats(const struct dp_port *P, uint16_t id, const char *wha
 	       s.oerrors);
 }
 
-void dp_dpdk_free(struct dp_engine *e)
+/* ops->free: stop the ports, log their counters, free pools; after the
+ * workers returned. */
+static void dpdk_free(void *fe, void *fw[], unsigned nworkers)
 {
-	struct dp_dpdk *d = e->dpdk;
+	struct dp_dpdk *d = fe;
 
 	if (d == NULL)
 		return;
-	dp_engine_log_net(e, "final");
 	for (unsigned p = 0; p < d->nports; p++) {
 		struct dp_port *P = &d->port[p];
 		if (P->name[0] == '\0')
@@ -807,7 +815,7 @@ void dp_dpdk_free(struct dp_engine *e)
 			rte_eth_dev_close((uint16_t)P->exc_id);
 		}
 	}
-	for (unsigned i = 0; i < e->n; i++) {
+	for (unsigned i = 0; i < nworkers; i++) {
 		struct dp_dpdk_worker *dw = d->w[i];
 		if (dw == NULL)
 			continue;
@@ -815,33 +823,38 @@ void dp_dpdk_free(struct dp_engine *e)
 			rte_pktmbuf_free_bulk(dw->tx[p].m, dw->tx[p].n);
 			rte_pktmbuf_free_bulk(dw->exc[p].m, dw->exc[p].n);
 		}
-		if (e->w[i])
-			e->w[i]->dpdk = NULL;
+		fw[i] = NULL;
 		rte_free(dw);
 	}
 	for (unsigned s = 0; s < RTE_MAX_NUMA_NODES; s++)
 		rte_mempool_free(d->pool[s]);
 	free(d);
-	e->dpdk = NULL;
 }
 
-void dp_dpdk_stats_add(const struct dp_engine *e, struct dp_stats *out)
+/* ops->stats: the frame counters of every worker and the classifier's drops. */
+static void dpdk_stats(const void *fe, void *const fw[], unsigned nworkers, struct dp_stats *out)
 {
-	const struct dp_dpdk *d = e->dpdk;
+	(void)fe;
+	for (unsigned i = 0; i < nworkers; i++) {
+		const struct dp_dpdk_worker *dw = fw[i];
+		const uint64_t *src;
+		uint64_t *dst = (uint64_t *)out;
 
-	for (unsigned i = 0; d && i < e->n; i++) {
-		const struct dp_dpdk_worker *dw = d->w[i];
 		if (dw == NULL)
 			continue;
+		src = (const uint64_t *)&dw->st;
+		for (size_t f = 0; f < sizeof(*out) / sizeof(uint64_t); f++)
+			dst[f] += src[f];
 		out->frames_dropped += dw->net.verdict[DP_NET_DROP];
 		for (unsigned r = 0; r < DP_NET_DROP_COUNT; r++)
 			out->frames_dropped_by_reason[r] += dw->net.drop[r];
 	}
 }
 
-void dp_engine_watch_links(struct dp_engine *e)
+/* ops->watch (dp_engine_watch_links). */
+static void dpdk_watch(void *fe)
 {
-	struct dp_dpdk *d = e->dpdk;
+	struct dp_dpdk *d = fe;
 	int64_t now = fs_mono_ns();
 
 	if (d == NULL || now < d->watch_next_ns)
@@ -869,15 +882,15 @@ const char *dp_engine_drop_name(unsigned i)
 	return i < DP_NET_DROP_COUNT ? dp_net_drop_name((enum dp_net_drop)i) : "?";
 }
 
-void dp_engine_log_net(const struct dp_engine *e, const char *when)
+/* ops->log (dp_engine_log_net): frames by verdict, drops by reason,
+ * exception path. */
+static void dpdk_log(const void *fe, const struct dp_stats *sp, const char *when)
 {
-	struct dp_stats s;
+	const struct dp_stats s = *sp;
 	char line[1024] = "";
 	size_t n = 0;
 
-	if (e->dpdk == NULL)
-		return;
-	dp_engine_stats(e, &s);
+	(void)fe;
 	fs_log("info", "%s: frames rx %" PRIu64 " tx %" PRIu64 " (tx dropped %" PRIu64
 		       ", no mbuf %" PRIu64 "), ARP replies %" PRIu64 ", ICMP echo replies %" PRIu64
 		       ", exception path: to kernel %" PRIu64 ", from kernel %" PRIu64
@@ -891,3 +904,18 @@ void dp_engine_log_net(const struct dp_engine *e, const char *when)
 	fs_log("info", "%s: frames dropped %" PRIu64 "%s%s", when, s.frames_dropped,
 	       n ? " by reason:" : "", line);
 }
+
+const struct dp_fe_ops dp_dpdk_ops = {
+	.name = "dpdk",
+	.reply_from_any_worker = true,
+	.create = dpdk_create,
+	.start = dpdk_start,
+	.free = dpdk_free,
+	.rx = dpdk_rx,
+	.tx = dpdk_tx,
+	.idle = dpdk_idle,
+	.timer = dpdk_timer,
+	.stats = dpdk_stats,
+	.watch = dpdk_watch,
+	.log = dpdk_log,
+};

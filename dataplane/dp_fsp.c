@@ -172,7 +172,8 @@ const char *dp_fsp_err_name(int err)
 void dp_fsp_write_header(uint8_t *buf, unsigned count)
 {
 	/* A count outside 1..32 would frame a datagram no peer accepts: a bug. */
-	FS_ASSERT(count >= 1 && count <= FSP_COUNT_MAX);
+	FS_ASSERT(count >= 1);
+	FS_ASSERT(count <= FSP_COUNT_MAX);
 	st16(buf + HDR_MAGIC, (uint16_t)FSP_MAGIC);
 	buf[HDR_VERSION] = (uint8_t)FSP_VERSION;
 	buf[HDR_COUNT] = (uint8_t)count;

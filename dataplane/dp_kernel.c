@@ -1,686 +1,110 @@
 /*
- * dp_kernel.c — the worker both front ends share, and the kernel-socket
- * front end: the embedded default that runs on any Linux box and in CI.
+ * dp_kernel.c — the kernel-socket front end: the embedded default that runs
+ * on any Linux box and in CI. It only moves datagrams; the worker logic is
+ * the engine's (dp_engine.c), reached through dp_engine_rx_dgram and
+ * dp_engine_sleep, and the engine calls this file only through
+ * dp_kernel_ops.
  *
- * The worker (gate, inline owner decisions, hand-off rings, the durability
- * hold queue, timers, control-plane calls) is one code path for both modes;
- * only steps 1, 4 and 6 below differ. In mode = dpdk, dp_dpdk.c receives
- * frames and feeds each FSP datagram to dp_worker_rx_dgram() (step 2), builds
- * the staged answers as Ethernet frames and sends them on the worker's TX
- * queue (step 4), and busy-polls with an adaptive back-off (step 6); a
- * struct dp_peer (dp_internal.h) carries the requester's MAC and port along
- * with its address so hand-offs and held answers go back the right way.
+ * Worker i has one UDP socket bound to [net] address:udp_port with
+ * SO_REUSEPORT, so the kernel spreads client flows over the workers. Per loop:
+ * recvmmsg() a burst of up to FS_BURST_MAX datagrams (non-blocking) into
+ * fixed buffers of DP_RX_BUF_BYTES (a datagram that does not fit, or is
+ * longer than the largest FSP datagram, is passed on as truncated: malformed);
+ * sendmmsg() the engine's staged response datagrams from the same socket (a
+ * full socket buffer: the engine counts the rest as dropped). After
+ * DP_KERNEL_IDLE_LOOPS empty loops the worker blocks in ppoll on its socket,
+ * its wake eventfd and its log's eventfd for at most idle_sleep_us
+ * (dp_engine_sleep), so an idle daemon costs ~0% CPU.
  *
- * One worker per EAL worker lcore; worker i owns shard i and one UDP socket
- * bound to [net] address:udp_port with SO_REUSEPORT, so the kernel spreads
- * client flows over the workers. The loop of a worker:
- *
- *   1. recvmmsg() a burst of up to FS_BURST_MAX datagrams (non-blocking).
- *   2. For each datagram: strict framing check (malformed: dropped and
- *      counted, never answered), then per message the per-address and
- *      per-user rate limits and store_gate(). Answers that need no state are
- *      collected into one response datagram for that request datagram.
- *      Messages for this worker's own shard are decided inline; messages for
- *      another shard are staged per owner and handed off in bursts through a
- *      single-producer/single-consumer rte_ring (by value: no buffers to give
- *      back). Two rings per (producer, owner) pair: CONFIRM/CANCEL/
- *      ORDER_STATUS go on the priority ring, which owners drain first, so
- *      payment traffic is not starved by a BUY spike. A full ring is the
- *      admission limit: the message is answered BUSY with retry_after_ms.
- *   3. Drain the incoming rings (bounded per loop) and decide each message on
- *      the shard; consecutive entries from one request datagram are answered
- *      in one response datagram. The owner sends from its own socket (same
- *      address and port), so a reply never crosses cores twice.
- *   4. sendmmsg() everything staged; a full socket buffer drops and counts.
- *   5. Every FS_TIMER_NS: expire due reservations, trim idempotency entries.
- *   6. Idle (nothing received or handed over for a while): block in ppoll()
- *      on the socket and the worker's eventfd, for at most idle_sleep_us.
- *      Producers write the eventfd only when the owner says it is asleep
- *      (Dekker-style: sleeping flag, full fence, re-check), so the busy path
- *      has no syscalls beyond recvmmsg/sendmmsg and an idle daemon costs ~0%
- *      CPU.
- *
- * No response datagram has more messages than the request datagram it
- * answers (no amplification): local answers and owner answers of one request
- * datagram are each at most its message count.
+ * SO_REUSEPORT would let a second daemon (same user) join our port and take
+ * half the traffic, each selling the whole stock. So before the workers bind,
+ * one plain bind proves nobody serves the port yet.
  */
-#include "dp.h"
-#include "dp_internal.h"
+#include "dp_engine.h"
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <rte_common.h>
-#include <rte_lcore.h>
-#include <rte_launch.h>
-#include <rte_ring.h>
-#include <rte_ring_elem.h>
-
 #include "cfg.h"
 #include "fs_common.h"
-#include "persist.h"
-#include "store.h"
 
-#define DP_IDLE_SPINS 64             /* empty loops before blocking (kernel mode) */
+struct dp_kworker {
+	int fd;
+	unsigned idle_sleep_us;
+	struct mmsghdr rx_msgs[FS_BURST_MAX];
+	struct iovec rx_iov[FS_BURST_MAX];
+	struct dp_peer rx_peer[FS_BURST_MAX];
+	uint8_t rx_buf[FS_BURST_MAX][DP_RX_BUF_BYTES];
+	struct mmsghdr tx_msgs[DP_TX_DGRAMS_MAX];
+	struct iovec tx_iov[DP_TX_DGRAMS_MAX];
+};
 
-/* ---------------------------------------------------------------- tx */
-
-static void tx_flush(struct dp_worker *w)
+static unsigned kernel_rx(void *fw, struct dp_worker *w, int64_t now_ns, int64_t mono_ns)
 {
-	unsigned off = 0;
-
-	if (w->dpdk) {
-		dp_dpdk_tx_flush(w);
-		return;
-	}
-	while (off < w->tx_n) {
-		int r = sendmmsg(w->fd, w->tx_msgs + off, w->tx_n - off, MSG_DONTWAIT);
-		if (r <= 0) {
-			if (r < 0 && errno == EINTR)
-				continue;
-			/* Socket buffer full (or an error): UDP may drop; count it. */
-			for (unsigned i = off; i < w->tx_n; i++) {
-				w->st.tx_dropped++;
-				w->st.tx_msgs -= w->tx[i].count;
-			}
-			w->st.tx_dgrams -= w->tx_n - off;
-			break;
-		}
-		off += (unsigned)r;
-	}
-	w->tx_n = 0;
-}
-
-/* Open a response datagram to dst; flushes first when all slots are used. */
-static struct dp_txslot *tx_open(struct dp_worker *w, const struct dp_peer *dst)
-{
-	struct dp_txslot *t;
-
-	if (unlikely(w->tx_n == DP_TX_SLOTS))
-		tx_flush(w);
-	t = &w->tx[w->tx_n];
-	t->dst = *dst;
-	t->count = 0;
-	return t;
-}
-
-/* Close a datagram opened by tx_open: queue it if it holds anything. */
-static void tx_close(struct dp_worker *w, struct dp_txslot *t)
-{
-	unsigned i = w->tx_n;
-
-	if (t == NULL || t->count == 0)
-		return;
-	dp_fsp_write_header(t->buf, t->count);
-	w->tx_iov[i].iov_base = t->buf;
-	w->tx_iov[i].iov_len = FSP_HDR_LEN + FSP_MSG_LEN * t->count;
-	w->tx_msgs[i].msg_hdr.msg_name = &t->dst.sa;
-	w->tx_msgs[i].msg_hdr.msg_namelen = sizeof(t->dst.sa);
-	w->tx_msgs[i].msg_hdr.msg_iov = &w->tx_iov[i];
-	w->tx_msgs[i].msg_hdr.msg_iovlen = 1;
-	w->tx_n++;
-	w->st.tx_dgrams++;
-	w->st.tx_msgs += t->count;
-}
-
-static void tx_add(struct dp_worker *w, struct dp_txslot *t, const struct fs_resp *r)
-{
-	FS_ASSERT(t->count < FS_MSGS_MAX);
-	dp_fsp_encode_resp(r, t->buf + FSP_HDR_LEN + FSP_MSG_LEN * t->count);
-	t->count++;
-	w->st.by_status[r->status < FS_ST_COUNT ? r->status : 0]++;
-}
-
-/* ---------------------------------------------------------------- hand-off */
-
-static void wake(struct dp_worker *owner)
-{
-	uint64_t one = 1;
-
-	/* Pairs with the fence in worker_sleep(): either the owner sees our
-	 * entries before it blocks, or we see it asleep and wake it. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&owner->sleeping, memory_order_relaxed))
-		(void)!write(owner->efd, &one, sizeof(one));
-}
-
-/* A rejection decided by the front end (BUSY, RATE_LIMITED): the request's
- * identifying fields echoed, everything else zero. */
-static void reject(struct fs_resp *r, const struct fs_req *req, uint8_t status,
-		   uint32_t retry_after_ms)
-{
-	memset(r, 0, sizeof(*r));
-	r->op = req->op;
-	r->status = status;
-	r->item_id = req->item_id;
-	r->user_id = req->user_id;
-	r->request_id = req->request_id;
-	r->order_id = req->order_id;
-	r->retry_after_ms = retry_after_ms;
-}
-
-static void busy_answer(struct dp_worker *w, const struct dp_handoff *h)
-{
-	struct fs_resp r;
-	struct dp_txslot *t;
-
-	reject(&r, &h->req, FS_ST_BUSY, DP_BUSY_RETRY_MS);
-	r.server_time_ns = (uint64_t)fs_now_ns();
-	t = tx_open(w, &h->src);
-	tx_add(w, t, &r);
-	tx_close(w, t);
-	w->st.handoff_busy++;
-}
-
-static void stage_flush(struct dp_worker *w, unsigned kind, unsigned owner)
-{
-	struct dp_stage *s = &w->stage[kind][owner];
-	unsigned done;
-
-	if (s->n == 0)
-		return;
-	done = rte_ring_enqueue_burst_elem(w->out[kind][owner], s->h, sizeof(struct dp_handoff),
-					   s->n, NULL);
-	w->st.handoffs += done;
-	/* Bounded queue: what does not fit is refused now, not queued without bound. */
-	for (unsigned i = done; i < s->n; i++)
-		busy_answer(w, &s->h[i]);
-	s->n = 0;
-	if (done)
-		wake(w->eng->w[owner]);
-}
-
-static void stage_all_flush(struct dp_worker *w)
-{
-	for (unsigned k = 0; k < RING_KINDS; k++)
-		for (unsigned o = 0; o < w->eng->n; o++)
-			stage_flush(w, k, o);
-}
-
-static void stage_add(struct dp_worker *w, unsigned owner, const struct fs_req *req,
-		      const struct dp_peer *src)
-{
-	unsigned kind = req->op == FS_OP_BUY ? RING_BUY : RING_CTL;
-	struct dp_stage *s = &w->stage[kind][owner];
-	struct dp_handoff *h;
-
-	if (s->n == DP_STAGE_MAX)
-		stage_flush(w, kind, owner);
-	h = &s->h[s->n++];
-	h->req = *req;
-	h->src = *src;
-	h->dgram_seq = w->dgram_seq;
-	h->producer = (uint16_t)w->id;
-}
-
-/* ---------------------------------------------------------------- durability */
-
-static bool is_state_op(uint8_t op)
-{
-	return op == FS_OP_BUY || op == FS_OP_CONFIRM || op == FS_OP_CANCEL;
-}
-
-void dp_journal_hook(void *ctx, const struct store_change *ch)
-{
-	struct dp_journal *j = ctx;
-	int64_t r;
-
-	if (j->wal == NULL || j->err)
-		return;
-	r = wal_append(j->wal, ch);
-	if (r == -ENOBUFS) {
-		/* Batch buffer full: commit it now and continue in a new one. */
-		uint64_t t, durable;
-		int rc = wal_submit(j->wal, &t);
-		while (rc == -EBUSY && (rc = wal_poll(j->wal, &durable)) == 0)
-			rc = wal_submit(j->wal, &t);
-		if (rc == 0) {
-			j->submitted = t;
-			j->dirty = false;
-			r = wal_append(j->wal, ch);
-		} else {
-			r = rc;
-		}
-	}
-	if (r < 0) {
-		j->err = (int)r;
-		return;
-	}
-	j->dirty = true;
-	j->appended++;
-}
-
-static void journal_fail(struct dp_worker *w, int err)
-{
-	if (w->j->err == 0)
-		w->j->err = err;
-	if (!w->failed) {
-		w->failed = true;
-		store_shard_set_unavailable(w->shard, true);
-		/* Once per shard and fault: not a data-path log line. */
-		fs_log("error", "shard %u: storage fault (%s): the shard answers UNAVAILABLE to "
-				"every state change until restart; nothing unlogged was acknowledged",
-		       w->id, fs_strerror(w->j->err));
-	}
-}
-
-static void unavailable(struct fs_resp *r)
-{
-	r->status = FS_ST_UNAVAILABLE;
-	r->deadline_ns = 0;
-	r->state = 0;
-	if (r->op == FS_OP_BUY) {
-		r->order_id = 0;
-		r->qty = 0;
-	}
-}
-
-static void held_push(struct dp_worker *w, uint64_t ticket, const struct dp_peer *dst,
-		      uint32_t key, const struct fs_resp *resp)
-{
-	struct dp_held *h = &w->held[(w->held_head + w->held_n) % DP_HELD_MAX];
-
-	FS_ASSERT(w->held_n < DP_HELD_MAX);
-	h->ticket = ticket;
-	h->dst = *dst;
-	h->key = key;
-	h->resp = *resp;
-	w->held_n++;
-	w->st.held++;
-}
-
-/* Send held answers whose batch is durable (all of them, as UNAVAILABLE,
- * once the log failed). Returns how many were sent. */
-static unsigned held_release(struct dp_worker *w, uint64_t durable, bool failed)
-{
-	struct dp_txslot *t = NULL;
-	uint32_t prev_key = 0;
-	unsigned n = 0;
-
-	while (w->held_n > 0) {
-		struct dp_held *h = &w->held[w->held_head];
-		if (!failed && h->ticket > durable)
-			break;
-		if (failed) {
-			unavailable(&h->resp);
-			w->st.unavailable++;
-		}
-		if (t == NULL || h->key != prev_key || t->count == FS_MSGS_MAX ||
-		    !dp_peer_same(&t->dst, &h->dst)) {
-			tx_close(w, t);
-			t = tx_open(w, &h->dst);
-		}
-		tx_add(w, t, &h->resp);
-		prev_key = h->key;
-		w->held_head = (w->held_head + 1) % DP_HELD_MAX;
-		w->held_n--;
-		n++;
-	}
-	tx_close(w, t);
-	return n;
-}
-
-/* End of a loop: submit this loop's records as one group commit, reap
- * completions, release what became durable. Returns work done. */
-static unsigned journal_step(struct dp_worker *w)
-{
-	struct dp_journal *j = w->j;
-	uint64_t durable = 0;
-	int rc;
-
-	if (j == NULL || j->wal == NULL)
-		return 0;
-	if (j->err == 0 && j->dirty) {
-		uint64_t t;
-		rc = wal_submit(j->wal, &t);
-		if (rc == 0) {
-			j->submitted = t;
-			j->dirty = false;
-			w->st.wal_batches++;
-		} else if (rc != -EBUSY) {
-			journal_fail(w, rc);
-		}
-	}
-	if (j->err == 0 && (rc = wal_tick(j->wal, fs_mono_ns())) < 0)
-		journal_fail(w, rc);
-	if (j->err == 0 && (rc = wal_poll(j->wal, &durable)) < 0)
-		journal_fail(w, rc);
-	if (j->err)
-		return held_release(w, 0, true);
-	return held_release(w, durable, false);
-}
-
-/* Decide one request on this worker's shard. Returns true when resp is to be
- * sent now; false when it was held until its log batch is durable. */
-static bool owner_decide(struct dp_worker *w, const struct fs_req *req, int64_t now_ns,
-			 const struct dp_peer *src, uint32_t key, struct fs_resp *resp)
-{
-	struct dp_journal *j = w->j;
-	bool logged = j != NULL && j->wal != NULL;
-
-	if (logged && unlikely(w->held_n == DP_HELD_MAX) && is_state_op(req->op)) {
-		/* Bounded: the disk is behind; shed instead of queueing. */
-		reject(resp, req, FS_ST_BUSY, DP_HELD_BUSY_RETRY_MS);
-		return true;
-	}
-	store_execute(w->shard, req, now_ns, resp);
-	w->st.executed++;
-	if (!logged)
-		return true;
-	if (unlikely(j->err)) {
-		journal_fail(w, j->err);
-		if (is_state_op(req->op) && resp->status == FS_ST_OK) {
-			unavailable(resp);
-			w->st.unavailable++;
-		}
-		return true;
-	}
-	if (resp->status != FS_ST_OK || !is_state_op(req->op))
-		return true;
-	/* An OK (new, or a repeat of one whose record may still be in flight)
-	 * waits for the batch holding its record: the open one if this loop
-	 * appended, else the last submitted. */
-	held_push(w, j->dirty ? j->submitted + 1 : j->submitted, src, key, resp);
-	return false;
-}
-
-static inline uint32_t dgram_key(unsigned producer, uint32_t seq)
-{
-	return (uint32_t)producer << 24 ^ (seq & 0xffffff);
-}
-
-/* ---------------------------------------------------------------- rx */
-
-static bool rate_check(struct dp_worker *w, const struct fs_req *req, uint32_t src_ip,
-		       int64_t mono_ns, struct fs_resp *r)
-{
-	uint32_t retry_ms = 0;
-	bool ok = true;
-
-	if (w->ip_rl && !store_ratelimit_allow(w->ip_rl, src_ip, mono_ns, &retry_ms))
-		ok = false;
-	else if (w->user_rl && req->user_id != 0 &&
-		 !store_ratelimit_allow(w->user_rl, req->user_id, mono_ns, &retry_ms))
-		ok = false;
-	if (ok)
-		return true;
-	reject(r, req, FS_ST_RATE_LIMITED, retry_ms);
-	w->st.rate_limited++;
-	return false;
-}
-
-/* Write the answers of a request datagram, all decided on this core, as one
- * response datagram at dst (the request's own payload in DPDK mode: read in
- * full before this runs, and never shorter than the answer). Counted as
- * tx_close and tx_add count a staged datagram. Returns its length. */
-static size_t inplace_write(struct dp_worker *w, const struct fs_resp *out, unsigned n,
-			    uint8_t *dst)
-{
-	for (unsigned i = 0; i < n; i++) {
-		dp_fsp_encode_resp(&out[i], dst + FSP_HDR_LEN + FSP_MSG_LEN * i);
-		w->st.by_status[out[i].status < FS_ST_COUNT ? out[i].status : 0]++;
-	}
-	dp_fsp_write_header(dst, n);
-	w->st.tx_dgrams++;
-	w->st.tx_msgs += n;
-	return FSP_HDR_LEN + FSP_MSG_LEN * (size_t)n;
-}
-
-size_t dp_worker_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
-			  const struct dp_peer *src, int64_t now_ns, int64_t mono_ns,
-			  uint8_t *inplace)
-{
-	const struct store_catalog *cat = w->eng->cat;
-	struct fs_resp out[FS_MSGS_MAX];
-	unsigned n_out = 0;
-	int count = truncated ? -DP_FSP_ERR_LENGTH : dp_fsp_parse_header(buf, len);
-
-	w->st.rx_dgrams++;
-	if (unlikely(count < 0)) {
-		w->st.malformed++;
-		w->st.malformed_by_kind[truncated ? 0 : -count]++;
-		return 0;
-	}
-	w->dgram_seq++;
-	w->st.rx_msgs += (unsigned)count;
-	for (int i = 0; i < count; i++) {
-		struct fs_req req;
-		struct fs_resp *r = &out[n_out];
-		unsigned owner;
-		bool answered;
-
-		dp_fsp_decode_req(buf + FSP_HDR_LEN + FSP_MSG_LEN * (size_t)i, &req);
-		answered = !rate_check(w, &req, src->sa.sin_addr.s_addr, mono_ns, r);
-		if (!answered) {
-			answered = store_gate(cat, &req, now_ns, r, &owner);
-			if (answered)
-				w->st.local_answers++;
-		}
-		if (!answered && owner == w->id) {
-			if (!owner_decide(w, &req, now_ns, src, dgram_key(w->id, w->dgram_seq), r))
-				continue; /* held for the log */
-			answered = true;
-		}
-		if (answered) {
-			r->server_time_ns = (uint64_t)now_ns;
-			n_out++;
-		} else {
-			stage_add(w, owner, &req, src);
-		}
-	}
-	/* Everything this core answered for the datagram goes out as one
-	 * response datagram (never more messages than the request had): in
-	 * place when that is every answer, else staged. */
-	if (n_out && inplace != NULL && n_out == (unsigned)count)
-		return inplace_write(w, out, n_out, inplace);
-	if (n_out) {
-		struct dp_txslot *t = tx_open(w, src);
-		for (unsigned i = 0; i < n_out; i++)
-			tx_add(w, t, &out[i]);
-		tx_close(w, t);
-	}
-	return 0;
-}
-
-static unsigned rx_burst(struct dp_worker *w)
-{
-	int64_t now_ns, mono_ns;
+	struct dp_kworker *k = fw;
 	int n;
 
 	for (unsigned i = 0; i < FS_BURST_MAX; i++) {
-		w->rx_msgs[i].msg_hdr.msg_namelen = sizeof(w->rx_peer[i].sa);
-		w->rx_msgs[i].msg_hdr.msg_flags = 0;
+		k->rx_msgs[i].msg_hdr.msg_namelen = sizeof(k->rx_peer[i].sa);
+		k->rx_msgs[i].msg_hdr.msg_flags = 0;
 	}
-	n = recvmmsg(w->fd, w->rx_msgs, FS_BURST_MAX, MSG_DONTWAIT, NULL);
+	n = recvmmsg(k->fd, k->rx_msgs, FS_BURST_MAX, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return 0;
-	now_ns = fs_now_ns();
-	mono_ns = fs_mono_ns();
 	for (int i = 0; i < n; i++) {
-		const struct mmsghdr *m = &w->rx_msgs[i];
-		bool trunc = (m->msg_hdr.msg_flags & MSG_TRUNC) || m->msg_len > DP_DGRAM_MAX;
-		dp_worker_rx_dgram(w, w->rx_buf[i], m->msg_len, trunc, &w->rx_peer[i], now_ns, mono_ns,
+		const struct mmsghdr *m = &k->rx_msgs[i];
+		bool trunc = (m->msg_hdr.msg_flags & MSG_TRUNC) || m->msg_len > DP_DGRAM_MAX_BYTES;
+		dp_engine_rx_dgram(w, k->rx_buf[i], m->msg_len, trunc, &k->rx_peer[i], now_ns, mono_ns,
 				   NULL);
 	}
 	return (unsigned)n;
 }
 
-/* ---------------------------------------------------------------- owner */
-
-static unsigned drain_ring(struct dp_worker *w, struct rte_ring *r, unsigned max, int64_t now_ns)
+static unsigned kernel_tx(void *fw, const struct dp_txslot *t, unsigned n)
 {
-	unsigned n = rte_ring_dequeue_burst_elem(r, w->drain, sizeof(struct dp_handoff),
-						 RTE_MIN(max, (unsigned)DP_DRAIN_MAX), NULL);
-	struct dp_txslot *t = NULL;
-	const struct dp_handoff *prev = NULL;
+	struct dp_kworker *k = fw;
+	unsigned off = 0;
 
-	/* Start the table lookups of the next few requests while deciding this
-	 * one, so their cache misses overlap (store_prefetch changes nothing). */
-	for (unsigned i = 0; i < n && i < DP_PREFETCH_AHEAD; i++)
-		store_prefetch(w->shard, &w->drain[i].req);
 	for (unsigned i = 0; i < n; i++) {
-		const struct dp_handoff *h = &w->drain[i];
-		struct fs_resp resp;
-
-		if (i + DP_PREFETCH_AHEAD < n)
-			store_prefetch(w->shard, &w->drain[i + DP_PREFETCH_AHEAD].req);
-		if (!owner_decide(w, &h->req, now_ns, &h->src, dgram_key(h->producer, h->dgram_seq),
-				  &resp))
-			continue; /* held for the log */
-		/* Coalesce answers to one request datagram into one response. */
-		if (t == NULL || prev->dgram_seq != h->dgram_seq || prev->producer != h->producer ||
-		    t->count == FS_MSGS_MAX) {
-			tx_close(w, t);
-			t = tx_open(w, &h->src);
-		}
-		tx_add(w, t, &resp);
-		prev = h;
+		k->tx_iov[i].iov_base = (void *)t[i].buf;
+		k->tx_iov[i].iov_len = dp_txslot_len(&t[i]);
+		k->tx_msgs[i].msg_hdr.msg_name = (void *)&t[i].dst.sa;
+		k->tx_msgs[i].msg_hdr.msg_namelen = sizeof(t[i].dst.sa);
+		k->tx_msgs[i].msg_hdr.msg_iov = &k->tx_iov[i];
+		k->tx_msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	tx_close(w, t);
-	return n;
+	while (off < n) {
+		int r = sendmmsg(k->fd, k->tx_msgs + off, n - off, MSG_DONTWAIT);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			break; /* socket buffer full (or an error): the engine counts the rest */
+		}
+		off += (unsigned)r;
+	}
+	return off;
 }
 
-static unsigned drain_all(struct dp_worker *w, int64_t now_ns)
+static bool kernel_idle(void *fw, struct dp_worker *w, unsigned idle_loops)
 {
-	unsigned budget = DP_DRAIN_MAX * 4, done = 0;
+	struct dp_kworker *k = fw;
 
-	for (unsigned k = 0; k < RING_KINDS; k++)
-		for (unsigned p = 0; p < w->eng->n && done < budget; p++)
-			if (w->in[k][p])
-				done += drain_ring(w, w->in[k][p], budget - done, now_ns);
-	return done;
-}
-
-static void timers(struct dp_worker *w, int64_t now_ns)
-{
-	store_expire(w->shard, now_ns, 4096);
-	store_idem_trim(w->shard, now_ns, 4096);
-	if (w->dpdk)
-		dp_dpdk_timer(w);
-}
-
-/* ---------------------------------------------------------------- loop */
-
-static bool rings_empty(const struct dp_worker *w)
-{
-	for (unsigned k = 0; k < RING_KINDS; k++)
-		for (unsigned p = 0; p < w->eng->n; p++)
-			if (w->in[k][p] && !rte_ring_empty(w->in[k][p]))
-				return false;
+	if (idle_loops < DP_KERNEL_IDLE_LOOPS)
+		return false;
+	dp_engine_sleep(w, k->fd, k->idle_sleep_us);
 	return true;
 }
-
-void dp_worker_sleep(struct dp_worker *w, int rx_fd, unsigned us)
-{
-	struct pollfd pfd[3] = {{.fd = rx_fd, .events = POLLIN},
-				{.fd = w->efd, .events = POLLIN},
-				{.fd = w->wal_efd, .events = POLLIN}};
-	nfds_t n = w->wal_efd >= 0 ? 3 : 2;
-	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
-	uint64_t v;
-
-	/* Records not yet submitted are committed by the next loop, not slept on. */
-	if (w->j && w->j->dirty && w->j->err == 0)
-		return;
-	/* Held answers wait for a completion: without an eventfd to wake us,
-	 * sleep only briefly. */
-	if (w->held_n > 0 && w->wal_efd < 0 && us > 50)
-		ts = (struct timespec){.tv_sec = 0, .tv_nsec = 50000};
-	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_seq_cst);
-	if (rings_empty(w) && !atomic_load_explicit(&w->eng->quit, memory_order_relaxed)) {
-		w->st.sleeps++;
-		(void)ppoll(pfd, n, &ts, NULL);
-	}
-	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
-	if (pfd[1].revents & POLLIN)
-		(void)!read(w->efd, &v, sizeof(v));
-	if (n == 3 && (pfd[2].revents & POLLIN))
-		(void)!read(w->wal_efd, &v, sizeof(v));
-}
-
-/* A control-plane call between bursts (dp_engine_on_workers). */
-static void worker_calls(struct dp_worker *w)
-{
-	dp_worker_fn fn = atomic_load_explicit(&w->call_fn, memory_order_acquire);
-
-	if (likely(fn == NULL))
-		return;
-	/* Claim it first: the control plane withdraws a call with the same CAS
-	 * and then knows whether we run it (and waits for call_done) or not. */
-	if (!atomic_compare_exchange_strong(&w->call_fn, &fn, NULL))
-		return;
-	fn(w->call_ctx, w->id);
-	atomic_store_explicit(&w->call_done, 1, memory_order_release);
-}
-
-static int worker_main(void *arg)
-{
-	struct dp_worker *w = arg;
-	unsigned idle = 0;
-
-	w->next_timer_ns = fs_mono_ns();
-	while (!atomic_load_explicit(&w->eng->quit, memory_order_relaxed)) {
-		unsigned work;
-		int64_t now_ns;
-
-		worker_calls(w);
-		if (w->dpdk) {
-			now_ns = fs_now_ns();
-			work = dp_dpdk_rx(w, now_ns, fs_mono_ns());
-		} else {
-			work = rx_burst(w);
-		}
-		stage_all_flush(w);
-		now_ns = fs_now_ns();
-		work += drain_all(w, now_ns);
-		work += journal_step(w);
-		tx_flush(w);
-		if (unlikely(fs_mono_ns() >= w->next_timer_ns)) {
-			timers(w, now_ns);
-			w->next_timer_ns = fs_mono_ns() + FS_TIMER_NS;
-		}
-		if (work) {
-			idle = 0;
-			w->sleep_us = 0;
-		} else if (w->dpdk) {
-			/* Busy-poll under load; pause, then short sleeps when idle. */
-			dp_dpdk_idle(w, ++idle);
-		} else if (++idle >= DP_IDLE_SPINS) {
-			dp_worker_sleep(w, w->fd, w->eng->cfg->idle_sleep_us);
-			idle = 0;
-		}
-	}
-	/* Answer what was already handed to us before leaving, and wait for
-	 * the log so that held answers go out (or turn UNAVAILABLE). */
-	drain_all(w, fs_now_ns());
-	journal_step(w);
-	if (w->j && w->j->wal && w->j->err == 0) {
-		uint64_t durable = 0;
-		int rc = wal_wait(w->j->wal, &durable);
-		if (rc < 0)
-			journal_fail(w, rc);
-		held_release(w, durable, rc < 0);
-	}
-	tx_flush(w);
-	return 0;
-}
-
-/* ---------------------------------------------------------------- setup */
 
 static int open_socket(const struct cfg *cfg, char *err, size_t errlen)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cfg->udp_port),
 				.sin_addr = cfg->address};
-	int one = 1, buf = 4 << 20;
+	int one = 1, buf = DP_SOCKET_BUF_BYTES;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0) {
@@ -701,9 +125,6 @@ static int open_socket(const struct cfg *cfg, char *err, size_t errlen)
 	return fd;
 }
 
-/* SO_REUSEPORT would let a second daemon (same user) join our port and take
- * half the traffic, each selling the whole stock. So before the workers bind
- * with SO_REUSEPORT, one plain bind proves nobody serves the port yet. */
 static int probe_port_free(const struct cfg *cfg, char *err, size_t errlen)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cfg->udp_port),
@@ -722,251 +143,54 @@ static int probe_port_free(const struct cfg *cfg, char *err, size_t errlen)
 	return rc;
 }
 
-static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *shard,
+static int kernel_create(const struct cfg *cfg, unsigned nworkers, void **fe, void *fw[],
 			 char *err, size_t errlen)
 {
-	const struct cfg *cfg = e->cfg;
-	struct dp_worker *w = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(sizeof(*w), RTE_CACHE_LINE_SIZE));
-	int rc;
+	int rc = probe_port_free(cfg, err, errlen);
 
-	if (w == NULL) {
-		snprintf(err, errlen, "worker %u: out of memory", id);
-		return -ENOMEM;
-	}
-	memset(w, 0, sizeof(*w));
-	e->w[id] = w;
-	w->id = id;
-	w->eng = e;
-	w->shard = shard;
-	w->fd = w->efd = w->wal_efd = -1;
-	w->j = e->journals ? e->journals[id] : NULL;
-	if (w->j && w->j->wal) {
-		w->held = calloc(DP_HELD_MAX, sizeof(*w->held));
-		if (w->held == NULL)
-			return -ENOMEM;
-		w->wal_efd = wal_event_fd(w->j->wal);
-		if (w->wal_efd < 0)
-			w->wal_efd = -1;
-	}
-	for (unsigned k = 0; k < RING_KINDS; k++) {
-		w->stage[k] = calloc(e->n, sizeof(struct dp_stage));
-		if (w->stage[k] == NULL)
-			return -ENOMEM;
-	}
-	if (cfg->per_ip_rate && (rc = store_ratelimit_create(cfg->per_ip_rate, cfg->per_ip_burst,
-							      DP_RL_SLOTS, &w->ip_rl)) < 0)
-		return rc;
-	if (cfg->per_user_rate &&
-	    (rc = store_ratelimit_create(cfg->per_user_rate, cfg->per_user_burst, DP_RL_SLOTS,
-					 &w->user_rl)) < 0)
-		return rc;
-	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->efd < 0) {
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		return -errno;
-	}
-	if (cfg->mode == CFG_MODE_DPDK)
-		return 0; /* dp_dpdk_create() gives the worker its queues */
-	w->fd = open_socket(cfg, err, errlen);
-	if (w->fd < 0)
-		return w->fd;
-	for (unsigned i = 0; i < FS_BURST_MAX; i++) {
-		w->rx_iov[i].iov_base = w->rx_buf[i];
-		w->rx_iov[i].iov_len = DP_RX_BUF_LEN;
-		w->rx_msgs[i].msg_hdr.msg_iov = &w->rx_iov[i];
-		w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-		w->rx_msgs[i].msg_hdr.msg_name = &w->rx_peer[i].sa;
-	}
-	return 0;
-}
-
-/* Rings live in our own cache-aligned memory (rte_ring_init), not in EAL
- * memzones: kernel mode runs EAL with --no-huge and a small -m. */
-static int rings_create(struct dp_engine *e, char *err, size_t errlen)
-{
-	unsigned size = e->cfg->ring_size;
-	ssize_t bytes = rte_ring_get_memsize_elem(sizeof(struct dp_handoff), size);
-
-	if (bytes < 0) {
-		snprintf(err, errlen, "ring_size %u: %s", size, fs_strerror((int)bytes));
-		return (int)bytes;
-	}
-	for (unsigned k = 0; k < RING_KINDS; k++)
-		for (unsigned p = 0; p < e->n; p++)
-			for (unsigned o = 0; o < e->n; o++) {
-				char name[RTE_RING_NAMESIZE];
-				struct rte_ring *r;
-				int rc;
-
-				if (p == o)
-					continue;
-				r = aligned_alloc(RTE_CACHE_LINE_SIZE,
-						  RTE_ALIGN_CEIL((size_t)bytes, RTE_CACHE_LINE_SIZE));
-				if (r == NULL) {
-					snprintf(err, errlen, "hand-off rings: out of memory");
-					return -ENOMEM;
-				}
-				e->ring_mem[k][p][o] = r;
-				snprintf(name, sizeof(name), "fs%u_%u_%u", k, p, o);
-				rc = rte_ring_init(r, name, size, RING_F_SP_ENQ | RING_F_SC_DEQ);
-				if (rc < 0) {
-					snprintf(err, errlen, "rte_ring_init: %s", fs_strerror(rc));
-					return rc;
-				}
-				e->w[p]->out[k][o] = r;
-				e->w[o]->in[k][p] = r;
-			}
-	return 0;
-}
-
-int dp_engine_create(const struct dp_engine_params *p, struct dp_engine **out, char *err,
-		     size_t errlen)
-{
-	struct dp_engine *e;
-	int rc;
-
-	if (p->nworkers == 0 || p->nworkers > FS_WORKERS_MAX) {
-		snprintf(err, errlen, "workers %u out of range 1..%u", p->nworkers, FS_WORKERS_MAX);
-		return -EINVAL;
-	}
-	e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return -ENOMEM;
-	e->cfg = p->cfg;
-	e->cat = p->cat;
-	e->n = p->nworkers;
-	e->journals = p->journals;
-	rc = e->cfg->mode == CFG_MODE_DPDK ? 0 : probe_port_free(e->cfg, err, errlen);
+	*fe = NULL;
 	if (rc < 0)
-		goto fail;
-	for (unsigned i = 0; i < e->n; i++) {
-		rc = worker_create(e, i, p->shards[i], err, errlen);
-		if (rc < 0)
-			goto fail;
-	}
-	rc = rings_create(e, err, errlen);
-	if (rc < 0)
-		goto fail;
-	if (e->cfg->mode == CFG_MODE_DPDK && (rc = dp_dpdk_create(e, err, errlen)) < 0)
-		goto fail;
-	*out = e;
-	return 0;
-fail:
-	if (err[0] == '\0')
-		snprintf(err, errlen, "%s", fs_strerror(rc));
-	dp_engine_free(e);
-	return rc;
-}
-
-int dp_engine_launch(struct dp_engine *e)
-{
-	unsigned i = 0, lcore;
-
-	if (e->dpdk)
-		dp_dpdk_announce(e);
-	RTE_LCORE_FOREACH_WORKER(lcore) {
-		if (i == e->n)
-			break;
-		int rc = rte_eal_remote_launch(worker_main, e->w[i], lcore);
-		if (rc < 0) {
-			dp_engine_stop(e);
-			return rc;
+		return rc;
+	for (unsigned id = 0; id < nworkers; id++) {
+		struct dp_kworker *k = calloc(1, sizeof(*k));
+		if (k == NULL)
+			return -ENOMEM;
+		fw[id] = k;
+		k->idle_sleep_us = cfg->idle_sleep_us;
+		k->fd = open_socket(cfg, err, errlen);
+		if (k->fd < 0)
+			return k->fd;
+		for (unsigned i = 0; i < FS_BURST_MAX; i++) {
+			k->rx_iov[i].iov_base = k->rx_buf[i];
+			k->rx_iov[i].iov_len = DP_RX_BUF_BYTES;
+			k->rx_msgs[i].msg_hdr.msg_iov = &k->rx_iov[i];
+			k->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+			k->rx_msgs[i].msg_hdr.msg_name = &k->rx_peer[i].sa;
 		}
-		i++;
-	}
-	if (i < e->n) {
-		dp_engine_stop(e);
-		return -ENODEV;
 	}
 	return 0;
 }
 
-int dp_engine_on_workers(struct dp_engine *e, dp_worker_fn fn, void *ctx, int timeout_ms)
+static void kernel_free(void *fe, void *fw[], unsigned nworkers)
 {
-	int64_t end = fs_mono_ns() + (int64_t)timeout_ms * FS_NS_PER_MS;
-	uint64_t one = 1;
-	unsigned pending = e->n;
-
-	for (unsigned i = 0; i < e->n; i++) {
-		struct dp_worker *w = e->w[i];
-		w->call_ctx = ctx;
-		atomic_store(&w->call_done, 0);
-		atomic_store_explicit(&w->call_fn, fn, memory_order_release);
-		(void)!write(w->efd, &one, sizeof(one)); /* wake a sleeper */
-	}
-	while (pending > 0 && fs_mono_ns() < end) {
-		pending = 0;
-		for (unsigned i = 0; i < e->n; i++)
-			pending += !atomic_load_explicit(&e->w[i]->call_done, memory_order_acquire);
-		if (pending)
-			usleep(200);
-	}
-	if (pending == 0)
-		return 0;
-	/* Withdraw from workers that have not started it; wait out any that did. */
-	for (unsigned i = 0; i < e->n; i++) {
-		dp_worker_fn expect = fn;
-		struct dp_worker *w = e->w[i];
-		if (!atomic_compare_exchange_strong(&w->call_fn, &expect, NULL))
-			while (!atomic_load_explicit(&w->call_done, memory_order_acquire))
-				usleep(100);
-	}
-	return -ETIMEDOUT;
-}
-
-void dp_engine_stop(struct dp_engine *e)
-{
-	uint64_t one = 1;
-
-	atomic_store(&e->quit, 1);
-	for (unsigned i = 0; i < e->n; i++)
-		if (e->w[i] && e->w[i]->efd >= 0)
-			(void)!write(e->w[i]->efd, &one, sizeof(one));
-}
-
-void dp_engine_wait(struct dp_engine *e)
-{
-	rte_eal_mp_wait_lcore();
-	(void)e;
-}
-
-void dp_engine_free(struct dp_engine *e)
-{
-	if (e == NULL)
-		return;
-	dp_dpdk_free(e);
-	for (unsigned i = 0; i < e->n; i++) {
-		struct dp_worker *w = e->w[i];
-		if (w == NULL)
+	(void)fe;
+	for (unsigned i = 0; i < nworkers; i++) {
+		struct dp_kworker *k = fw[i];
+		if (k == NULL)
 			continue;
-		if (w->fd >= 0)
-			close(w->fd);
-		if (w->efd >= 0)
-			close(w->efd);
-		for (unsigned k = 0; k < RING_KINDS; k++)
-			free(w->stage[k]);
-		free(w->held);
-		store_ratelimit_free(w->ip_rl);
-		store_ratelimit_free(w->user_rl);
-		free(w);
+		if (k->fd >= 0)
+			close(k->fd);
+		free(k);
+		fw[i] = NULL;
 	}
-	for (unsigned k = 0; k < RING_KINDS; k++)
-		for (unsigned p = 0; p < e->n; p++)
-			for (unsigned o = 0; o < e->n; o++)
-				free(e->ring_mem[k][p][o]);
-	free(e);
 }
 
-void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned i = 0; i < e->n; i++) {
-		/* Plain reads of another core's counters: approximate while
-		 * running, exact after wait. Every field is a uint64_t. */
-		const uint64_t *src = (const uint64_t *)&e->w[i]->st;
-		uint64_t *dst = (uint64_t *)out;
-		for (size_t f = 0; f < sizeof(*out) / sizeof(uint64_t); f++)
-			dst[f] += src[f];
-	}
-	dp_dpdk_stats_add(e, out);
-}
+const struct dp_fe_ops dp_kernel_ops = {
+	.name = "kernel",
+	.reply_from_any_worker = true,
+	.create = kernel_create,
+	.free = kernel_free,
+	.rx = kernel_rx,
+	.tx = kernel_tx,
+	.idle = kernel_idle,
+};

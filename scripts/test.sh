@@ -40,7 +40,7 @@ PY
 
 run_build build
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	TIMEOUT_MULT=3 run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+	TIMEOUT_MULT=3 run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dexpensive_asserts=true
 
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"

@@ -516,7 +516,11 @@ static int batch_add(struct exporter *x, unsigned shard, uint64_t lsn, const str
 
 /* ---- applying a batch ---- */
 
-static size_t row_text(char *o, const struct row *r)
+static int load_items(struct exporter *x);
+
+/* One row in COPY text, in flashsale_stage's column order; without the
+ * "created" column (flashsale_orders' COPY) when !stage. */
+static size_t row_text(char *o, const struct row *r, bool stage)
 {
 	char c[40], d[40], s[40];
 	int n;
@@ -525,9 +529,10 @@ static size_t row_text(char *o, const struct row *r)
 	fmt_ts(d, sizeof(d), r->deadline_ns);
 	fmt_ts(s, sizeof(s), r->settled_ns);
 	n = snprintf(o, ROW_TEXT_MAX,
-		     "%" PRIu64 "\t%u\t%" PRIu64 "\t%" PRIu32 "\t%u\t%s\t%d\t%c\t%s\t%s\t", r->order_id,
+		     "%" PRIu64 "\t%u\t%" PRIu64 "\t%" PRIu32 "\t%u\t%s\t%d\t%s%s\t%s\t", r->order_id,
 		     r->shard, r->user_id, r->item_id, r->qty, state_name(r->state),
-		     state_rank(r->state), r->created ? 't' : 'f', r->created ? c : "\\N",
+		     state_rank(r->state), !stage ? "" : r->created ? "t\t" : "f\t",
+		     r->created ? c : "\\N",
 		     r->created ? d : "\\N");
 	if (r->has_ref)
 		n += snprintf(o + n, (size_t)(ROW_TEXT_MAX - n), "%" PRIu64 "\t", r->paid_ref);
@@ -543,15 +548,36 @@ static size_t row_text(char *o, const struct row *r)
 	return (size_t)n;
 }
 
-static int stage_copy(struct exporter *x)
+enum copy_what {
+	COPY_ALL_TO_STAGE,     /* every row into flashsale_stage (the upsert path) */
+	COPY_SETTLED_TO_STAGE, /* rows whose RESERVE came earlier */
+	COPY_NEW_TO_ORDERS,    /* new orders straight into flashsale_orders */
+};
+
+#define ORDERS_COLUMNS                                                                  \
+	"order_id,shard,user_id,item_id,qty,state,state_rank,created_at,deadline_at,"  \
+	"paid_ref,request_id,settled_at,lsn"
+
+/* COPY the batch's rows (some of them); 0, -ENOTUNIQ (a new order already
+ * in flashsale_orders), -EIO. Nothing to copy: 0 without a round trip. */
+static int stage_copy(struct exporter *x, enum copy_what what)
 {
 	size_t len = 0;
 	PGresult *r;
 	int rc = 0;
 
-	for (unsigned i = 0; i < x->nrows; i++)
-		len += row_text(x->copybuf + len, &x->rows[i]);
-	r = PQexec(x->db, "COPY flashsale_stage FROM STDIN");
+	for (unsigned i = 0; i < x->nrows; i++) {
+		const struct row *w = &x->rows[i];
+		if ((what == COPY_SETTLED_TO_STAGE && w->created) ||
+		    (what == COPY_NEW_TO_ORDERS && !w->created))
+			continue;
+		len += row_text(x->copybuf + len, w, what != COPY_NEW_TO_ORDERS);
+	}
+	if (len == 0)
+		return 0;
+	r = PQexec(x->db, what == COPY_NEW_TO_ORDERS
+				  ? "COPY flashsale_orders (" ORDERS_COLUMNS ") FROM STDIN"
+				  : "COPY flashsale_stage FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		log_pg("COPY", x->db, r);
 		PQclear(r);
@@ -561,10 +587,12 @@ static int stage_copy(struct exporter *x)
 	if (PQputCopyData(x->db, x->copybuf, (int)len) != 1 || PQputCopyEnd(x->db, NULL) != 1)
 		rc = -EIO;
 	r = PQgetResult(x->db);
-	if (rc || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		log_pg("COPY", x->db, r);
-		rc = -EIO;
+	if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		rc = state && strcmp(state, "23505") == 0 ? -ENOTUNIQ : -EIO;
 	}
+	if (rc == -EIO || (rc == -ENOTUNIQ && what != COPY_NEW_TO_ORDERS))
+		log_pg("COPY", x->db, r);
 	PQclear(r);
 	while ((r = PQgetResult(x->db)))
 		PQclear(r);
@@ -668,11 +696,33 @@ static const char UPSERT_ORDERS[] =
 	"FROM flashsale_stage s WHERE NOT s.created AND o.order_id=s.order_id "
 	"AND o.state_rank < s.state_rank;";
 
+/* Items recounted from every order (the upsert path: a batch that repeats
+ * changes the database has must not count them twice). */
+static const char ITEMS_RECOUNT[] =
+	"UPDATE flashsale_items i SET reserved=c.r,paid=c.p,available=i.total-c.r-c.p,"
+	"updated_at=now() FROM (SELECT item_id,COALESCE(sum(qty) FILTER (WHERE state="
+	"'RESERVED'),0) r,COALESCE(sum(qty) FILTER (WHERE state='PAID'),0) p FROM "
+	"flashsale_orders GROUP BY item_id) c WHERE i.item_id=c.item_id;";
+
+/* The second statement of UPSERT_ORDERS alone. */
+static const char UPDATE_SETTLED[] =
+	"UPDATE flashsale_orders o SET state=s.state,state_rank=s.state_rank,"
+	"paid_ref=COALESCE(s.paid_ref,o.paid_ref),settled_at=s.settled_at,lsn=s.lsn "
+	"FROM flashsale_stage s WHERE NOT s.created AND o.order_id=s.order_id "
+	"AND o.state_rank < s.state_rank;";
+
 /* Settled orders of the batch whose RESERVE is in neither the batch nor the
  * database: something was skipped. */
 static int check_missing(struct exporter *x)
 {
-	PGresult *r = PQexec(x->db, "SELECT s.order_id::text, s.shard, s.lsn::text FROM "
+	unsigned settled = 0;
+	PGresult *r;
+
+	for (unsigned i = 0; i < x->nrows && !settled; i++)
+		settled += !x->rows[i].created;
+	if (!settled)
+		return 0;
+	r = PQexec(x->db, "SELECT s.order_id::text, s.shard, s.lsn::text FROM "
 				    "flashsale_stage s WHERE NOT s.created AND NOT EXISTS (SELECT 1 "
 				    "FROM flashsale_orders o WHERE o.order_id = s.order_id) LIMIT 1");
 	int rc = 0;
@@ -711,25 +761,41 @@ static void register_consumer(struct exporter *x)
 		       err);
 }
 
-/* One transaction. -EIO: database trouble (new session); other: fatal. */
-static int batch_apply(struct exporter *x)
+/* One transaction. Fast path: new orders are COPYed straight into
+ * flashsale_orders (the offsets make a conflict impossible), settled ones
+ * through the stage; were a new order there already (-ENOTUNIQ: a database
+ * restored from a backup ahead of its offsets, say), the batch is redone
+ * through the stage with forward-only upserts. -EIO: database trouble (new
+ * session); other: fatal. */
+static int batch_txn(struct exporter *x, bool fast)
 {
-	size_t len = 0;
+	const char *sql = fast ? UPDATE_SETTLED : UPSERT_ORDERS;
+	size_t len = strlen(sql);
 	int rc;
 
 	if ((rc = pg_exec(x, "BEGIN", "BEGIN", PGRES_COMMAND_OK)))
 		return rc;
-	if ((rc = offsets_check(x)) || (rc = stage_copy(x)) || (rc = check_missing(x)))
+	if ((rc = offsets_check(x)))
 		goto fail;
-	if ((rc = sql_reserve(x, sizeof(UPSERT_ORDERS) + 64)))
+	if (fast)
+		rc = stage_copy(x, COPY_NEW_TO_ORDERS);
+	if (rc == 0)
+		rc = stage_copy(x, fast ? COPY_SETTLED_TO_STAGE : COPY_ALL_TO_STAGE);
+	if (rc || (rc = check_missing(x)) || (rc = sql_reserve(x, len + 64)))
 		goto fail;
-	memcpy(x->sql, UPSERT_ORDERS, sizeof(UPSERT_ORDERS) - 1);
-	len = sizeof(UPSERT_ORDERS) - 1;
-	if ((rc = sql_items_offsets(x, &len)) || (rc = sql_reserve(x, len + 16)))
+	memcpy(x->sql, sql, len);
+	if ((rc = sql_items_offsets(x, &len)) ||
+	    (rc = sql_reserve(x, len + sizeof(ITEMS_RECOUNT) + 16)))
 		goto fail;
+	if (!fast) { /* the batch may repeat changes: count from the orders */
+		memcpy(x->sql + len, ITEMS_RECOUNT, sizeof(ITEMS_RECOUNT) - 1);
+		len += sizeof(ITEMS_RECOUNT) - 1;
+	}
 	memcpy(x->sql + len, "COMMIT;", 8);
 	if ((rc = pg_exec(x, "applying a batch", x->sql, PGRES_COMMAND_OK)))
 		goto fail;
+	if (!fast && (rc = load_items(x)))
+		return rc;
 	lag_note(x, fs_now_ns());
 	memcpy(x->applied, x->pending, sizeof(x->applied));
 	for (unsigned i = 0; i < x->nitems; i++)
@@ -743,6 +809,19 @@ static int batch_apply(struct exporter *x)
 	return 0;
 fail:
 	PQclear(PQexec(x->db, "ROLLBACK"));
+	return rc;
+}
+
+static int batch_apply(struct exporter *x)
+{
+	int rc = batch_txn(x, true);
+
+	if (rc == -ENOTUNIQ) {
+		fs_log("warn", "export: a new order of this batch is already in flashsale_orders "
+		       "(the database is ahead of its offsets?): applying it with forward-only "
+		       "upserts");
+		rc = batch_txn(x, false);
+	}
 	return rc;
 }
 
@@ -818,7 +897,7 @@ static int snap_orders(struct exporter *x, sqlite3 *db, unsigned shard, uint64_t
 			rc = -EBADMSG;
 		(*count)++;
 		if (rc == 0 && x->nrows == x->batch_cap) {
-			rc = stage_copy(x);
+			rc = stage_copy(x, COPY_ALL_TO_STAGE);
 			x->nrows = 0;
 		}
 	}
@@ -826,7 +905,7 @@ static int snap_orders(struct exporter *x, sqlite3 *db, unsigned shard, uint64_t
 	if (rc == 0 && src != SQLITE_DONE)
 		rc = -EBADMSG;
 	if (rc == 0 && x->nrows)
-		rc = stage_copy(x);
+		rc = stage_copy(x, COPY_ALL_TO_STAGE);
 	x->nrows = 0;
 	return rc;
 }

@@ -4,17 +4,20 @@
 #     exporter stopped, then `flashsale-export --exit-when-idle` applies the
 #     backlog: orders/s into PostgreSQL (one COPY + upsert per batch);
 #  2. lag: the exporter tails the log while flashsale-bench makes M more
-#     durable winning BUYs; the exporter's own histogram of (DB commit time -
+#     durable winning BUYs at RATE/s (open loop; default 20,000/s: a steady
+#     stream, so that the figure is the pipeline's delay, not the time to
+#     drain a burst, which part 1 measures); the exporter's own histogram of (DB commit time -
 #     the change's decision time in the appliance, which precedes its log
 #     commit by at most one group commit) gives p50/p99.
 # PostgreSQL 15 runs in a scratch directory on a Unix socket (as nobody when
 # run as root), synchronous_commit on, fsync on.
-# usage: scripts/bench_export.sh [N] [M] [BUILD_DIR] [BATCH]
+# usage: scripts/bench_export.sh [N] [M] [BUILD_DIR] [BATCH] [RATE]
 set -euo pipefail
 N=${1:-200000}
 M=${2:-100000}
 BUILD=${3:-build}
 BATCH=${4:-50000}
+RATE=${5:-20000}
 PGBIN=/usr/lib/postgresql/15/bin
 DIR=$(mktemp -d /tmp/flashsale-export-bench.XXXXXX)
 AS=()
@@ -76,13 +79,13 @@ ROWS=$(psql -h "$DIR" -U postgres -At -c "SELECT count(*) FROM flashsale_orders"
 python3 -c "print('throughput: %d orders in %.2f s = %.0f orders/s into PostgreSQL' % ($ROWS, $T1 - $T0, $ROWS / ($T1 - $T0)))"
 grep "stopped" "$DIR/export1.log" | sed 's/^.*export: /  exporter: /'
 
-echo "== 2. lag: the exporter tails while flashsale-bench makes $M more durable winning BUYs"
+echo "== 2. lag: the exporter tails while flashsale-bench makes $M more durable winning BUYs at $RATE/s"
 "$BUILD/app/flashsale-export" --config "$DIR/app/e.ini" --db "$DB" --batch "$BATCH" \
   2>"$DIR/export2.log" &
 XPID=$!
 sleep 1
 "$BUILD/app/flashsale-bench" --config "$DIR/app/e.ini" --users "$M" --user-base $(( N + 1 )) \
-  --batch 16 --concurrency 64 --threads 2 --no-verdict 2>/dev/null \
+  --batch 16 --rate "$RATE" --threads 2 --no-verdict 2>/dev/null \
   | grep -E "^(answered|ok|throughput|OK)" || true
 sleep 3
 kill -TERM "$XPID"; wait "$XPID" || true

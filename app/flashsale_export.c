@@ -91,16 +91,16 @@
 #define EXIT_FATAL 1
 #define EXIT_USAGE 2
 
-#define BATCH_DEFAULT	    50000
-#define BATCH_MAX	    1000000
-#define READ_BUF_BYTES	    (1u << 20)	/* per shard reader */
-#define RESCAN_GRACE_NS	    (10 * FS_NS_PER_S)
-#define IDLE_SLEEP_US	    5000
-#define PROGRESS_NS	    (10 * FS_NS_PER_S)
-#define LAG_BUCKETS	    10001 /* 1 ms buckets up to 10 s, then one overflow */
-#define ROW_TEXT_MAX	    320	  /* one stage row in COPY text */
-#define ADVISORY_LOCK_KEY   "7305627031858327929" /* 'flashsale-export', hashed */
-#define CONSUMER_DEFAULT    "export"
+#define BATCH_DEFAULT	  50000
+#define BATCH_MAX	  1000000
+#define READ_BUF_BYTES	  (1u << 20) /* per shard reader */
+#define RESCAN_GRACE_NS	  (10 * FS_NS_PER_S)
+#define IDLE_SLEEP_US	  5000
+#define PROGRESS_NS	  (10 * FS_NS_PER_S)
+#define LAG_BUCKETS	  10001			/* 1 ms buckets up to 10 s, then one overflow */
+#define ROW_TEXT_MAX	  320			/* one stage row in COPY text */
+#define ADVISORY_LOCK_KEY "7305627031858327929" /* 'flashsale-export', hashed */
+#define CONSUMER_DEFAULT  "export"
 
 static volatile sig_atomic_t g_stop;
 
@@ -169,8 +169,8 @@ struct exporter {
 	unsigned nlag;
 	uint64_t batch_orders; /* RESERVEs in the batch */
 	int gap_shard;	       /* a shard whose next LSN was trimmed; -1 none */
-	char *copybuf; /* batch_cap * ROW_TEXT_MAX */
-	char *sql;     /* items + offsets statements */
+	char *copybuf;	       /* batch_cap * ROW_TEXT_MAX */
+	char *sql;	       /* items + offsets statements */
 	size_t sql_cap;
 	/* stats */
 	uint64_t changes, orders, txns, resyncs, sessions;
@@ -267,8 +267,8 @@ static void tail_seek(struct tail *t, uint64_t next_lsn)
 
 static int seg_open(struct exporter *x, struct tail *t, uint64_t seg_lsn)
 {
-	snprintf(t->path, sizeof(t->path), "%s/shard-%02u/wal-%016" PRIx64 ".log", x->dir,
-		 t->shard, seg_lsn);
+	snprintf(t->path, sizeof(t->path), "%s/shard-%02u/wal-%016" PRIx64 ".log", x->dir, t->shard,
+		 seg_lsn);
 	t->fd = open(t->path, O_RDONLY | O_CLOEXEC);
 	if (t->fd < 0)
 		return -errno;
@@ -351,9 +351,11 @@ static int tail_stalled(struct exporter *x, struct tail *t, int why)
 	if (!later) {
 		t->bad_since_ns = 0;
 		if (why == -EBADMSG && now - t->warned_ns > PROGRESS_NS) {
-			fs_log("warn", "export: shard %u: %s: offset %" PRIu64 ": invalid record at "
+			fs_log("warn",
+			       "export: shard %u: %s: offset %" PRIu64 ": invalid record at "
 			       "the end of the log (being written, or a torn tail the appliance "
-			       "cuts at restart): waiting", t->shard, t->path, t->off);
+			       "cuts at restart): waiting",
+			       t->shard, t->path, t->off);
 			t->warned_ns = now;
 		}
 		return TAIL_NONE;
@@ -362,7 +364,8 @@ static int tail_stalled(struct exporter *x, struct tail *t, int why)
 		t->bad_since_ns = now;
 	if (now - t->bad_since_ns < RESCAN_GRACE_NS)
 		return TAIL_NONE;
-	fs_log("error", "export: shard %u: %s: offset %" PRIu64 ": %s, and a later segment "
+	fs_log("error",
+	       "export: shard %u: %s: offset %" PRIu64 ": %s, and a later segment "
 	       "exists: LSN %" PRIu64 " is missing from the log (gap or corruption); stopping",
 	       t->shard, t->path, t->off, why == -EBADMSG ? "invalid record" : "no record",
 	       t->next_lsn);
@@ -385,7 +388,8 @@ static int tail_next(struct exporter *x, struct tail *t, uint64_t *lsn, struct s
 		if (rc == -ENODATA || (rc == -EBADMSG && t->len - at < WAL_RECORD_MAX)) {
 			ssize_t got = tail_fill(t);
 			if (got < 0) {
-				fs_log("error", "export: %s: read: %s", t->path, fs_strerror((int)got));
+				fs_log("error", "export: %s: read: %s", t->path,
+				       fs_strerror((int)got));
 				return (int)got;
 			}
 			if (got > 0)
@@ -406,14 +410,16 @@ static int tail_next(struct exporter *x, struct tail *t, uint64_t *lsn, struct s
 			continue;
 		}
 		if (rec.lsn != t->next_lsn) {
-			fs_log("error", "export: shard %u: %s: offset %" PRIu64 ": LSN %" PRIu64
+			fs_log("error",
+			       "export: shard %u: %s: offset %" PRIu64 ": LSN %" PRIu64
 			       ", expected %" PRIu64 ": the log is not contiguous; stopping",
 			       t->shard, t->path, t->off, rec.lsn, t->next_lsn);
 			return -EBADMSG;
 		}
 		if (rec.type != WAL_REC_CHANGE || rec.len != WAL_CHANGE_BYTES ||
 		    wal_change_decode(rec.payload, ch) < 0) {
-			fs_log("error", "export: shard %u: %s: offset %" PRIu64 ": record type %u "
+			fs_log("error",
+			       "export: shard %u: %s: offset %" PRIu64 ": record type %u "
 			       "(LSN %" PRIu64 ") is not a change this exporter knows; stopping",
 			       t->shard, t->path, t->off, rec.type, rec.lsn);
 			return -ENOTSUP;
@@ -464,10 +470,11 @@ static void batch_reset(struct exporter *x)
 }
 
 /* Fold one change into the batch and the in-memory item counts. */
-static int batch_add(struct exporter *x, unsigned shard, uint64_t lsn, const struct store_change *ch)
+static int batch_add(struct exporter *x, unsigned shard, uint64_t lsn,
+		     const struct store_change *ch)
 {
 	struct item *it = item_find(x, ch->item_id);
-	uint8_t st = ch->type == STORE_CH_PAY	 ? FS_STATE_PAID
+	uint8_t st = ch->type == STORE_CH_PAY	   ? FS_STATE_PAID
 		     : ch->type == STORE_CH_CANCEL ? FS_STATE_CANCELLED
 		     : ch->type == STORE_CH_EXPIRE ? FS_STATE_EXPIRED
 						   : FS_STATE_RESERVED;
@@ -475,30 +482,42 @@ static int batch_add(struct exporter *x, unsigned shard, uint64_t lsn, const str
 	bool fresh;
 
 	if (!it) {
-		fs_log("error", "export: shard %u LSN %" PRIu64 ": item %" PRIu32 " is not in %s; "
-		       "stopping", shard, lsn, ch->item_id, x->cfg.path);
+		fs_log("error",
+		       "export: shard %u LSN %" PRIu64 ": item %" PRIu32 " is not in %s; "
+		       "stopping",
+		       shard, lsn, ch->item_id, x->cfg.path);
 		return -EINVAL;
 	}
 	r = row_get(x, ch->order_id, &fresh);
 	if (ch->type == STORE_CH_RESERVE) {
 		if (!fresh) {
-			fs_log("error", "export: shard %u LSN %" PRIu64 ": order %" PRIu64
-			       " reserved twice; stopping", shard, lsn, ch->order_id);
+			fs_log("error",
+			       "export: shard %u LSN %" PRIu64 ": order %" PRIu64
+			       " reserved twice; stopping",
+			       shard, lsn, ch->order_id);
 			return -EBADMSG;
 		}
 		*r = (struct row){
-			.order_id = ch->order_id, .user_id = ch->user_id,
-			.request_id = ch->request_id, .created_ns = ch->time_ns,
-			.deadline_ns = ch->time_ns + it->pay_timeout_ns, .item_id = ch->item_id,
-			.qty = ch->qty, .shard = (uint8_t)shard, .state = st, .created = true,
+			.order_id = ch->order_id,
+			.user_id = ch->user_id,
+			.request_id = ch->request_id,
+			.created_ns = ch->time_ns,
+			.deadline_ns = ch->time_ns + it->pay_timeout_ns,
+			.item_id = ch->item_id,
+			.qty = ch->qty,
+			.shard = (uint8_t)shard,
+			.state = st,
+			.created = true,
 		};
 		it->available -= ch->qty;
 		it->reserved += ch->qty;
 		x->batch_orders++;
 	} else {
 		if (fresh)
-			*r = (struct row){.order_id = ch->order_id, .user_id = ch->user_id,
-					  .item_id = ch->item_id, .qty = ch->qty,
+			*r = (struct row){.order_id = ch->order_id,
+					  .user_id = ch->user_id,
+					  .item_id = ch->item_id,
+					  .qty = ch->qty,
 					  .shard = (uint8_t)shard};
 		r->state = st;
 		r->settled_ns = ch->time_ns;
@@ -534,11 +553,13 @@ static size_t row_text(char *o, const struct row *r, bool stage)
 	fmt_ts(d, sizeof(d), r->deadline_ns);
 	fmt_ts(s, sizeof(s), r->settled_ns);
 	n = snprintf(o, ROW_TEXT_MAX,
-		     "%" PRIu64 "\t%u\t%" PRIu64 "\t%" PRIu32 "\t%u\t%s\t%d\t%s%s\t%s\t", r->order_id,
-		     r->shard, r->user_id, r->item_id, r->qty, state_name(r->state),
-		     state_rank(r->state), !stage ? "" : r->created ? "t\t" : "f\t",
-		     r->created ? c : "\\N",
-		     r->created ? d : "\\N");
+		     "%" PRIu64 "\t%u\t%" PRIu64 "\t%" PRIu32 "\t%u\t%s\t%d\t%s%s\t%s\t",
+		     r->order_id, r->shard, r->user_id, r->item_id, r->qty, state_name(r->state),
+		     state_rank(r->state),
+		     !stage	  ? ""
+		     : r->created ? "t\t"
+				  : "f\t",
+		     r->created ? c : "\\N", r->created ? d : "\\N");
 	if (r->has_ref)
 		n += snprintf(o + n, (size_t)(ROW_TEXT_MAX - n), "%" PRIu64 "\t", r->paid_ref);
 	else
@@ -559,8 +580,8 @@ enum copy_what {
 	COPY_NEW_TO_ORDERS,    /* new orders straight into flashsale_orders */
 };
 
-#define ORDERS_COLUMNS                                                                  \
-	"order_id,shard,user_id,item_id,qty,state,state_rank,created_at,deadline_at,"  \
+#define ORDERS_COLUMNS                                                                \
+	"order_id,shard,user_id,item_id,qty,state,state_rank,created_at,deadline_at," \
 	"paid_ref,request_id,settled_at,lsn"
 
 /* COPY the batch's rows (some of them); 0, -ENOTUNIQ (a new order already
@@ -580,9 +601,9 @@ static int stage_copy(struct exporter *x, enum copy_what what)
 	}
 	if (len == 0)
 		return 0;
-	r = PQexec(x->db, what == COPY_NEW_TO_ORDERS
-				  ? "COPY flashsale_orders (" ORDERS_COLUMNS ") FROM STDIN"
-				  : "COPY flashsale_stage FROM STDIN");
+	r = PQexec(x->db, what == COPY_NEW_TO_ORDERS ? "COPY flashsale_orders (" ORDERS_COLUMNS
+						       ") FROM STDIN"
+						     : "COPY flashsale_stage FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
 		log_pg("COPY", x->db, r);
 		PQclear(r);
@@ -624,9 +645,11 @@ static int offsets_check(struct exporter *x)
 	PQclear(r);
 	for (unsigned s = 0; s < FS_WORKERS_MAX; s++)
 		if (seen[s] != x->applied[s]) {
-			fs_log("error", "export: shard %u: flashsale_offsets says LSN %" PRIu64
+			fs_log("error",
+			       "export: shard %u: flashsale_offsets says LSN %" PRIu64
 			       ", this exporter applied up to %" PRIu64 ": another writer is "
-			       "exporting into this database; stopping", s, seen[s], x->applied[s]);
+			       "exporting into this database; stopping",
+			       s, seen[s], x->applied[s]);
 			rc = -EEXIST;
 		}
 	return rc;
@@ -657,26 +680,29 @@ static int sql_items_offsets(struct exporter *x, size_t *len)
 		struct item *it = &x->items[i];
 		if (!it->dirty)
 			continue;
-		n += (size_t)sprintf(x->sql + n, "%s(%" PRIu32 ",%" PRIu32 ",%" PRId64 ",%" PRId64
-				     ",%" PRId64 ",%" PRId64 ")",
-				     first ? "INSERT INTO flashsale_items(item_id,activity_id,total,"
-					     "available,reserved,paid) VALUES "
-					   : ",",
-				     it->id, it->activity_id, it->total, it->available, it->reserved,
-				     it->paid);
+		n += (size_t)sprintf(
+			x->sql + n,
+			"%s(%" PRIu32 ",%" PRIu32 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+			")",
+			first ? "INSERT INTO flashsale_items(item_id,activity_id,total,"
+				"available,reserved,paid) VALUES "
+			      : ",",
+			it->id, it->activity_id, it->total, it->available, it->reserved, it->paid);
 		first = false;
 	}
 	if (!first)
-		n += (size_t)sprintf(x->sql + n,
-				     " ON CONFLICT (item_id) DO UPDATE SET activity_id=EXCLUDED."
-				     "activity_id,total=EXCLUDED.total,available=EXCLUDED.available,"
-				     "reserved=EXCLUDED.reserved,paid=EXCLUDED.paid,updated_at=now();");
+		n += (size_t)sprintf(
+			x->sql + n,
+			" ON CONFLICT (item_id) DO UPDATE SET activity_id=EXCLUDED."
+			"activity_id,total=EXCLUDED.total,available=EXCLUDED.available,"
+			"reserved=EXCLUDED.reserved,paid=EXCLUDED.paid,updated_at=now();");
 	first = true;
 	for (unsigned s = 0; s < x->nshards; s++) {
 		if (x->pending[s] == x->applied[s])
 			continue;
 		n += (size_t)sprintf(x->sql + n, "%s(%u,%" PRIu64 ")",
-				     first ? "INSERT INTO flashsale_offsets(shard,lsn) VALUES " : ",",
+				     first ? "INSERT INTO flashsale_offsets(shard,lsn) VALUES "
+					   : ",",
 				     s, x->pending[s]);
 		first = false;
 	}
@@ -728,15 +754,16 @@ static int check_missing(struct exporter *x)
 	if (!settled)
 		return 0;
 	r = PQexec(x->db, "SELECT s.order_id::text, s.shard, s.lsn::text FROM "
-				    "flashsale_stage s WHERE NOT s.created AND NOT EXISTS (SELECT 1 "
-				    "FROM flashsale_orders o WHERE o.order_id = s.order_id) LIMIT 1");
+			  "flashsale_stage s WHERE NOT s.created AND NOT EXISTS (SELECT 1 "
+			  "FROM flashsale_orders o WHERE o.order_id = s.order_id) LIMIT 1");
 	int rc = 0;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		log_pg("checking settled orders", x->db, r);
 		rc = -EIO;
 	} else if (PQntuples(r) > 0) {
-		fs_log("error", "export: shard %s LSN %s settles order %s, which is not in "
+		fs_log("error",
+		       "export: shard %s LSN %s settles order %s, which is not in "
 		       "flashsale_orders (its RESERVE was never applied); stopping",
 		       PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 0));
 		rc = -EBADMSG;
@@ -762,7 +789,8 @@ static void register_consumer(struct exporter *x)
 	char err[512];
 
 	if (retain_consumer_write(x->dir, x->name, x->nshards, x->applied, err, sizeof(err)) < 0)
-		fs_log("warn", "export: consumer file: %s (the appliance may trim what we still need)",
+		fs_log("warn",
+		       "export: consumer file: %s (the appliance may trim what we still need)",
 		       err);
 }
 
@@ -822,7 +850,8 @@ static int batch_apply(struct exporter *x)
 	int rc = batch_txn(x, true);
 
 	if (rc == -ENOTUNIQ) {
-		fs_log("warn", "export: a new order of this batch is already in flashsale_orders "
+		fs_log("warn",
+		       "export: a new order of this batch is already in flashsale_orders "
 		       "(the database is ahead of its offsets?): applying it with forward-only "
 		       "upserts");
 		rc = batch_txn(x, false);
@@ -851,8 +880,10 @@ static int snap_items(struct exporter *x, sqlite3 *db, unsigned shard)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT item_id, total, available, reserved, paid FROM items "
-				   "WHERE shard = ?", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+			       "SELECT item_id, total, available, reserved, paid FROM items "
+			       "WHERE shard = ?",
+			       -1, &st, NULL) != SQLITE_OK)
 		return -EBADMSG;
 	sqlite3_bind_int(st, 1, (int)shard);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -876,8 +907,9 @@ static int snap_orders(struct exporter *x, sqlite3 *db, unsigned shard, uint64_t
 	sqlite3_stmt *st;
 	int rc = 0, src;
 
-	if (sqlite3_prepare_v2(db, "SELECT order_id, user_id, item_id, qty, state, deadline_ns, "
-				   "request_id, created_ns FROM orders WHERE shard = ?",
+	if (sqlite3_prepare_v2(db,
+			       "SELECT order_id, user_id, item_id, qty, state, deadline_ns, "
+			       "request_id, created_ns FROM orders WHERE shard = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -EBADMSG;
 	sqlite3_bind_int(st, 1, (int)shard);
@@ -939,16 +971,18 @@ static int resync(struct exporter *x, unsigned shard)
 	sqlite3 *db;
 	int rc;
 
-	fs_log("warn", "export: shard %u: LSN %" PRIu64 " is no longer in the log (trimmed past "
-	       "this consumer): resyncing the shard from %s/snapshot.db", shard,
-	       x->applied[shard] + 1, x->dir);
+	fs_log("warn",
+	       "export: shard %u: LSN %" PRIu64 " is no longer in the log (trimmed past "
+	       "this consumer): resyncing the shard from %s/snapshot.db",
+	       shard, x->applied[shard] + 1, x->dir);
 	if ((rc = snap_open(x, &db)))
 		return rc == -EIO ? -EBADMSG : rc;
 	rc = snap_shard_lsn(db, shard, &lsn);
 	if (rc == 0 && lsn < x->applied[shard]) {
-		fs_log("error", "export: shard %u: snapshot.db is at LSN %" PRIu64 ", behind what is "
-		       "applied (%" PRIu64 "), and the log has a gap: stopping", shard, lsn,
-		       x->applied[shard]);
+		fs_log("error",
+		       "export: shard %u: snapshot.db is at LSN %" PRIu64 ", behind what is "
+		       "applied (%" PRIu64 "), and the log has a gap: stopping",
+		       shard, lsn, x->applied[shard]);
 		rc = -EBADMSG;
 	}
 	if (rc == 0 && (rc = pg_exec(x, "BEGIN", "BEGIN", PGRES_COMMAND_OK)) == 0) {
@@ -981,8 +1015,10 @@ static int resync(struct exporter *x, unsigned shard)
 	tail_seek(&x->tails[shard], lsn + 1);
 	x->resyncs++;
 	register_consumer(x);
-	fs_log("warn", "export: shard %u: resynced %" PRIu64 " orders from snapshot.db; "
-	       "continuing at LSN %" PRIu64, shard, count, lsn + 1);
+	fs_log("warn",
+	       "export: shard %u: resynced %" PRIu64 " orders from snapshot.db; "
+	       "continuing at LSN %" PRIu64,
+	       shard, count, lsn + 1);
 	return 0;
 }
 
@@ -1076,7 +1112,8 @@ static int session_start(struct exporter *x)
 	locked = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
 	if (!locked) {
-		fs_log("warn", "export: another flashsale-export holds this database's lock: waiting");
+		fs_log("warn",
+		       "export: another flashsale-export holds this database's lock: waiting");
 		return -EAGAIN;
 	}
 	if ((rc = pg_exec(x, "creating the schema", EXPORT_SCHEMA_SQL, PGRES_COMMAND_OK)) ||
@@ -1089,9 +1126,12 @@ static int session_start(struct exporter *x)
 		tail_seek(&x->tails[s], x->applied[s] + 1);
 	register_consumer(x);
 	x->sessions++;
-	fs_log("info", "export: session %" PRIu64 ": connected; resuming at LSN %" PRIu64
-	       " of shard 0%s", x->sessions, x->applied[0] + 1, x->nshards > 1 ? " (and the others "
-	       "at their offsets)" : "");
+	fs_log("info",
+	       "export: session %" PRIu64 ": connected; resuming at LSN %" PRIu64 " of shard 0%s",
+	       x->sessions, x->applied[0] + 1,
+	       x->nshards > 1 ? " (and the others "
+				"at their offsets)"
+			      : "");
 	return 0;
 }
 
@@ -1129,10 +1169,11 @@ static void progress(struct exporter *x, bool force)
 	for (unsigned s = 0; s < x->nshards && n < sizeof(lsns) - 24; s++)
 		n += (size_t)snprintf(lsns + n, sizeof(lsns) - n, "%s%" PRIu64, s ? "," : "",
 				      x->applied[s]);
-	fs_log("info", "export: %.0f changes/s, %.0f orders/s; applied LSNs %s; lag p50 %.0f ms "
-	       "p99 %.0f ms (last %" PRId64 " ms)", (double)x->progress_changes / dt,
-	       (double)x->progress_orders / dt, lsns, lag_pct(x->lag_hist, 0.50),
-	       lag_pct(x->lag_hist, 0.99), x->last_lag_ms);
+	fs_log("info",
+	       "export: %.0f changes/s, %.0f orders/s; applied LSNs %s; lag p50 %.0f ms "
+	       "p99 %.0f ms (last %" PRId64 " ms)",
+	       (double)x->progress_changes / dt, (double)x->progress_orders / dt, lsns,
+	       lag_pct(x->lag_hist, 0.50), lag_pct(x->lag_hist, 0.99), x->last_lag_ms);
 	memset(x->lag_hist, 0, sizeof(x->lag_hist));
 	x->progress_changes = x->progress_orders = 0;
 	x->last_progress_ns = now;
@@ -1148,7 +1189,8 @@ static int gather(struct exporter *x)
 	x->gap_shard = -1;
 	for (unsigned s = 0; s < x->nshards; s++) {
 		struct tail *t = &x->tails[s];
-		unsigned quota = x->batch_cap / x->nshards + (s == 0 ? x->batch_cap % x->nshards : 0);
+		unsigned quota =
+			x->batch_cap / x->nshards + (s == 0 ? x->batch_cap % x->nshards : 0);
 		for (unsigned k = 0; k < quota; k++) {
 			struct store_change ch = {0};
 			uint64_t lsn = 0;
@@ -1197,7 +1239,7 @@ static int run(struct exporter *x)
 		}
 		if (rc == -EIO) {
 			fs_log("warn", "export: database trouble: reconnecting and resuming from "
-			       "flashsale_offsets");
+				       "flashsale_offsets");
 			session_end(x);
 			continue;
 		}
@@ -1231,8 +1273,11 @@ static int setup(struct exporter *x)
 		const struct cfg_item *ci = &x->cfg.items[i];
 		const struct cfg_activity *a = &x->cfg.activities[ci->activity_index];
 		x->items[i] = (struct item){
-			.id = ci->id, .activity_id = ci->activity_id, .total = ci->total,
-			.available = ci->total, .pay_timeout_ns = (int64_t)a->pay_timeout_s * FS_NS_PER_S,
+			.id = ci->id,
+			.activity_id = ci->activity_id,
+			.total = ci->total,
+			.available = ci->total,
+			.pay_timeout_ns = (int64_t)a->pay_timeout_s * FS_NS_PER_S,
 		};
 	}
 	qsort(x->items, x->nitems, sizeof(*x->items), cmp_item);
@@ -1291,9 +1336,12 @@ static void usage(FILE *f)
 static int parse_args(struct exporter *x, int argc, char **argv, const char **config)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
-		{"name", required_argument, NULL, 'n'},	  {"batch", required_argument, NULL, 'b'},
-		{"exit-when-idle", no_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+		{"config", required_argument, NULL, 'c'},
+		{"db", required_argument, NULL, 'd'},
+		{"name", required_argument, NULL, 'n'},
+		{"batch", required_argument, NULL, 'b'},
+		{"exit-when-idle", no_argument, NULL, 'i'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -1354,8 +1402,8 @@ int main(int argc, char **argv)
 		return EXIT_FATAL;
 	}
 	x.start_ns = x.last_progress_ns = fs_mono_ns();
-	fs_log("info", "export: %s (%u shards) -> PostgreSQL as consumer %s, batches of %u",
-	       x.dir, x.nshards, x.name, x.batch_cap);
+	fs_log("info", "export: %s (%u shards) -> PostgreSQL as consumer %s, batches of %u", x.dir,
+	       x.nshards, x.name, x.batch_cap);
 	rc = run(&x);
 	progress(&x, true);
 	fs_log(rc ? "error" : "info",

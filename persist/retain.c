@@ -165,8 +165,8 @@ static int fsync_path(const char *path, int flags)
 	return rc;
 }
 
-int retain_consumer_write(const char *dir, const char *name, unsigned nshards,
-			  const uint64_t lsn[], char *err, size_t errlen)
+int retain_consumer_write(const char *dir, const char *name, unsigned nshards, const uint64_t lsn[],
+			  char *err, size_t errlen)
 {
 	char cdir[FS_PATH_MAX], tmp[FS_PATH_MAX], path[FS_PATH_MAX];
 	char buf[64 + FS_WORKERS_MAX * 48];
@@ -217,8 +217,7 @@ int retain_consumer_write(const char *dir, const char *name, unsigned nshards,
 	return rc;
 }
 
-int retain_consumer_parse(const char *text, struct retain_consumer *out, char *err,
-			  size_t errlen)
+int retain_consumer_parse(const char *text, struct retain_consumer *out, char *err, size_t errlen)
 {
 	const char *p = text;
 	unsigned line = 0;
@@ -267,8 +266,8 @@ int retain_consumer_parse(const char *text, struct retain_consumer *out, char *e
 	return 0;
 }
 
-int retain_consumer_read(const char *dir, const char *name, struct retain_consumer *out,
-			 char *err, size_t errlen)
+int retain_consumer_read(const char *dir, const char *name, struct retain_consumer *out, char *err,
+			 size_t errlen)
 {
 	char path[FS_PATH_MAX], buf[64 + FS_WORKERS_MAX * 48 + 512], why[160];
 	ssize_t n;
@@ -302,8 +301,8 @@ int retain_consumer_read(const char *dir, const char *name, struct retain_consum
 	return rc;
 }
 
-int retain_consumers_load(const char *dir, struct retain_consumer out[], unsigned cap,
-			  unsigned *n, char *err, size_t errlen)
+int retain_consumers_load(const char *dir, struct retain_consumer out[], unsigned cap, unsigned *n,
+			  char *err, size_t errlen)
 {
 	char cdir[FS_PATH_MAX];
 	struct dirent *de;
@@ -343,8 +342,7 @@ static int cmp_seg(const void *a, const void *b)
 	return x->first_lsn < y->first_lsn ? -1 : x->first_lsn > y->first_lsn;
 }
 
-int retain_list_segments(const char *dir, unsigned shard, struct retain_seg **segs,
-			 unsigned *nseg)
+int retain_list_segments(const char *dir, unsigned shard, struct retain_seg **segs, unsigned *nseg)
 {
 	char sdir[FS_PATH_MAX], path[FS_PATH_MAX + 32];
 	struct retain_seg *v = NULL;
@@ -365,7 +363,8 @@ int retain_list_segments(const char *dir, unsigned shard, struct retain_seg **se
 		struct stat st;
 		char tail[8];
 
-		if (strlen(de->d_name) != 24 || sscanf(de->d_name, "wal-%16llx%7s", &lsn, tail) != 2 ||
+		if (strlen(de->d_name) != 24 ||
+		    sscanf(de->d_name, "wal-%16llx%7s", &lsn, tail) != 2 ||
 		    strcmp(tail, ".log") != 0 || lsn == 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", sdir, de->d_name);

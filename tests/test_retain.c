@@ -22,7 +22,10 @@
 
 /* Segments [1,100) [100,200) [200,300) [300,...) of 1000 bytes each. */
 static const struct retain_seg SEGS[] = {
-	{1, 1000}, {100, 1000}, {200, 1000}, {300, 1000},
+	{1, 1000},
+	{100, 1000},
+	{200, 1000},
+	{300, 1000},
 };
 #define NSEG ((unsigned)(sizeof(SEGS) / sizeof(SEGS[0])))
 
@@ -152,9 +155,10 @@ static void test_retain_consumer_parse_invalid(void **state)
 	assert_int_equal(
 		retain_consumer_parse("flashsale-consumer 1\nshard 1 5 x\n", &c, err, sizeof(err)),
 		-EBADMSG);
-	assert_int_equal(retain_consumer_parse("flashsale-consumer 1\n# c\n\nshard 1 18446744073709551615\n",
-					       &c, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		retain_consumer_parse("flashsale-consumer 1\n# c\n\nshard 1 18446744073709551615\n",
+				      &c, err, sizeof(err)),
+		0);
 	assert_int_equal(c.nshards, 2);
 	assert_int_equal(c.lsn[0], 0);
 	assert_true(c.lsn[1] == UINT64_MAX);

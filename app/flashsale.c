@@ -225,8 +225,9 @@ static const struct command commands[] = {
 	 BIT(OPT_DATA) | BIT(OPT_AFTER), run_feed,
 	 "  feed --data DIR --after SHARD:SEQ[,SHARD:SEQ...] [--shard N] [--limit N]\n"
 	 "      Print the change feed read from DIR's logs (read-only; safe on a live\n"
-	 "      appliance): one JSON line per reserve/pay/cancel/expire with seq = the\n"
-	 "      shard's LSN > SEQ (shards not named start at 0), shard by shard, in order.\n"
+	 "      appliance): one JSON line per reserve/pay/cancel/expire (and admin\n"
+	 "      STOCK/WINDOW change) with seq = the shard's LSN > SEQ (shards not named\n"
+	 "      start at 0), shard by shard, in order.\n"
 	 "      Exit 4 when SEQ is older than the log keeps: resync from snapshot.db.\n"
 	 "      e.g. flashsale feed --data var/flashsale --after 0:1200 --shard 0 --limit 100\n"},
 	{"audit", 0, BIT(OPT_DATA), 0, run_audit,

@@ -6,11 +6,13 @@ clean under a concurrent BUY storm, and answers a retried request_id with
 its first answer (also after a restart). Loopback only, bounded counts."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -209,6 +211,32 @@ class Admin(unittest.TestCase):
         events = [json.loads(line) for line in out.stdout.splitlines()]
         self.assertTrue(any(e["event"] == "STOCK" and e["request_id"] == 34 and e["total"] == 8
                             for e in events), out.stdout)
+
+    def test_storage_lost_refuses_changes(self):
+        """Once a shard's log has failed, an admin change is 503 (never an OK
+        the log did not take); reads still answer."""
+        d = admin_daemon()
+        d.start()
+        c = d.client()
+        for item in (1001, 1002):  # room for the BUYs that probe the shards
+            self.assertEqual(call(d, "POST", "/stock", {"request_id": 40 + item, "item_id": item,
+                                                        "delta": 5000})[0], 200)
+        shutil.rmtree(os.path.join(d.tmp, "data"))
+        unavailable, user, end = set(), 100, time.monotonic() + 10
+        while unavailable != {1001, 1002} and time.monotonic() < end:
+            for item in (1001, 1002):
+                user += 1
+                if buy(c, user, 1, item).status == ST["UNAVAILABLE"]:
+                    unavailable.add(item)
+            time.sleep(0.01)
+        self.assertEqual(unavailable, {1001, 1002}, d.output())
+        for item in (1001, 1002):
+            st, a = call(d, "POST", "/stock", {"request_id": 50 + item, "item_id": item, "delta": 1})
+            self.assertEqual(st, 503, a)
+        self.assertEqual(call(d, "POST", "/close", {"request_id": 60, "activity_id": 1})[0], 503)
+        self.assertEqual(items(d)[1001]["total"], 5010)
+        c.close()
+        self.assertNotEqual(d.stop(check=False), 0)
 
     def test_cli(self):
         """flashsale admin: the key from the environment or a file, never an option."""

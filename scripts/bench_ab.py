@@ -45,7 +45,7 @@ def free_port():
 
 
 def needs_init(build):
-    """Builds with a data-directory manifest start a new appliance with --init."""
+    """Builds with a data-directory manifest start a new appliance with --init (and run)."""
     p = subprocess.run([os.path.join(build, "app", "flashsaled"), "--help"], capture_output=True, text=True)
     return "--init" in p.stdout + p.stderr
 
@@ -88,12 +88,10 @@ max_per_order = 1
 class Daemon:
     def __init__(self, build, config, log, prefix=()):
         exe = os.path.join(build, "app", "flashsaled")
-        if needs_init(build):
-            subprocess.run(list(prefix) + [exe, "--config", config, "--init"], check=True,
-                           capture_output=True, timeout=120)
+        init = ["--init"] if needs_init(build) else []  # a new appliance each time
         self.logf = open(log, "w")
         self.log = log
-        self.proc = subprocess.Popen(list(prefix) + [exe, "--config", config], stdout=self.logf,
+        self.proc = subprocess.Popen(list(prefix) + [exe, "--config", config] + init, stdout=self.logf,
                                      stderr=self.logf)
         end = time.monotonic() + 90
         while time.monotonic() < end:

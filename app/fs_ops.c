@@ -148,6 +148,7 @@ struct ops_counters {
 struct fs_ops {
 	const struct cfg *cfg;
 	int lfd, evfd;
+	int64_t opened_ns; /* snapshot age counts from here until the first */
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop, ready, attached;
@@ -514,7 +515,7 @@ static size_t render_metrics(struct fs_ops *o)
 	family(&b, "snapshot_age_seconds", "gauge",
 	       "seconds since the last snapshot was written (since start when none yet)");
 	put(&b, "flashsale_snapshot_age_seconds %.3f\n",
-	    s.snapshot_last_ok_ns ? (double)(now - s.snapshot_last_ok_ns) / 1e9 : 0.0);
+	    (double)(now - (s.snapshot_last_ok_ns ? s.snapshot_last_ok_ns : o->opened_ns)) / 1e9);
 	family(&b, "snapshot_duration_seconds", "gauge", "how long the last snapshot took");
 	put(&b, "flashsale_snapshot_duration_seconds %.6f\n",
 	    (double)s.snapshot_last_duration_ns / 1e9);
@@ -1130,6 +1131,7 @@ int fs_ops_open(const struct cfg *cfg, struct fs_ops **out)
 		return -ENOMEM;
 	o->cfg = cfg;
 	o->lfd = o->evfd = -1;
+	o->opened_ns = fs_mono_ns();
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -1160,9 +1160,24 @@ int fs_ops_open(const struct cfg *cfg, struct fs_ops **out)
 	o->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	o->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (o->evfd < 0 || o->lfd < 0 ||
-	    setsockopt(o->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(o->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(o->lfd, 512) < 0) {
+	    setsockopt(o->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
 		rc = -errno;
+		goto fail;
+	}
+	rc = bind(o->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno : 0;
+	if (rc == -EADDRNOTAVAIL && cfg->mode == CFG_MODE_DPDK) {
+		/* The appliance's own address lives on the exception-path TAP,
+		 * which the engine creates after recovery: bind it ahead. */
+		fs_log("info", "[admin] address %s is not up yet (the exception-path interface "
+			       "comes up with the engine): listening for it",
+		       cfg->admin_address_str);
+		rc = setsockopt(o->lfd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) < 0 ||
+				     bind(o->lfd, (struct sockaddr *)&a, sizeof(a)) < 0
+			     ? -errno
+			     : 0;
+	}
+	if (rc < 0 || listen(o->lfd, 512) < 0) {
+		rc = rc < 0 ? rc : -errno;
 		goto fail;
 	}
 	sigemptyset(&block);

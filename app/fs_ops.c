@@ -76,7 +76,7 @@
 #define OPS_TARGET_MAX	      256u
 #define OPS_HEADERS_MAX	      64u
 #define OPS_SMALL_OUT	      2048u
-#define OPS_BIG_BUFS	      16u
+#define OPS_BIG_BUFS	      4u
 #define OPS_ADMIN_OUT_MAX     65536u
 #define OPS_HEADER_TIMEOUT_MS 5000
 #define OPS_IDLE_TIMEOUT_MS   30000
@@ -1137,9 +1137,11 @@ int fs_ops_open(const struct cfg *cfg, struct fs_ops **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&o->job_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	/* Sized for the config: about 40 lines per shard, 4 per item, the rest
-	 * fixed; render_metrics refuses (500) rather than truncates. */
-	o->render_cap = 64 * 1024 + (size_t)cfg->workers * 8 * 1024 + (size_t)cfg->n_items * 512;
+	/* Sized for the config: about 20 lines per shard, 4 per item (at most
+	 * 64 bytes each), the rest fixed; render_metrics refuses (500) rather
+	 * than truncates. OPS_BIG_BUFS + 1 of these: 0.4 MiB for a few items,
+	 * 84 MiB at FS_ITEMS_MAX. */
+	o->render_cap = 64 * 1024 + (size_t)cfg->workers * 4 * 1024 + (size_t)cfg->n_items * 256;
 	if (o->render_cap < OPS_ADMIN_OUT_MAX)
 		o->render_cap = OPS_ADMIN_OUT_MAX;
 	o->big_cap = o->render_cap + OPS_RESP_HEAD_MAX;

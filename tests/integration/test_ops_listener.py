@@ -8,11 +8,13 @@ import math
 import os
 import re
 import socket
+import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fsp import Daemon, ST, buy_token, free_tcp_port, main  # noqa: E402
+from fsp import DAEMON, Daemon, ST, buy_token, free_tcp_port, main, make_config, scratch_dir  # noqa: E402
 
 KEY = "5a" * 32
 
@@ -162,8 +164,7 @@ class OpsListener(unittest.TestCase):
                 fams = parse_metrics(body)
                 if value(fams, "flashsale_item_reserved", item=1001) == 1:
                     break
-                d.proc.poll()
-                __import__("time").sleep(0.1)
+                time.sleep(0.1)
             self.assertTrue(hdr["Content-Type"].startswith("text/plain; version=0.0.4"))
             self.assertEqual(fams["flashsale_requests_total"]["type"], "counter")
             self.assertEqual(value(fams, "flashsale_requests_total", protocol="fsp", status="OK"), 1)
@@ -255,6 +256,46 @@ class OpsListener(unittest.TestCase):
                                     b"Content-Length: 2\r\n\r\n"), 400)
             self.assertEqual(status(b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n\r\n"), 414)
             self.assertEqual(get(port, "/healthz")[0], 200)  # still serving
+
+    def test_readyz_storage_fault(self):
+        port = free_tcp_port()
+        d = Daemon(admin_port=port, workers=1)
+        d.start(env=dict(os.environ, FLASHSALE_TEST_FAULT="write-eio:0"))
+        try:
+            c = d.client()
+            r = c.one("BUY", user=1, rid=1, item=1001, qty=1, token=buy_token(1, 1))
+            c.close()
+            self.assertEqual(r.status, ST["UNAVAILABLE"])
+            st, body, _ = get(port, "/readyz")
+            self.assertEqual(st, 503)
+            self.assertIn("storage fault", body)
+            self.assertEqual(get(port, "/healthz")[0], 200)  # alive, not ready
+            fams = parse_metrics(get(port, "/metrics")[1])
+            self.assertEqual(value(fams, "flashsale_shard_unavailable", shard="0"), 1)
+            self.assertEqual(value(fams, "flashsale_ready"), 1)  # launched; /readyz adds the fault
+        finally:
+            self.assertEqual(d.stop(check=False), 3)
+
+    def test_config_keys(self):
+        tmp = scratch_dir("fs-admin-cfg-")
+        good = make_config(tmp, 7700)
+        text = open(good).read()
+        for old, new, needle in [
+                ("\nport = 0", "\nport = 70000", "[admin] port"),
+                ("\nport = 0", "\naddress = 10.0.0.300\nport = 1", "[admin] address"),
+        ]:
+            self.assertIn(old, text)
+            bad = os.path.join(tmp, "bad.ini")
+            with open(bad, "w") as f:
+                f.write(text.replace(old, new, 1))
+            p = subprocess.run([DAEMON, "--config", bad, "--check"], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertRegex(p.stderr, r"bad\.ini:\d+: \[admin\] (port|address)")
+            self.assertIn(needle, p.stderr)
+        # [admin] port = 0: no listener at all
+        p = subprocess.run([DAEMON, "--config", good, "--check"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("operations listener off", p.stderr)
 
 
 if __name__ == "__main__":

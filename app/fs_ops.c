@@ -479,13 +479,40 @@ static void render_ops(struct out *b, const struct fs_ops *o)
 		   o->n.admin_denied);
 }
 
+/* ---- readiness ---- */
+
+/* NULL when ready, else why not. */
+static const char *not_ready(struct fs_ops *o, char *buf, size_t len)
+{
+	int failed = 0;
+
+	if (!atomic_load(&o->ready))
+		return atomic_load(&o->attached) ? "not ready: starting or stopping\n"
+						 : "not ready: recovering\n";
+	pthread_mutex_lock(&o->mu);
+	failed = o->sample.storage_failed;
+	for (unsigned i = 0; !failed && i < o->view.n_shards; i++) {
+		struct wal_position p = {0};
+		if (o->view.wal[i])
+			wal_position(o->view.wal[i], &p);
+		failed = p.failed;
+	}
+	pthread_mutex_unlock(&o->mu);
+	if (failed == 0)
+		return NULL;
+	snprintf(buf, len, "not ready: storage fault (%s): shards answer UNAVAILABLE\n",
+		 fs_strerror(failed));
+	return buf;
+}
+
 /* /metrics into o->render; its length, or 0 if it did not fit. */
 static size_t render_metrics(struct fs_ops *o)
 {
 	struct out b = {.p = o->render, .cap = o->render_cap};
 	struct fs_ops_sample s;
 	int64_t now = fs_mono_ns();
-	bool attached;
+	char why[160];
+	bool attached, ready = not_ready(o, why, sizeof(why)) == NULL;
 
 	pthread_mutex_lock(&o->mu);
 	attached = atomic_load(&o->attached);
@@ -496,7 +523,7 @@ static size_t render_metrics(struct fs_ops *o)
 	}
 	put(&b, "# HELP flashsale_up 1 while the daemon runs\n# TYPE flashsale_up gauge\n"
 		"flashsale_up 1\n");
-	metric_u64(&b, "ready", "gauge", "1 when /readyz answers 200", atomic_load(&o->ready));
+	metric_u64(&b, "ready", "gauge", "1 when /readyz answers 200", ready);
 	metric_u64(&b, "workers", "gauge", "worker lcores (= shards)", o->cfg->workers);
 	if (attached) {
 		struct dp_stats st;
@@ -540,32 +567,6 @@ static size_t render_items_json(struct fs_ops *o)
 	}
 	put(&b, "]\n");
 	return b.overflow ? 0 : b.n;
-}
-
-/* ---- readiness ---- */
-
-/* NULL when ready, else why not. */
-static const char *not_ready(struct fs_ops *o, char *buf, size_t len)
-{
-	int failed = 0;
-
-	if (!atomic_load(&o->ready))
-		return atomic_load(&o->attached) ? "not ready: starting or stopping\n"
-						 : "not ready: recovering\n";
-	pthread_mutex_lock(&o->mu);
-	failed = o->sample.storage_failed;
-	for (unsigned i = 0; !failed && i < o->view.n_shards; i++) {
-		struct wal_position p = {0};
-		if (o->view.wal[i])
-			wal_position(o->view.wal[i], &p);
-		failed = p.failed;
-	}
-	pthread_mutex_unlock(&o->mu);
-	if (failed == 0)
-		return NULL;
-	snprintf(buf, len, "not ready: storage fault (%s): shards answer UNAVAILABLE\n",
-		 fs_strerror(failed));
-	return buf;
 }
 
 /* ---- requests ---- */

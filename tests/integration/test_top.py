@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fsp import BENCH, CLI, Daemon, free_tcp_port, main  # noqa: E402
+from fsp import BENCH, CLI, Daemon, ST, buy_token, free_tcp_port, main  # noqa: E402
 from test_ops_listener import KEY  # noqa: E402
 
 TMUX = shutil.which("tmux")
@@ -87,6 +87,26 @@ class Top(unittest.TestCase):
             self.assertIn("ALERT: cannot read /metrics", s)
         finally:
             t.close()
+
+    def test_alert_when_a_shard_is_unavailable(self):
+        port = free_tcp_port()
+        d = Daemon(admin_port=port, workers=1)
+        d.start(env=dict(os.environ, FLASHSALE_TEST_FAULT="write-eio:0"))
+        try:
+            c = d.client()
+            self.assertEqual(c.one("BUY", user=1, rid=1, item=1001, qty=1,
+                                   token=buy_token(1, 1)).status, ST["UNAVAILABLE"])
+            c.close()
+            p = subprocess.run([CLI, "top", "--admin", "127.0.0.1:%d" % port, "--iterations", "2",
+                                "--interval-ms", "200"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            last = p.stdout.split("\033[H\033[2J")[-1]
+            self.assertIn("ALERT:", last)
+            self.assertIn("shard 0 UNAVAILABLE", last)
+            self.assertIn("storage fault", last)
+            self.assertIn("not ready", last)
+        finally:
+            self.assertEqual(d.stop(check=False), 3)
 
     def test_help(self):
         p = subprocess.run([CLI, "top", "--help"], capture_output=True, text=True)

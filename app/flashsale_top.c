@@ -386,7 +386,8 @@ static void draw(const char *target, const struct fetch *cur, const struct fetch
 		an += (size_t)snprintf(alerts + an, sizeof(alerts) - an, " not ready (/readyz);");
 	if (cur->truncated && an < sizeof(alerts))
 		an += (size_t)snprintf(alerts + an, sizeof(alerts) - an,
-				       " more than %u samples: the rest not shown;", TOP_SAMPLES_MAX);
+				       " more than %u samples: the rest not shown;",
+				       TOP_SAMPLES_MAX);
 	if (an)
 		printf("\n\033[1;31mALERT:%s\033[0m\n", alerts);
 	else
@@ -422,7 +423,8 @@ int flashsale_top_main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8081),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(8081),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	const char *config = NULL, *admin = NULL;
 	long interval_ms = 1000, iterations = 0;
@@ -473,7 +475,8 @@ int flashsale_top_main(int argc, char **argv)
 			return 2;
 		}
 		if (cfg.admin_port == 0) {
-			fprintf(stderr, "flashsale top: %s: [admin] port = 0: no operations listener\n",
+			fprintf(stderr,
+				"flashsale top: %s: [admin] port = 0: no operations listener\n",
 				config);
 			cfg_free(&cfg);
 			return 2;

@@ -6,8 +6,8 @@
 
 #include <stdio.h>
 
-size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *path,
-		       const char *body, size_t len, char *out, size_t outlen, int *status)
+size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *path, const char *body,
+		       size_t len, char *out, size_t outlen, int *status)
 {
 	int n;
 

@@ -19,7 +19,7 @@ struct fs_admin;
  * after "/admin" (e.g. "/items"); body/len the JSON body (may be empty).
  * Writes a JSON answer into out (at most outlen bytes) and returns its
  * length; *status gets the HTTP status. Runs on the control-plane thread. */
-size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *path,
-		       const char *body, size_t len, char *out, size_t outlen, int *status);
+size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *path, const char *body,
+		       size_t len, char *out, size_t outlen, int *status);
 
 #endif

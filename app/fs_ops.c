@@ -105,11 +105,11 @@ struct ops_req {
 
 struct ops_conn {
 	int fd;
-	uint8_t state;		/* enum conn_state */
-	bool close_after;	/* close once out is sent */
-	bool submitted;		/* C_ADMIN: the job slot holds our request */
-	int big;		/* index of the big buffer held, or -1 */
-	uint32_t gen;		/* bumped at every accept: matches admin answers */
+	uint8_t state;	  /* enum conn_state */
+	bool close_after; /* close once out is sent */
+	bool submitted;	  /* C_ADMIN: the job slot holds our request */
+	int big;	  /* index of the big buffer held, or -1 */
+	uint32_t gen;	  /* bumped at every accept: matches admin answers */
 	char peer[INET_ADDRSTRLEN];
 	int64_t deadline_ns;	/* header, idle, write timeout by state */
 	int64_t started_ns;	/* first byte of the current request; 0: idle */
@@ -242,8 +242,7 @@ static void respond(struct fs_ops *o, struct ops_conn *c, int code, const char *
 	int hn;
 	size_t total;
 
-	if (code >= 400 && code != 401 && code != 403 && code != 404 && code != 405 &&
-	    code != 503)
+	if (code >= 400 && code != 401 && code != 403 && code != 404 && code != 405 && code != 503)
 		c->close_after = true; /* a malformed request: the stream may be out of step */
 	hn = snprintf(head, sizeof(head),
 		      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -329,8 +328,9 @@ static void metric_u64(struct out *b, const char *name, const char *type, const 
 
 static void render_front_end(struct out *b, const struct cfg *cfg, const struct dp_stats *s)
 {
-	static const char *const mal_kind[6] = {"truncated", "bad_magic", "bad_version",
-						"bad_count", "bad_length", "other"};
+	/* index = DP_FSP_ERR_* (dp.h); [0] = truncated or oversize */
+	static const char *const mal_kind[6] = {"truncated",   "short",	    "bad_magic",
+						"bad_version", "bad_count", "bad_length"};
 #define C(name, help, v) metric_u64(b, name, "counter", help, (uint64_t)(v))
 	family(b, "requests_total", "counter",
 	       "requests answered, by protocol and status (FSP/1 messages)");
@@ -374,7 +374,8 @@ static void render_front_end(struct out *b, const struct cfg *cfg, const struct 
 		family(b, "frames_dropped_total", "counter", "frames dropped, by reason");
 		for (unsigned i = 0; i < DP_STATS_DROP_REASONS; i++)
 			if (strcmp(dp_engine_drop_name(i), "?") != 0)
-				put(b, "flashsale_frames_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+				put(b,
+				    "flashsale_frames_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
 				    dp_engine_drop_name(i), s->frames_dropped_by_reason[i]);
 	}
 #undef C
@@ -471,7 +472,8 @@ static void render_ops(struct out *b, const struct fs_ops *o)
 	    o->n.idle_timeouts);
 	put(b, "flashsale_ops_evicted_total{reason=\"write_timeout\"} %" PRIu64 "\n",
 	    o->n.write_timeouts);
-	family(b, "ops_responses_total", "counter", "responses of the operations listener, by class");
+	family(b, "ops_responses_total", "counter",
+	       "responses of the operations listener, by class");
 	for (unsigned k = 1; k < 6; k++)
 		put(b, "flashsale_ops_responses_total{code=\"%s\"} %" PRIu64 "\n", cls[k],
 		    o->n.by_code[k]);
@@ -559,7 +561,8 @@ static size_t render_items_json(struct fs_ops *o)
 	put(&b, "[");
 	for (unsigned i = 0; i < o->cfg->n_items; i++) {
 		const struct cfg_item *it = &o->cfg->items[i];
-		int64_t a = atomic_load(&o->attached) ? store_item_available(o->view.cat, it->id) : -1;
+		int64_t a =
+			atomic_load(&o->attached) ? store_item_available(o->view.cat, it->id) : -1;
 		put(&b,
 		    "%s{\"item_id\":%" PRIu32 ",\"activity_id\":%" PRIu32 ",\"total\":%" PRIu32
 		    ",\"available\":%" PRId64 ",\"per_user_limit\":%" PRIu32 "}",
@@ -582,7 +585,8 @@ static bool token_has(const char *v, size_t n, const char *word)
 	size_t w = strlen(word);
 
 	for (size_t i = 0; i + w <= n; i++)
-		if (strncasecmp(v + i, word, w) == 0 && (i == 0 || v[i - 1] == ' ' || v[i - 1] == ',') &&
+		if (strncasecmp(v + i, word, w) == 0 &&
+		    (i == 0 || v[i - 1] == ' ' || v[i - 1] == ',') &&
 		    (i + w == n || v[i + w] == ' ' || v[i + w] == ','))
 			return true;
 	return false;
@@ -737,12 +741,13 @@ static void handle(struct fs_ops *o, struct ops_conn *c, int64_t now)
 		int code = admin_auth(o, r);
 		if (code) {
 			o->n.admin_denied++;
-			const char *msg = code == 401 ? "{\"error\":\"missing or wrong bearer key\"}\n"
-							: "{\"error\":\"admin API off: no [admin] key "
-							  "configured\"}\n";
+			const char *msg = code == 401
+						  ? "{\"error\":\"missing or wrong bearer key\"}\n"
+						  : "{\"error\":\"admin API off: no [admin] key "
+						    "configured\"}\n";
 			respond(o, c, code, "application/json",
-				code == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL, msg, strlen(msg),
-				false);
+				code == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL, msg,
+				strlen(msg), false);
 			return;
 		}
 		c->state = C_ADMIN;
@@ -890,7 +895,8 @@ static void accept_all(struct fs_ops *o, int64_t now)
 	for (unsigned k = 0; k < 4 * OPS_CONN_MAX; k++) {
 		struct sockaddr_in peer;
 		socklen_t plen = sizeof(peer);
-		int fd = accept4(o->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(o->lfd, (struct sockaddr *)&peer, &plen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		int i;
 
 		if (fd < 0)
@@ -988,10 +994,11 @@ static void *ops_thread(void *arg)
 			struct ops_conn *c = &o->conn[i];
 			if (c->state == C_FREE)
 				continue;
-			pfd[n] = (struct pollfd){.fd = c->fd,
-						 .events = c->state == C_WRITE ? POLLOUT
-							   : c->state == C_READ && c->in_len < sizeof(c->in)
-							   ? POLLIN : 0};
+			pfd[n] = (struct pollfd){
+				.fd = c->fd,
+				.events = c->state == C_WRITE ? POLLOUT
+					  : c->state == C_READ && c->in_len < sizeof(c->in) ? POLLIN
+											    : 0};
 			map[n++] = i;
 		}
 		int rc = poll(pfd, n, OPS_POLL_MS);
@@ -1120,7 +1127,8 @@ void fs_ops_set_ready(struct fs_ops *o, bool ready)
 
 int fs_ops_open(const struct cfg *cfg, struct fs_ops **out)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cfg->admin_port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(cfg->admin_port),
 				.sin_addr = cfg->admin_address};
 	struct fs_ops *o;
 	pthread_condattr_t ca;
@@ -1171,8 +1179,9 @@ int fs_ops_open(const struct cfg *cfg, struct fs_ops **out)
 	if (rc == -EADDRNOTAVAIL && cfg->mode == CFG_MODE_DPDK) {
 		/* The appliance's own address lives on the exception-path TAP,
 		 * which the engine creates after recovery: bind it ahead. */
-		fs_log("info", "[admin] address %s is not up yet (the exception-path interface "
-			       "comes up with the engine): listening for it",
+		fs_log("info",
+		       "[admin] address %s is not up yet (the exception-path interface "
+		       "comes up with the engine): listening for it",
 		       cfg->admin_address_str);
 		rc = setsockopt(o->lfd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) < 0 ||
 				     bind(o->lfd, (struct sockaddr *)&a, sizeof(a)) < 0

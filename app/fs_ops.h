@@ -31,9 +31,8 @@ struct fs_ops;
  * request body (may be empty). Writes the JSON answer into out (at most
  * outlen bytes), returns its length and sets *status (HTTP status). The
  * shape of fs_admin_handle (fs_admin.h). */
-typedef size_t (*fs_ops_admin_fn)(void *ctx, const char *method, const char *path,
-				  const char *body, size_t len, char *out, size_t outlen,
-				  int *status);
+typedef size_t (*fs_ops_admin_fn)(void *ctx, const char *method, const char *path, const char *body,
+				  size_t len, char *out, size_t outlen, int *status);
 
 /* What the listener thread reads live. Only calls documented as safe from
  * any thread are made on these: dp_engine_stats (relaxed reads),
@@ -48,14 +47,14 @@ struct fs_ops_view {
 /* Numbers the control thread gathers (on the workers, where the shards and
  * logs live) and hands over with fs_ops_publish; copied under a mutex. */
 struct fs_ops_sample {
-	bool have_shards;			 /* wal[] and items[] are filled */
-	struct wal_stats wal[FS_WORKERS_MAX];	 /* per shard */
-	struct store_item_counts *items;	 /* cfg->n_items entries, cfg order */
-	int storage_failed;			 /* persist_failed() */
+	bool have_shards;		      /* wal[] and items[] are filled */
+	struct wal_stats wal[FS_WORKERS_MAX]; /* per shard */
+	struct store_item_counts *items;      /* cfg->n_items entries, cfg order */
+	int storage_failed;		      /* persist_failed() */
 	uint64_t snapshots_ok, snapshots_failed;
-	int64_t snapshot_last_ok_ns;		 /* fs_mono_ns of the last success; 0: none */
-	int64_t snapshot_last_duration_ns;	 /* of the last attempt */
-	int64_t snapshot_running_since_ns;	 /* 0 unless one is being written */
+	int64_t snapshot_last_ok_ns;	   /* fs_mono_ns of the last success; 0: none */
+	int64_t snapshot_last_duration_ns; /* of the last attempt */
+	int64_t snapshot_running_since_ns; /* 0 unless one is being written */
 };
 
 /* Bind cfg->admin_address:admin_port and start the listener thread (with

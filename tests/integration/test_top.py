@@ -68,7 +68,10 @@ class Top(unittest.TestCase):
                 last = screens[-1]
                 self.assertIn("flashsale top", last)
                 self.assertRegex(last, r"requests/s +OK \d+")
-                self.assertIn("no alerts", last)
+                # A slow (sanitizer) build may fill a hand-off ring: then top
+                # rightly says so; a storage alert would be wrong.
+                self.assertRegex(last, r"no alerts|ALERT: hand-off ring full")
+                self.assertNotIn("UNAVAILABLE", last)
             finally:
                 if bench and bench.poll() is None:
                     bench.kill()

@@ -257,6 +257,21 @@ class OpsListener(unittest.TestCase):
             self.assertEqual(status(b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n\r\n"), 414)
             self.assertEqual(get(port, "/healthz")[0], 200)  # still serving
 
+    def test_not_on_the_public_port(self):
+        """/metrics, /healthz and /admin/ live on [admin] port only: the
+        public [net] http_port (the buying API /v1/..., built elsewhere)
+        answers them 404, or refuses the connection while it is not built."""
+        port, public = free_tcp_port(), free_tcp_port()
+        with Daemon(admin_port=port, admin_key=KEY, http_port=public):
+            self.assertEqual(get(port, "/metrics")[0], 200)
+            for path, method in (("/metrics", "GET"), ("/healthz", "GET"),
+                                 ("/admin/snapshot", "POST")):
+                try:
+                    st = get(public, path, method, {"Authorization": "Bearer " + KEY})[0]
+                except ConnectionRefusedError:
+                    continue
+                self.assertEqual(st, 404, path)
+
     def test_readyz_storage_fault(self):
         port = free_tcp_port()
         d = Daemon(admin_port=port, workers=1)

@@ -34,6 +34,9 @@
  * checks every logged change against the recovered orders and every item's
  * units, and prints a summary.
  *
+ * top is the live sale-night view over the operations listener's /metrics
+ * (flashsale_top.c, its own options: flashsale top --help).
+ *
  * Exit status: 0 OK, 1 the appliance answered with another status (printed;
  * for feed and audit: a failure or a violation), 2 usage or config error,
  * 3 no answer after all tries (or a socket error), 4 feed gap.
@@ -59,6 +62,7 @@
 
 #include "cfg.h"
 #include "dp.h"
+#include "flashsale_top.h"
 #include "fs_common.h"
 #include "fs_proto.h"
 #include "fs_token.h"
@@ -291,6 +295,12 @@ static void print_help(FILE *f, const struct command *only)
 	      "      snapshot); key from FLASHSALE_ADMIN_KEY or --key-file. 'flashsale admin --help'.\n"
 	      "      e.g. flashsale admin stock --config flashsale.ini --item 1001 --delta 500\n",
 	      f);
+	if (!only)
+		fputs("  top [--admin ADDR:PORT | --config FILE] [--interval-ms N]\n"
+		      "      Live sale-night view from the operations listener's /metrics\n"
+		      "      (its own options: flashsale top --help).\n"
+		      "      e.g. flashsale top --config flashsale.ini\n",
+		      f);
 	fputs("\nExit status: 0 OK, 1 answered with another status (feed, audit: failed),\n"
 	      "2 usage or config error, 3 no answer after all retries, 4 feed gap.\n",
 	      f);
@@ -1248,6 +1258,8 @@ int main(int argc, char **argv)
 	 * line): flashsale admin ACTION ... (flashsale_admin.c). */
 	if (argc >= 2 && strcmp(argv[1], "admin") == 0)
 		return flashsale_admin_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "top") == 0)
+		return flashsale_top_main(argc - 1, argv + 1);
 	if (parse_args(&cli, argc, argv) != 0)
 		return EXIT_USAGE;
 	if (cli.help) {

@@ -6,9 +6,8 @@
  * printed as it came. The key is read from the environment
  * (FLASHSALE_ADMIN_KEY) or from a file (--key-file), never from the command
  * line, where any user of the host could read it in the process list. The
- * endpoint is [net] address and http_port of --config (the operations
- * listener's [admin] address and port once it exists), or --server and
- * --http-port.
+ * endpoint is the operations listener's [admin] address and port of
+ * --config, or --server and --http-port.
  *
  * Exit status: 0 answered 200, 1 answered with another status, 2 usage or
  * config error, 3 no answer (connection refused, timeout).
@@ -54,9 +53,9 @@ static const char USAGE[] =
 	"  window --activity ID --start-ns NS --end-ns NS\n"
 	"\n"
 	"Options:\n"
-	"  --config FILE      take the endpoint from [net] address and http_port\n"
+	"  --config FILE      take the endpoint from [admin] address and port\n"
 	"  --server ADDR      endpoint address (default 127.0.0.1)\n"
-	"  --http-port N      endpoint TCP port (default 8080)\n"
+	"  --http-port N      endpoint TCP port (default 8081)\n"
 	"  --key-file FILE    file holding the 64 hex digits of the [admin] key; else the\n"
 	"                     environment variable FLASHSALE_ADMIN_KEY (never an option)\n"
 	"  --request-id N     names the change (stock, open, close, window): a retry with\n"
@@ -342,7 +341,7 @@ static int exchange(const struct admin_cli *a, const char *method, const char *p
 
 int flashsale_admin_main(int argc, char **argv)
 {
-	struct admin_cli a = {.server = "127.0.0.1", .port = 8080};
+	struct admin_cli a = {.server = "127.0.0.1", .port = 8081};
 	const char *method, *path;
 	char body[512];
 	int rc;
@@ -357,14 +356,14 @@ int flashsale_admin_main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		if (!(a.given & GIVEN(A_SERVER))) {
-			snprintf(a.server_buf, sizeof(a.server_buf), "%s", cfg.address_str);
+			snprintf(a.server_buf, sizeof(a.server_buf), "%s", cfg.admin_address_str);
 			a.server = a.server_buf;
 		}
 		if (!(a.given & GIVEN(A_HTTP_PORT)))
-			a.port = cfg.http_port;
+			a.port = cfg.admin_port;
 		cfg_free(&cfg);
 		if (a.port == 0) {
-			fprintf(stderr, "flashsale admin: %s: http_port is 0 (no endpoint)\n", a.config);
+			fprintf(stderr, "flashsale admin: %s: [admin] port is 0 (no operations listener)\n", a.config);
 			return EXIT_USAGE;
 		}
 	}

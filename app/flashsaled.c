@@ -7,7 +7,9 @@
  * durable state (persist_open: shards created, snapshot loaded, logs
  * replayed, audited, logs open) → create the engine (sockets or ethdev
  * ports) → launch one worker per worker lcore → the main lcore runs the
- * control plane (HTTP, stats, periodic snapshots, signals) → orderly
+ * control plane (stats, periodic snapshots, admin work, signals; the
+ * operations listener fs_ops.c serves /healthz and /metrics on a thread of
+ * its own so neither waits for a snapshot) → orderly
  * teardown: workers drain and wait for their logs, final counters, audit,
  * shutdown snapshot, close the durable state.
  *
@@ -26,7 +28,10 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/file.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,7 +45,7 @@
 #include "dp.h"
 #include "fs_common.h"
 #include "fs_admin.h"
-#include "fs_http.h"
+#include "fs_ops.h"
 #include "fs_token.h"
 #include "persist.h"
 #include "store.h"
@@ -48,6 +53,8 @@
 #define FLASHSALE_VERSION "0.1.0"
 #define STATS_LOG_INTERVAL_NS (10 * FS_NS_PER_S) /* counters logged at most this often */
 #define CONTROL_POLL_MS	      100		   /* the control loop wakes at least this often */
+#define METRICS_SAMPLE_NS     FS_NS_PER_S	   /* shard numbers gathered for /metrics */
+#define METRICS_SAMPLE_MS     1000		   /* ... waiting at most this for the workers */
 
 enum {
 	EXIT_CLEAN = 0,	  /* a clean stop */
@@ -57,6 +64,7 @@ enum {
 };
 
 static atomic_int g_quit;
+static atomic_int g_hup;
 static struct dp_engine *g_engine;
 
 static void usage(FILE *f)
@@ -77,7 +85,11 @@ static void usage(FILE *f)
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          this text\n"
 		"\n"
-		"Runs in the foreground; SIGINT or SIGTERM stop it cleanly.\n"
+		"Runs in the foreground; SIGINT or SIGTERM stop it cleanly; SIGHUP\n"
+		"reloads nothing yet (logged). Under systemd (NOTIFY_SOCKET set) it\n"
+		"sends READY=1 once recovered and serving (systemd/flashsaled.service).\n"
+		"[admin] address:port (default 127.0.0.1:8081) serves /healthz, /readyz,\n"
+		"/metrics and the /admin/ API (docs/operations.md).\n"
 		"Exit status: 0 clean stop; 1 runtime failure (failed audit); 2 usage or\n"
 		"config error, or the data directory is in use; 3 durable state missing,\n"
 		"damaged or failed (start refused, storage fault or lost files during the\n"
@@ -88,7 +100,10 @@ static void usage(FILE *f)
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP) {
+		atomic_store(&g_hup, 1);
+		return;
+	}
 	atomic_store(&g_quit, 1);
 	if (g_engine)
 		dp_engine_stop(g_engine);
@@ -204,10 +219,60 @@ static int on_workers(void *ctx, persist_worker_fn fn, void *fn_ctx, int timeout
 	return dp_engine_on_workers(ctx, fn, fn_ctx, timeout_ms);
 }
 
+/* ---- the operations listener's numbers (fs_ops_publish) ---- */
+
+static struct fs_ops *g_ops;
+static struct fs_ops_sample g_sample; /* items: cfg->n_items, allocated in run() */
+static const struct cfg *g_cfg;
+
+/* On worker w, between two bursts: its log's counters and the counts of the
+ * items its shard owns (each item is owned by one shard: disjoint slots). */
+static void sample_on_worker(void *ctx, unsigned w)
+{
+	struct store_shard **shards = persist_shards(g_persist);
+	struct fs_ops_sample *s = ctx;
+	struct wal *wal = persist_wal(g_persist, w);
+
+	if (wal)
+		wal_stats(wal, &s->wal[w]);
+	for (unsigned i = 0; i < g_cfg->n_items; i++) {
+		struct store_item_counts c;
+		if (store_item_counts(shards[w], g_cfg->items[i].id, &c) == 0)
+			s->items[i] = c;
+	}
+}
+
+static void ops_publish(bool gather)
+{
+	if (g_ops == NULL)
+		return;
+	if (gather && g_workers_run)
+		g_sample.have_shards =
+			dp_engine_on_workers(g_engine, sample_on_worker, &g_sample,
+					     METRICS_SAMPLE_MS) == 0 || g_sample.have_shards;
+	g_sample.storage_failed = g_persist ? persist_failed(g_persist) : 0;
+	fs_ops_publish(g_ops, &g_sample);
+}
+
 /* While the workers run: capture on them; after they stopped: here. */
 static int snapshot_take(const char *why)
 {
-	return persist_snapshot(g_persist, g_workers_run ? on_workers : NULL, g_engine, why);
+	int64_t t0 = fs_mono_ns();
+	int rc;
+
+	g_sample.snapshot_running_since_ns = t0;
+	ops_publish(false);
+	rc = persist_snapshot(g_persist, g_workers_run ? on_workers : NULL, g_engine, why);
+	g_sample.snapshot_running_since_ns = 0;
+	g_sample.snapshot_last_duration_ns = fs_mono_ns() - t0;
+	if (rc == 0) {
+		g_sample.snapshots_ok++;
+		g_sample.snapshot_last_ok_ns = fs_mono_ns();
+	} else {
+		g_sample.snapshots_failed++;
+	}
+	ops_publish(false);
+	return rc;
 }
 
 static void log_stats(const char *when, const struct dp_stats *s)
@@ -228,31 +293,77 @@ static void log_stats(const char *when, const struct dp_stats *s)
 		fs_log("info", "%s: answers by status:%s", when, line);
 }
 
-static int admin_snapshot(void *ctx)
+/* Every authenticated /admin/ request, on this (the control) thread:
+ * POST /admin/snapshot here, the rest in fs_admin.c. */
+static size_t admin_request(void *ctx, const char *method, const char *path, const char *body,
+			    size_t len, char *out, size_t outlen, int *status)
 {
-	(void)ctx;
-	return snapshot_take("admin request");
+	int rc, n;
+
+	if (strcmp(path, "/snapshot") != 0)
+		return fs_admin_handle(ctx, method, path, body, len, out, outlen, status);
+	if (strcmp(method, "POST") != 0) {
+		*status = 405;
+		n = snprintf(out, outlen, "{\"error\":\"POST /admin/snapshot\"}\n");
+	} else if ((rc = snapshot_take("admin request")) < 0) {
+		*status = 500;
+		n = snprintf(out, outlen, "{\"ok\":false,\"error\":\"%s\"}\n", fs_strerror(rc));
+	} else {
+		*status = 200;
+		n = snprintf(out, outlen, "{\"ok\":true}\n");
+	}
+	return n < 0 ? 0 : (size_t)n < outlen ? (size_t)n : outlen - 1;
 }
 
-static void http_stats(void *ctx, struct dp_stats *out)
+/* systemd's readiness protocol (sd_notify(3)) without libsystemd: one
+ * datagram to $NOTIFY_SOCKET (a path, or "@name" in the abstract
+ * namespace). Nothing when unset. */
+static void notify_systemd(const char *state)
 {
-	dp_engine_stats(ctx, out);
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	size_t n;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (n = strlen(path)) >= sizeof(a.sun_path))
+		return;
+	memcpy(a.sun_path, path, n);
+	if (a.sun_path[0] == '@')
+		a.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&a,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		fs_log("warn", "NOTIFY_SOCKET %s: %s", path, fs_strerror(-errno));
+	close(fd);
 }
 
-/* The control plane on the main lcore: wait for a signal, serve HTTP, log
- * counters and link changes. */
-static void control_loop(const struct cfg *cfg, struct fs_http *http)
+/* The control plane on the main lcore: wait for a signal, run queued admin
+ * work, take periodic snapshots, gather numbers for /metrics, log counters
+ * and link changes. */
+static void control_loop(const struct cfg *cfg)
 {
 	int64_t snapshot_interval_ns = (int64_t)cfg->snapshot_interval_s * FS_NS_PER_S;
 	int64_t next_snapshot = fs_mono_ns() + snapshot_interval_ns;
 	int64_t next = fs_mono_ns() + STATS_LOG_INTERVAL_NS;
+	int64_t next_sample = 0;
 	uint64_t last_rx = 0;
 
 	while (!atomic_load(&g_quit)) {
-		if (http)
-			fs_http_poll(http, CONTROL_POLL_MS);
+		if (g_ops)
+			fs_ops_serve_admin(g_ops, CONTROL_POLL_MS);
 		else
 			usleep(CONTROL_POLL_MS * 1000);
+		if (atomic_exchange(&g_hup, 0))
+			fs_log("info", "SIGHUP: nothing is reloadable yet: configuration unchanged "
+				       "(restart to apply config changes; stock changes go "
+				       "through the admin API)");
+		if (fs_mono_ns() >= next_sample) {
+			ops_publish(true);
+			next_sample = fs_mono_ns() + METRICS_SAMPLE_NS;
+		}
 		if (fs_mono_ns() >= next_snapshot) {
 			snapshot_take("periodic");
 			next_snapshot = fs_mono_ns() + snapshot_interval_ns;
@@ -391,15 +502,35 @@ static int run(const struct cfg *cfg, bool init)
 {
 	struct store_catalog *cat = NULL;
 	struct store_shard **shards;
-	struct fs_http *http = NULL;
 	struct fs_admin *admin = NULL;
 	char err[512] = "";
 	int rc, status = EXIT_RUNTIME;
 
+	g_cfg = cfg;
+	g_sample = (struct fs_ops_sample){0};
+	g_sample.items = calloc(cfg->n_items ? cfg->n_items : 1, sizeof(*g_sample.items));
+	if (g_sample.items == NULL)
+		return EXIT_RUNTIME;
+	/* The operations listener first: /healthz answers (and /readyz says
+	 * "recovering") while the state is recovered, and a port in use is
+	 * found before the long part. */
+	if (cfg->admin_port) {
+		rc = fs_ops_open(cfg, &g_ops);
+		if (rc < 0) {
+			fs_log("error", "cannot listen on [admin] %s:%u: %s", cfg->admin_address_str,
+			       cfg->admin_port, fs_strerror(rc));
+			free(g_sample.items);
+			return EXIT_RUNTIME;
+		}
+		fs_ops_set_admin(g_ops, admin_request, NULL);
+		fs_log("info", "operations listener on %s:%u: /healthz /readyz /metrics /items%s",
+		       cfg->admin_address_str, cfg->admin_port,
+		       cfg->admin_enabled ? " /admin/" : " (admin API off: no [admin] key)");
+	}
 	rc = store_catalog_create(cfg, cfg->workers, &cat);
 	if (rc < 0) {
 		fs_log("error", "catalog: %s", fs_strerror(rc));
-		return EXIT_RUNTIME;
+		goto out_ops;
 	}
 	rc = durable_open(cfg, init, cat, &g_persist);
 	if (rc < 0) {
@@ -416,16 +547,12 @@ static int run(const struct cfg *cfg, bool init)
 		fs_log("error", "front end: %s", err);
 		goto out_shards;
 	}
-	if (cfg->http_port) {
-		rc = fs_http_open(cfg, cat, http_stats, g_engine, &http);
-		if (rc < 0) {
-			fs_log("error", "cannot listen for HTTP on %s:%u: %s", cfg->address_str,
-			       cfg->http_port, fs_strerror(rc));
-			goto out_engine;
-		}
-		fs_http_set_admin(http, cfg->admin_enabled ? cfg->admin_key : NULL, admin_snapshot,
-				  NULL);
-		/* The admin API (fs_admin.c), behind the same bearer check. */
+	if (g_ops) {
+		struct fs_ops_view v = {.engine = g_engine, .cat = cat, .n_shards = cfg->workers};
+		for (unsigned i = 0; i < cfg->workers; i++)
+			v.wal[i] = persist_wal(g_persist, i);
+		fs_ops_attach(g_ops, &v);
+		/* The admin API (fs_admin.c) behind the listener's bearer check. */
 		struct fs_admin_params ap = {.cfg = cfg, .cat = cat, .ps = g_persist,
 					     .on_workers = on_workers, .on_workers_ctx = g_engine,
 					     .workers_running = &g_workers_run};
@@ -433,9 +560,7 @@ static int run(const struct cfg *cfg, bool init)
 			fs_log("error", "admin API: %s", fs_strerror(rc));
 			goto out_engine;
 		}
-		fs_http_set_admin_api(http, admin);
-		fs_log("info", "HTTP on %s:%u: /healthz /metrics /items%s", cfg->address_str,
-		       cfg->http_port, cfg->admin_enabled ? " POST /admin/snapshot" : "");
+		fs_ops_set_admin(g_ops, admin_request, admin);
 	}
 	if (dp_engine_launch(g_engine) < 0) {
 		fs_log("error", "cannot launch workers on lcores");
@@ -446,7 +571,12 @@ static int run(const struct cfg *cfg, bool init)
 	fs_log("info", "ready: FSP/1 on udp %s:%u, %u workers (%s mode), durability %s",
 	       cfg->address_str, cfg->udp_port, cfg->workers, cfg_mode_name(cfg->mode),
 	       cfg_durability_name(cfg->durability));
-	control_loop(cfg, http);
+	fs_ops_set_ready(g_ops, true);
+	ops_publish(true);
+	notify_systemd("READY=1\nSTATUS=serving");
+	control_loop(cfg);
+	fs_ops_set_ready(g_ops, false);
+	notify_systemd("STOPPING=1");
 	fs_log("info", "stopping");
 	dp_engine_stop(g_engine);
 	dp_engine_wait(g_engine);
@@ -467,7 +597,7 @@ static int run(const struct cfg *cfg, bool init)
 		status = EXIT_STORAGE;
 	}
 out_engine:
-	fs_http_close(http);
+	fs_ops_detach(g_ops);
 	fs_admin_free(admin);
 	dp_engine_free(g_engine);
 	g_engine = NULL;
@@ -477,6 +607,11 @@ out_shards:
 	g_persist = NULL;
 out_cat:
 	store_catalog_free(cat);
+out_ops:
+	fs_ops_close(g_ops);
+	g_ops = NULL;
+	free(g_sample.items);
+	g_sample.items = NULL;
 	return status;
 }
 
@@ -544,6 +679,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	status = run(&cfg, init);

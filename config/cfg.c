@@ -425,10 +425,15 @@ void cfg_log_summary(const struct cfg *c)
 	       cfg_durability_name(c->durability), c->snapshot_interval_s);
 	fs_log("info",
 	       "config: max_orders %" PRIu64 ", max_idempotency %" PRIu64 " kept %u s, "
-	       "per-ip rate %u/s burst %u, per-user rate %u/s burst %u, admin API %s",
+	       "per-ip rate %u/s burst %u, per-user rate %u/s burst %u",
 	       c->max_orders, c->max_idempotency, c->idempotency_retention_s, c->per_ip_rate,
-	       c->per_ip_burst, c->per_user_rate, c->per_user_burst,
-	       c->admin_enabled ? "on" : "off");
+	       c->per_ip_burst, c->per_user_rate, c->per_user_burst);
+	if (c->admin_port)
+		fs_log("info", "config: operations listener %s:%u, admin API %s",
+		       c->admin_address_str, (unsigned)c->admin_port,
+		       c->admin_enabled ? "on" : "off (no key)");
+	else
+		fs_log("info", "config: operations listener off ([admin] port = 0)");
 	if (c->durability == CFG_DUR_NONE)
 		fs_log("warn", "config: durability = none: acknowledged orders are NOT durable, "
 			       "a crash or restart loses them (for benchmarks and demos only)");

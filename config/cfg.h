@@ -76,6 +76,9 @@ struct cfg {
 	unsigned per_user_rate, per_user_burst; /* 0 = off */
 
 	/* [admin] */
+	char admin_address_str[INET_ADDRSTRLEN]; /* the operations listener */
+	struct in_addr admin_address; /* network order, default 127.0.0.1 */
+	uint16_t admin_port;         /* 0 = off, default 8081 */
 	bool admin_enabled;
 	uint8_t admin_key[32];
 

@@ -263,6 +263,9 @@ static const struct cfg_row cfg_schema[] = {
 	G("per_user_rate", per_user_rate, 0, CFG_RATE_PER_S_MAX, "0", SEC_LIMITS),
 	G("per_user_burst", per_user_burst, 0, CFG_RATE_PER_S_MAX, NULL, SEC_LIMITS),
 
+	ROW(SEC_ADMIN, "address", set_ipv4, struct cfg, admin_address_str, 0, 0, "127.0.0.1", 0,
+	    NULL, offsetof(struct cfg, admin_address)),
+	G("port", admin_port, 0, UINT16_MAX, "8081", SEC_ADMIN),
 	ROW(SEC_ADMIN, "key", set_hex, struct cfg, admin_key, 0, 0, NULL, 0, NULL,
 	    offsetof(struct cfg, admin_enabled)),
 

@@ -9,6 +9,7 @@ PKGS=(
   liburing-dev libsqlite3-dev sqlite3 libsodium-dev libcmocka-dev libhttp-parser-dev
   libpq-dev postgresql
   iproute2 iputils-ping netcat-openbsd faketime
+  tmux   # tests/integration/test_top.py: flashsale top in a real terminal
 )
 # Optional extras for the benchmark comparison (redis-server/redis-tools).
 if [ "${FLASHSALE_BENCH_DEPS:-0}" = 1 ]; then

@@ -155,6 +155,14 @@ def scratch_dir(prefix):
     return path
 
 
+def free_tcp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
@@ -173,7 +181,10 @@ max_per_order = 1
 
 
 def make_config(tmp, port, items=DEFAULT_ITEMS, activity_extra="", limits="", workers=2,
-                start="now-1s", end="now+1h", require_token="yes", extra="", http_port=0):
+                start="now-1s", end="now+1h", require_token="yes", extra="", http_port=0,
+                admin_port=0, admin_key=None):
+    """admin_port: the operations listener ([admin] port; 0 = off, so that
+    parallel tests never fight over the default 8081); admin_key: 64 hex."""
     path = os.path.join(tmp, "flashsale.ini")
     with open(path, "w") as f:
         f.write(f"""
@@ -204,6 +215,10 @@ payment_key = f0e0d0c0b0a090807060504030201000
 pay_timeout_s = 900
 {activity_extra}
 {items}
+
+[admin]
+port = {admin_port}
+{"key = " + admin_key if admin_key else ""}
 {extra}
 """)
     return path

@@ -46,7 +46,7 @@ def free_tcp_port():
 
 def admin_daemon(durability="none"):
     port = free_tcp_port()
-    d = Daemon(http_port=port, items=ITEMS, extra="[admin]\nkey = %s\n" % KEY)
+    d = Daemon(admin_port=port, admin_key=KEY, items=ITEMS)
     if durability != "none":
         with open(d.config) as f:
             text = f.read()

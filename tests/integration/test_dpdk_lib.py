@@ -280,7 +280,7 @@ class NetPair:
 # ---------------------------------------------------------------- the daemon in dpdk mode
 
 def dpdk_config(tmp, eal, address, port, workers=1, http_port=0, items=DEFAULT_ITEMS,
-                durability="none", extra=""):
+                durability="none", extra="", admin_port=0):
     path = os.path.join(tmp, "flashsale.ini")
     with open(path, "w") as f:
         f.write(f"""
@@ -301,6 +301,10 @@ durability = {durability}
 
 [limits]
 max_orders = 100000
+
+[admin]
+address = {address}
+port = {admin_port}
 
 [activity.1]
 name = dpdk test sale

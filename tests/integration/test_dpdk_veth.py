@@ -7,7 +7,7 @@ shards), the test runs in namespace P as the kernel peer (veth1).
 - the kernel resolves the appliance by ARP and pings it;
 - the flashsale CLI buys, confirms and reads an order through it;
 - the race of test_race.py through the DPDK path sells exactly the stock;
-- the exception path: TCP to the appliance's HTTP port (GET /healthz) is
+- the exception path: TCP to the appliance's operations port (GET /healthz) is
   served by the kernel behind the daemon's TAP.
 
 In namespace A the kernel must not answer on veth0 itself (net_af_packet
@@ -68,7 +68,7 @@ class Veth(unittest.TestCase):
             cls.tmp = L.tmpdir()
             eal = L.eal_words("--vdev=net_af_packet0,iface=veth0,qpairs=2")
             cfg = L.dpdk_config(cls.tmp, eal, cls.net.app_ip, FSP_PORT, workers=2,
-                                http_port=HTTP_PORT, items=ITEMS, durability="batch")
+                                admin_port=HTTP_PORT, items=ITEMS, durability="batch")
             cls.d = L.DpdkDaemon(cfg, cls.tmp, ns=a).start()
             cls.net.enter_peer()
         except BaseException:

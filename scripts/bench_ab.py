@@ -50,7 +50,7 @@ def needs_init(build):
     return "--init" in p.stdout + p.stderr
 
 
-def write_config(path, *, mode, port, data, stock, eal=""):
+def write_config(path, *, mode, port, data, stock, eal="", new=True):
     with open(path, "w") as f:
         f.write(f"""[appliance]
 mode = {mode}
@@ -65,6 +65,7 @@ dir = {data}
 durability = none
 [limits]
 max_orders = {max(2 * stock, 1000)}
+{'[admin]' + chr(10) + 'port = 0' if new else ''}
 [activity.1]
 name = bench
 start = now-1s
@@ -115,7 +116,7 @@ def kernel_run(build, tmp, subject, duration, seed):
     data = os.path.join(tmp, "data-k")
     shutil.rmtree(data, ignore_errors=True)
     cfg = os.path.join(tmp, "k.ini")
-    write_config(cfg, mode="kernel", port=port, data=data, stock=stock)
+    write_config(cfg, mode="kernel", port=port, data=data, stock=stock, new=needs_init(build))
     d = Daemon(build, cfg, os.path.join(tmp, "k.log"))
     try:
         item = "1" if stock == 0 else "1001"
@@ -143,7 +144,7 @@ def memif_run(build, tmp, subject, duration, seed):
     cfg = os.path.join(tmp, "m.ini")
     eal = ("--no-huge -m 512 --file-prefix fsabA --no-telemetry --lcores 0@0,1@1 "
            "--vdev=net_memif0,role=server,socket=%s" % sock)
-    write_config(cfg, mode="dpdk", port=7700, data=data, stock=stock, eal=eal)
+    write_config(cfg, mode="dpdk", port=7700, data=data, stock=stock, eal=eal, new=needs_init(build))
     d = Daemon(build, cfg, os.path.join(tmp, "m.log"), prefix=("ip", "netns", "exec", NS))
     try:
         item = "1" if stock == 0 else "1001"

@@ -58,6 +58,8 @@ workers = 2
 address = 127.0.0.1
 udp_port = {port}
 http_port = 0
+[admin]
+port = 0
 [persist]
 dir = {tmp}/data-{stock}-{durability}
 durability = {durability}

@@ -225,6 +225,13 @@ static void log_stats(const char *when, const struct dp_stats *s)
 					      fs_status_name(st), s->by_status[st]);
 	if (n)
 		fs_log("info", "%s: answers by status:%s", when, line);
+	if (s->http_accepted)
+		fs_log("info",
+		       "%s: http: %" PRIu64 " connections accepted (%" PRIu64 " open, %" PRIu64
+		       " refused: table full), %" PRIu64 " requests, %" PRIu64
+		       " codec errors, %" PRIu64 " timeouts",
+		       when, s->http_accepted, s->http_open, s->http_refused, s->http_requests,
+		       s->http_errors, s->http_timeouts);
 }
 
 static int admin_snapshot(void *ctx)
@@ -414,7 +421,17 @@ static int run(const struct cfg *cfg, bool init)
 		fs_log("error", "front end: %s", err);
 		goto out_shards;
 	}
-	if (cfg->http_port) {
+	/* Kernel mode: the workers own [net] http_port (the public HTTP API,
+	 * dataplane/dp_http_front.c), so the control-plane endpoint does not
+	 * bind it (it moves to the [admin] listener). DPDK mode does not serve
+	 * the public API yet; the control plane keeps the port there. */
+	if (cfg->http_port && cfg->mode == CFG_MODE_KERNEL)
+		fs_log("info", "public HTTP API on %s:%u (workers): /v1/*", cfg->address_str,
+		       cfg->http_port);
+	if (cfg->http_port && cfg->mode != CFG_MODE_KERNEL)
+		fs_log("warn", "the public HTTP API (/v1) is not served in dpdk mode yet; "
+			       "http_port %u keeps the control-plane endpoint", cfg->http_port);
+	if (cfg->http_port && cfg->mode != CFG_MODE_KERNEL) {
 		rc = fs_http_open(cfg, cat, http_stats, g_engine, &http);
 		if (rc < 0) {
 			fs_log("error", "cannot listen for HTTP on %s:%u: %s", cfg->address_str,

@@ -21,6 +21,8 @@ def free_tcp_port():
     return p
 
 
+@unittest.skip("kernel mode: [net] http_port is the public API on the workers now "
+               "(test_http_api.py); the control-plane endpoint moves to [admin] (ops branch)")
 class Http(unittest.TestCase):
     def test_endpoints(self):
         port = free_tcp_port()

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fsp import Daemon, ST, buy_token, main, pay_token  # noqa: E402
+from fsp import CLI, Daemon, buy_token, main, pay_token  # noqa: E402
 
 
 def free_tcp_port():
@@ -270,6 +270,30 @@ class Endpoints(unittest.TestCase):
                 self.assertEqual((st, j["status"]), (200, "OK"))
                 orders.add(j["order"])
         self.assertEqual(len(orders), sum(1 for e in expect if isinstance(e, int) and e > 404))
+
+    def test_cli_http(self):
+        """flashsale --http URL speaks the public API (same request_id on retries)."""
+        keys = ["--token-key", "000102030405060708090a0b0c0d0e0f", "--activity", "1"]
+        cmd = [CLI, "--http", self.base, "--json"]
+        r = subprocess.run(cmd + ["buy", "--user", "951", "--item", "1001", "--request-id", "5"] + keys,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        self.assertEqual(j["status"], "OK")
+        r2 = subprocess.run(cmd + ["buy", "--user", "951", "--item", "1001", "--request-id", "5"] + keys,
+                            capture_output=True, text=True, timeout=30)
+        self.assertEqual(json.loads(r2.stdout)["order"], j["order"])
+        r = subprocess.run(cmd + ["order", "--user", "951", "--order", str(j["order"])] + keys,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual((r.returncode, json.loads(r.stdout)["state"]), (0, "RESERVED"))
+        r = subprocess.run([CLI, "--http", self.base, "item", "--item", "1001"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("HTTP 200 {"), r.stdout)
+        r = subprocess.run([CLI, "--http", self.base, "buy", "--user", "952", "--item", "1001"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)  # BAD_TOKEN: a business outcome, not OK
+        self.assertIn("BAD_TOKEN", r.stdout)
 
     def test_half_close_and_http10(self):
         b = buy_body(901, 1).encode()

@@ -8,10 +8,12 @@ PKGS=(
   dpdk dpdk-dev libdpdk-dev libnuma-dev libpcap-dev
   liburing-dev libsqlite3-dev sqlite3 libsodium-dev libcmocka-dev libhttp-parser-dev
   iproute2 iputils-ping netcat-openbsd faketime
+  curl wrk  # the HTTP API's integration tests (test_http_api, test_http_load)
 )
-# Optional extras for the benchmark comparison (redis-server/redis-tools).
+# Optional extras for the benchmark comparison (redis-server/redis-tools;
+# nginx + lua-nginx-module for the HTTP anchors of scripts/bench_http.sh).
 if [ "${FLASHSALE_BENCH_DEPS:-0}" = 1 ]; then
-  PKGS+=(redis-server redis-tools)
+  PKGS+=(redis-server redis-tools nginx libnginx-mod-http-lua)
 fi
 
 missing=()

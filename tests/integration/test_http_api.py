@@ -359,6 +359,21 @@ class ClientAddress(unittest.TestCase):
         same = ["198.51.100.7"] * 3
         self.assertEqual(self.run_case(True, same), [200, 200, 429])
 
+    def test_config_errors(self):
+        """Bad [net] trusted_proxies / client_ip_header: --check names file, line and key."""
+        from fsp import DAEMON
+        for line, why in (("trusted_proxies = 10.0.0.1/8", "has host bits set"),
+                          ("trusted_proxies = 10.0.0.0/8 nope", "not an IPv4 address or CIDR: 'nope'"),
+                          ("trusted_proxies = 10.0.0.0/33", "bad prefix length"),
+                          ("client_ip_header = X Forwarded", "not a header name")):
+            port = free_tcp_port()
+            d = Daemon(http_port=port)
+            set_net(d, port, line)
+            r = subprocess.run([DAEMON, "--config", d.config, "--check"], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertRegex(r.stderr, r"flashsale\.ini:\d+: \[net\] %s: .*%s" % (line.split()[0], re.escape(why)))
+
     def test_untrusted(self):
         xffs = ["192.0.2.%d" % i for i in range(1, 5)]
         self.assertEqual(self.run_case(False, xffs), [200, 200, 429, 429])

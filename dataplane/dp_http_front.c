@@ -194,7 +194,9 @@ int dp_hfw_create(struct dp_hfe *fe, const struct cfg *cfg, unsigned id, int epf
 	dp_http_ctx_init(&h->ctx, &fe->hcfg, fs_mono_ns(), fs_now_ns());
 	h->c = calloc(h->nconns, sizeof(*h->c));
 	h->freel = calloc(h->nconns, sizeof(uint32_t));
-	h->ready = calloc(h->nconns, sizeof(uint32_t));
+	/* While a batch is served its entries stay until the end, and each
+	 * connection may be pushed once more for the next loop: 2x. */
+	h->ready = calloc(2 * (size_t)h->nconns, sizeof(uint32_t));
 	h->flush = calloc(h->nconns, sizeof(uint32_t));
 	if (h->c == NULL || h->freel == NULL || h->ready == NULL || h->flush == NULL) {
 		snprintf(err, errlen, "worker %u: no memory for %u HTTP connections", id,
@@ -239,7 +241,7 @@ static void push_ready(struct dp_hfw *h, uint32_t i)
 {
 	if (h->c[i].in_ready)
 		return;
-	FS_ASSERT(h->nready < h->nconns);
+	FS_ASSERT(h->nready < 2 * h->nconns);
 	h->c[i].in_ready = true;
 	h->ready[h->nready++] = i;
 }

@@ -328,6 +328,43 @@ class Endpoints(unittest.TestCase):
         self.assertEqual(statuses(out), [408])
 
 
+class Durable(unittest.TestCase):
+    """durability = sync: pipelined buys for items on both shards (hand-offs
+    and answers held for the log come back to the connection's worker, in
+    order); after a restart every answered order is there."""
+
+    def test_pipelined_sync_buys_survive_restart(self):
+        items = "".join("[item.%d]\nactivity = 1\ntotal = 50\nper_user_limit = 1\n\n" % i
+                        for i in range(2001, 2009))
+        port = free_tcp_port()
+        d = Daemon(http_port=port, require_token="no", items=items)
+        with open(d.config) as f:
+            text = f.read()
+        with open(d.config, "w") as f:
+            f.write(text.replace("durability = none", "durability = sync"))
+        reqs, n = b"", 48
+        for k in range(n):
+            b = json.dumps({"item": 2001 + k % 8, "user": 3000 + k, "request_id": 1}).encode()
+            reqs += b"POST /v1/buy HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+        reqs += b"GET /v1/time HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        with d:
+            out = raw(port, reqs)
+            bodies = [json.loads(m) for m in re.findall(rb"\r\n\r\n(\{[^\r]*?\})(?=HTTP/|$)", out)]
+            self.assertEqual(len(bodies), n + 1, out[:2000])
+            for k, j in enumerate(bodies[:n]):
+                self.assertEqual((j["status"], j["item"]), ("OK", 2001 + k % 8))
+            self.assertIn("now_ms", bodies[n])
+            orders = [(3000 + k, j["order"]) for k, j in enumerate(bodies[:n])]
+            d.stop()
+            d.start()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            for user, order in orders:
+                c.request("GET", "/v1/orders/%d?user=%d" % (order, user))
+                j = json.loads(c.getresponse().read())
+                self.assertEqual((j["status"], j["state"]), ("OK", "RESERVED"))
+            c.close()
+
+
 class ClientAddress(unittest.TestCase):
     """per_ip limits: the buyer's address from X-Forwarded-For only when the
     TCP peer (127.0.0.1) is a trusted proxy."""

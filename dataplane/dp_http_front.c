@@ -34,8 +34,8 @@
  * Reads: one recv per ready connection per loop, up to the codec's free
  * input room; writes: everything rendered, until EAGAIN (then EPOLLOUT).
  *
- * Timers: every engine timer tick (DP_TIMER_NS) a slice of the table
- * (DP_HFW_SCAN_CONNS) is checked against the codec's deadline (header
+ * Timers: every engine timer tick (DP_TIMER_NS) a slice of the open
+ * connections (a dense list, DP_HFW_SCAN_CONNS per tick) is checked against the codec's deadline (header
  * timeout: 408 and close; idle keep-alive: close); a peer that stopped
  * reading its answers is closed after the idle timeout without progress.
  */
@@ -79,6 +79,7 @@ struct hconn {
 	bool wblocked;	/* the last send hit EAGAIN: wait for EPOLLOUT */
 	bool in_ready;	/* on the ready list (never cleared by reuse: no duplicates) */
 	bool in_flush;	/* on the flush list (same) */
+	uint32_t opos;	/* index in the open list while it has a descriptor */
 };
 
 struct dp_hfw {
@@ -91,6 +92,7 @@ struct dp_hfw {
 	uint32_t *freel, nfree;
 	uint32_t *ready, nready;
 	uint32_t *flush, nflush;
+	uint32_t *open, nopen; /* connections with a descriptor, dense: the timer's scan */
 	unsigned scan;
 	struct dp_worker *w; /* set by rx (the worker calling us) */
 	uint64_t accepted, refused, closed, requests, timeouts, dropped_answers;
@@ -198,7 +200,9 @@ int dp_hfw_create(struct dp_hfe *fe, const struct cfg *cfg, unsigned id, int epf
 	 * connection may be pushed once more for the next loop: 2x. */
 	h->ready = calloc(2 * (size_t)h->nconns, sizeof(uint32_t));
 	h->flush = calloc(h->nconns, sizeof(uint32_t));
-	if (h->c == NULL || h->freel == NULL || h->ready == NULL || h->flush == NULL) {
+	h->open = calloc(h->nconns, sizeof(uint32_t));
+	if (h->c == NULL || h->freel == NULL || h->ready == NULL || h->flush == NULL ||
+	    h->open == NULL) {
 		snprintf(err, errlen, "worker %u: no memory for %u HTTP connections", id,
 			 h->nconns);
 		return -ENOMEM;
@@ -232,6 +236,7 @@ void dp_hfw_free(struct dp_hfw *h)
 	free(h->freel);
 	free(h->ready);
 	free(h->flush);
+	free(h->open);
 	free(h);
 }
 
@@ -279,6 +284,10 @@ static void conn_close(struct dp_hfw *h, uint32_t i)
 	FS_ASSERT(c->used && !c->dead && c->fd >= 0);
 	close(c->fd); /* also leaves the epoll set */
 	c->fd = -1;
+	/* swap-remove from the open list */
+	FS_ASSERT(h->nopen > 0 && h->open[c->opos] == i);
+	h->open[c->opos] = h->open[--h->nopen];
+	h->c[h->open[c->opos]].opos = c->opos;
 	h->closed++;
 	if (dp_http_conn_pending(&c->h) > 0)
 		c->dead = true; /* the engine still owes answers: keep the cookie valid */
@@ -424,6 +433,8 @@ static unsigned accept_some(struct dp_hfw *h)
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
+		c->opos = h->nopen;
+		h->open[h->nopen++] = i;
 		c->used = true;
 		c->dead = c->eof = c->wblocked = false;
 		c->rd = true;
@@ -514,16 +525,20 @@ void dp_hfw_answer(struct dp_hfw *h, uint64_t cookie, const struct fs_resp *r)
 void dp_hfw_timer(struct dp_hfw *h)
 {
 	const struct dp_http_cfg *cfg = &h->fe->hcfg;
-	unsigned n = h->nconns < DP_HFW_SCAN_CONNS ? h->nconns : DP_HFW_SCAN_CONNS;
+	unsigned n = h->nopen < DP_HFW_SCAN_CONNS ? h->nopen : DP_HFW_SCAN_CONNS;
 
 	dp_http_ctx_clock(&h->ctx, fs_mono_ns(), fs_now_ns());
-	for (unsigned k = 0; k < n; k++) {
-		uint32_t i = h->scan;
-		struct hconn *c = &h->c[i];
+	/* A slice of the open connections (a close swaps the last one into
+	 * the hole, which is then checked on the next round). */
+	for (unsigned k = 0; k < n && h->nopen > 0; k++) {
+		uint32_t i;
+		struct hconn *c;
 
-		h->scan = (h->scan + 1) % h->nconns;
-		if (!c->used || c->dead)
-			continue;
+		if (h->scan >= h->nopen)
+			h->scan = 0;
+		i = h->open[h->scan++];
+		c = &h->c[i];
+		FS_ASSERT(c->used && !c->dead);
 		if (c->wblocked && h->ctx.mono_ms - c->h.active_ms >= cfg->idle_timeout_ms) {
 			/* The peer stopped reading its answers for an idle timeout. */
 			h->timeouts++;

@@ -19,8 +19,9 @@
  * With [net] http_port set, worker i also serves the public HTTP API
  * (dp_http_front.c): its TCP listener and connections join one epoll set per
  * worker together with the UDP socket (level-triggered there), so one
- * front end moves both protocols: rx reads datagrams, then takes the epoll
- * events (timeout 0) and serves ready connections; tx sends datagrams, then
+ * front end moves both protocols: rx takes the epoll events (timeout 0),
+ * reads datagrams when the UDP socket is among them, then serves ready
+ * connections; tx sends datagrams, then
  * flushes connections; an idle worker sleeps on the epoll descriptor.
  *
  * SO_REUSEPORT would let a second daemon (same user) join our port and take
@@ -63,37 +64,48 @@ struct dp_kworker {
 	struct iovec tx_iov[DP_TX_DGRAMS_MAX];
 };
 
-static unsigned http_rx(struct dp_kworker *k, struct dp_worker *w, int64_t now_ns,
-			int64_t mono_ns)
+/* With HTTP: take the epoll events first (timeout 0). The UDP socket is in
+ * the set level-triggered, so it is reported whenever datagrams wait, and
+ * recvmmsg runs only then (no empty recvmmsg per loop). Returns whether
+ * the UDP socket is readable. */
+static bool http_events(struct dp_kworker *k, unsigned *work)
 {
-	int n;
+	bool udp = false;
+	int n = epoll_wait(k->epfd, k->ev, DP_KERNEL_EVENTS, 0);
 
-	if (k->http == NULL)
-		return 0;
-	n = epoll_wait(k->epfd, k->ev, DP_KERNEL_EVENTS, 0);
-	for (int i = 0; i < n; i++)
-		if (k->ev[i].data.u64 < DP_HFE_EV_LIMIT)
+	for (int i = 0; i < n; i++) {
+		if (k->ev[i].data.u64 == DP_KERNEL_EV_UDP)
+			udp = true;
+		else if (k->ev[i].data.u64 < DP_HFE_EV_LIMIT)
 			dp_hfw_event(k->http, k->ev[i].data.u64, k->ev[i].events);
-	return (n > 0 ? (unsigned)n : 0) + dp_hfw_rx(k->http, w, now_ns, mono_ns);
+	}
+	*work += n > 0 ? (unsigned)n : 0;
+	return udp;
 }
 
 static unsigned kernel_rx(void *fw, struct dp_worker *w, int64_t now_ns, int64_t mono_ns)
 {
 	struct dp_kworker *k = fw;
-	int n;
+	unsigned work = 0;
+	int n = 0;
 
-	for (unsigned i = 0; i < FS_BURST_MAX; i++) {
-		k->rx_msgs[i].msg_hdr.msg_namelen = sizeof(k->rx_peer[i].sa);
-		k->rx_msgs[i].msg_hdr.msg_flags = 0;
+	if (k->http == NULL || http_events(k, &work)) {
+		for (unsigned i = 0; i < FS_BURST_MAX; i++) {
+			k->rx_msgs[i].msg_hdr.msg_namelen = sizeof(k->rx_peer[i].sa);
+			k->rx_msgs[i].msg_hdr.msg_flags = 0;
+		}
+		n = recvmmsg(k->fd, k->rx_msgs, FS_BURST_MAX, MSG_DONTWAIT, NULL);
 	}
-	n = recvmmsg(k->fd, k->rx_msgs, FS_BURST_MAX, MSG_DONTWAIT, NULL);
 	for (int i = 0; i < n; i++) {
 		const struct mmsghdr *m = &k->rx_msgs[i];
 		bool trunc = (m->msg_hdr.msg_flags & MSG_TRUNC) || m->msg_len > DP_DGRAM_MAX_BYTES;
 		dp_engine_rx_dgram(w, k->rx_buf[i], m->msg_len, trunc, &k->rx_peer[i], now_ns, mono_ns,
 				   NULL);
 	}
-	return (n > 0 ? (unsigned)n : 0) + http_rx(k, w, now_ns, mono_ns);
+	work += n > 0 ? (unsigned)n : 0;
+	if (k->http)
+		work += dp_hfw_rx(k->http, w, now_ns, mono_ns);
+	return work;
 }
 
 static unsigned kernel_tx(void *fw, const struct dp_txslot *t, unsigned n)

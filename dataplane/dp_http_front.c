@@ -35,9 +35,9 @@
  * input room; writes: everything rendered, until EAGAIN (then EPOLLOUT).
  *
  * Timers: every engine timer tick (DP_TIMER_NS) a slice of the open
- * connections (a dense list, DP_HFW_SCAN_CONNS per tick) is checked against the codec's deadline (header
- * timeout: 408 and close; idle keep-alive: close); a peer that stopped
- * reading its answers is closed after the idle timeout without progress.
+ * connections (a dense list, DP_HFW_SCAN_CONNS per tick) is checked against the codec's deadline
+ * (header timeout: 408 and close; idle keep-alive: close); a peer that stopped reading its answers
+ * is closed after the idle timeout without progress.
  */
 #include "dp_http_front.h"
 
@@ -70,16 +70,16 @@ struct dp_hfe {
 
 struct hconn {
 	struct dp_http_conn h;
-	int fd;		/* -1 when closed */
-	uint16_t gen;	/* bumped on release: cookies of an earlier use no longer match */
-	bool used;	/* accepted, or dead and still owed answers */
-	bool dead;	/* closed; waiting only for owed answers */
-	bool rd;	/* the socket may have unread bytes */
-	bool eof;	/* the peer finished sending (or the socket failed) */
-	bool wblocked;	/* the last send hit EAGAIN: wait for EPOLLOUT */
-	bool in_ready;	/* on the ready list (never cleared by reuse: no duplicates) */
-	bool in_flush;	/* on the flush list (same) */
-	uint32_t opos;	/* index in the open list while it has a descriptor */
+	int fd;	       /* -1 when closed */
+	uint16_t gen;  /* bumped on release: cookies of an earlier use no longer match */
+	bool used;     /* accepted, or dead and still owed answers */
+	bool dead;     /* closed; waiting only for owed answers */
+	bool rd;       /* the socket may have unread bytes */
+	bool eof;      /* the peer finished sending (or the socket failed) */
+	bool wblocked; /* the last send hit EAGAIN: wait for EPOLLOUT */
+	bool in_ready; /* on the ready list (never cleared by reuse: no duplicates) */
+	bool in_flush; /* on the flush list (same) */
+	uint32_t opos; /* index in the open list while it has a descriptor */
 };
 
 struct dp_hfw {
@@ -102,8 +102,8 @@ struct dp_hfw {
 
 static int tcp_socket(const struct cfg *cfg, bool reuseport, char *err, size_t errlen)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cfg->http_port),
-				.sin_addr = cfg->address};
+	struct sockaddr_in a = {
+		.sin_family = AF_INET, .sin_port = htons(cfg->http_port), .sin_addr = cfg->address};
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -132,8 +132,9 @@ static void raise_nofile(rlim_t want)
 		return;
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
-		fs_log("warn", "HTTP: RLIMIT_NOFILE is %llu, below the %llu the connection tables "
-			       "need: connections past it are refused",
+		fs_log("warn",
+		       "HTTP: RLIMIT_NOFILE is %llu, below the %llu the connection tables "
+		       "need: connections past it are refused",
 		       (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
@@ -401,8 +402,8 @@ static unsigned accept_some(struct dp_hfw *h)
 	while (h->lready && n < DP_HFW_ACCEPT_BURST) {
 		struct sockaddr_in sa;
 		socklen_t sl = sizeof(sa);
-		int one = 1, fd = accept4(h->lfd, (struct sockaddr *)&sa, &sl,
-					  SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int one = 1,
+		    fd = accept4(h->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
 		struct hconn *c;
 		uint32_t i;

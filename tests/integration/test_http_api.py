@@ -365,6 +365,46 @@ class Durable(unittest.TestCase):
             c.close()
 
 
+class NonReader(unittest.TestCase):
+    def test_client_never_reads(self):
+        """A client that pipelines and never reads its answers stalls only
+        itself: others are served, and it is closed after the idle timeout."""
+        port = free_tcp_port()
+        d = Daemon(http_port=port, require_token="no")
+        set_net(d, port, "http_idle_timeout_ms = 1000")
+        with d:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", port))
+            s.settimeout(0.5)
+            req = b"GET /v1/time HTTP/1.1\r\nHost: x\r\n\r\n" * 100
+            try:
+                for _ in range(200):
+                    s.sendall(req)
+            except socket.timeout:
+                pass  # the server stopped reading it: back pressure
+            for _ in range(5):
+                st, _, _ = curl("http://127.0.0.1:%d/v1/time" % port)
+                self.assertEqual(st, 200)
+            time.sleep(2.5)  # no progress for longer than the idle timeout
+            s.settimeout(2)
+            closed = False
+            end = time.monotonic() + 15
+            try:
+                while time.monotonic() < end:
+                    try:
+                        if not s.recv(1 << 20):
+                            closed = True
+                            break
+                    except socket.timeout:
+                        break
+            except ConnectionResetError:
+                closed = True
+            s.close()
+            self.assertTrue(closed, "the non-reading client was not closed")
+        self.assertRegex(d.output(), r"http: .* [1-9]\d* timeouts")
+
+
 class ClientAddress(unittest.TestCase):
     """per_ip limits: the buyer's address from X-Forwarded-For only when the
     TCP peer (127.0.0.1) is a trusted proxy."""

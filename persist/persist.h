@@ -505,4 +505,93 @@ int persist_failed(const struct persist *ps);
  * the first storage failure of any log or of the watch (0: none). */
 int persist_close(struct persist *ps);
 
+/* ---- retention that respects consumers (retain.c) ----
+ *
+ * A consumer of the change feed registers with a file DIR/consumers/NAME
+ * holding, per shard, the last LSN it applied; the snapshot's trim keeps
+ * the segments every consumer still needs, up to max_bytes beyond what
+ * recovery needs, and cuts loose a consumer past that (it must resync from
+ * snapshot.db). Format and algorithm: retain.c's header comment. */
+
+#define RETAIN_NAME_MAX		 64 /* consumer names, including the NUL */
+#define RETAIN_CONSUMERS_MAX	 64 /* files in DIR/consumers (a bit each in a plan) */
+#define RETAIN_MAX_BYTES_DEFAULT (4ull << 30) /* per shard, beyond recovery's needs */
+
+struct retain_consumer {
+	char name[RETAIN_NAME_MAX];
+	unsigned nshards;		/* highest shard in the file + 1 */
+	uint64_t lsn[FS_WORKERS_MAX];	/* last LSN applied per shard; 0 = none */
+};
+
+struct retain_seg {
+	uint64_t first_lsn; /* the segment's name */
+	uint64_t bytes;	    /* its size */
+};
+
+struct retain_plan {
+	uint64_t keep_lsn;   /* wal_remove_before(keep_lsn): <= snap_lsn + 1 */
+	uint64_t need_lsn;   /* lowest LSN a kept consumer needs; UINT64_MAX: none */
+	uint64_t kept_bytes; /* bytes kept only for consumers */
+	uint64_t cut, lost;  /* bit c: consumer c cut loose now / already past the log */
+	unsigned ncut, nlost;
+};
+
+/* True for a valid consumer name: 1..RETAIN_NAME_MAX-1 of [A-Za-z0-9_-]. */
+bool retain_name_valid(const char *name);
+
+/* The lowest LSN any consumer still needs, bounded. snap_lsn: the shard's
+ * LSN in the snapshot just written (recovery needs snap_lsn + 1 on);
+ * segs[0..nseg): the shard's segments sorted by first_lsn;
+ * consumer_lsn[c]: the last LSN consumer c applied (nconsumers <=
+ * RETAIN_CONSUMERS_MAX); max_bytes: segment bytes that may be kept beyond
+ * recovery's needs for one consumer. Pure; fills *out. */
+void retain_plan(uint64_t snap_lsn, const struct retain_seg *segs, unsigned nseg,
+		 const uint64_t consumer_lsn[], unsigned nconsumers, uint64_t max_bytes,
+		 struct retain_plan *out);
+
+/* Atomically (tmp, fsync, rename, fsync dir) write DIR/consumers/NAME with
+ * lsn[0..nshards). Creates DIR/consumers. 0 or -errno with the file named
+ * in err. For consumers, after each of their own commits. */
+int retain_consumer_write(const char *dir, const char *name, unsigned nshards,
+			  const uint64_t lsn[], char *err, size_t errlen);
+
+/* Parse a consumer file's text into out->lsn/nshards (name untouched).
+ * 0 or -EBADMSG with "line N: what" in err. */
+int retain_consumer_parse(const char *text, struct retain_consumer *out, char *err,
+			  size_t errlen);
+
+/* Read DIR/consumers/NAME. 0, -ENOENT, -EBADMSG (file and line in err). */
+int retain_consumer_read(const char *dir, const char *name, struct retain_consumer *out,
+			 char *err, size_t errlen);
+
+/* Read every consumer file of DIR (up to cap; -E2BIG past it). *n = how
+ * many. No directory: 0 consumers. */
+int retain_consumers_load(const char *dir, struct retain_consumer out[], unsigned cap,
+			  unsigned *n, char *err, size_t errlen);
+
+/* DIR/shard-NN's segments with their sizes, sorted; *segs is malloc'd
+ * (free it; NULL when none). No directory: none. 0 or -errno. */
+int retain_list_segments(const char *dir, unsigned shard, struct retain_seg **segs,
+			 unsigned *nseg);
+
+struct retain_report {
+	struct retain_plan plan;
+	unsigned removed;		     /* segments deleted */
+	bool consumers_unreadable;	     /* a consumer file was bad: trimmed for recovery only */
+	unsigned ncut_names;
+	char cut_names[RETAIN_CONSUMERS_MAX][RETAIN_NAME_MAX]; /* consumers cut loose */
+};
+
+/* The snapshot's trim of one shard: load the consumers, plan, and
+ * wal_remove_before(plan.keep_lsn). Call it where the trim called
+ * wal_remove_before(dir, shard, ops, snap_lsn + 1), after snapshot.db is in
+ * place. The caller logs rep (cut consumers by name; a bad consumer file,
+ * whose complaint is in err, while 0 is returned). 0 or wal_remove_before's
+ * -errno. */
+int retain_trim(const char *dir, unsigned shard, const struct wal_ops *ops, uint64_t snap_lsn,
+		uint64_t max_bytes, struct retain_report *rep, char *err, size_t errlen);
+
+/* Consumers cut loose since start (all shards): for /metrics. */
+uint64_t retain_consumers_cut_total(void);
+
 #endif

@@ -594,12 +594,21 @@ int persist_snapshot(struct persist *ps, persist_on_workers_fn on_workers, void 
 	}
 	for (unsigned i = 0; i < ps->n; i++) {
 		stall = ps->capture_ns[i] > stall ? ps->capture_ns[i] : stall;
-		rc = wal_remove_before(cfg->persist_dir, i, NULL, ps->lsn[i] + 1);
-		if (rc > 0)
-			removed += (unsigned)rc;
-		else if (rc < 0)
+		/* retain.c: keep what registered change-feed consumers still need */
+		struct retain_report rr;
+		rc = retain_trim(cfg->persist_dir, i, NULL, ps->lsn[i], RETAIN_MAX_BYTES_DEFAULT, &rr,
+				 err, sizeof(err));
+		for (unsigned c = 0; c < rr.ncut_names; c++)
+			fs_log("warn", "shard %u: consumer %s cut loose (over %llu MiB of log behind): "
+			       "it must resync from snapshot.db", i, rr.cut_names[c],
+			       RETAIN_MAX_BYTES_DEFAULT >> 20);
+		if (rr.consumers_unreadable)
+			fs_log("warn", "shard %u: consumers ignored by the trim: %s", i, err);
+		if (rc == 0)
+			removed += rr.removed;
+		else
 			fs_log("warn", "shard %u: removing log segments before LSN %" PRIu64 ": %s", i,
-			       ps->lsn[i] + 1, fs_strerror(rc));
+			       rr.plan.keep_lsn, fs_strerror(rc));
 	}
 	fs_log("info", "snapshot (%s): %" PRIu64 " orders, %" PRIu64 " stored answers, %.1f MB "
 		       "in %.0f ms (worker stall at most %.2f ms); %u old log segments removed",

@@ -7,6 +7,7 @@ PKGS=(
   build-essential meson ninja-build pkg-config python3
   dpdk dpdk-dev libdpdk-dev libnuma-dev libpcap-dev
   liburing-dev libsqlite3-dev sqlite3 libsodium-dev libcmocka-dev libhttp-parser-dev
+  libpq-dev postgresql
   iproute2 iputils-ping netcat-openbsd faketime
   curl wrk  # the HTTP API's integration tests (test_http_api, test_http_load)
 )

@@ -253,8 +253,11 @@ class Daemon:
             proc.wait()
 
     def output(self):
-        with open(self.log_path) as f:
-            return f.read()
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except FileNotFoundError:  # scratch directory already removed
+            return "(log %s already removed)" % self.log_path
 
     def stop(self, check=True):
         """SIGTERM and wait; returns the exit status."""

@@ -227,8 +227,9 @@ static const struct command commands[] = {
 	 BIT(OPT_DATA) | BIT(OPT_AFTER), run_feed,
 	 "  feed --data DIR --after SHARD:SEQ[,SHARD:SEQ...] [--shard N] [--limit N]\n"
 	 "      Print the change feed read from DIR's logs (read-only; safe on a live\n"
-	 "      appliance): one JSON line per reserve/pay/cancel/expire with seq = the\n"
-	 "      shard's LSN > SEQ (shards not named start at 0), shard by shard, in order.\n"
+	 "      appliance): one JSON line per reserve/pay/cancel/expire (and admin\n"
+	 "      STOCK/WINDOW change) with seq = the shard's LSN > SEQ (shards not named\n"
+	 "      start at 0), shard by shard, in order.\n"
 	 "      Exit 4 when SEQ is older than the log keeps: resync from snapshot.db.\n"
 	 "      e.g. flashsale feed --data var/flashsale --after 0:1200 --shard 0 --limit 100\n"},
 	{"audit", 0, BIT(OPT_DATA), 0, run_audit,
@@ -290,6 +291,11 @@ static void print_help(FILE *f, const struct command *only)
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (!only || only == &commands[i])
 			fputs(commands[i].usage, f);
+	fputs("  admin ACTION [options]\n"
+	      "      The admin API (stock, open, close, window, items, catalog, audit,\n"
+	      "      snapshot); key from FLASHSALE_ADMIN_KEY or --key-file. 'flashsale admin --help'.\n"
+	      "      e.g. flashsale admin stock --config flashsale.ini --item 1001 --delta 500\n",
+	      f);
 	fputs("\nExit status: 0 OK, 1 answered with another status (feed, audit: failed),\n"
 	      "2 usage or config error, 3 no answer after all retries, 4 feed gap.\n",
 	      f);
@@ -1071,6 +1077,8 @@ static const char *event_name(uint8_t type)
 	case STORE_CH_PAY: return "PAID";
 	case STORE_CH_CANCEL: return "CANCELLED";
 	case STORE_CH_EXPIRE: return "EXPIRED";
+	case STORE_CH_STOCK: return "STOCK";
+	case STORE_CH_WINDOW: return "WINDOW";
 	default: return "UNKNOWN";
 	}
 }
@@ -1083,6 +1091,19 @@ static int feed_print(void *ctx, uint64_t lsn, const struct store_change *ch)
 		return 0;
 	if (f->limit && f->printed >= f->limit)
 		return 1; /* stops the replay */
+	if (ch->type == STORE_CH_STOCK)
+		printf("{\"shard\":%u,\"seq\":%" PRIu64 ",\"event\":\"STOCK\",\"item_id\":%" PRIu32
+		       ",\"total_before\":%" PRIu64 ",\"total\":%" PRIu64 ",\"requested\":%" PRId64
+		       ",\"request_id\":%" PRIu64 ",\"time_ns\":%" PRId64 "}\n",
+		       f->shard, lsn, ch->item_id, ch->order_id, ch->ref, (int64_t)ch->user_id,
+		       ch->request_id, ch->time_ns);
+	else if (ch->type == STORE_CH_WINDOW)
+		printf("{\"shard\":%u,\"seq\":%" PRIu64 ",\"event\":\"WINDOW\",\"activity_id\":%"
+		       PRIu64 ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"request_id\":%" PRIu64
+		       ",\"time_ns\":%" PRId64 "}\n",
+		       f->shard, lsn, ch->user_id, (int64_t)ch->order_id, (int64_t)ch->ref,
+		       ch->request_id, ch->time_ns);
+	else
 	printf("{\"shard\":%u,\"seq\":%" PRIu64 ",\"event\":\"%s\",\"order_id\":%" PRIu64
 	       ",\"user_id\":%" PRIu64 ",\"item_id\":%" PRIu32 ",\"qty\":%u,\"request_id\":%" PRIu64
 	       ",\"ref\":%" PRIu64 ",\"time_ns\":%" PRId64 "}\n",
@@ -1220,7 +1241,23 @@ static int audit_change(void *ctx, uint64_t lsn, const struct store_change *ch)
 	struct store_order_view o;
 	const char *why = NULL;
 
+	struct store_item_counts c;
+
 	a->checked++;
+	/* Admin changes: the item is this shard's (its total is audited with
+	 * the shard), a window change is in shard 0's log. */
+	if (ch->type == STORE_CH_STOCK || ch->type == STORE_CH_WINDOW) {
+		if (ch->type == STORE_CH_STOCK && store_item_counts(a->s, ch->item_id, &c) != 0)
+			why = "stock change of an item this shard does not own";
+		else if (ch->type == STORE_CH_WINDOW && a->shard != 0)
+			why = "window change outside shard 0's log";
+		if (why) {
+			a->violations++;
+			printf("VIOLATION shard %u seq %" PRIu64 " %s: %s\n", a->shard, lsn,
+			       event_name(ch->type), why);
+		}
+		return 0;
+	}
 	if (store_order_get(a->s, ch->order_id, &o) != 0)
 		why = "order missing from the recovered state";
 	else if (o.user_id != ch->user_id || o.item_id != ch->item_id || o.qty != ch->qty)
@@ -1377,6 +1414,8 @@ out:
 	return status;
 }
 
+int flashsale_admin_main(int argc, char **argv); /* flashsale_admin.c */
+
 int main(int argc, char **argv)
 {
 	struct cli cli = {
@@ -1387,6 +1426,10 @@ int main(int argc, char **argv)
 		.qty = 1,
 	};
 
+	/* The admin API has its own options (and its key never on the command
+	 * line): flashsale admin ACTION ... (flashsale_admin.c). */
+	if (argc >= 2 && strcmp(argv[1], "admin") == 0)
+		return flashsale_admin_main(argc - 1, argv + 1);
 	if (parse_args(&cli, argc, argv) != 0)
 		return EXIT_USAGE;
 	if (cli.help) {

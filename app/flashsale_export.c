@@ -495,12 +495,23 @@ static int batch_add(struct exporter *x, unsigned shard, uint64_t lsn,
 	struct row *r;
 	bool fresh;
 
+	if (ch->type == STORE_CH_WINDOW) { /* an activity's window: no table holds it */
+		x->pending[shard] = lsn;
+		return 0;
+	}
 	if (!it) {
 		fs_log("error",
 		       "export: shard %u LSN %" PRIu64 ": item %" PRIu32 " is not in %s; "
 		       "stopping",
 		       shard, lsn, ch->item_id, x->cfg.path);
 		return -EINVAL;
+	}
+	if (ch->type == STORE_CH_STOCK) { /* admin stock change: ref = the item's new total */
+		it->total = (int64_t)ch->ref;
+		it->available = it->total - it->reserved - it->paid;
+		it->dirty = true;
+		x->pending[shard] = lsn;
+		return 0;
 	}
 	r = row_get(x, ch->order_id, &fresh);
 	if (ch->type == STORE_CH_RESERVE) {

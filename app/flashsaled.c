@@ -39,6 +39,7 @@
 #include "cfg.h"
 #include "dp.h"
 #include "fs_common.h"
+#include "fs_admin.h"
 #include "fs_http.h"
 #include "fs_token.h"
 #include "persist.h"
@@ -398,6 +399,7 @@ static int run(const struct cfg *cfg, bool init)
 	struct store_catalog *cat = NULL;
 	struct store_shard **shards;
 	struct fs_http *http = NULL;
+	struct fs_admin *admin = NULL;
 	char err[512] = "";
 	int rc, status = EXIT_RUNTIME;
 
@@ -440,6 +442,15 @@ static int run(const struct cfg *cfg, bool init)
 		}
 		fs_http_set_admin(http, cfg->admin_enabled ? cfg->admin_key : NULL, admin_snapshot,
 				  NULL);
+		/* The admin API (fs_admin.c), behind the same bearer check. */
+		struct fs_admin_params ap = {.cfg = cfg, .cat = cat, .ps = g_persist,
+					     .on_workers = on_workers, .on_workers_ctx = g_engine,
+					     .workers_running = &g_workers_run};
+		if (cfg->admin_enabled && (rc = fs_admin_create(&ap, &admin)) < 0) {
+			fs_log("error", "admin API: %s", fs_strerror(rc));
+			goto out_engine;
+		}
+		fs_http_set_admin_api(http, admin);
 		fs_log("info", "HTTP on %s:%u: /healthz /metrics /items%s", cfg->address_str,
 		       cfg->http_port, cfg->admin_enabled ? " POST /admin/snapshot" : "");
 	}
@@ -474,6 +485,7 @@ static int run(const struct cfg *cfg, bool init)
 	}
 out_engine:
 	fs_http_close(http);
+	fs_admin_free(admin);
 	dp_engine_free(g_engine);
 	g_engine = NULL;
 out_shards:

@@ -9,6 +9,9 @@
  *   POST /admin/snapshot   take a snapshot now; needs the [admin] key as
  *                  "Authorization: Bearer <64 hex digits>" (403 without an
  *                  admin key configured, 401 for a wrong one)
+ *   GET|POST /admin/...    with fs_http_set_admin_api: the same bearer
+ *                  check, then the whole admin API (fs_admin.c). Interim:
+ *                  the operations listener takes this route over.
  *
  * One request per connection, answered and closed. Bounded: at most
  * HTTP_CONN_MAX connections open, requests over HTTP_REQ_MAX bytes or slower
@@ -16,6 +19,8 @@
  * served from the control loop's poll, so a stuck client cannot stall it.
  */
 #include "fs_http.h"
+
+#include "fs_admin.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -53,6 +58,7 @@ struct fs_http {
 	uint8_t admin_key[32];
 	int (*snapshot)(void *ctx);
 	void *admin_ctx;
+	struct fs_admin *admin_api; /* every /admin/ request goes here when set */
 	struct http_conn conn[HTTP_CONN_MAX];
 	char out[HTTP_RESP_MAX];
 };
@@ -93,6 +99,11 @@ void fs_http_set_admin(struct fs_http *h, const uint8_t *key, int (*snapshot)(vo
 		memcpy(h->admin_key, key, sizeof(h->admin_key));
 	h->snapshot = snapshot;
 	h->admin_ctx = ctx;
+}
+
+void fs_http_set_admin_api(struct fs_http *h, struct fs_admin *a)
+{
+	h->admin_api = a;
 }
 
 void fs_http_close(struct fs_http *h)
@@ -228,13 +239,82 @@ static size_t admin_request(struct fs_http *h, const char *req, const char **sta
 	return put(h, 0, "{\"ok\":true}\n");
 }
 
+/* Length of the header block (through its blank line), 0 if not complete. */
+static size_t header_len(const char *buf)
+{
+	const char *e = strstr(buf, "\r\n\r\n");
+
+	if (e)
+		return (size_t)(e - buf) + 4;
+	e = strstr(buf, "\n\n");
+	return e ? (size_t)(e - buf) + 2 : 0;
+}
+
+static size_t content_length(const char *buf)
+{
+	const char *p = strcasestr(buf, "\nContent-Length:");
+	unsigned long v;
+
+	if (!p || sscanf(p + 16, " %lu", &v) != 1)
+		return 0;
+	return v;
+}
+
+/* ---- the admin API (fs_admin.c): authenticated, then handed over ---- */
+
+static const char *status_line(int code)
+{
+	switch (code) {
+	case 200: return "200 OK";
+	case 400: return "400 Bad Request";
+	case 401: return "401 Unauthorized";
+	case 403: return "403 Forbidden";
+	case 404: return "404 Not Found";
+	case 405: return "405 Method Not Allowed";
+	case 409: return "409 Conflict";
+	case 503: return "503 Service Unavailable";
+	default: return "500 Internal Server Error";
+	}
+}
+
+static size_t admin_api_request(struct fs_http *h, const char *req, size_t len,
+				const char **status)
+{
+	char method[8], path[128];
+	size_t hl = header_len(req), body_len;
+	int code = 500;
+	size_t n;
+
+	if (!h->admin) {
+		*status = "403 Forbidden";
+		return put(h, 0, "{\"ok\":false,\"error\":\"admin API off: set [admin] key\"}\n");
+	}
+	if (!admin_authorized(h, req)) {
+		*status = "401 Unauthorized";
+		return put(h, 0, "{\"ok\":false,\"error\":\"bad or missing bearer key\"}\n");
+	}
+	if (sscanf(req, "%7s /admin%127[^ ?\r\n]", method, path) != 2) {
+		*status = "404 Not Found";
+		return put(h, 0, "{\"ok\":false,\"error\":\"bad admin path\"}\n");
+	}
+	body_len = len > hl ? len - hl : 0;
+	n = fs_admin_handle(h->admin_api, method, path, req + hl, body_len, h->out,
+			    sizeof(h->out), &code);
+	*status = status_line(code);
+	return n;
+}
+
 static void respond(struct http_conn *c, struct fs_http *h)
 {
 	const char *status = "200 OK", *type = "text/plain; charset=utf-8";
 	char head[256];
 	size_t n;
 
-	if (strncmp(c->buf, "POST /admin/snapshot ", 21) == 0) {
+	if (h->admin_api && (strncmp(c->buf, "GET /admin/", 11) == 0 ||
+			     strncmp(c->buf, "POST /admin/", 12) == 0)) {
+		n = admin_api_request(h, c->buf, c->len, &status);
+		type = "application/json";
+	} else if (strncmp(c->buf, "POST /admin/snapshot ", 21) == 0) {
 		n = admin_request(h, c->buf, &status);
 	} else if (strncmp(c->buf, "GET /metrics ", 13) == 0) {
 		n = body_metrics(h);
@@ -294,7 +374,9 @@ static void conn_read(struct fs_http *h, struct http_conn *c, int64_t now_ns)
 	if (r > 0) {
 		c->len += (size_t)r;
 		c->buf[c->len] = '\0';
-		if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n")) {
+		size_t hl = header_len(c->buf);
+		/* Complete when the headers and the body (Content-Length) are in. */
+		if (hl && c->len >= hl + content_length(c->buf)) {
 			respond(c, h);
 			conn_close(c);
 		} else if (c->len >= sizeof(c->buf) - 1) {

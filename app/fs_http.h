@@ -26,6 +26,11 @@ int fs_http_open(const struct cfg *cfg, const struct store_catalog *cat, fs_http
 void fs_http_set_admin(struct fs_http *h, const uint8_t *key, int (*snapshot)(void *ctx),
 		       void *ctx);
 
+struct fs_admin;
+/* Route every GET/POST /admin/... (after the bearer check above) to the
+ * admin API (fs_admin_handle), POST /admin/snapshot included. */
+void fs_http_set_admin_api(struct fs_http *h, struct fs_admin *a);
+
 /* Serve whatever is ready, waiting at most timeout_ms. */
 void fs_http_poll(struct fs_http *h, int timeout_ms);
 

@@ -486,6 +486,17 @@ typedef int (*persist_on_workers_fn)(void *ctx, persist_worker_fn fn, void *fn_c
 int persist_snapshot(struct persist *ps, persist_on_workers_fn on_workers, void *ctx,
 		     const char *why);
 
+/* Admin changes: run fn(fn_ctx, i) on the thread of every worker i
+ * (on_workers; NULL once the workers have stopped: here), where fn makes
+ * the change on the shard(s) it concerns through the store (journalled by
+ * the shard's hook), then wait until every log is durable up to what it
+ * held just after fn. 0: the change is durable (answer OK); -ETIMEDOUT
+ * (a worker or the log did not answer within the snapshot budgets), or the
+ * log's failure. Control plane only, one call at a time. */
+int persist_run_durable(struct persist *ps, persist_on_workers_fn on_workers, void *ctx,
+			persist_worker_fn fn, void *fn_ctx);
+unsigned persist_nshards(const struct persist *ps);
+
 /* The storage watch, called by the control plane at every turn of its loop;
  * does something every PERSIST_WATCH_INTERVAL_MS. (1) Each shard's current
  * segment must still be linked (st_nlink > 0) and still be what its path

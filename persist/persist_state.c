@@ -85,6 +85,10 @@ struct persist {
 	uint64_t lsn[FS_WORKERS_MAX], durable[FS_WORKERS_MAX];
 	int err[FS_WORKERS_MAX];
 	int64_t capture_ns[FS_WORKERS_MAX];
+	/* persist_run_durable */
+	persist_worker_fn run_fn;
+	void *run_ctx;
+	uint64_t run_lsn[FS_WORKERS_MAX];
 	/* manifest and storage watch */
 	struct persist_manifest man; /* as last written */
 	int lost;		     /* first failure the watch found (0: none) */
@@ -567,6 +571,51 @@ static int snapshot_capture(struct persist *ps, persist_on_workers_fn on_workers
 			usleep(PERSIST_DURABLE_POLL_US);
 	} while (!ready && fs_mono_ns() < deadline);
 	return ready ? 0 : -ETIMEDOUT;
+}
+
+/* ---- admin changes: run on the workers, then wait for the logs ---- */
+
+static void run_one(void *ctx, unsigned i)
+{
+	struct persist *ps = ctx;
+	struct wal_stats ws;
+
+	ps->run_fn(ps->run_ctx, i);
+	wal_stats(ps->wal[i], &ws);
+	ps->run_lsn[i] = ws.next_lsn - 1;
+	ps->err[i] = ws.failed;
+}
+
+int persist_run_durable(struct persist *ps, persist_on_workers_fn on_workers, void *ctx,
+			persist_worker_fn fn, void *fn_ctx)
+{
+	int64_t deadline = fs_mono_ns() + (int64_t)PERSIST_SNAPSHOT_DURABLE_WAIT_MS * 1000000;
+	bool ready;
+	int rc;
+
+	FS_ASSERT(!(ps->flags & PERSIST_OPEN_READONLY));
+	ps->run_fn = fn;
+	ps->run_ctx = fn_ctx;
+	if ((rc = on_all(ps, on_workers, ctx, run_one)) < 0)
+		return rc;
+	do {
+		ready = true;
+		if ((rc = on_all(ps, on_workers, ctx, log_position)) < 0)
+			return rc;
+		for (unsigned i = 0; i < ps->n; i++) {
+			if (ps->err[i])
+				return ps->err[i];
+			ready &= ps->durable[i] >= ps->run_lsn[i];
+		}
+		if (!ready)
+			usleep(PERSIST_DURABLE_POLL_US);
+	} while (!ready && fs_mono_ns() < deadline);
+	return ready ? 0 : -ETIMEDOUT;
+}
+
+unsigned persist_nshards(const struct persist *ps)
+{
+	return ps->n;
 }
 
 int persist_snapshot(struct persist *ps, persist_on_workers_fn on_workers, void *ctx,

@@ -24,8 +24,12 @@
  * no locks and creates no -wal/-shm files (offline tools must not change
  * the data directory). The format version and the shard count must match;
  * every activity and item in the snapshot must be in the config, with the
- * same activity and total (else an error naming it); items only in the
- * config start fresh (CONFIG.md). Then one of two ways in:
+ * same activity (else an error naming it); items only in the config start
+ * fresh (CONFIG.md). The snapshot's total is the truth (admin stock
+ * changes; the file is never re-applied over sold units): it is set on the
+ * fresh shard before the restore. Windows moved by admin calls
+ * (admin_windows) are set on the catalog and each shard's recent admin
+ * changes (admin_changes) go back into its ring. Then one of two ways in:
  *  - fast path: the images table holds each shard's store_image in raw form
  *    (the records as they sit in memory, 40 bytes per order and per stored
  *    answer, in 16 MiB chunks). They are copied into images and restored
@@ -54,7 +58,7 @@
  *       snapshot; the change feed's sequence numbers are these LSNs.
  *       Orders of the shard are seqs first_seq .. next_seq - 1.
  *   activities(activity_id INTEGER PRIMARY KEY, name TEXT, start_ns,
- *              end_ns, pay_timeout_s)
+ *              end_ns, pay_timeout_s)      the current window
  *   items(item_id INTEGER PRIMARY KEY, activity_id, shard, total,
  *         available, reserved, paid)   available + reserved + paid = total
  *   orders(order_id INTEGER PRIMARY KEY, shard, user_id, item_id, qty,
@@ -69,6 +73,13 @@
  *       2 CONFIRM, 3 CANCEL, 0 = superseded (answers nothing, kept because
  *       it still holds a slot of the shard's table).
  *   order_states(state INTEGER PRIMARY KEY, name TEXT)
+ *   admin_windows(activity_id INTEGER PRIMARY KEY, start_ns, end_ns)
+ *       windows set by admin calls (they override the config's at start)
+ *   admin_changes(pos INTEGER PRIMARY KEY, shard, type, item_id, order_id,
+ *                 user_id, request_id, ref, time_ns)
+ *       each shard's recent admin change records (store_admin_recent),
+ *       oldest first: answers to retried admin requests. Both tables are
+ *       new in format 1 files; a file without them has neither to restore.
  *   images(id INTEGER PRIMARY KEY, shard, region, data BLOB)
  *       not for downstream use: each shard's image in raw form (region 0 a
  *       header with STORE_IMAGE_LAYOUT and record sizes, then orders, stored
@@ -116,6 +127,12 @@ static const char SCHEMA[] =
 	"CREATE TABLE order_states(state INTEGER PRIMARY KEY, name TEXT NOT NULL);"
 	"CREATE TABLE images(id INTEGER PRIMARY KEY, shard INTEGER NOT NULL,"
 	" region INTEGER NOT NULL, data BLOB NOT NULL);"
+	"CREATE TABLE admin_windows(activity_id INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL,"
+	" end_ns INTEGER NOT NULL);"
+	"CREATE TABLE admin_changes(pos INTEGER PRIMARY KEY, shard INTEGER NOT NULL,"
+	" type INTEGER NOT NULL, item_id INTEGER NOT NULL, order_id INTEGER NOT NULL,"
+	" user_id INTEGER NOT NULL, request_id INTEGER NOT NULL, ref INTEGER NOT NULL,"
+	" time_ns INTEGER NOT NULL);"
 	"INSERT INTO order_states VALUES(1,'RESERVED'),(2,'PAID'),(3,'CANCELLED'),(4,'EXPIRED');";
 
 static int snap_path(char out[FS_PATH_MAX], const char *dir, const char *name)
@@ -275,10 +292,14 @@ static int write_catalog(struct snap_writer *w, const struct cfg *cfg, unsigned 
 	rc = prepare(w, "INSERT INTO activities VALUES(?1,?2,?3,?4,?5)", &st);
 	for (unsigned a = 0; rc == 0 && a < cfg->n_activities; a++) {
 		const struct cfg_activity *act = &cfg->activities[a];
+		int64_t start = act->start_ns, end = act->end_ns;
+		if (n_shards > 0)
+			(void)store_catalog_window(store_image_catalog(imgs[0]), act->id, &start, &end,
+						   NULL);
 		sqlite3_bind_int64(st, 1, act->id);
 		sqlite3_bind_text(st, 2, act->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, act->start_ns);
-		sqlite3_bind_int64(st, 4, act->end_ns);
+		sqlite3_bind_int64(st, 3, start);
+		sqlite3_bind_int64(st, 4, end);
 		sqlite3_bind_int64(st, 5, act->pay_timeout_s);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = sql_fail(w->db, w->path, "activities", w->err, w->errlen);
@@ -308,6 +329,45 @@ static int write_catalog(struct snap_writer *w, const struct cfg *cfg, unsigned 
 	}
 	sqlite3_finalize(st);
 	free(ix);
+	return rc;
+}
+
+/* What admin calls changed beyond the items' totals: windows moved by an
+ * admin open/close (applied over the config's at restart), and each
+ * shard's recent admin changes (answers to retried admin requests). */
+static int write_admin(struct snap_writer *w, const struct cfg *cfg, unsigned n_shards,
+		       struct store_image *const imgs[])
+{
+	sqlite3_stmt *st = NULL;
+	int64_t pos = 0;
+	int rc;
+
+	if (n_shards == 0)
+		return 0;
+	if ((rc = prepare(w, "INSERT INTO admin_windows VALUES(?1,?2,?3)", &st)))
+		return rc;
+	for (unsigned a = 0; rc == 0 && a < cfg->n_activities; a++) {
+		int64_t start, end;
+		bool moved = false;
+		if (store_catalog_window(store_image_catalog(imgs[0]), cfg->activities[a].id, &start,
+					 &end, &moved) == 0 && moved)
+			rc = insert(w, st, (const int64_t[]){cfg->activities[a].id, start, end}, 3);
+	}
+	sqlite3_finalize(st);
+	if (rc || (rc = prepare(w, "INSERT INTO admin_changes VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+				&st)))
+		return rc;
+	for (unsigned i = 0; rc == 0 && i < n_shards; i++) {
+		struct store_change ch;
+		for (uint32_t k = 0; rc == 0 && store_image_admin(imgs[i], k, &ch) == 0; k++)
+			rc = insert(w, st,
+				    (const int64_t[]){pos++, i, ch.type, ch.item_id,
+						      (int64_t)ch.order_id, (int64_t)ch.user_id,
+						      (int64_t)ch.request_id, (int64_t)ch.ref,
+						      ch.time_ns},
+				    9);
+	}
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -431,6 +491,7 @@ static int write_all(struct snap_writer *w, const struct cfg *cfg, unsigned n_sh
 		return rc;
 	if ((rc = write_meta(w, n_shards, imgs, lsn)) ||
 	    (rc = write_catalog(w, cfg, n_shards, imgs, &st->items)) ||
+	    (rc = write_admin(w, cfg, n_shards, imgs)) ||
 	    (rc = write_orders(w, n_shards, imgs, &st->orders)) ||
 	    (rc = write_idem(w, n_shards, imgs, &st->idem_entries)) ||
 	    (rc = write_images(w, n_shards, imgs)))
@@ -677,11 +738,6 @@ static int rd_catalog(struct snap_reader *r)
 		if (!ci)
 			fs_errf(r->err, r->errlen, "%s: item %" PRId64 " is in the snapshot but not in %s",
 			     r->path, id, r->cfg->path);
-		else if (ci->total != total)
-			fs_errf(r->err, r->errlen,
-			     "%s: item %" PRId64 ": total %" PRId64 " in the snapshot, %u in %s "
-			     "(stock changes go through admin commands, not the file)",
-			     r->path, id, total, ci->total, r->cfg->path);
 		else if (ci->activity_id != act)
 			fs_errf(r->err, r->errlen,
 			     "%s: item %" PRId64 ": activity %" PRId64 " in the snapshot, %u in %s",
@@ -689,6 +745,12 @@ static int rd_catalog(struct snap_reader *r)
 		else if (shard != fs_shard_of_item(ci->id, r->n_shards))
 			fs_errf(r->err, r->errlen, "%s: item %" PRId64 ": on shard %" PRId64
 			     ", expected %u", r->path, id, shard, fs_shard_of_item(ci->id, r->n_shards));
+		/* The snapshot's total is the truth (admin stock changes), not the
+		 * file's: the file is never re-applied over sold units. */
+		else if (total < 0 || store_shard_set_total(r->shards[shard], ci->id,
+							    (uint64_t)total) != 0)
+			fs_errf(r->err, r->errlen, "%s: item %" PRId64 ": total %" PRId64
+			     " does not fit", r->path, id, total);
 		else
 			rc = 1;
 		if (rc < 0)
@@ -765,6 +827,72 @@ static int rd_idem(struct snap_reader *r)
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+static int rd_has_table(struct snap_reader *r, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = rd_prepare(r, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?1",
+			     &st)))
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = rd_step(r, st);
+	if (rc == 1)
+		rc = sqlite3_column_int64(st, 0) > 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Windows moved by admin calls, and the shards' recent admin changes
+ * (absent from snapshots older than the admin API: nothing to restore). */
+static int rd_admin(struct snap_reader *r)
+{
+	sqlite3_stmt *st;
+	int rc = rd_has_table(r, "admin_windows");
+
+	if (rc <= 0)
+		return rc;
+	if ((rc = rd_prepare(r, "SELECT activity_id, start_ns, end_ns FROM admin_windows", &st)))
+		return rc;
+	while ((rc = rd_step(r, st)) == 1) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (id <= 0 || id > UINT32_MAX ||
+		    store_catalog_set_window(r->cat, (uint32_t)id, sqlite3_column_int64(st, 1),
+					     sqlite3_column_int64(st, 2)) != 0) {
+			fs_errf(r->err, r->errlen, "%s: admin_windows: activity %" PRId64
+			     " is not in %s or its window is empty", r->path, id, r->cfg->path);
+			rc = -EINVAL;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc < 0 || (rc = rd_prepare(r, "SELECT shard, type, item_id, order_id, user_id,"
+					  " request_id, ref, time_ns FROM admin_changes ORDER BY pos",
+				       &st)))
+		return rc;
+	while ((rc = rd_step(r, st)) == 1) {
+		int64_t shard = sqlite3_column_int64(st, 0), type = sqlite3_column_int64(st, 1);
+		struct store_change ch = {
+			.type = (uint8_t)type,
+			.item_id = (uint32_t)sqlite3_column_int64(st, 2),
+			.order_id = (uint64_t)sqlite3_column_int64(st, 3),
+			.user_id = (uint64_t)sqlite3_column_int64(st, 4),
+			.request_id = (uint64_t)sqlite3_column_int64(st, 5),
+			.ref = (uint64_t)sqlite3_column_int64(st, 6),
+			.time_ns = sqlite3_column_int64(st, 7),
+		};
+		if (shard < 0 || shard >= r->n_shards || type < 0 || type > 255 ||
+		    store_admin_restore(r->shards[shard], &ch) != 0) {
+			fs_errf(r->err, r->errlen, "%s: admin_changes: bad row (shard %" PRId64
+			     ", type %" PRId64 ")", r->path, shard, type);
+			rc = -EBADMSG;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : 0;
 }
 
 /* The items table must agree with what the orders rebuilt. */
@@ -1039,7 +1167,7 @@ int snap_read(const char *dir, const struct cfg *cfg, struct store_catalog *cat,
 	}
 	if (rc == 0 && *found && !(r.ix = ix_build(cfg)))
 		rc = -ENOMEM;
-	if (rc == 0 && *found && (rc = rd_catalog(&r)) == 0)
+	if (rc == 0 && *found && (rc = rd_catalog(&r)) == 0 && (rc = rd_admin(&r)) == 0)
 		rc = rd_restore(&r, m, lsn);
 	free(r.ix);
 	free(m);

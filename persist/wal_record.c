@@ -28,8 +28,15 @@
  *    32     8   time_ns      (int64, two's complement)
  *    40     4   item_id
  *    44     2   qty
- *    46     1   type         enum store_change_type, 1..4
+ *    46     1   type         enum store_change_type, 1..6
  *    47     1   zero         reserved
+ *
+ * Types 5 (STOCK) and 6 (WINDOW) are admin changes carried in the same 48
+ * bytes (store.h names the fields): STOCK item_id, order_id = total
+ * before, ref = total after, user_id = the delta asked for, request_id =
+ * the admin request_id; WINDOW user_id = activity_id, order_id = start_ns,
+ * ref = end_ns, request_id. STOCK goes in the item's owner shard's log (in
+ * order with its BUYs), WINDOW in shard 0's.
  *
  * so a change record is 24 + 48 = 72 bytes. An admin record (type 2) is
  * reserved for admin changes (stock, activities): its payload is opaque
@@ -200,7 +207,7 @@ int wal_record_decode(const void *buf, size_t avail, struct wal_record *out)
 void wal_change_encode(uint8_t out[WAL_CHANGE_BYTES], const struct store_change *ch)
 {
 	/* An unknown change type is the shard's bug, never bad input. */
-	FS_ASSERT(ch->type >= STORE_CH_RESERVE && ch->type <= STORE_CH_EXPIRE);
+	FS_ASSERT(ch->type >= STORE_CH_RESERVE && ch->type <= STORE_CH_WINDOW);
 	put_le64(out + 0, ch->order_id);
 	put_le64(out + 8, ch->user_id);
 	put_le64(out + 16, ch->request_id);
@@ -214,7 +221,7 @@ void wal_change_encode(uint8_t out[WAL_CHANGE_BYTES], const struct store_change 
 
 int wal_change_decode(const uint8_t in[WAL_CHANGE_BYTES], struct store_change *ch)
 {
-	if (in[46] < STORE_CH_RESERVE || in[46] > STORE_CH_EXPIRE || in[47] != 0)
+	if (in[46] < STORE_CH_RESERVE || in[46] > STORE_CH_WINDOW || in[47] != 0)
 		return -EBADMSG;
 	memset(ch, 0, sizeof(*ch));
 	ch->order_id = get_le64(in + 0);

@@ -4,7 +4,8 @@
  * Plain C over preallocated memory: no DPDK, no liburing, no allocation and
  * no syscalls after create. Two parts:
  *
- *  - struct store_catalog: activities and items (read-only after create) plus
+ *  - struct store_catalog: activities and items (fixed at create; only each
+ *    activity's window moves, by admin call: store_admin_window) plus
  *    what owners publish for every core to read with relaxed atomics: each
  *    item's available units (the "sold-out flag" is available == 0) and a
  *    per-shard "winners filter" (a Bloom filter of (user_id, request_id) of
@@ -22,7 +23,9 @@
  *    per-activity FIFO expiry queues. store_execute() decides one request.
  *
  * Invariants (store_audit checks them over a whole shard, FS_ASSERT on every
- * change): per item available + reserved + paid == total, none negative; per
+ * change): per item available + reserved + paid == total (total starts as
+ * the config's and moves by admin stock changes, never below reserved +
+ * paid), none negative; per
  * (user, item) reserved + paid <= per_user_limit.
  *
  * Idempotency: answers that changed state (OK to BUY, CONFIRM, CANCEL) are
@@ -84,6 +87,8 @@ enum store_change_type {
 	STORE_CH_PAY = 2,     /* CONFIRM OK */
 	STORE_CH_CANCEL = 3,  /* CANCEL OK */
 	STORE_CH_EXPIRE = 4,  /* reservation deadline passed */
+	STORE_CH_STOCK = 5,   /* admin: item's total set (see store_admin_stock) */
+	STORE_CH_WINDOW = 6,  /* admin: activity's window set (store_admin_window) */
 };
 
 struct store_change {
@@ -96,6 +101,13 @@ struct store_change {
 	uint64_t ref;          /* CONFIRM payment reference */
 	int64_t time_ns;       /* decision time (deadline derives from it for RESERVE) */
 };
+
+/* The admin records reuse the fields:
+ *   STOCK:  item_id; order_id = total before, ref = total after,
+ *           user_id = the delta asked for (int64 as uint64); request_id =
+ *           the admin request_id; time_ns.
+ *   WINDOW: user_id = activity_id; order_id = start_ns, ref = end_ns (int64
+ *           as uint64); request_id; time_ns. Journalled by shard 0 only. */
 
 /* Called by the shard for every change, in decision order, before
  * store_execute returns. ctx is the pointer given at create. */
@@ -168,6 +180,54 @@ unsigned store_idem_trim(struct store_shard *s, int64_t now_ns, unsigned max);
 /* Replay one journalled change (recovery). 0, or -EINVAL when the change
  * does not fit the current state (corruption: the caller refuses to start). */
 int store_apply(struct store_shard *s, const struct store_change *ch);
+
+/* ---- admin changes (control plane, run on the owner's thread) ----
+ *
+ * Stock lives on the item's owner shard: store_admin_stock runs on that
+ * shard's thread (dp_engine_on_workers), adds delta to the item's total,
+ * clamped so that total >= reserved + paid (units held are never taken
+ * away) and total <= STORE_TOTAL_MAX, publishes the new available, and
+ * journals a STORE_CH_STOCK through the shard's hook, so it is ordered with
+ * the shard's BUYs in its log. *out is the record (applied = ref -
+ * order_id). 0, -ENOENT (not an item of this shard), -EINVAL (request_id 0),
+ * -EIO (shard unavailable: storage fault). Adding stock does not grow the
+ * order table: a shard whose table fills answers BUSY ([limits] max_orders
+ * bounds it).
+ *
+ * The sale window is catalog state: store_admin_window runs on shard 0's
+ * thread, moves every item of the activity (atomic 64-bit stores the gates
+ * read) and journals a STORE_CH_WINDOW in shard 0's log. 0, -EINVAL
+ * (not shard 0, start >= end, request_id 0), -ENOENT (no such activity),
+ * -EIO.
+ *
+ * Each shard remembers its last STORE_ADMIN_RECENT admin changes (live,
+ * replayed, or restored from a snapshot) so a retried admin request gets its
+ * first answer: store_admin_find (newest first by request_id; 0/-ENOENT),
+ * store_admin_recent (i-th oldest; snapshots write them),
+ * store_admin_restore (a snapshot's; -EINVAL for another record type).
+ * Owner thread, or the control plane while the workers are not running. */
+#define STORE_TOTAL_MAX	   ((uint64_t)INT32_MAX)
+#define STORE_ADMIN_RECENT 64u /* admin changes each shard remembers */
+int store_admin_stock(struct store_shard *s, uint32_t item_id, int64_t delta,
+		      uint64_t request_id, int64_t now_ns, struct store_change *out);
+int store_admin_window(struct store_shard *s, uint32_t activity_id, int64_t start_ns,
+		       int64_t end_ns, uint64_t request_id, int64_t now_ns,
+		       struct store_change *out);
+int store_admin_find(const struct store_shard *s, uint64_t request_id, struct store_change *out);
+int store_admin_recent(const struct store_shard *s, uint32_t i, struct store_change *out);
+int store_admin_restore(struct store_shard *s, const struct store_change *ch);
+
+/* The total of an owned item in a FRESH shard (a snapshot's total replaces
+ * the config's before the restore). 0, -ENOENT, -EINVAL (not fresh, too big). */
+int store_shard_set_total(struct store_shard *s, uint32_t item_id, uint64_t total);
+
+/* An activity's current window (and whether an admin call set it);
+ * -ENOENT. Set it (snapshot restore; replays go through store_apply): 0,
+ * -ENOENT, -EINVAL (start >= end). Control plane, or shard 0's thread. */
+int store_catalog_window(const struct store_catalog *cat, uint32_t activity_id,
+			 int64_t *start_ns, int64_t *end_ns, bool *moved);
+int store_catalog_set_window(struct store_catalog *cat, uint32_t activity_id, int64_t start_ns,
+			     int64_t end_ns);
 
 /* While unavailable (storage fault), every state-changing request is answered
  * UNAVAILABLE and nothing changes; reads and rejections keep working. */
@@ -323,6 +383,10 @@ struct store_idem_view {
 int store_image_order(const struct store_image *img, uint64_t i, struct store_order_view *out);
 int store_image_idem(const struct store_image *img, uint64_t i, struct store_idem_view *out);
 int store_image_item(const struct store_image *img, uint32_t l, struct store_item_counts *out);
+/* The i-th oldest of the shard's recent admin changes (store_admin_recent)
+ * at capture; 0 or -ENOENT. The image's catalog. */
+int store_image_admin(const struct store_image *img, uint32_t i, struct store_change *out);
+const struct store_catalog *store_image_catalog(const struct store_image *img);
 
 /* One order of shard s by id (control plane, or owner thread; audits).
  * 0 or -ENOENT. */
@@ -338,7 +402,7 @@ int store_order_get(const struct store_shard *s, uint64_t order_id, struct store
  * bytes loaded per region: 0, -EPROTO (another layout: fall back to a
  * row-by-row restore), -EINVAL (not this shard, too big, lengths do not
  * match its header). Then store_shard_restore_image checks every record. */
-#define STORE_IMAGE_LAYOUT  1 /* bump when a record layout of store_internal.h changes */
+#define STORE_IMAGE_LAYOUT  2 /* bump when a record layout of store_internal.h changes */
 #define STORE_IMAGE_REGIONS 6
 int store_image_region(const struct store_image *img, unsigned i, const void **data, size_t *len);
 int store_image_region_load(struct store_image *img, unsigned i, uint64_t off, const void *src,

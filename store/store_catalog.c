@@ -3,7 +3,10 @@
  * receiving core's check of a request.
  *
  * Layout. The catalog is built once from the config and then only read,
- * except for two things owners publish with relaxed atomics: each item's
+ * except for each activity's sale window (admin open/close: every item's
+ * start_ns/end_ns, atomic 64-bit stores from shard 0's thread,
+ * store_catalog_set_window) and two things owners publish with relaxed
+ * atomics: each item's
  * available count (struct store_item.available, written only by the item's
  * owner) and each shard's winners filter (written only by that shard). A
  * gate that reads a stale value only routes a request it could have answered
@@ -113,8 +116,11 @@ static void build_items(struct store_catalog *cat)
 {
 	const struct cfg *cfg = cat->cfg;
 
-	for (unsigned a = 0; a < cfg->n_activities; a++)
+	for (unsigned a = 0; a < cfg->n_activities; a++) {
 		cat->pay_timeout_ns[a] = (int64_t)cfg->activities[a].pay_timeout_s * FS_NS_PER_S;
+		cat->act_start_ns[a] = cfg->activities[a].start_ns;
+		cat->act_end_ns[a] = cfg->activities[a].end_ns;
+	}
 	for (uint32_t i = 0; i < cat->n_items; i++) {
 		const struct cfg_item *ci = &cfg->items[i];
 		unsigned act = (unsigned)resolve_activity(cfg, ci);
@@ -122,8 +128,8 @@ static void build_items(struct store_catalog *cat)
 		struct store_item *it = &cat->items[i];
 
 		it->id = ci->id;
-		it->start_ns = a->start_ns;
-		it->end_ns = a->end_ns;
+		atomic_store_explicit(&it->start_ns, a->start_ns, memory_order_relaxed);
+		atomic_store_explicit(&it->end_ns, a->end_ns, memory_order_relaxed);
 		it->max_per_order = ci->max_per_order;
 		it->act = (uint16_t)act;
 		it->owner = (uint8_t)fs_shard_of_item(ci->id, cat->nshards);
@@ -158,7 +164,11 @@ int store_catalog_create(const struct cfg *cfg, unsigned nshards, struct store_c
 	cat->items = store_zalloc((size_t)cfg->n_items * sizeof(*cat->items));
 	cat->pay_timeout_ns = store_zalloc((cfg->n_activities + 1) * sizeof(int64_t));
 	cat->owned_count = store_zalloc(nshards * sizeof(uint32_t));
-	if (!cat->slots || !cat->items || !cat->pay_timeout_ns || !cat->owned_count) {
+	cat->act_start_ns = store_zalloc((cfg->n_activities + 1) * sizeof(int64_t));
+	cat->act_end_ns = store_zalloc((cfg->n_activities + 1) * sizeof(int64_t));
+	cat->act_moved = store_zalloc(cfg->n_activities + 1);
+	if (!cat->slots || !cat->items || !cat->pay_timeout_ns || !cat->owned_count ||
+	    !cat->act_start_ns || !cat->act_end_ns || !cat->act_moved) {
 		store_catalog_free(cat);
 		return -ENOMEM;
 	}
@@ -183,6 +193,9 @@ void store_catalog_free(struct store_catalog *cat)
 	free(cat->items);
 	free(cat->pay_timeout_ns);
 	free(cat->owned_count);
+	free(cat->act_start_ns);
+	free(cat->act_end_ns);
+	free(cat->act_moved);
 	free(cat);
 }
 
@@ -217,6 +230,53 @@ int64_t store_item_available(const struct store_catalog *cat, uint32_t item_id)
 	if (idx == STORE_NONE)
 		return -1;
 	return atomic_load_explicit(&cat->items[idx].available, memory_order_relaxed);
+}
+
+/* ---- the sale window (admin open/close) ---- */
+
+static int act_index(const struct store_catalog *cat, uint32_t activity_id)
+{
+	for (unsigned a = 0; a < cat->cfg->n_activities; a++)
+		if (cat->cfg->activities[a].id == activity_id)
+			return (int)a;
+	return -1;
+}
+
+int store_catalog_window(const struct store_catalog *cat, uint32_t activity_id,
+			 int64_t *start_ns, int64_t *end_ns, bool *moved)
+{
+	int a = act_index(cat, activity_id);
+
+	if (a < 0)
+		return -ENOENT;
+	*start_ns = cat->act_start_ns[a];
+	*end_ns = cat->act_end_ns[a];
+	if (moved)
+		*moved = cat->act_moved[a] != 0;
+	return 0;
+}
+
+int store_catalog_set_window(struct store_catalog *cat, uint32_t activity_id, int64_t start_ns,
+			     int64_t end_ns)
+{
+	int a = act_index(cat, activity_id);
+
+	if (a < 0)
+		return -ENOENT;
+	if (start_ns >= end_ns)
+		return -EINVAL;
+	cat->act_start_ns[a] = start_ns;
+	cat->act_end_ns[a] = end_ns;
+	cat->act_moved[a] = 1;
+	/* Each bound is one atomic store; gates read them relaxed. */
+	for (uint32_t i = 0; i < cat->n_items; i++) {
+		struct store_item *it = &cat->items[i];
+		if (it->act != (uint16_t)a)
+			continue;
+		atomic_store_explicit(&it->start_ns, start_ns, memory_order_relaxed);
+		atomic_store_explicit(&it->end_ns, end_ns, memory_order_relaxed);
+	}
+	return 0;
 }
 
 void store_shard_capacity(const struct store_catalog *cat, unsigned shard_id,
@@ -274,13 +334,15 @@ static unsigned gate_buy_status(const struct store_catalog *cat, const struct st
 				const struct fs_req *req, int64_t now_ns, uint32_t avail,
 				uint32_t *retry_after_ms)
 {
+	int64_t start_ns = atomic_load_explicit(&it->start_ns, memory_order_relaxed);
+
 	if (unlikely(req->qty > it->max_per_order))
 		return FS_ST_LIMIT_EXCEEDED;
-	if (unlikely(now_ns < it->start_ns)) {
-		*retry_after_ms = store_ms_until(it->start_ns, now_ns);
+	if (unlikely(now_ns < start_ns)) {
+		*retry_after_ms = store_ms_until(start_ns, now_ns);
 		return FS_ST_NOT_STARTED;
 	}
-	if (unlikely(now_ns >= it->end_ns))
+	if (unlikely(now_ns >= atomic_load_explicit(&it->end_ns, memory_order_relaxed)))
 		return maybe_winner(cat, it, req) ? GATE_ROUTE : FS_ST_ENDED;
 	if (avail < req->qty)
 		return maybe_winner(cat, it, req) ? GATE_ROUTE : FS_ST_SOLD_OUT;

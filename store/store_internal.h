@@ -32,12 +32,16 @@
 #define STORE_WF_MIN_BITS	(64u * 1024u)
 
 /* One item as every core reads it: 32 bytes, read-only after create except
- * available, which only the owner shard writes (relaxed store). */
+ * available, which only the owner shard writes (relaxed store), and the
+ * window, which an admin open/close moves (each bound one atomic 64-bit
+ * store; a gate may for an instant see one bound moved and not the other,
+ * which only answers NOT_STARTED/ENDED or routes a request a moment early
+ * or late: the window is wall-clock policy, not an invariant). */
 struct store_item {
 	_Atomic uint32_t available;
 	uint32_t id;
-	int64_t start_ns;
-	int64_t end_ns;
+	_Atomic int64_t start_ns; /* the activity's window: moved by admin (relaxed stores) */
+	_Atomic int64_t end_ns;
 	uint16_t max_per_order;
 	uint16_t act;	/* index into cfg->activities */
 	uint16_t local; /* index among the owner shard's items */
@@ -67,6 +71,8 @@ struct store_catalog {
 	struct store_item_slot *slots;
 	struct store_item *items;		    /* n_items, cache aligned */
 	int64_t *pay_timeout_ns;		    /* per activity */
+	int64_t *act_start_ns, *act_end_ns;	    /* per activity: current window */
+	uint8_t *act_moved;			    /* per activity: window set by admin */
 	uint32_t *owned_count;			    /* per shard: items it owns */
 	struct store_shard *shards[FS_WORKERS_MAX]; /* registered at shard create */
 	struct store_winners winners[FS_WORKERS_MAX];
@@ -197,6 +203,7 @@ _Static_assert(sizeof(struct store_idem) == 40, "idempotency entry size");
 struct store_item_state {
 	uint64_t reserved;
 	uint64_t paid;
+	uint64_t total; /* units of the item: the config's, then admin stock changes */
 };
 
 struct store_fifo {
@@ -242,6 +249,9 @@ struct store_shard {
 	struct store_item_state *audit_items;
 
 	struct store_stats st; /* by_status, expired, table_full */
+
+	struct store_change admin[STORE_ADMIN_RECENT]; /* admin changes, ring */
+	uint32_t admin_head, admin_count;
 
 	bool restoring;	      /* between store_restore_begin and _end (store_snap.c) */
 	uint64_t restore_next; /* next_seq the restore must reach */

@@ -159,7 +159,7 @@ static inline void item_check(struct store_shard *s, uint32_t ci)
 {
 	const struct store_item_state *st = item_state(s, ci);
 
-	FS_ASSERT((uint64_t)load_avail(s, ci) + st->reserved + st->paid == s->cfg->items[ci].total);
+	FS_ASSERT((uint64_t)load_avail(s, ci) + st->reserved + st->paid == st->total);
 }
 
 static void emit(struct store_shard *s, uint8_t type, uint32_t oi, uint64_t request_id,
@@ -425,14 +425,15 @@ static uint8_t buy_check(struct store_shard *s, uint32_t ci, uint64_t hh, const 
 {
 	const struct store_item *it = &s->cat->items[ci];
 	const struct store_holding *h;
+	int64_t start_ns = atomic_load_explicit(&it->start_ns, memory_order_relaxed);
 
 	if (unlikely(req->qty > it->max_per_order))
 		return FS_ST_LIMIT_EXCEEDED;
-	if (unlikely(now_ns < it->start_ns)) {
-		resp->retry_after_ms = store_ms_until(it->start_ns, now_ns);
+	if (unlikely(now_ns < start_ns)) {
+		resp->retry_after_ms = store_ms_until(start_ns, now_ns);
 		return FS_ST_NOT_STARTED;
 	}
-	if (unlikely(now_ns >= it->end_ns))
+	if (unlikely(now_ns >= atomic_load_explicit(&it->end_ns, memory_order_relaxed)))
 		return FS_ST_ENDED;
 	if (load_avail(s, ci) < req->qty)
 		return FS_ST_SOLD_OUT;
@@ -882,10 +883,174 @@ static int apply_settle(struct store_shard *s, const struct store_change *ch, ui
 	return 0;
 }
 
+/* ---- admin changes (stock, window) ---- */
+
+static void admin_note(struct store_shard *s, const struct store_change *ch)
+{
+	uint32_t pos = (s->admin_head + s->admin_count) % STORE_ADMIN_RECENT;
+
+	if (s->admin_count == STORE_ADMIN_RECENT) {
+		s->admin_head = (s->admin_head + 1) % STORE_ADMIN_RECENT;
+		pos = (s->admin_head + STORE_ADMIN_RECENT - 1) % STORE_ADMIN_RECENT;
+	} else {
+		s->admin_count++;
+	}
+	s->admin[pos] = *ch;
+}
+
+int store_admin_find(const struct store_shard *s, uint64_t request_id, struct store_change *out)
+{
+	for (uint32_t k = s->admin_count; k-- > 0;) {
+		const struct store_change *ch = &s->admin[(s->admin_head + k) % STORE_ADMIN_RECENT];
+		if (ch->request_id == request_id) {
+			*out = *ch;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int store_admin_recent(const struct store_shard *s, uint32_t i, struct store_change *out)
+{
+	if (i >= s->admin_count)
+		return -ENOENT;
+	*out = s->admin[(s->admin_head + i) % STORE_ADMIN_RECENT];
+	return 0;
+}
+
+int store_admin_restore(struct store_shard *s, const struct store_change *ch)
+{
+	if ((ch->type != STORE_CH_STOCK && ch->type != STORE_CH_WINDOW) || ch->request_id == 0)
+		return -EINVAL;
+	store_time_floor(s, ch->time_ns);
+	admin_note(s, ch);
+	return 0;
+}
+
+int store_shard_set_total(struct store_shard *s, uint32_t item_id, uint64_t total)
+{
+	uint32_t ci = store_item_find(s->cat, item_id);
+	struct store_item_state *st;
+
+	if (ci == STORE_NONE || s->cat->items[ci].owner != s->shard_id)
+		return -ENOENT;
+	if (s->norders != 0 || s->restoring || total > STORE_TOTAL_MAX)
+		return -EINVAL;
+	st = item_state(s, ci);
+	FS_ASSERT(st->reserved == 0 && st->paid == 0);
+	st->total = total;
+	publish_avail(s, ci, (uint32_t)total);
+	return 0;
+}
+
+/* Set an item's total to ch->ref (it was ch->order_id): the units held
+ * (reserved + paid) stay, available takes the difference. */
+static int stock_set(struct store_shard *s, const struct store_change *ch)
+{
+	uint32_t ci = store_item_find(s->cat, ch->item_id);
+	struct store_item_state *st;
+
+	if (ci == STORE_NONE || s->cat->items[ci].owner != s->shard_id || ch->request_id == 0)
+		return -EINVAL;
+	st = item_state(s, ci);
+	if (st->total != ch->order_id || ch->ref > STORE_TOTAL_MAX ||
+	    ch->ref < st->reserved + st->paid)
+		return -EINVAL;
+	st->total = ch->ref;
+	publish_avail(s, ci, (uint32_t)(st->total - st->reserved - st->paid));
+	item_check(s, ci);
+	return 0;
+}
+
+static int window_set(struct store_shard *s, const struct store_change *ch)
+{
+	if (s->shard_id != 0 || ch->request_id == 0 || ch->user_id > UINT32_MAX)
+		return -EINVAL;
+	return store_catalog_set_window(s->cat, (uint32_t)ch->user_id, (int64_t)ch->order_id,
+					(int64_t)ch->ref) == 0 ? 0 : -EINVAL;
+}
+
+int store_admin_stock(struct store_shard *s, uint32_t item_id, int64_t delta,
+		      uint64_t request_id, int64_t now_ns, struct store_change *out)
+{
+	uint32_t ci = store_item_find(s->cat, item_id);
+	const struct store_item_state *st;
+	int64_t target, floor;
+	int rc;
+
+	if (ci == STORE_NONE || s->cat->items[ci].owner != s->shard_id)
+		return -ENOENT;
+	if (request_id == 0)
+		return -EINVAL;
+	if (s->unavailable)
+		return -EIO;
+	st = item_state(s, ci);
+	floor = (int64_t)(st->reserved + st->paid);
+	if (__builtin_add_overflow((int64_t)st->total, delta, &target))
+		target = delta < 0 ? INT64_MIN : INT64_MAX;
+	target = target < floor ? floor : target;
+	target = target > (int64_t)STORE_TOTAL_MAX ? (int64_t)STORE_TOTAL_MAX : target;
+	*out = (struct store_change){
+		.type = STORE_CH_STOCK,
+		.item_id = item_id,
+		.user_id = (uint64_t)delta,
+		.order_id = st->total,
+		.ref = (uint64_t)target,
+		.request_id = request_id,
+		.time_ns = shard_time(s, now_ns),
+	};
+	rc = stock_set(s, out);
+	FS_ASSERT(rc == 0);
+	admin_note(s, out);
+	if (s->journal)
+		s->journal(s->journal_ctx, out);
+	return 0;
+}
+
+int store_admin_window(struct store_shard *s, uint32_t activity_id, int64_t start_ns,
+		       int64_t end_ns, uint64_t request_id, int64_t now_ns,
+		       struct store_change *out)
+{
+	int64_t old_start, old_end;
+	int rc;
+
+	if (s->shard_id != 0 || request_id == 0 || start_ns >= end_ns)
+		return -EINVAL;
+	if (store_catalog_window(s->cat, activity_id, &old_start, &old_end, NULL) != 0)
+		return -ENOENT;
+	if (s->unavailable)
+		return -EIO;
+	*out = (struct store_change){
+		.type = STORE_CH_WINDOW,
+		.user_id = activity_id,
+		.order_id = (uint64_t)start_ns,
+		.ref = (uint64_t)end_ns,
+		.request_id = request_id,
+		.time_ns = shard_time(s, now_ns),
+	};
+	rc = window_set(s, out);
+	FS_ASSERT(rc == 0);
+	admin_note(s, out);
+	if (s->journal)
+		s->journal(s->journal_ctx, out);
+	return 0;
+}
+
+static int apply_admin(struct store_shard *s, const struct store_change *ch)
+{
+	int rc = ch->type == STORE_CH_STOCK ? stock_set(s, ch) : window_set(s, ch);
+
+	if (rc == 0)
+		admin_note(s, ch);
+	return rc;
+}
+
 int store_apply(struct store_shard *s, const struct store_change *ch)
 {
 	store_time_floor(s, ch->time_ns);
 	switch (ch->type) {
+	case STORE_CH_STOCK:
+	case STORE_CH_WINDOW: return apply_admin(s, ch);
 	case STORE_CH_RESERVE: return apply_reserve(s, ch);
 	case STORE_CH_PAY: return apply_settle(s, ch, FS_STATE_PAID);
 	case STORE_CH_CANCEL: return apply_settle(s, ch, FS_STATE_CANCELLED);
@@ -950,7 +1115,7 @@ static int audit_items(const struct store_shard *s, char *err, size_t errlen)
 {
 	for (uint32_t l = 0; l < s->n_owned; l++) {
 		uint32_t ci = s->owned[l];
-		uint64_t total = s->cfg->items[ci].total;
+		uint64_t total = s->items[l].total;
 		uint64_t avail =
 			atomic_load_explicit(&s->cat->items[ci].available, memory_order_relaxed);
 		const struct store_item_state *st = &s->items[l], *re = &s->audit_items[l];
@@ -1071,7 +1236,7 @@ int store_item_counts(const struct store_shard *s, uint32_t item_id, struct stor
 		return -ENOENT;
 	st = &s->items[s->cat->items[ci].local];
 	out->item_id = item_id;
-	out->total = s->cfg->items[ci].total;
+	out->total = st->total;
 	out->available = atomic_load_explicit(&s->cat->items[ci].available, memory_order_relaxed);
 	out->reserved = st->reserved;
 	out->paid = st->paid;
@@ -1147,6 +1312,7 @@ static void shard_init_items(struct store_shard *s)
 		if (s->cat->items[ci].owner != s->shard_id)
 			continue;
 		FS_ASSERT(s->cat->items[ci].local == l);
+		s->items[l].total = s->cfg->items[ci].total;
 		s->owned[l++] = ci;
 		publish_avail(s, ci, s->cfg->items[ci].total);
 	}

@@ -75,6 +75,8 @@ struct store_image {
 	uint32_t *avail;		/* n_owned */
 	uint32_t *owned;		/* n_owned: catalog index of each (fixed at create) */
 	struct store_fifo *fifo;	/* n_act */
+	struct store_change admin[STORE_ADMIN_RECENT]; /* recent admin changes, oldest first */
+	uint32_t admin_count;
 };
 
 /* ---- images ---- */
@@ -149,6 +151,9 @@ void store_image_capture(const struct store_shard *s, struct store_image *img)
 	memcpy(img->ring, s->ring + s->ring_head, first * sizeof(*s->ring));
 	memcpy(img->ring + first, s->ring, (s->ring_count - first) * sizeof(*s->ring));
 	memcpy(img->items, s->items, s->n_owned * sizeof(*s->items));
+	img->admin_count = 0;
+	while (store_admin_recent(s, img->admin_count, &img->admin[img->admin_count]) == 0)
+		img->admin_count++;
 	memcpy(img->fifo, s->fifo, img->n_act * sizeof(*s->fifo));
 	for (uint32_t l = 0; l < s->n_owned; l++)
 		img->avail[l] = atomic_load_explicit(&s->cat->items[s->owned[l]].available,
@@ -299,6 +304,19 @@ int store_image_idem(const struct store_image *img, uint64_t i, struct store_ide
 	return 0;
 }
 
+int store_image_admin(const struct store_image *img, uint32_t i, struct store_change *out)
+{
+	if (i >= img->admin_count)
+		return -ENOENT;
+	*out = img->admin[i];
+	return 0;
+}
+
+const struct store_catalog *store_image_catalog(const struct store_image *img)
+{
+	return img->cat;
+}
+
 int store_image_item(const struct store_image *img, uint32_t l, struct store_item_counts *out)
 {
 	const struct store_catalog *cat = img->cat;
@@ -309,7 +327,7 @@ int store_image_item(const struct store_image *img, uint32_t l, struct store_ite
 	ci = img->owned[l];
 	*out = (struct store_item_counts){
 		.item_id = cat->items[ci].id,
-		.total = cat->cfg->items[ci].total,
+		.total = img->items[l].total,
 		.available = img->avail[l],
 		.reserved = img->items[l].reserved,
 		.paid = img->items[l].paid,
@@ -360,7 +378,7 @@ static int restore_account(struct store_shard *s, uint32_t oi)
 			st->reserved += o->qty;
 		else
 			st->paid += o->qty;
-		if (st->reserved + st->paid > s->cfg->items[o->item].total)
+		if (st->reserved + st->paid > st->total)
 			return -EINVAL;
 	}
 	s->by_state[o->state]++;
@@ -520,7 +538,7 @@ int store_restore_end(struct store_shard *s, char *err, size_t errlen)
 		const struct store_item_state *st = &s->items[l];
 
 		atomic_store_explicit(&s->cat->items[ci].available,
-				      (uint32_t)(s->cfg->items[ci].total - st->reserved - st->paid),
+				      (uint32_t)(st->total - st->reserved - st->paid),
 				      memory_order_relaxed);
 	}
 	return store_audit(s, err, errlen);

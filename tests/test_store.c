@@ -1345,6 +1345,131 @@ static void test_store_apply_invalid(void **state)
 	assert_int_equal(w->jn, jn);
 }
 
+/* ---- admin changes: stock and window, journalled, replayed, remembered ---- */
+
+static void test_store_admin_stock_window_replay(void **state)
+{
+	struct world *w = *state, *b = calloc(1, sizeof(*b));
+	unsigned sh = fs_shard_of_item(2001, 2);
+	struct store_change ch, got;
+	struct store_item_counts c;
+	struct fs_req r;
+	struct fs_resp resp;
+	int64_t start, end;
+	bool moved = true;
+
+	assert_non_null(b);
+	buy_ok(w, 11, 1, 2001, 2, T0 + 1);
+	/* Removing more than is free stops at what is held. */
+	assert_int_equal(store_admin_stock(w->sh[sh], 2001, -100, 501, T0 + 2, &ch), 0);
+	assert_int_equal(ch.type, STORE_CH_STOCK);
+	assert_int_equal(ch.order_id, 5);
+	assert_int_equal(ch.ref, 2);
+	assert_int_equal((int64_t)ch.user_id, -100);
+	assert_int_equal(w->jv[w->jn - 1].shard, sh);
+	assert_int_equal(w->jv[w->jn - 1].ch.type, STORE_CH_STOCK);
+	assert_int_equal(store_item_available(w->cat, 2001), 0);
+	r = mk_buy(w, 12, 1, 2001, 1);
+	submit(w, &r, T0 + 3, &resp);
+	assert_int_equal(resp.status, FS_ST_SOLD_OUT);
+	assert_int_equal(store_admin_stock(w->sh[sh], 2001, 4, 502, T0 + 4, &ch), 0);
+	assert_int_equal(store_item_counts(w->sh[sh], 2001, &c), 0);
+	assert_true(c.total == 6 && c.available == 4 && c.reserved == 2);
+	buy_ok(w, 12, 2, 2001, 1, T0 + 5);
+	/* Wrong shard, request_id 0, unavailable. */
+	assert_int_equal(store_admin_stock(w->sh[1 - sh], 2001, 1, 503, T0, &ch), -ENOENT);
+	assert_int_equal(store_admin_stock(w->sh[sh], 2001, 1, 0, T0, &ch), -EINVAL);
+	store_shard_set_unavailable(w->sh[sh], true);
+	assert_int_equal(store_admin_stock(w->sh[sh], 2001, 1, 503, T0, &ch), -EIO);
+	store_shard_set_unavailable(w->sh[sh], false);
+	/* The window: shard 0 only; the gate sees it at once. */
+	assert_int_equal(store_admin_window(w->sh[1], 2, T0, T0 + 10, 504, T0, &ch), -EINVAL);
+	assert_int_equal(store_admin_window(w->sh[0], 99, T0, T0 + 10, 504, T0, &ch), -ENOENT);
+	assert_int_equal(store_admin_window(w->sh[0], 2, T0 + 10, T0, 504, T0, &ch), -EINVAL);
+	assert_int_equal(store_catalog_window(w->cat, 2, &start, &end, &moved), 0);
+	assert_false(moved);
+	assert_int_equal(store_admin_window(w->sh[0], 2, T0, T0 + 10, 504, T0 + 6, &ch), 0);
+	assert_int_equal(w->jv[w->jn - 1].shard, 0);
+	r = mk_buy(w, 13, 1, 2001, 1);
+	submit(w, &r, T0 + 20, &resp);
+	assert_int_equal(resp.status, FS_ST_ENDED);
+	/* Remembered by request_id on the shard that made it. */
+	assert_int_equal(store_admin_find(w->sh[sh], 501, &got), 0);
+	assert_int_equal(got.ref, 2);
+	assert_int_equal(store_admin_find(w->sh[0], 504, &got), 0);
+	assert_int_equal(got.type, STORE_CH_WINDOW);
+	assert_int_equal(store_admin_find(w->sh[1 - sh], 501, &got), -ENOENT);
+	audit_all(w);
+
+	/* Replay the journal into a fresh world: the same totals, window and
+	 * remembered answers. */
+	std_cfg(b);
+	world_start(b, 2);
+	b->forbid_journal = true;
+	for (size_t k = 0; k < w->jn; k++)
+		assert_int_equal(store_apply(b->sh[w->jv[k].shard], &w->jv[k].ch), 0);
+	b->forbid_journal = false;
+	audit_all(b);
+	assert_int_equal(store_item_counts(b->sh[sh], 2001, &c), 0);
+	assert_true(c.total == 6 && c.available == 3 && c.reserved == 3);
+	assert_int_equal(store_catalog_window(b->cat, 2, &start, &end, &moved), 0);
+	assert_true(start == T0 && end == T0 + 10 && moved);
+	assert_int_equal(store_admin_find(b->sh[sh], 502, &got), 0);
+	assert_int_equal(got.ref, 6);
+	/* A stock record that does not fit the state is corruption. */
+	ch = (struct store_change){.type = STORE_CH_STOCK, .item_id = 2001, .order_id = 7,
+				   .ref = 9, .request_id = 600, .time_ns = T0};
+	assert_int_equal(store_apply(b->sh[sh], &ch), -EINVAL); /* total is 6, not 7 */
+	ch.order_id = 6;
+	ch.ref = 2; /* below reserved */
+	assert_int_equal(store_apply(b->sh[sh], &ch), -EINVAL);
+	ch.ref = 3;
+	assert_int_equal(store_apply(b->sh[1 - sh], &ch), -EINVAL); /* not its item */
+	assert_int_equal(store_apply(b->sh[sh], &ch), 0);
+	assert_int_equal(store_item_available(b->cat, 2001), 0);
+	ch = (struct store_change){.type = STORE_CH_WINDOW, .user_id = 2, .order_id = 5,
+				   .ref = 4, .request_id = 601, .time_ns = T0};
+	assert_int_equal(store_apply(b->sh[0], &ch), -EINVAL); /* empty window */
+	ch.ref = 6;
+	assert_int_equal(store_apply(b->sh[1], &ch), -EINVAL); /* not shard 0 */
+	/* A fresh shard takes a snapshot's total; a used one does not. */
+	assert_int_equal(store_shard_set_total(b->sh[sh], 2001, 10), -EINVAL);
+	world_stop(b);
+	std_cfg(b);
+	world_start(b, 2);
+	assert_int_equal(store_shard_set_total(b->sh[sh], 2001, 9), 0);
+	assert_int_equal(store_item_available(b->cat, 2001), 9);
+	assert_int_equal(store_shard_set_total(b->sh[1 - sh], 2001, 9), -ENOENT);
+	assert_int_equal(store_shard_set_total(b->sh[sh], 2001, STORE_TOTAL_MAX + 1), -EINVAL);
+	audit_all(b);
+	world_stop(b);
+	free(b);
+}
+
+/* The remembered admin changes are a bounded ring: the oldest go. */
+static void test_store_admin_recent_bounded(void **state)
+{
+	struct world *w = *state;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	struct store_change ch;
+	uint32_t n = 0;
+
+	for (uint64_t k = 1; k <= STORE_ADMIN_RECENT + 6; k++)
+		assert_int_equal(store_admin_stock(w->sh[sh], 2001, 1, 1000 + k, T0, &ch), 0);
+	assert_int_equal(store_admin_find(w->sh[sh], 1001, &ch), -ENOENT);
+	assert_int_equal(store_admin_find(w->sh[sh], 1006, &ch), -ENOENT);
+	assert_int_equal(store_admin_find(w->sh[sh], 1007, &ch), 0);
+	assert_int_equal(store_admin_find(w->sh[sh], 1000 + STORE_ADMIN_RECENT + 6, &ch), 0);
+	while (store_admin_recent(w->sh[sh], n, &ch) == 0)
+		n++;
+	assert_int_equal(n, STORE_ADMIN_RECENT);
+	assert_int_equal(store_admin_recent(w->sh[sh], 0, &ch), 0);
+	assert_int_equal(ch.request_id, 1007);
+	ch.type = STORE_CH_RESERVE;
+	assert_int_equal(store_admin_restore(w->sh[sh], &ch), -EINVAL);
+	audit_all(w);
+}
+
 /* ---- the steady clock: a wall-clock step moves neither expiry nor retention ---- */
 
 static int64_t g_steady;
@@ -2586,6 +2711,8 @@ int main(void)
 		T(test_store_idem_trim_retention),
 		cmocka_unit_test(test_store_idem_trim_many),
 		T(test_store_apply_invalid),
+		T(test_store_admin_stock_window_replay),
+		T(test_store_admin_recent_bounded),
 		T(test_store_churn_capped_per_user_item),
 		T(test_store_memory_need_matches_create),
 		T(test_store_memory_check_refuses_huge),

@@ -314,11 +314,43 @@ static void test_wal_change_decode_bad_type(void **state)
 	wal_change_encode(a, &c);
 	a[46] = 0;
 	assert_int_equal(wal_change_decode(a, &out), -EBADMSG);
-	a[46] = STORE_CH_EXPIRE + 1;
+	a[46] = STORE_CH_WINDOW + 1;
 	assert_int_equal(wal_change_decode(a, &out), -EBADMSG);
 	a[46] = STORE_CH_PAY;
 	a[47] = 1;
 	assert_int_equal(wal_change_decode(a, &out), -EBADMSG);
+}
+
+static void change_equal(const struct store_change *a, const struct store_change *b)
+{
+	assert_int_equal(a->type, b->type);
+	assert_int_equal(a->qty, b->qty);
+	assert_int_equal(a->item_id, b->item_id);
+	assert_true(a->order_id == b->order_id && a->user_id == b->user_id &&
+		    a->request_id == b->request_id && a->ref == b->ref && a->time_ns == b->time_ns);
+}
+
+/* The admin change types (STOCK, WINDOW) ride in the same 48 bytes. */
+static void test_wal_change_admin_roundtrip(void **state)
+{
+	uint8_t a[WAL_CHANGE_BYTES];
+	struct store_change st = {.type = STORE_CH_STOCK, .item_id = 7, .order_id = 100,
+				  .ref = 40, .user_id = (uint64_t)(int64_t)-60,
+				  .request_id = 0xfeedULL, .time_ns = 123456789};
+	struct store_change win = {.type = STORE_CH_WINDOW, .user_id = 3,
+				   .order_id = (uint64_t)(int64_t)-5, .ref = 1ULL << 62,
+				   .request_id = 9, .time_ns = -1};
+	struct store_change out;
+
+	(void)state;
+	wal_change_encode(a, &st);
+	assert_int_equal(a[46], STORE_CH_STOCK);
+	assert_int_equal(wal_change_decode(a, &out), 0);
+	change_equal(&out, &st);
+	wal_change_encode(a, &win);
+	assert_int_equal(a[46], STORE_CH_WINDOW);
+	assert_int_equal(wal_change_decode(a, &out), 0);
+	change_equal(&out, &win);
 }
 
 static void test_wal_record_encode_admin_generic(void **state)
@@ -1143,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(test_wal_crc32c_vector),
 		cmocka_unit_test(test_wal_change_encode_every_type),
 		cmocka_unit_test(test_wal_change_decode_bad_type),
+		cmocka_unit_test(test_wal_change_admin_roundtrip),
 		cmocka_unit_test(test_wal_record_encode_admin_generic),
 		cmocka_unit_test(test_wal_record_decode_invalid),
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

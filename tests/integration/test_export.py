@@ -334,6 +334,36 @@ class Export(unittest.TestCase):
         # it saw the database go away (mid-batch, or while connecting)
         self.assertRegex(out, "reconnecting|export: connecting")
 
+    def test_admin_changes_exported(self):
+        # Stock changes (and a window change) made through the admin API are
+        # log records like BUYs: the exporter applies the new totals to
+        # flashsale_items and moves its offsets past both kinds.
+        import test_admin as A
+        d = A.admin_daemon()
+        with open(d.config) as f:
+            text = f.read()
+        with open(d.config, "w") as f:
+            f.write(text.replace(A.ITEMS, ITEMS + FAST))
+        d.start()
+        shop = Shopper(d, 1)
+        c = d.client()
+        shop.round(c, 30)
+        st, _ = A.call(d, "POST", "/stock", {"request_id": 1, "item_id": 1001, "delta": -500})
+        self.assertEqual(st, 200)
+        st, _ = A.call(d, "POST", "/stock", {"request_id": 2, "item_id": 2002, "delta": 70})
+        self.assertEqual(st, 200)
+        st, _ = A.call(d, "POST", "/close", {"request_id": 3, "activity_id": 2})
+        self.assertEqual(st, 200)
+        shop.round(c, 30)
+        c.close()
+        d.stop()
+        x = Exporter(d, self.pg, "--batch", "10")
+        out = x.run_until_idle()
+        self.assertNotIn("stopping", out)
+        self.assert_equal_state(d, shop.acked)
+        totals = dict(self.pg.query("SELECT item_id, total FROM flashsale_items"))
+        self.assertEqual(totals, {"1001": "19500", "2002": "20070"})
+
     def test_resync_from_snapshot_after_trim(self):
         d = sync_daemon()
         d.start()

@@ -1,0 +1,374 @@
+/*
+ * flashsale_admin.c — `flashsale admin ACTION`: the admin API from the
+ * command line (docs/operations.md "Admin API").
+ *
+ * One HTTP/1.0 request to the appliance's admin endpoint, its JSON answer
+ * printed as it came. The key is read from the environment
+ * (FLASHSALE_ADMIN_KEY) or from a file (--key-file), never from the command
+ * line, where any user of the host could read it in the process list. The
+ * endpoint is [net] address and http_port of --config (the operations
+ * listener's [admin] address and port once it exists), or --server and
+ * --http-port.
+ *
+ * Exit status: 0 answered 200, 1 answered with another status, 2 usage or
+ * config error, 3 no answer (connection refused, timeout).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "fs_common.h"
+
+int flashsale_admin_main(int argc, char **argv);
+
+#define ADMIN_TIMEOUT_S	  30
+#define ADMIN_ANSWER_MAX  (8u << 20)
+#define ADMIN_KEY_HEX_LEN 64
+
+enum { EXIT_OK = 0, EXIT_ANSWER = 1, EXIT_USAGE = 2, EXIT_NOANSWER = 3 };
+
+static const char USAGE[] =
+	"usage: flashsale admin ACTION [options]\n"
+	"\n"
+	"Call the appliance's admin API and print its JSON answer.\n"
+	"\n"
+	"Actions:\n"
+	"  items                              every item: total, available, reserved, paid, sold\n"
+	"  catalog                            activities (current windows) and items\n"
+	"  audit                              run the audit on the live appliance\n"
+	"  snapshot                           take a snapshot now\n"
+	"  stock --item ID --delta N          add (or, negative, remove) units; never below\n"
+	"                                     what is reserved + paid\n"
+	"  open --activity ID [--end-ns NS]   open the sale now\n"
+	"  close --activity ID                close the sale now\n"
+	"  window --activity ID --start-ns NS --end-ns NS\n"
+	"\n"
+	"Options:\n"
+	"  --config FILE      take the endpoint from [net] address and http_port\n"
+	"  --server ADDR      endpoint address (default 127.0.0.1)\n"
+	"  --http-port N      endpoint TCP port (default 8080)\n"
+	"  --key-file FILE    file holding the 64 hex digits of the [admin] key; else the\n"
+	"                     environment variable FLASHSALE_ADMIN_KEY (never an option)\n"
+	"  --request-id N     names the change (stock, open, close, window): a retry with\n"
+	"                     the same id gets the first answer (default: from time and pid)\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"e.g. FLASHSALE_ADMIN_KEY=$(cat /etc/flashsale/admin.key) \\\n"
+	"       flashsale admin stock --config flashsale.ini --item 1001 --delta 500 --request-id 42\n"
+	"\n"
+	"Exit status: 0 OK (HTTP 200), 1 another answer, 2 usage or config error, 3 no answer.\n";
+
+struct admin_cli {
+	const char *config, *server, *key_file, *action;
+	char server_buf[INET_ADDRSTRLEN];
+	unsigned port;
+	char key[ADMIN_KEY_HEX_LEN + 1];
+	uint64_t request_id, item, activity;
+	int64_t delta, start_ns, end_ns;
+	unsigned given;
+};
+
+enum {
+	A_CONFIG = 1,
+	A_SERVER,
+	A_HTTP_PORT,
+	A_KEY_FILE,
+	A_REQUEST_ID,
+	A_ITEM,
+	A_DELTA,
+	A_ACTIVITY,
+	A_START_NS,
+	A_END_NS,
+};
+#define GIVEN(x) (1u << (x))
+
+static const struct option OPTS[] = {
+	{"config", required_argument, NULL, A_CONFIG},
+	{"server", required_argument, NULL, A_SERVER},
+	{"http-port", required_argument, NULL, A_HTTP_PORT},
+	{"key-file", required_argument, NULL, A_KEY_FILE},
+	{"request-id", required_argument, NULL, A_REQUEST_ID},
+	{"item", required_argument, NULL, A_ITEM},
+	{"delta", required_argument, NULL, A_DELTA},
+	{"activity", required_argument, NULL, A_ACTIVITY},
+	{"start-ns", required_argument, NULL, A_START_NS},
+	{"end-ns", required_argument, NULL, A_END_NS},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int usage(const char *fmt, const char *arg)
+{
+	fputs("flashsale admin: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs(" (try 'flashsale admin --help')\n", stderr);
+	return EXIT_USAGE;
+}
+
+static int num_u(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int num_i(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || end == s)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* The key: 64 hex digits from --key-file (surrounding whitespace allowed)
+ * or FLASHSALE_ADMIN_KEY. */
+static int read_key(struct admin_cli *a)
+{
+	char buf[256] = "";
+	const char *src = getenv("FLASHSALE_ADMIN_KEY"), *what = "FLASHSALE_ADMIN_KEY";
+	size_t n = 0;
+	char *p;
+
+	if (a->key_file) {
+		FILE *f = fopen(a->key_file, "r");
+		if (!f) {
+			fprintf(stderr, "flashsale admin: %s: %s\n", a->key_file, strerror(errno));
+			return EXIT_USAGE;
+		}
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		src = buf;
+		what = a->key_file;
+	}
+	if (!src)
+		return usage("no key: set FLASHSALE_ADMIN_KEY or give --key-file%s", "");
+	while (*src == ' ' || *src == '\t' || *src == '\n' || *src == '\r')
+		src++;
+	snprintf(a->key, sizeof(a->key), "%s", src);
+	for (p = a->key; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+			break;
+	src += p - a->key;
+	while (*src == ' ' || *src == '\t' || *src == '\n' || *src == '\r')
+		src++;
+	if (p - a->key != ADMIN_KEY_HEX_LEN || *src) {
+		fprintf(stderr, "flashsale admin: %s: the key must be 64 hex digits\n", what);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int parse(struct admin_cli *a, int argc, char **argv)
+{
+	uint64_t v;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", OPTS, NULL)) != -1) {
+		const char *arg = optarg;
+		int bad = 0;
+		if (c == 'h') {
+			fputs(USAGE, stdout);
+			exit(EXIT_OK);
+		}
+		if (c == '?')
+			return usage("unknown option %s", argv[optind - 1]);
+		if (c == ':')
+			return usage("option %s needs a value", argv[optind - 1]);
+		a->given |= GIVEN(c);
+		switch (c) {
+		case A_CONFIG: a->config = arg; break;
+		case A_SERVER: a->server = arg; break;
+		case A_KEY_FILE: a->key_file = arg; break;
+		case A_HTTP_PORT:
+			bad = num_u(arg, 65535, &v) || v == 0;
+			a->port = (unsigned)v;
+			break;
+		case A_REQUEST_ID: bad = num_u(arg, UINT64_MAX, &a->request_id) || !a->request_id; break;
+		case A_ITEM: bad = num_u(arg, UINT32_MAX, &a->item) || !a->item; break;
+		case A_ACTIVITY: bad = num_u(arg, UINT32_MAX, &a->activity) || !a->activity; break;
+		case A_DELTA: bad = num_i(arg, &a->delta); break;
+		case A_START_NS: bad = num_i(arg, &a->start_ns); break;
+		case A_END_NS: bad = num_i(arg, &a->end_ns); break;
+		}
+		if (bad)
+			return usage("bad value '%s'", arg);
+	}
+	if (optind != argc - 1)
+		return usage("give exactly one ACTION%s", "");
+	a->action = argv[optind];
+	return 0;
+}
+
+/* The request for the action: method, path and body. */
+static int build(const struct admin_cli *a, const char **method, const char **path, char *body,
+		 size_t cap)
+{
+	static const struct {
+		const char *name, *method;
+		unsigned need, allow;
+	} acts[] = {
+		{"items", "GET", 0, 0},
+		{"catalog", "GET", 0, 0},
+		{"audit", "GET", 0, 0},
+		{"snapshot", "POST", 0, 0},
+		{"stock", "POST", GIVEN(A_ITEM) | GIVEN(A_DELTA), GIVEN(A_REQUEST_ID)},
+		{"open", "POST", GIVEN(A_ACTIVITY), GIVEN(A_REQUEST_ID) | GIVEN(A_END_NS)},
+		{"close", "POST", GIVEN(A_ACTIVITY), GIVEN(A_REQUEST_ID)},
+		{"window", "POST", GIVEN(A_ACTIVITY) | GIVEN(A_START_NS) | GIVEN(A_END_NS),
+		 GIVEN(A_REQUEST_ID)},
+	};
+	static char pathbuf[32];
+	unsigned common = GIVEN(A_CONFIG) | GIVEN(A_SERVER) | GIVEN(A_HTTP_PORT) | GIVEN(A_KEY_FILE);
+	uint64_t rid = a->request_id;
+	size_t k;
+
+	for (k = 0; k < sizeof(acts) / sizeof(acts[0]); k++)
+		if (strcmp(acts[k].name, a->action) == 0)
+			break;
+	if (k == sizeof(acts) / sizeof(acts[0]))
+		return usage("unknown action '%s'", a->action);
+	if ((a->given & acts[k].need) != acts[k].need)
+		return usage("%s: a required option is missing", a->action);
+	if (a->given & ~(acts[k].need | acts[k].allow | common))
+		return usage("%s: an option does not apply", a->action);
+	*method = acts[k].method;
+	snprintf(pathbuf, sizeof(pathbuf), "/admin/%s", acts[k].name);
+	*path = pathbuf;
+	if (rid == 0) /* like the FSP commands: unique enough per host */
+		rid = ((uint64_t)fs_now_ns() << 16) ^ (uint64_t)getpid();
+	body[0] = '\0';
+	if (strcmp(a->action, "stock") == 0)
+		snprintf(body, cap, "{\"request_id\":%" PRIu64 ",\"item_id\":%" PRIu64 ",\"delta\":%" PRId64 "}",
+			 rid, a->item, a->delta);
+	else if (strcmp(a->action, "open") == 0 && (a->given & GIVEN(A_END_NS)))
+		snprintf(body, cap, "{\"request_id\":%" PRIu64 ",\"activity_id\":%" PRIu64
+			 ",\"end_ns\":%" PRId64 "}", rid, a->activity, a->end_ns);
+	else if (strcmp(a->action, "open") == 0 || strcmp(a->action, "close") == 0)
+		snprintf(body, cap, "{\"request_id\":%" PRIu64 ",\"activity_id\":%" PRIu64 "}", rid,
+			 a->activity);
+	else if (strcmp(a->action, "window") == 0)
+		snprintf(body, cap, "{\"request_id\":%" PRIu64 ",\"activity_id\":%" PRIu64
+			 ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 "}",
+			 rid, a->activity, a->start_ns, a->end_ns);
+	return 0;
+}
+
+static int exchange(const struct admin_cli *a, const char *method, const char *path,
+		    const char *body)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port)};
+	struct timeval tv = {.tv_sec = ADMIN_TIMEOUT_S};
+	char head[512];
+	char *ans = malloc(ADMIN_ANSWER_MAX + 1);
+	size_t n = 0;
+	int fd, hn, code = 0;
+	const char *b;
+
+	if (!ans)
+		return EXIT_NOANSWER;
+	if (inet_pton(AF_INET, a->server, &sa.sin_addr) != 1) {
+		free(ans);
+		return usage("bad server address '%s'", a->server);
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "flashsale admin: %s:%u: %s\n", a->server, a->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(ans);
+		return EXIT_NOANSWER;
+	}
+	hn = snprintf(head, sizeof(head),
+		      "%s %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+		      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+		      method, path, a->server, a->key, strlen(body));
+	if (send(fd, head, (size_t)hn, MSG_NOSIGNAL) != hn ||
+	    send(fd, body, strlen(body), MSG_NOSIGNAL) != (ssize_t)strlen(body)) {
+		fprintf(stderr, "flashsale admin: send: %s\n", strerror(errno));
+		close(fd);
+		free(ans);
+		return EXIT_NOANSWER;
+	}
+	for (;;) {
+		ssize_t r = recv(fd, ans + n, ADMIN_ANSWER_MAX - n, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == ADMIN_ANSWER_MAX)
+			break;
+	}
+	close(fd);
+	ans[n] = '\0';
+	if (sscanf(ans, "HTTP/1.%*d %d", &code) != 1) {
+		fprintf(stderr, "flashsale admin: no HTTP answer from %s:%u\n", a->server, a->port);
+		free(ans);
+		return EXIT_NOANSWER;
+	}
+	b = strstr(ans, "\r\n\r\n");
+	b = b ? b + 4 : "";
+	fputs(b, stdout);
+	if (code != 200)
+		fprintf(stderr, "flashsale admin: HTTP %d\n", code);
+	free(ans);
+	return code == 200 ? EXIT_OK : EXIT_ANSWER;
+}
+
+int flashsale_admin_main(int argc, char **argv)
+{
+	struct admin_cli a = {.server = "127.0.0.1", .port = 8080};
+	const char *method, *path;
+	char body[512];
+	int rc;
+
+	if ((rc = parse(&a, argc, argv)) != 0)
+		return rc;
+	if (a.config) {
+		struct cfg cfg;
+		char err[512];
+		if (cfg_load(a.config, fs_now_ns(), &cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "flashsale admin: %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (!(a.given & GIVEN(A_SERVER))) {
+			snprintf(a.server_buf, sizeof(a.server_buf), "%s", cfg.address_str);
+			a.server = a.server_buf;
+		}
+		if (!(a.given & GIVEN(A_HTTP_PORT)))
+			a.port = cfg.http_port;
+		cfg_free(&cfg);
+		if (a.port == 0) {
+			fprintf(stderr, "flashsale admin: %s: http_port is 0 (no endpoint)\n", a.config);
+			return EXIT_USAGE;
+		}
+	}
+	if ((rc = build(&a, &method, &path, body, sizeof(body))) != 0 || (rc = read_key(&a)) != 0)
+		return rc;
+	return exchange(&a, method, path, body);
+}

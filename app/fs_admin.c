@@ -1,0 +1,651 @@
+/*
+ * fs_admin.c — the admin API: running a sale without a restart.
+ *
+ *   GET  /admin/items      every item: total, available, reserved, paid, sold
+ *   GET  /admin/catalog    the activities (current window) and the items
+ *   POST /admin/stock      {"request_id","item_id","delta"}: add or remove units
+ *   POST /admin/open       {"request_id","activity_id"[,"end_ns"]}: open the sale now
+ *   POST /admin/close      {"request_id","activity_id"}: close it now
+ *   POST /admin/window     {"request_id","activity_id","start_ns","end_ns"}
+ *   POST /admin/snapshot   take a snapshot now (persist_snapshot)
+ *   GET  /admin/audit      store_audit on every live shard, and the sums
+ * (docs/operations.md "Admin API" has the answers and status codes.)
+ *
+ * Design. Everything runs on the control-plane thread, one call at a time.
+ * Shard state is only touched on its worker's thread, between two bursts
+ * (persist_run_durable / on_workers = dp_engine_on_workers), so no lock is
+ * taken and the data path is unchanged:
+ *  - stock: store_admin_stock on the item's owner shard; the change is a
+ *    STORE_CH_STOCK record in that shard's log, ordered with its BUYs. It
+ *    clamps so that total >= reserved + paid: the answer says how much was
+ *    applied.
+ *  - window: store_admin_window on shard 0 (a STORE_CH_WINDOW record in
+ *    shard 0's log); every item's window is two atomic 64-bit stores the
+ *    gates read.
+ *  - the answer OK is sent only once the record is durable
+ *    (persist_run_durable waits for every log as a snapshot does), so a
+ *    kill -9 right after it cannot lose the change.
+ *  - idempotency: every changing call carries a client-chosen request_id
+ *    (!= 0). Each shard keeps its last STORE_ADMIN_RECENT admin records
+ *    (rebuilt by replay and snapshots); before changing anything we look the
+ *    request_id up on every shard: found with the same change, the answer
+ *    is rebuilt from the record (exactly the first answer: it depends only
+ *    on the record); found with another change: 409.
+ * Reads (items, audit) also run on the workers, so each shard's numbers are
+ * a consistent cut; the audit is O(shard) and stalls each worker for it.
+ *
+ * Bodies are one flat JSON object of integer members; anything else (other
+ * members, strings, duplicates, fractions, out of range) is 400.
+ */
+#include "fs_admin.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_common.h"
+
+#define ADMIN_CALL_TIMEOUT_MS PERSIST_WORKER_CALL_TIMEOUT_MS
+#define ADMIN_AUDIT_ERR_MAX   256
+
+struct fs_admin {
+	struct fs_admin_params p;
+	unsigned n;
+	struct store_shard **shards;
+	struct store_item_counts *counts; /* cfg->n_items, filled on the workers */
+	int count_rc[FS_WORKERS_MAX];
+	int audit_rc[FS_WORKERS_MAX];
+	char audit_err[FS_WORKERS_MAX][ADMIN_AUDIT_ERR_MAX];
+	/* one change in flight (control plane: one call at a time) */
+	uint64_t rid;
+	bool found[FS_WORKERS_MAX];
+	struct store_change found_ch[FS_WORKERS_MAX];
+	unsigned target;
+	uint32_t id;
+	int64_t delta, start_ns, end_ns;
+	int rc;
+	struct store_change ch;
+};
+
+/* ---- output ---- */
+
+struct out {
+	char *buf;
+	size_t cap, n;
+	bool full;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (o->full)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(o->buf + o->n, o->cap - o->n, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= o->cap - o->n) {
+		o->full = true;
+		return;
+	}
+	o->n += (size_t)r;
+}
+
+/* A JSON string of s (quotes, backslashes and control characters escaped). */
+static void put_str(struct out *o, const char *s)
+{
+	put(o, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			put(o, "\\%c", c);
+		else if (c < 0x20)
+			put(o, "\\u%04x", c);
+		else
+			put(o, "%c", c);
+	}
+	put(o, "\"");
+}
+
+static size_t finish(struct out *o, int *status, int code)
+{
+	if (o->full) {
+		/* The answer did not fit the listener's buffer: say so instead. */
+		o->full = false;
+		o->n = 0;
+		put(o, "{\"ok\":false,\"error\":\"answer too large for the response buffer\"}\n");
+		*status = 500;
+		return o->n;
+	}
+	*status = code;
+	return o->n;
+}
+
+static size_t fail(struct out *o, int *status, int code, const char *msg)
+{
+	o->n = 0;
+	o->full = false;
+	put(o, "{\"ok\":false,\"error\":");
+	put_str(o, msg);
+	put(o, "}\n");
+	return finish(o, status, code);
+}
+
+/* ---- the body: one flat object of integers ---- */
+
+enum { F_REQUEST_ID, F_ITEM_ID, F_DELTA, F_ACTIVITY_ID, F_START_NS, F_END_NS, F_COUNT };
+static const char *const FIELD_NAMES[F_COUNT] = {"request_id", "item_id",  "delta",
+						 "activity_id", "start_ns", "end_ns"};
+
+struct body {
+	unsigned present; /* bit per F_ */
+	bool neg[F_COUNT];
+	uint64_t mag[F_COUNT]; /* magnitude */
+};
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+/* 0, or -EINVAL with the reason in *why. */
+static int parse_body(const char *s, size_t len, struct body *b, const char **why)
+{
+	const char *p = s, *end = s + len;
+
+	memset(b, 0, sizeof(*b));
+	p = skip_ws(p, end);
+	if (p == end) /* an empty body is an empty object */
+		return 0;
+	if (*p++ != '{') {
+		*why = "body must be a JSON object";
+		return -EINVAL;
+	}
+	p = skip_ws(p, end);
+	if (p < end && *p == '}')
+		goto done;
+	for (;;) {
+		const char *k;
+		size_t klen;
+		int f;
+		p = skip_ws(p, end);
+		if (p >= end || *p++ != '"') {
+			*why = "expected a member name";
+			return -EINVAL;
+		}
+		k = p;
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (p >= end || *p != '"') {
+			*why = "bad member name";
+			return -EINVAL;
+		}
+		klen = (size_t)(p++ - k);
+		for (f = 0; f < F_COUNT; f++)
+			if (strlen(FIELD_NAMES[f]) == klen && memcmp(FIELD_NAMES[f], k, klen) == 0)
+				break;
+		if (f == F_COUNT) {
+			*why = "unknown member";
+			return -EINVAL;
+		}
+		if (b->present & (1u << f)) {
+			*why = "duplicate member";
+			return -EINVAL;
+		}
+		p = skip_ws(p, end);
+		if (p >= end || *p++ != ':') {
+			*why = "expected ':'";
+			return -EINVAL;
+		}
+		p = skip_ws(p, end);
+		if (p < end && *p == '-') {
+			b->neg[f] = true;
+			p++;
+		}
+		if (p >= end || !isdigit((unsigned char)*p)) {
+			*why = "member values must be integers";
+			return -EINVAL;
+		}
+		while (p < end && isdigit((unsigned char)*p)) {
+			unsigned d = (unsigned)(*p++ - '0');
+			if (b->mag[f] > (UINT64_MAX - d) / 10) {
+				*why = "integer out of range";
+				return -EINVAL;
+			}
+			b->mag[f] = b->mag[f] * 10 + d;
+		}
+		if (p < end && (*p == '.' || *p == 'e' || *p == 'E')) {
+			*why = "member values must be integers";
+			return -EINVAL;
+		}
+		b->present |= 1u << f;
+		p = skip_ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == '}')
+			break;
+		*why = "expected ',' or '}'";
+		return -EINVAL;
+	}
+done:
+	p = skip_ws(p + 1, end);
+	if (p != end) {
+		*why = "trailing bytes after the object";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool get_u(const struct body *b, int f, uint64_t max, uint64_t *v)
+{
+	if (!(b->present & (1u << f)) || b->neg[f] || b->mag[f] > max)
+		return false;
+	*v = b->mag[f];
+	return true;
+}
+
+static bool get_i(const struct body *b, int f, int64_t *v)
+{
+	if (!(b->present & (1u << f)))
+		return false;
+	if (b->neg[f]) {
+		if (b->mag[f] > (uint64_t)INT64_MAX + 1)
+			return false;
+		*v = b->mag[f] == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)b->mag[f];
+	} else {
+		if (b->mag[f] > (uint64_t)INT64_MAX)
+			return false;
+		*v = (int64_t)b->mag[f];
+	}
+	return true;
+}
+
+/* ---- running on the workers ---- */
+
+static bool running(const struct fs_admin *a)
+{
+	return a->p.on_workers && (!a->p.workers_running || *a->p.workers_running);
+}
+
+static int on_all(struct fs_admin *a, persist_worker_fn fn)
+{
+	if (running(a))
+		return a->p.on_workers(a->p.on_workers_ctx, fn, a, ADMIN_CALL_TIMEOUT_MS) < 0
+			       ? -ETIMEDOUT
+			       : 0;
+	for (unsigned i = 0; i < a->n; i++)
+		fn(a, i);
+	return 0;
+}
+
+static int run_durable(struct fs_admin *a, persist_worker_fn fn)
+{
+	return persist_run_durable(a->p.ps, running(a) ? a->p.on_workers : NULL,
+				   a->p.on_workers_ctx, fn, a);
+}
+
+static void w_find(void *ctx, unsigned i)
+{
+	struct fs_admin *a = ctx;
+
+	a->found[i] = store_admin_find(a->shards[i], a->rid, &a->found_ch[i]) == 0;
+}
+
+static void w_stock(void *ctx, unsigned i)
+{
+	struct fs_admin *a = ctx;
+
+	if (i == a->target)
+		a->rc = store_admin_stock(a->shards[i], a->id, a->delta, a->rid, fs_now_ns(), &a->ch);
+}
+
+static void w_window(void *ctx, unsigned i)
+{
+	struct fs_admin *a = ctx;
+
+	if (i == 0)
+		a->rc = store_admin_window(a->shards[0], a->id, a->start_ns, a->end_ns, a->rid,
+					   fs_now_ns(), &a->ch);
+}
+
+static void w_counts(void *ctx, unsigned i)
+{
+	struct fs_admin *a = ctx;
+	const struct cfg *cfg = a->p.cfg;
+
+	a->count_rc[i] = 0;
+	for (unsigned k = 0; k < cfg->n_items; k++)
+		if (fs_shard_of_item(cfg->items[k].id, a->n) == i &&
+		    store_item_counts(a->shards[i], cfg->items[k].id, &a->counts[k]) != 0)
+			a->count_rc[i] = -ENOENT;
+}
+
+static void w_audit(void *ctx, unsigned i)
+{
+	struct fs_admin *a = ctx;
+
+	a->audit_err[i][0] = '\0';
+	a->audit_rc[i] = store_audit(a->shards[i], a->audit_err[i], sizeof(a->audit_err[i]));
+}
+
+/* A previous change with this request_id (any shard): 1 and *ch, 0, or -errno. */
+static int find_previous(struct fs_admin *a, uint64_t rid, struct store_change *ch)
+{
+	int rc;
+
+	a->rid = rid;
+	memset(a->found, 0, sizeof(a->found));
+	if ((rc = on_all(a, w_find)) < 0)
+		return rc;
+	for (unsigned i = 0; i < a->n; i++)
+		if (a->found[i]) {
+			*ch = a->found_ch[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* ---- answers rebuilt from records (the same for a retry) ---- */
+
+static size_t answer_stock(struct out *o, int *status, const struct store_change *ch)
+{
+	put(o,
+	    "{\"ok\":true,\"request_id\":%" PRIu64 ",\"item_id\":%" PRIu32 ",\"requested\":%" PRId64
+	    ",\"applied\":%" PRId64 ",\"total\":%" PRIu64 "}\n",
+	    ch->request_id, ch->item_id, (int64_t)ch->user_id,
+	    (int64_t)(ch->ref - ch->order_id), ch->ref);
+	return finish(o, status, 200);
+}
+
+static size_t answer_window(struct out *o, int *status, const struct store_change *ch)
+{
+	put(o,
+	    "{\"ok\":true,\"request_id\":%" PRIu64 ",\"activity_id\":%" PRIu64
+	    ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 "}\n",
+	    ch->request_id, ch->user_id, (int64_t)ch->order_id, (int64_t)ch->ref);
+	return finish(o, status, 200);
+}
+
+static size_t storage_fail(struct out *o, int *status, int rc)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "not applied or not known durable: %s", fs_strerror(rc));
+	return fail(o, status, 503, msg);
+}
+
+/* ---- handlers ---- */
+
+static size_t h_stock(struct fs_admin *a, const struct body *b, struct out *o, int *status)
+{
+	uint64_t rid, item;
+	int64_t delta;
+	struct store_change prev;
+	int rc;
+
+	if (!get_u(b, F_REQUEST_ID, UINT64_MAX, &rid) || rid == 0 ||
+	    !get_u(b, F_ITEM_ID, UINT32_MAX, &item) || item == 0 || !get_i(b, F_DELTA, &delta) ||
+	    (b->present & ~(1u << F_REQUEST_ID | 1u << F_ITEM_ID | 1u << F_DELTA)))
+		return fail(o, status, 400,
+			    "stock needs exactly request_id (> 0), item_id (> 0) and delta");
+	if (store_item_available(a->p.cat, (uint32_t)item) < 0)
+		return fail(o, status, 404, "unknown item");
+	if ((rc = find_previous(a, rid, &prev)) < 0)
+		return storage_fail(o, status, rc);
+	if (rc == 1) {
+		if (prev.type != STORE_CH_STOCK || prev.item_id != item ||
+		    (int64_t)prev.user_id != delta)
+			return fail(o, status, 409, "request_id already used for another change");
+		return answer_stock(o, status, &prev);
+	}
+	a->rid = rid;
+	a->id = (uint32_t)item;
+	a->delta = delta;
+	a->target = fs_shard_of_item((uint32_t)item, a->n);
+	a->rc = -ETIMEDOUT;
+	rc = run_durable(a, w_stock);
+	if (a->rc < 0 && a->rc != -ETIMEDOUT)
+		return storage_fail(o, status, a->rc);
+	if (rc < 0 || a->rc < 0)
+		return storage_fail(o, status, rc < 0 ? rc : a->rc);
+	return answer_stock(o, status, &a->ch);
+}
+
+enum win_kind { WIN_OPEN, WIN_CLOSE, WIN_SET };
+
+static size_t h_window(struct fs_admin *a, enum win_kind kind, const struct body *b,
+		       struct out *o, int *status)
+{
+	uint64_t rid, act;
+	int64_t start, end, now = fs_now_ns(), given_start = 0, given_end = 0;
+	unsigned allowed = 1u << F_REQUEST_ID | 1u << F_ACTIVITY_ID;
+	bool has_end;
+	struct store_change prev;
+	int rc;
+
+	allowed |= kind == WIN_OPEN ? 1u << F_END_NS : 0;
+	allowed |= kind == WIN_SET ? (1u << F_START_NS | 1u << F_END_NS) : 0;
+	if (!get_u(b, F_REQUEST_ID, UINT64_MAX, &rid) || rid == 0 ||
+	    !get_u(b, F_ACTIVITY_ID, UINT32_MAX, &act) || act == 0 || (b->present & ~allowed) ||
+	    (kind == WIN_SET && (!get_i(b, F_START_NS, &given_start) ||
+				 !get_i(b, F_END_NS, &given_end))))
+		return fail(o, status, 400,
+			    kind == WIN_SET ? "window needs request_id, activity_id, start_ns, end_ns"
+			    : kind == WIN_OPEN ? "open needs request_id and activity_id (end_ns optional)"
+					       : "close needs request_id and activity_id");
+	has_end = kind == WIN_OPEN && get_i(b, F_END_NS, &given_end);
+	if ((b->present & (1u << F_END_NS)) && kind == WIN_OPEN && !has_end)
+		return fail(o, status, 400, "end_ns out of range");
+	if (store_catalog_window(a->p.cat, (uint32_t)act, &start, &end, NULL) != 0)
+		return fail(o, status, 404, "unknown activity");
+	if ((rc = find_previous(a, rid, &prev)) < 0)
+		return storage_fail(o, status, rc);
+	if (rc == 1) {
+		if (prev.type != STORE_CH_WINDOW || prev.user_id != act)
+			return fail(o, status, 409, "request_id already used for another change");
+		return answer_window(o, status, &prev);
+	}
+	switch (kind) {
+	case WIN_OPEN:
+		start = now;
+		if (has_end)
+			end = given_end;
+		if (end <= now)
+			return fail(o, status, 409,
+				    "the window has ended (or end_ns is not in the future): give a "
+				    "later end_ns");
+		break;
+	case WIN_CLOSE:
+		end = now;
+		if (start >= end)
+			start = end - 1;
+		break;
+	case WIN_SET:
+		start = given_start;
+		end = given_end;
+		if (start >= end)
+			return fail(o, status, 400, "start_ns must be before end_ns");
+		break;
+	}
+	a->rid = rid;
+	a->id = (uint32_t)act;
+	a->start_ns = start;
+	a->end_ns = end;
+	a->rc = -ETIMEDOUT;
+	rc = run_durable(a, w_window);
+	if (rc < 0 || a->rc < 0)
+		return storage_fail(o, status, rc < 0 ? rc : a->rc);
+	return answer_window(o, status, &a->ch);
+}
+
+static size_t h_items(struct fs_admin *a, bool activities, struct out *o, int *status)
+{
+	const struct cfg *cfg = a->p.cfg;
+	int64_t now = fs_now_ns();
+	int rc;
+
+	memset(a->counts, 0, (cfg->n_items + 1) * sizeof(*a->counts));
+	if ((rc = on_all(a, w_counts)) < 0)
+		return storage_fail(o, status, rc);
+	put(o, "{");
+	if (activities) {
+		put(o, "\"activities\":[");
+		for (unsigned k = 0; k < cfg->n_activities; k++) {
+			const struct cfg_activity *act = &cfg->activities[k];
+			int64_t start = act->start_ns, end = act->end_ns;
+			(void)store_catalog_window(a->p.cat, act->id, &start, &end, NULL);
+			put(o, "%s{\"activity_id\":%" PRIu32 ",\"name\":", k ? "," : "", act->id);
+			put_str(o, act->name);
+			put(o,
+			    ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"open\":%s"
+			    ",\"pay_timeout_s\":%" PRIu32 ",\"require_token\":%s}",
+			    start, end, now >= start && now < end ? "true" : "false",
+			    act->pay_timeout_s, act->require_token ? "true" : "false");
+		}
+		put(o, "],");
+	}
+	put(o, "\"items\":[");
+	for (unsigned k = 0; k < cfg->n_items; k++) {
+		const struct cfg_item *it = &cfg->items[k];
+		const struct store_item_counts *c = &a->counts[k];
+		put(o,
+		    "%s{\"item_id\":%" PRIu32 ",\"activity_id\":%" PRIu32 ",\"shard\":%u"
+		    ",\"total\":%" PRIu64 ",\"available\":%" PRIu64 ",\"reserved\":%" PRIu64
+		    ",\"paid\":%" PRIu64 ",\"sold\":%" PRIu64 ",\"per_user_limit\":%" PRIu32
+		    ",\"max_per_order\":%u}",
+		    k ? "," : "", it->id, it->activity_id, fs_shard_of_item(it->id, a->n), c->total,
+		    c->available, c->reserved, c->paid, c->reserved + c->paid, it->per_user_limit,
+		    it->max_per_order);
+	}
+	put(o, "]}\n");
+	return finish(o, status, 200);
+}
+
+static size_t h_audit(struct fs_admin *a, struct out *o, int *status)
+{
+	const struct cfg *cfg = a->p.cfg;
+	uint64_t total = 0, avail = 0, reserved = 0, paid = 0;
+	bool ok = true;
+	int rc;
+
+	if ((rc = on_all(a, w_audit)) < 0 || (rc = on_all(a, w_counts)) < 0)
+		return storage_fail(o, status, rc);
+	for (unsigned i = 0; i < a->n; i++)
+		ok &= a->audit_rc[i] == 0;
+	for (unsigned k = 0; k < cfg->n_items; k++) {
+		const struct store_item_counts *c = &a->counts[k];
+		total += c->total;
+		avail += c->available;
+		reserved += c->reserved;
+		paid += c->paid;
+	}
+	ok &= avail + reserved + paid == total;
+	put(o, "{\"ok\":%s,\"shards\":[", ok ? "true" : "false");
+	for (unsigned i = 0; i < a->n; i++) {
+		put(o, "%s{\"shard\":%u,\"ok\":%s", i ? "," : "", i, a->audit_rc[i] ? "false" : "true");
+		if (a->audit_rc[i]) {
+			put(o, ",\"error\":");
+			put_str(o, a->audit_err[i]);
+		}
+		put(o, "}");
+	}
+	put(o,
+	    "],\"items\":%u,\"total\":%" PRIu64 ",\"available\":%" PRIu64 ",\"reserved\":%" PRIu64
+	    ",\"paid\":%" PRIu64 "}\n",
+	    cfg->n_items, total, avail, reserved, paid);
+	return finish(o, status, 200);
+}
+
+static size_t h_snapshot(struct fs_admin *a, struct out *o, int *status)
+{
+	int rc = persist_snapshot(a->p.ps, running(a) ? a->p.on_workers : NULL,
+				  a->p.on_workers_ctx, "admin request");
+
+	if (rc < 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "snapshot not taken: %s", fs_strerror(rc));
+		return fail(o, status, 500, msg);
+	}
+	put(o, "{\"ok\":true}\n");
+	return finish(o, status, 200);
+}
+
+size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *path, const char *body,
+		       size_t len, char *out, size_t outlen, int *status)
+{
+	struct out o = {.buf = out, .cap = outlen};
+	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+	struct body b;
+	const char *why = "bad body";
+
+	FS_ASSERT(outlen >= 128);
+	out[0] = '\0';
+	if (!get && !post)
+		return fail(&o, status, 405, "only GET and POST");
+	if (strcmp(path, "/items") == 0 || strcmp(path, "/catalog") == 0 ||
+	    strcmp(path, "/audit") == 0) {
+		if (!get)
+			return fail(&o, status, 405, "use GET");
+		if (strcmp(path, "/audit") == 0)
+			return h_audit(a, &o, status);
+		return h_items(a, strcmp(path, "/catalog") == 0, &o, status);
+	}
+	if (strcmp(path, "/stock") != 0 && strcmp(path, "/open") != 0 &&
+	    strcmp(path, "/close") != 0 && strcmp(path, "/window") != 0 &&
+	    strcmp(path, "/snapshot") != 0)
+		return fail(&o, status, 404,
+			    "unknown admin path: items, catalog, audit, stock, open, close, window, "
+			    "snapshot");
+	if (!post)
+		return fail(&o, status, 405, "use POST");
+	if (parse_body(body ? body : "", body ? len : 0, &b, &why) < 0)
+		return fail(&o, status, 400, why);
+	if (strcmp(path, "/snapshot") == 0)
+		return h_snapshot(a, &o, status);
+	if (strcmp(path, "/stock") == 0)
+		return h_stock(a, &b, &o, status);
+	return h_window(a, strcmp(path, "/open") == 0    ? WIN_OPEN
+			   : strcmp(path, "/close") == 0 ? WIN_CLOSE
+							 : WIN_SET,
+			&b, &o, status);
+}
+
+int fs_admin_create(const struct fs_admin_params *p, struct fs_admin **out)
+{
+	struct fs_admin *a;
+
+	*out = NULL;
+	if (!p->cfg || !p->cat || !p->ps)
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->p = *p;
+	a->n = persist_nshards(p->ps);
+	a->shards = persist_shards(p->ps);
+	a->counts = calloc(p->cfg->n_items + 1, sizeof(*a->counts));
+	if (!a->counts) {
+		free(a);
+		return -ENOMEM;
+	}
+	*out = a;
+	return 0;
+}
+
+void fs_admin_free(struct fs_admin *a)
+{
+	if (!a)
+		return;
+	free(a->counts);
+	free(a);
+}

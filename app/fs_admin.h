@@ -1,0 +1,38 @@
+/*
+ * fs_admin.h — the admin API's handlers (/admin/..., JSON); see fs_admin.c
+ * and docs/operations.md "Admin API". The HTTP listener authenticates the
+ * request (bearer key) and hands it here.
+ */
+#ifndef FS_ADMIN_H
+#define FS_ADMIN_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+#include "persist.h"
+#include "store.h"
+
+struct fs_admin;
+
+struct fs_admin_params {
+	const struct cfg *cfg;
+	struct store_catalog *cat;
+	struct persist *ps;		  /* opened read-write: shards and logs */
+	persist_on_workers_fn on_workers; /* run on every worker (dp_engine_on_workers) */
+	void *on_workers_ctx;
+	/* Whether the workers run (else calls run on this thread); NULL: they do. */
+	const bool *workers_running;
+};
+
+/* 0, -ENOMEM, -EINVAL. */
+int fs_admin_create(const struct fs_admin_params *p, struct fs_admin **out);
+void fs_admin_free(struct fs_admin *a);
+
+/* Handle one authenticated /admin/ request. method "GET"/"POST"; path
+ * after "/admin" (e.g. "/items"); body/len the JSON body (may be empty).
+ * Writes a JSON answer into out (at most outlen bytes) and returns its
+ * length; *status gets the HTTP status. Runs on the control-plane thread. */
+size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *path, const char *body,
+		       size_t len, char *out, size_t outlen, int *status);
+
+#endif

@@ -86,14 +86,14 @@ enum opt_id {
 	OPT_SERVER, OPT_PORT, OPT_CONFIG, OPT_TIMEOUT_MS, OPT_RETRIES, OPT_JSON, OPT_HELP,
 	OPT_USER, OPT_REQUEST_ID, OPT_ITEM, OPT_QTY, OPT_ORDER, OPT_REF, OPT_TOKEN,
 	OPT_TOKEN_KEY, OPT_ACTIVITY, OPT_PAYMENT_KEY, OPT_DATA, OPT_AFTER, OPT_SHARD, OPT_LIMIT,
-	OPT_COUNT
+	OPT_HTTP, OPT_COUNT
 };
 
 #define BIT(o) (1u << (o))
 /* Options every command accepts. */
 #define GLOBAL_OPTS                                                                          \
 	(BIT(OPT_SERVER) | BIT(OPT_PORT) | BIT(OPT_CONFIG) | BIT(OPT_TIMEOUT_MS) |           \
-	 BIT(OPT_RETRIES) | BIT(OPT_JSON) | BIT(OPT_HELP))
+	 BIT(OPT_RETRIES) | BIT(OPT_JSON) | BIT(OPT_HELP) | BIT(OPT_HTTP))
 /* Token material is accepted by every command and used where the op needs a
  * token, so a script can pass one set of keys to all its calls. */
 #define KEY_OPTS                                                                             \
@@ -122,6 +122,7 @@ static const struct option long_opts[OPT_COUNT + 1] = {
 	[OPT_AFTER] = {"after", required_argument, NULL, OPT_AFTER},
 	[OPT_SHARD] = {"shard", required_argument, NULL, OPT_SHARD},
 	[OPT_LIMIT] = {"limit", required_argument, NULL, OPT_LIMIT},
+	[OPT_HTTP] = {"http", required_argument, NULL, OPT_HTTP},
 	[OPT_COUNT] = {NULL, 0, NULL, 0},
 };
 
@@ -139,6 +140,7 @@ struct cli {
 	unsigned retries;
 	bool json;
 	bool help;
+	const char *http;         /* --http URL: the public HTTP API instead of FSP/1 */
 
 	uint64_t user_id, request_id, order_id, ref;
 	uint32_t item_id, activity_id;
@@ -275,6 +277,9 @@ static void print_help(FILE *f, const struct command *only)
 	      "  --timeout-ms N     wait per try (default 1000)\n"
 	      "  --retries N        resends after the first try, same request_id (default 3)\n"
 	      "  --json             print the answer as one JSON object\n"
+	      "  --http URL         use the public HTTP API (HTTP-API.md) at URL, e.g.\n"
+	      "                     http://127.0.0.1:8080, instead of FSP/1; prints the\n"
+	      "                     HTTP status and the JSON body\n"
 	      "  -h, --help         this text; 'flashsale COMMAND --help' for one command\n"
 	      "\n"
 	      "Command options: --user ID, --request-id ID (default: from time and pid),\n"
@@ -349,6 +354,9 @@ static int set_global_option(struct cli *cli, enum opt_id id, const char *arg)
 		break;
 	case OPT_JSON:
 		cli->json = true;
+		break;
+	case OPT_HTTP:
+		cli->http = arg;
 		break;
 	case OPT_HELP:
 		cli->help = true;
@@ -857,6 +865,175 @@ static void print_human(const struct exchange *ex)
 
 /* ---- commands ---- */
 
+/* ---- --http: the same request over the public HTTP API ---- */
+
+static void hex32(const uint8_t t[FSP_TOKEN_LEN], char out[2 * FSP_TOKEN_LEN + 1])
+{
+	for (unsigned i = 0; i < FSP_TOKEN_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", t[i]);
+}
+
+/* The HTTP request for req (HTTP-API.md "Endpoints") into out. */
+static int http_build(const struct fs_req *req, const char *host, char *out, size_t cap)
+{
+	char body[256] = "", path[256], tok[2 * FSP_TOKEN_LEN + 1];
+	bool has_tok = false;
+	const char *method = "POST";
+
+	for (unsigned i = 0; i < FSP_TOKEN_LEN; i++)
+		has_tok |= req->token[i] != 0;
+	hex32(req->token, tok);
+	switch (req->op) {
+	case FS_OP_BUY:
+		snprintf(path, sizeof(path), "/v1/buy");
+		snprintf(body, sizeof(body),
+			 "{\"item\":%" PRIu32 ",\"user\":%" PRIu64 ",\"request_id\":%" PRIu64
+			 ",\"qty\":%u%s%s%s}",
+			 req->item_id, req->user_id, req->request_id, req->qty,
+			 has_tok ? ",\"token\":\"" : "", has_tok ? tok : "", has_tok ? "\"" : "");
+		break;
+	case FS_OP_CONFIRM:
+	case FS_OP_CANCEL:
+		snprintf(path, sizeof(path), "/v1/orders/%" PRIu64 "/%s", req->order_id,
+			 req->op == FS_OP_CONFIRM ? "confirm" : "cancel");
+		snprintf(body, sizeof(body),
+			 "{\"user\":%" PRIu64 ",\"request_id\":%" PRIu64 ",\"ref\":%" PRIu64
+			 "%s%s%s}",
+			 req->user_id, req->request_id, req->ref, has_tok ? ",\"token\":\"" : "",
+			 has_tok ? tok : "", has_tok ? "\"" : "");
+		break;
+	case FS_OP_ORDER_STATUS:
+		method = "GET";
+		snprintf(path, sizeof(path), "/v1/orders/%" PRIu64 "?user=%" PRIu64 "%s%s",
+			 req->order_id, req->user_id, has_tok ? "&token=" : "", has_tok ? tok : "");
+		break;
+	case FS_OP_ITEM_STATUS:
+		method = "GET";
+		snprintf(path, sizeof(path), "/v1/items/%" PRIu32, req->item_id);
+		break;
+	default:
+		method = "GET";
+		snprintf(path, sizeof(path), "/v1/time");
+		break;
+	}
+	int n = *method == 'G'
+			? snprintf(out, cap, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+				   path, host)
+			: snprintf(out, cap,
+				   "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+				   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+				   path, host, strlen(body), body);
+	return n > 0 && (size_t)n < cap ? n : -ENOSPC;
+}
+
+/* One try: connect, send, read until the server closes. Returns the bytes
+ * read or -errno. */
+static ssize_t http_try(const struct sockaddr_in *sa, const char *msg, size_t len, char *buf,
+			size_t cap, unsigned timeout_ms)
+{
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t got = 0;
+
+	if (fd < 0)
+		return -errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ||
+	    send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	for (;;) {
+		ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return -(e == EAGAIN ? ETIMEDOUT : e);
+		}
+		if (n == 0 || got + (size_t)n >= cap - 1) {
+			got += (size_t)n;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+/* --http URL: parse "http://HOST[:PORT][/]" into an address. */
+static int http_resolve(const char *url, struct sockaddr_in *sa, char *host, size_t hostcap)
+{
+	const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+	char port[8] = "80";
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res;
+	size_t n;
+	int rc;
+
+	if (p == NULL)
+		return usage_error("--http: '%s' is not http://HOST[:PORT]", url);
+	n = strcspn(p, ":/");
+	if (n == 0 || n >= hostcap)
+		return usage_error("--http: no host in '%s'", url);
+	memcpy(host, p, n);
+	host[n] = '\0';
+	if (p[n] == ':') {
+		size_t m = strcspn(p + n + 1, "/");
+		if (m == 0 || m >= sizeof(port))
+			return usage_error("--http: bad port in '%s'", url);
+		memcpy(port, p + n + 1, m);
+		port[m] = '\0';
+	}
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		fprintf(stderr, "flashsale: --http %s: %s\n", url, gai_strerror(rc));
+		return -EINVAL;
+	}
+	memcpy(sa, res->ai_addr, sizeof(*sa));
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* The request over HTTP; the same request_id on every try (idempotent).
+ * Prints the status line's code and the JSON body; exit 0 when the answer
+ * is 200 with "status":"OK" (or the time). */
+static int run_http(struct cli *cli, const struct fs_req *req)
+{
+	char host[256], msg[1024], buf[4096];
+	struct sockaddr_in sa;
+	ssize_t n = -ETIMEDOUT;
+	int len, code = 0;
+	const char *body;
+
+	if (http_resolve(cli->http, &sa, host, sizeof(host)) < 0)
+		return EXIT_USAGE;
+	len = http_build(req, host, msg, sizeof(msg));
+	FS_ASSERT(len > 0);
+	for (unsigned t = 0; t <= cli->retries; t++) {
+		n = http_try(&sa, msg, (size_t)len, buf, sizeof(buf), cli->timeout_ms);
+		if (n > 0 && sscanf(buf, "HTTP/1.%*d %d", &code) == 1 && code != 503)
+			break;
+	}
+	if (n <= 0 || code == 0) {
+		fprintf(stderr, "flashsale: no HTTP answer from %s after %u tr%s: %s\n", cli->http,
+			cli->retries + 1, cli->retries ? "ies" : "y",
+			n < 0 ? fs_strerror((int)n) : "not HTTP");
+		return EXIT_NO_ANSWER;
+	}
+	body = strstr(buf, "\r\n\r\n");
+	body = body ? body + 4 : "";
+	if (cli->json)
+		printf("%s\n", body);
+	else
+		printf("HTTP %d %s\n", code, body);
+	fflush(stdout);
+	return code == 200 && (req->op == FS_OP_TIME || strstr(body, "\"status\":\"OK\"")) ? 0
+											 : EXIT_NOT_OK;
+}
+
 static int run_fsp(struct cli *cli)
 {
 	struct sockaddr_in sa;
@@ -864,6 +1041,11 @@ static int run_fsp(struct cli *cli)
 	struct exchange ex = {0};
 	int rc;
 
+	if (cli->http) {
+		compute_token(cli);
+		build_request(cli, &req);
+		return run_http(cli, &req);
+	}
 	if (resolve(cli, &sa) != 0)
 		return EXIT_USAGE;
 	compute_token(cli);

@@ -291,6 +291,13 @@ static void log_stats(const char *when, const struct dp_stats *s)
 					      fs_status_name(st), s->by_status[st]);
 	if (n)
 		fs_log("info", "%s: answers by status:%s", when, line);
+	if (s->http_accepted)
+		fs_log("info",
+		       "%s: http: %" PRIu64 " connections accepted (%" PRIu64 " open, %" PRIu64
+		       " refused: table full), %" PRIu64 " requests, %" PRIu64
+		       " codec errors, %" PRIu64 " timeouts",
+		       when, s->http_accepted, s->http_open, s->http_refused, s->http_requests,
+		       s->http_errors, s->http_timeouts);
 }
 
 /* Every authenticated /admin/ request, on this (the control) thread:
@@ -547,6 +554,16 @@ static int run(const struct cfg *cfg, bool init)
 		fs_log("error", "front end: %s", err);
 		goto out_shards;
 	}
+	/* Kernel mode: the workers own [net] http_port (the public HTTP API,
+	 * dataplane/dp_http_front.c); /metrics, /healthz and /admin are on the
+	 * [admin] listener (fs_ops.c). DPDK mode does not serve the public API
+	 * yet (docs/architecture.md, "HTTP front end"). */
+	if (cfg->http_port && cfg->mode == CFG_MODE_KERNEL)
+		fs_log("info", "public HTTP API on %s:%u (workers): /v1/*", cfg->address_str,
+		       cfg->http_port);
+	if (cfg->http_port && cfg->mode != CFG_MODE_KERNEL)
+		fs_log("warn", "the public HTTP API (/v1) is not served in dpdk mode yet; "
+			       "http_port %u is unused", cfg->http_port);
 	if (g_ops) {
 		struct fs_ops_view v = {.engine = g_engine, .cat = cat, .n_shards = cfg->workers};
 		for (unsigned i = 0; i < cfg->workers; i++)

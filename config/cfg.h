@@ -46,6 +46,9 @@ struct cfg_item {
 	uint16_t activity_index;     /* index into cfg.activities, set by the loader */
 };
 
+#define CFG_TRUSTED_PROXIES_BYTES 1024
+#define CFG_IPHDR_NAME_BYTES 32 /* = DP_HTTP_HDRNAME_MAX */
+
 struct cfg {
 	char path[FS_PATH_MAX];      /* the file this came from */
 
@@ -60,6 +63,14 @@ struct cfg {
 	struct in_addr address;      /* network order */
 	uint16_t udp_port;           /* 1..65535, default 7700 */
 	uint16_t http_port;          /* 0 = off, default 8080 */
+	char trusted_proxies[CFG_TRUSTED_PROXIES_BYTES]; /* CIDR list, "" = none (HTTP-API.md) */
+	char client_ip_header[CFG_IPHDR_NAME_BYTES];     /* default X-Forwarded-For */
+	unsigned http_max_conns;     /* HTTP connections per worker, preallocated, default 4096 */
+	unsigned http_head_max;      /* request line + headers bytes, default 8192 */
+	unsigned http_body_max;      /* body bytes, default 4096 */
+	unsigned http_header_timeout_ms; /* default 10000 */
+	unsigned http_idle_timeout_ms;   /* default 900000 */
+	unsigned http_pipeline_max;  /* pipelined requests queued per connection, default 64 */
 	unsigned ring_size;          /* hand-off ring entries, power of 2, default 4096 */
 
 	/* [persist] */

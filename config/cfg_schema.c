@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -144,6 +145,54 @@ static int set_str(struct loader *L, const struct cfg_row *r, void *base, const 
 	return 0;
 }
 
+/* [net] trusted_proxies: IPv4 addresses or CIDRs separated by commas and/or
+ * blanks (the data plane parses it again with dp_http_cidr_parse; this
+ * check gives the file and line). */
+static int set_cidrs(struct loader *L, const struct cfg_row *r, void *base, const char *val)
+{
+	const char *p = val;
+
+	while (*p) {
+		char ent[64];
+		size_t n = strcspn(p, ", \t");
+		unsigned long bits = 32;
+		struct in_addr a;
+		char *slash;
+
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		if (n >= sizeof(ent))
+			return cfg_bad(L, r, "entry too long: '%.40s'", p);
+		memcpy(ent, p, n);
+		ent[n] = '\0';
+		p += n;
+		slash = strchr(ent, '/');
+		if (slash) {
+			char *end;
+			*slash = '\0';
+			bits = strtoul(slash + 1, &end, 10);
+			if (slash[1] == '\0' || *end || bits > 32)
+				return cfg_bad(L, r, "bad prefix length in '%s/%s'", ent, slash + 1);
+		}
+		if (inet_pton(AF_INET, ent, &a) != 1)
+			return cfg_bad(L, r, "not an IPv4 address or CIDR: '%s'", ent);
+		if (bits < 32 && (ntohl(a.s_addr) & (0xffffffffu >> bits)))
+			return cfg_bad(L, r, "'%s/%lu' has host bits set", ent, bits);
+	}
+	return set_str(L, r, base, val);
+}
+
+/* [net] client_ip_header: an HTTP header name (RFC 9110 token). */
+static int set_hdrname(struct loader *L, const struct cfg_row *r, void *base, const char *val)
+{
+	for (const char *p = val; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p))
+			return cfg_bad(L, r, "not a header name: '" VALQ "'", val);
+	return set_str(L, r, base, val);
+}
+
 static int set_enum(struct loader *L, const struct cfg_row *r, void *base, const char *val)
 {
 	char known[CFG_KNOWN_WORDS_BYTES] = "";
@@ -241,6 +290,16 @@ static const struct cfg_row cfg_schema[] = {
 	    offsetof(struct cfg, address)),
 	G("udp_port", udp_port, 1, UINT16_MAX, "7700", SEC_NET),
 	G("http_port", http_port, 0, UINT16_MAX, "8080", SEC_NET),
+	ROW(SEC_NET, "trusted_proxies", set_cidrs, struct cfg, trusted_proxies, 0, 0, "", 0, NULL,
+	    CFG_NO_AUX),
+	ROW(SEC_NET, "client_ip_header", set_hdrname, struct cfg, client_ip_header, 1, 0,
+	    "X-Forwarded-For", 0, NULL, CFG_NO_AUX),
+	G("http_max_conns", http_max_conns, 16, 1u << 20, "4096", SEC_NET),
+	G("http_head_max", http_head_max, 256, 65536, "8192", SEC_NET),
+	G("http_body_max", http_body_max, 64, 4096, "4096", SEC_NET),
+	G("http_header_timeout_ms", http_header_timeout_ms, 100, 3600000, "10000", SEC_NET),
+	G("http_idle_timeout_ms", http_idle_timeout_ms, 100, 86400000, "900000", SEC_NET),
+	G("http_pipeline_max", http_pipeline_max, 1, 64, "64", SEC_NET),
 	ROW(SEC_NET, "ring_size", set_pow2, struct cfg, ring_size, CFG_RING_SIZE_MIN,
 	    CFG_RING_SIZE_MAX, STR(FS_RING_SIZE_DEFAULT), 0, NULL, CFG_NO_AUX),
 

@@ -156,6 +156,14 @@ struct dp_stats {
 	uint64_t exc_dropped;             /* exception frames refused (rate bound, no path, full) */
 	uint64_t tx_frames;               /* frames sent on the data ports */
 	uint64_t tx_nombuf;               /* replies not built: mbuf pool empty */
+
+	/* [net] http_port: the public HTTP API (kernel mode) */
+	uint64_t http_accepted;           /* connections accepted */
+	uint64_t http_refused;            /* connections closed at once: table full */
+	uint64_t http_open;               /* connections open now */
+	uint64_t http_requests;           /* requests handed to the engine */
+	uint64_t http_errors;             /* answered by the codec itself (4xx) */
+	uint64_t http_timeouts;           /* header timeouts (408) and idle closes */
 };
 void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out);
 

@@ -132,8 +132,10 @@ _Static_assert(sizeof(struct dp_handoff) == 88, "docs/architecture.md gives the 
  * response datagram. */
 struct dp_pending {
 	struct dp_peer src;
+	uint64_t cookie;      /* conn: the front end's name for the request */
 	uint32_t tag;         /* DP_TAG_NONE while free */
 	uint8_t expected, got;
+	bool conn;            /* one request of a connection (dp_engine_rx_req) */
 	uint8_t buf[DP_DGRAM_MAX_BYTES];
 };
 
@@ -301,7 +303,15 @@ static uint32_t pending_alloc(struct dp_worker *w, const struct dp_peer *src, un
 	p->src = *src;
 	p->expected = (uint8_t)count;
 	p->got = 0;
+	p->conn = false;
 	return p->tag;
+}
+
+static void pending_free(struct dp_worker *w, struct dp_pending *p, unsigned slot)
+{
+	p->tag = DP_TAG_NONE;
+	FS_ASSERT(w->pend_nfree < DP_PENDING_DGRAMS_MAX);
+	w->pend_free[w->pend_nfree++] = (uint16_t)slot;
 }
 
 /* One answer for the request datagram of tag; the last one sends the
@@ -316,6 +326,13 @@ static void pending_add(struct dp_worker *w, uint32_t tag, const struct fs_resp 
 	p = &w->pend[slot];
 	FS_ASSERT(p->tag == tag);
 	FS_ASSERT(p->got < p->expected);
+	if (p->conn) {
+		/* A connection's request: its answer goes to the front end. */
+		w->st.by_status[r->status < FS_ST_COUNT ? r->status : 0]++;
+		pending_free(w, p, slot);
+		w->eng->ops->answer(w->fe, p->cookie, r);
+		return;
+	}
 	dp_fsp_encode_resp(r, p->buf + FSP_HDR_LEN + FSP_MSG_LEN * p->got);
 	p->got++;
 	w->st.by_status[r->status < FS_ST_COUNT ? r->status : 0]++;
@@ -325,9 +342,7 @@ static void pending_add(struct dp_worker *w, uint32_t tag, const struct fs_resp 
 	memcpy(t->buf + FSP_HDR_LEN, p->buf + FSP_HDR_LEN, (size_t)FSP_MSG_LEN * p->got);
 	t->count = p->got;
 	tx_close(w, t);
-	p->tag = DP_TAG_NONE;
-	FS_ASSERT(w->pend_nfree < DP_PENDING_DGRAMS_MAX);
-	w->pend_free[w->pend_nfree++] = (uint16_t)slot;
+	pending_free(w, p, slot);
 }
 
 static unsigned pending_used(const struct dp_worker *w)
@@ -785,6 +800,53 @@ size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, b
 		tx_close(w, t);
 	}
 	return 0;
+}
+
+bool dp_engine_rx_req(struct dp_worker *w, const struct fs_req *req, uint32_t client_ip,
+		      uint64_t cookie, int64_t now_ns, int64_t mono_ns, struct fs_resp *resp)
+{
+	static const struct dp_peer nopeer; /* answers come back by cookie, not by address */
+	uint32_t tag;
+	unsigned owner;
+
+	FS_ASSERT(w->eng->ops->answer != NULL);
+	if (unlikely(w->rx_stopped)) {
+		/* Stopping: every worker already stopped taking requests. */
+		reject(resp, req, FS_ST_BUSY, DP_PENDING_BUSY_RETRY_MS);
+		goto answered;
+	}
+	/* The same key space as UDP sources (network order). */
+	if (!rate_check(w, req, htonl(client_ip), mono_ns, resp))
+		goto answered;
+	if (store_gate(w->eng->cat, req, now_ns, resp, &owner)) {
+		w->st.local_answers++;
+		goto answered;
+	}
+	if (owner == w->id && !may_hold(w, req)) {
+		bool now = owner_decide(w, req, now_ns, &nopeer, w->id, DP_TAG_DIRECT, resp);
+		FS_ASSERT(now);
+		goto answered;
+	}
+	tag = pending_alloc(w, &nopeer, 1);
+	if (unlikely(tag == DP_TAG_NONE)) {
+		reject(resp, req, FS_ST_BUSY, DP_PENDING_BUSY_RETRY_MS);
+		w->st.pending_busy++;
+		goto answered;
+	}
+	w->pend[tag & 0xffff].conn = true;
+	w->pend[tag & 0xffff].cookie = cookie;
+	if (owner != w->id) {
+		stage_add(w, owner, req, &nopeer, tag);
+		return false;
+	}
+	if (!owner_decide(w, req, now_ns, &nopeer, w->id, tag, resp))
+		return false; /* held for the log; comes back through pending_add */
+	/* Decided now after all (not an OK): the slot is not needed. */
+	pending_free(w, &w->pend[tag & 0xffff], tag & 0xffff);
+answered:
+	resp->server_time_ns = (uint64_t)now_ns;
+	w->st.by_status[resp->status < FS_ST_COUNT ? resp->status : 0]++;
+	return true;
 }
 
 /* ---------------------------------------------------------------- owner */

@@ -91,6 +91,12 @@ struct dp_fe_ops {
 	void (*stats)(const void *fe, void *const fw[], unsigned nworkers, struct dp_stats *out);
 	void (*watch)(void *fe);                 /* dp_engine_watch_links */
 	void (*log)(const void *fe, const struct dp_stats *s, const char *when);
+	/* Connection front ends (HTTP): the answer to a request fed through
+	 * dp_engine_rx_req that was not answered at once, called on the worker
+	 * that received it, from inside the engine's loop (after rx, before
+	 * tx): complete the request and queue its output; never feed the
+	 * engine a new request from here. Exactly once per such request. */
+	void (*answer)(void *fw, uint64_t cookie, const struct fs_resp *r);
 };
 
 extern const struct dp_fe_ops dp_kernel_ops; /* dp_kernel.c */
@@ -109,6 +115,18 @@ extern const struct dp_fe_ops dp_dpdk_ops;   /* dp_dpdk.c */
 size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
 			  const struct dp_peer *src, int64_t now_ns, int64_t mono_ns,
 			  uint8_t *inplace);
+
+/* Feed one request read from a connection owned by worker w (HTTP): the
+ * per-address (client_ip, IPv4 host order) and per-user rate limits, the
+ * gate, then an inline decision on this worker's shard or a hand-off to its
+ * owner, exactly as one message of an FSP datagram. Returns true with *resp
+ * set when it is answered now; false when the answer comes later through
+ * ops->answer(fw, cookie, ...) on this worker (another owner decided it, or
+ * it waited for the log), over the same pending table and return rings as a
+ * multi-message datagram. After dp_engine_stop nothing new is decided: the
+ * answer is BUSY at once. Never allocates. */
+bool dp_engine_rx_req(struct dp_worker *w, const struct fs_req *req, uint32_t client_ip,
+		      uint64_t cookie, int64_t now_ns, int64_t mono_ns, struct fs_resp *resp);
 
 /* Block for at most us microseconds on rx_fd (-1: none), the worker's wake
  * eventfd and its log's completion eventfd, unless work is already pending. */

@@ -10,10 +10,12 @@ PKGS=(
   libpq-dev postgresql
   iproute2 iputils-ping netcat-openbsd faketime
   tmux   # tests/integration/test_top.py: flashsale top in a real terminal
+  curl wrk  # the HTTP API's integration tests (test_http_api, test_http_load)
 )
-# Optional extras for the benchmark comparison (redis-server/redis-tools).
+# Optional extras for the benchmark comparison (redis-server/redis-tools;
+# nginx + lua-nginx-module for the HTTP anchors of scripts/bench_http.sh).
 if [ "${FLASHSALE_BENCH_DEPS:-0}" = 1 ]; then
-  PKGS+=(redis-server redis-tools)
+  PKGS+=(redis-server redis-tools nginx libnginx-mod-http-lua)
 fi
 
 missing=()

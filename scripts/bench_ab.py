@@ -17,7 +17,9 @@ Subjects (closed loop, the generators the other benchmarks use):
 
 Prints one line per measurement and a Markdown table of medians with B/A.
 
-usage: scripts/bench_ab.py --a DIR --b DIR [--runs N] [--duration S] [--dpdk] [--no-kernel]
+usage: scripts/bench_ab.py --a DIR --b DIR [--c DIR] [--runs N] [--duration S] [--dpdk]
+                          [--no-kernel] [--only SUBJECT,...]
+(--c: a third build, e.g. an intermediate commit, interleaved the same way.)
 """
 import argparse
 import json
@@ -166,6 +168,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--a", required=True, help="build directory A (before)")
     ap.add_argument("--b", required=True, help="build directory B (after)")
+    ap.add_argument("--c", help="build directory C (a third build, optional)")
+    ap.add_argument("--only", help="comma-separated subjects to run (default: all)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=float, default=3)
     ap.add_argument("--dpdk", action="store_true", help="also the net_memif subjects (root)")
@@ -179,12 +183,15 @@ def main():
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
         subprocess.run(["ip", "netns", "add", NS], check=True)
         subjects += [("memif", s) for s in ("memif-soldout-1", "memif-soldout-16", "memif-winning-16")]
+    if args.only:
+        subjects = [(k, s) for k, s in subjects if s in args.only.split(",")]
+    which_all = ("a", "b", "c") if args.c else ("a", "b")
     res = {}
     seed = 1
     try:
         for run in range(args.runs):
             for kind, subject in subjects:
-                order = ("a", "b") if run % 2 == 0 else ("b", "a")
+                order = which_all if run % 2 == 0 else which_all[::-1]
                 for which in order:
                     build = getattr(args, which)
                     fn = kernel_run if kind == "kernel" else memif_run
@@ -197,15 +204,17 @@ def main():
         if args.dpdk:
             subprocess.run(["ip", "netns", "del", NS], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("| subject | A msgs/s (median of %d) | B msgs/s | B/A | A runs | B runs |" % args.runs)
-    print("| --- | --- | --- | --- | --- | --- |")
+    cols = [w.upper() for w in which_all]
+    print("| subject | " + " | ".join("%s msgs/s (median of %d)" % (c, args.runs) for c in cols) + " | " +
+          " | ".join("%s/A" % c for c in cols[1:]) + " | " + " | ".join("%s runs" % c for c in cols) + " |")
+    print("|" + " --- |" * (1 + 2 * len(cols) + len(cols) - 1))
     for _, subject in subjects:
-        a, b = res[(subject, "a")], res[(subject, "b")]
-        ma, mb = statistics.median(a), statistics.median(b)
-        print("| %s | %.0f | %.0f | %.2f | %s | %s |" % (subject, ma, mb, mb / ma if ma else 0,
-                                                     " / ".join("%.2fM" % (x / 1e6) for x in a),
-                                                     " / ".join("%.2fM" % (x / 1e6) for x in b)))
-
+        runs = [res[(subject, w)] for w in which_all]
+        meds = [statistics.median(r) for r in runs]
+        print("| %s | %s | %s | %s |" % (
+            subject, " | ".join("%.0f" % m for m in meds),
+            " | ".join("%.2f" % (m / meds[0] if meds[0] else 0) for m in meds[1:]),
+            " | ".join(" / ".join("%.2fM" % (x / 1e6) for x in r) for r in runs)))
 
 if __name__ == "__main__":
     main()

@@ -45,6 +45,8 @@ workers = 2
 address = 127.0.0.1
 udp_port = $PORT
 http_port = 0
+[admin]
+port = 0
 [persist]
 dir = $DIR/app/data
 durability = sync
@@ -64,7 +66,7 @@ activity = 1
 total = $HALF
 per_user_limit = 1
 INI
-"$BUILD/app/flashsaled" --config "$DIR/app/e.ini" >"$DIR/app/daemon.log" 2>&1 &
+"$BUILD/app/flashsaled" --config "$DIR/app/e.ini" --init >"$DIR/app/daemon.log" 2>&1 &
 DPID=$!
 for _ in $(seq 100); do grep -q " ready: " "$DIR/app/daemon.log" && break; sleep 0.1; done
 

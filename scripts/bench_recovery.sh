@@ -20,6 +20,8 @@ workers = 2
 address = 127.0.0.1
 udp_port = $PORT
 http_port = 0
+[admin]
+port = 0
 [persist]
 dir = $DIR/data
 durability = none

@@ -370,7 +370,8 @@ static void flush(struct dp_http_conn *c)
 		else
 			n = dp_http_render_resp(&s->resp, s->route, s->close, s->ka10, ctx->date,
 						c->out + c->out_len, DP_HTTP_OUT_MAX - c->out_len);
-		FS_ASSERT(n > 0 && n <= DP_HTTP_RESP_MAX);
+		FS_ASSERT(n > 0);
+		FS_ASSERT(n <= DP_HTTP_RESP_MAX);
 		c->out_len += (uint32_t)n;
 		ctx->stats.responses++;
 		ctx->stats

@@ -282,11 +282,14 @@ static void conn_close(struct dp_hfw *h, uint32_t i)
 {
 	struct hconn *c = &h->c[i];
 
-	FS_ASSERT(c->used && !c->dead && c->fd >= 0);
+	FS_ASSERT(c->used);
+	FS_ASSERT(!c->dead);
+	FS_ASSERT(c->fd >= 0);
 	close(c->fd); /* also leaves the epoll set */
 	c->fd = -1;
 	/* swap-remove from the open list */
-	FS_ASSERT(h->nopen > 0 && h->open[c->opos] == i);
+	FS_ASSERT(h->nopen > 0);
+	FS_ASSERT(h->open[c->opos] == i);
 	h->open[c->opos] = h->open[--h->nopen];
 	h->c[h->open[c->opos]].opos = c->opos;
 	h->closed++;
@@ -424,7 +427,8 @@ static unsigned accept_some(struct dp_hfw *h)
 		}
 		i = h->freel[--h->nfree];
 		c = &h->c[i];
-		FS_ASSERT(!c->used && c->fd < 0);
+		FS_ASSERT(!c->used);
+		FS_ASSERT(c->fd < 0);
 		ev.data.u64 = i;
 		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
@@ -510,7 +514,8 @@ void dp_hfw_answer(struct dp_hfw *h, uint64_t cookie, const struct fs_resp *r)
 
 	FS_ASSERT(i < h->nconns);
 	c = &h->c[i];
-	FS_ASSERT(c->used && c->gen == gen); /* a dead connection is kept until answered */
+	FS_ASSERT(c->used);
+	FS_ASSERT(c->gen == gen); /* a dead connection is kept until answered */
 	dp_http_conn_complete(&c->h, slot, r);
 	if (c->dead) {
 		h->dropped_answers++;
@@ -539,7 +544,8 @@ void dp_hfw_timer(struct dp_hfw *h)
 			h->scan = 0;
 		i = h->open[h->scan++];
 		c = &h->c[i];
-		FS_ASSERT(c->used && !c->dead);
+		FS_ASSERT(c->used);
+		FS_ASSERT(!c->dead);
 		if (c->wblocked && h->ctx.mono_ms - c->h.active_ms >= cfg->idle_timeout_ms) {
 			/* The peer stopped reading its answers for an idle timeout. */
 			h->timeouts++;

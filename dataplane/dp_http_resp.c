@@ -259,7 +259,8 @@ void dp_http_format_date(int64_t unix_s, char *out)
 	char *p = out;
 
 	gmtime_r(&t, &tm);
-	FS_ASSERT(tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999);
+	FS_ASSERT(tm.tm_year + 1900 >= 0);
+	FS_ASSERT(tm.tm_year + 1900 <= 9999);
 	memcpy(p, days[tm.tm_wday], 3);
 	p += 3;
 	*p++ = ',';

@@ -77,6 +77,7 @@ struct cfg {
 	char persist_dir[FS_PATH_MAX];
 	enum cfg_durability durability;
 	unsigned snapshot_interval_s;   /* default 30 */
+	unsigned consumer_retention_mb; /* log kept for change-feed consumers, per shard; default 4096 */
 	unsigned sync_interval_ms;      /* batch mode, default 10 */
 
 	/* [limits] */

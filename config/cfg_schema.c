@@ -310,6 +310,8 @@ static const struct cfg_row cfg_schema[] = {
 	G("snapshot_interval_s", snapshot_interval_s, 1, CFG_SNAPSHOT_INTERVAL_S_MAX, "30",
 	  SEC_PERSIST),
 	G("sync_interval_ms", sync_interval_ms, 1, CFG_SYNC_INTERVAL_MS_MAX, "10", SEC_PERSIST),
+	G("consumer_retention_mb", consumer_retention_mb, 0, CFG_CONSUMER_RETENTION_MB_MAX, "4096",
+	  SEC_PERSIST),
 
 	G("max_orders", max_orders, 1, CFG_MAX_ORDERS_MAX, "1000000", SEC_LIMITS),
 	/* default CFG_IDEMPOTENCY_PER_ORDER * max_orders, derived in check_capacity */

@@ -645,12 +645,13 @@ int persist_snapshot(struct persist *ps, persist_on_workers_fn on_workers, void 
 		stall = ps->capture_ns[i] > stall ? ps->capture_ns[i] : stall;
 		/* retain.c: keep what registered change-feed consumers still need */
 		struct retain_report rr;
-		rc = retain_trim(cfg->persist_dir, i, NULL, ps->lsn[i], RETAIN_MAX_BYTES_DEFAULT, &rr,
+		rc = retain_trim(cfg->persist_dir, i, NULL, ps->lsn[i],
+				 (uint64_t)cfg->consumer_retention_mb << 20, &rr,
 				 err, sizeof(err));
 		for (unsigned c = 0; c < rr.ncut_names; c++)
 			fs_log("warn", "shard %u: consumer %s cut loose (over %llu MiB of log behind): "
 			       "it must resync from snapshot.db", i, rr.cut_names[c],
-			       RETAIN_MAX_BYTES_DEFAULT >> 20);
+			       (unsigned long long)cfg->consumer_retention_mb);
 		if (rr.consumers_unreadable)
 			fs_log("warn", "shard %u: consumers ignored by the trim: %s", i, err);
 		if (rc == 0)

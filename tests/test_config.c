@@ -208,6 +208,7 @@ static const char full_ini[] =
 	"durability = batch\n"
 	"snapshot_interval_s = 60\n"
 	"sync_interval_ms = 5\n"
+	"consumer_retention_mb = 128\n"
 	"\n"
 	"[limits]\n"
 	"max_orders = 50000\n"
@@ -255,6 +256,7 @@ static void check_full_globals(const struct cfg *c)
 	assert_int_equal(c->durability, CFG_DUR_BATCH);
 	assert_int_equal(c->snapshot_interval_s, 60);
 	assert_int_equal(c->sync_interval_ms, 5);
+	assert_int_equal(c->consumer_retention_mb, 128);
 	assert_int_equal(c->max_orders, 50000);
 	assert_int_equal(c->max_idempotency, 120000);
 	assert_int_equal(c->idempotency_retention_s, 3600);
@@ -319,6 +321,7 @@ static void test_cfg_load_string_empty_file_gives_defaults(void **state)
 	assert_int_equal(c.durability, CFG_DUR_SYNC);
 	assert_int_equal(c.snapshot_interval_s, 30);
 	assert_int_equal(c.sync_interval_ms, 10);
+	assert_int_equal(c.consumer_retention_mb, 4096);
 	assert_int_equal(c.max_orders, 1000000);
 	assert_int_equal(c.max_idempotency, 2000000);
 	assert_int_equal(c.idempotency_retention_s, 600);
@@ -656,6 +659,7 @@ static void test_cfg_load_string_rejects_bad_numbers(void **state)
 		{ "[net]\nring_size = 2097152\n", "t.ini:2: [net] ring_size: 2097152 is out of" },
 		{ "[persist]\nsnapshot_interval_s = 86401\n", "t.ini:2: [persist] snapshot_interval_s: " },
 		{ "[persist]\nsync_interval_ms = 0\n", "t.ini:2: [persist] sync_interval_ms: " },
+		{ "[persist]\nconsumer_retention_mb = 1048577\n", "t.ini:2: [persist] consumer_retention_mb: " },
 		{ "[limits]\nmax_orders = 0\n", "t.ini:2: [limits] max_orders: 0 is out of range" },
 		{ "[limits]\nmax_orders = 1000000001\n", "t.ini:2: [limits] max_orders: " },
 		{ "[limits]\nmax_idempotency = 4000000001\n", "t.ini:2: [limits] max_idempotency: " },

@@ -550,6 +550,9 @@ static size_t render_metrics(struct fs_ops *o)
 	    (double)s.snapshot_last_duration_ns / 1e9);
 	metric_u64(&b, "snapshot_in_progress", "gauge", "1 while a snapshot is being written",
 		   s.snapshot_running_since_ns ? 1 : 0);
+	metric_u64(&b, "consumers_cut_total", "counter",
+		   "change-feed consumers cut loose past [persist] consumer_retention_mb",
+		   retain_consumers_cut_total());
 	render_ops(&b, o);
 	return b.overflow ? 0 : b.n;
 }

@@ -306,6 +306,12 @@ static void print_help(FILE *f, const struct command *only)
 		      "      (its own options: flashsale top --help).\n"
 		      "      e.g. flashsale top --config flashsale.ini\n",
 		      f);
+	if (!only)
+		fputs("  export --config FILE --db CONNINFO [...]\n"
+		      "      Orders into PostgreSQL, exactly once: runs flashsale-export (its own\n"
+		      "      options: flashsale export --help).\n"
+		      "      e.g. flashsale export --config flashsale.ini --db 'host=/run/postgresql dbname=shop'\n",
+		      f);
 	fputs("\nExit status: 0 OK, 1 answered with another status (feed, audit: failed),\n"
 	      "2 usage or config error, 3 no answer after all retries, 4 feed gap.\n",
 	      f);
@@ -1426,6 +1432,27 @@ out:
 
 int flashsale_admin_main(int argc, char **argv); /* flashsale_admin.c */
 
+/* flashsale export ... is flashsale-export, a program of its own so that
+ * only it links libpq: run the one installed next to this one (else the one
+ * on PATH) with the same arguments. Returns only when it cannot be run. */
+static int run_export(const char *self, int argc, char **argv)
+{
+	char path[FS_PATH_MAX];
+	const char *slash = strrchr(self, '/');
+
+	(void)argc;
+	argv[0] = "flashsale-export";
+	if (slash && (size_t)(slash - self) + sizeof("/flashsale-export") <= sizeof(path)) {
+		snprintf(path, sizeof(path), "%.*s/flashsale-export", (int)(slash - self), self);
+		execv(path, argv);
+	}
+	execvp("flashsale-export", argv);
+	fprintf(stderr, "flashsale export: cannot run flashsale-export (%s): build it with "
+			"libpq-dev installed (scripts/install-deps.sh)\n",
+		strerror(errno));
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = {
@@ -1442,6 +1469,8 @@ int main(int argc, char **argv)
 		return flashsale_admin_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "top") == 0)
 		return flashsale_top_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "export") == 0)
+		return run_export(argv[0], argc - 1, argv + 1);
 	if (parse_args(&cli, argc, argv) != 0)
 		return EXIT_USAGE;
 	if (cli.help) {

@@ -65,6 +65,16 @@ class Cli(unittest.TestCase):
         p = subprocess.run([CLI, "--help"], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0)
 
+    def test_export_runs_flashsale_export(self):
+        # `flashsale export` is flashsale-export (only it links libpq).
+        if not os.path.exists(os.path.join(os.path.dirname(CLI), "flashsale-export")):
+            self.skipTest("flashsale-export not built (libpq-dev missing)")
+        p = subprocess.run([CLI, "export", "--help"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("usage: flashsale-export --config FILE --db CONNINFO", p.stdout + p.stderr)
+        p = subprocess.run([CLI, "export", "--config"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+
 
 if __name__ == "__main__":
     main()

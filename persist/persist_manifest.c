@@ -45,6 +45,7 @@
  * there still reads as a torn tail (docs/operations.md).
  */
 #include "persist.h"
+#include "wal_private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,39 +65,14 @@ static int manifest_path(char out[FS_PATH_MAX], const char *dir, const char *nam
 	return n < 0 || n >= FS_PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const char *buf, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, buf, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 int persist_manifest_write(const char *dir, const struct persist_manifest *m, char *err,
 			   size_t errlen)
 {
 	_Alignas(8) char buf[MANIFEST_BYTES_MAX];
 	char path[FS_PATH_MAX], tmp[FS_PATH_MAX];
 	size_t n = 0;
-	int fd, rc;
+	bool created;
+	int rc;
 
 	FS_ASSERT(m->n_shards <= FS_WORKERS_MAX);
 	if ((rc = manifest_path(path, dir, PERSIST_MANIFEST_FILE)) ||
@@ -115,24 +91,11 @@ int persist_manifest_write(const char *dir, const struct persist_manifest *m, ch
 	FS_ASSERT(n + 32 < sizeof(buf));
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "crc32c %08x\n", wal_crc32c(buf, n));
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
+	rc = wal_replace_file(dir, tmp, path, buf, n, &created);
+	if (rc < 0 && !created)
 		fs_errf(err, errlen, "%s: cannot create: %s", tmp, fs_strerror(rc));
-		return rc;
-	}
-	rc = write_all(fd, buf, n);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = fsync_path(dir, O_RDONLY | O_DIRECTORY);
-	if (rc < 0) {
+	else if (rc < 0)
 		fs_errf(err, errlen, "%s: cannot write: %s", path, fs_strerror(rc));
-		(void)unlink(tmp);
-	}
 	return rc;
 }
 

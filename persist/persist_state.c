@@ -53,6 +53,7 @@
  * (-ETIMEDOUT) and the previous one stays.
  */
 #include "persist.h"
+#include "wal_private.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -205,18 +206,6 @@ static bool is_state_entry(const char *name)
 	       strncmp(name, "shard-", 6) == 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* --init: DIR may exist (the daemon's lock file is in it) but hold no state;
  * create it, one directory per shard, and the first manifest. */
 static int state_init(const char *dir, unsigned n, char *err, size_t errlen)
@@ -254,7 +243,7 @@ static int state_init(const char *dir, unsigned n, char *err, size_t errlen)
 			return rc;
 		}
 	}
-	if ((rc = fsync_dir(dir)) < 0) {
+	if ((rc = wal_fsync_dir(&wal_sys_ops, dir)) < 0) {
 		fs_errf(err, errlen, "%s: fsync: %s", dir, fs_strerror(rc));
 		return rc;
 	}
@@ -546,18 +535,15 @@ static int snapshot_images(struct persist *ps)
 	return 0;
 }
 
-/* Capture every shard and wait until each log is durable up to the
- * captured LSN. */
-static int snapshot_capture(struct persist *ps, persist_on_workers_fn on_workers, void *ctx)
+/* Wait (bounded) until every shard's log is durable up to lsn[i]; the first
+ * log failure, or -ETIMEDOUT. */
+static int wait_durable(struct persist *ps, persist_on_workers_fn on_workers, void *ctx,
+			const uint64_t *lsn)
 {
 	int64_t deadline = fs_mono_ns() + (int64_t)PERSIST_SNAPSHOT_DURABLE_WAIT_MS * 1000000;
 	bool ready;
-	int rc = snapshot_images(ps);
+	int rc;
 
-	if (rc == 0)
-		rc = on_all(ps, on_workers, ctx, capture);
-	if (rc < 0)
-		return rc;
 	do {
 		ready = true;
 		if ((rc = on_all(ps, on_workers, ctx, log_position)) < 0)
@@ -565,12 +551,25 @@ static int snapshot_capture(struct persist *ps, persist_on_workers_fn on_workers
 		for (unsigned i = 0; i < ps->n; i++) {
 			if (ps->err[i])
 				return ps->err[i];
-			ready &= ps->durable[i] >= ps->lsn[i];
+			ready &= ps->durable[i] >= lsn[i];
 		}
 		if (!ready)
 			usleep(PERSIST_DURABLE_POLL_US);
 	} while (!ready && fs_mono_ns() < deadline);
 	return ready ? 0 : -ETIMEDOUT;
+}
+
+/* Capture every shard and wait until each log is durable up to the
+ * captured LSN. */
+static int snapshot_capture(struct persist *ps, persist_on_workers_fn on_workers, void *ctx)
+{
+	int rc = snapshot_images(ps);
+
+	if (rc == 0)
+		rc = on_all(ps, on_workers, ctx, capture);
+	if (rc < 0)
+		return rc;
+	return wait_durable(ps, on_workers, ctx, ps->lsn);
 }
 
 /* ---- admin changes: run on the workers, then wait for the logs ---- */
@@ -589,8 +588,6 @@ static void run_one(void *ctx, unsigned i)
 int persist_run_durable(struct persist *ps, persist_on_workers_fn on_workers, void *ctx,
 			persist_worker_fn fn, void *fn_ctx)
 {
-	int64_t deadline = fs_mono_ns() + (int64_t)PERSIST_SNAPSHOT_DURABLE_WAIT_MS * 1000000;
-	bool ready;
 	int rc;
 
 	FS_ASSERT(!(ps->flags & PERSIST_OPEN_READONLY));
@@ -598,19 +595,7 @@ int persist_run_durable(struct persist *ps, persist_on_workers_fn on_workers, vo
 	ps->run_ctx = fn_ctx;
 	if ((rc = on_all(ps, on_workers, ctx, run_one)) < 0)
 		return rc;
-	do {
-		ready = true;
-		if ((rc = on_all(ps, on_workers, ctx, log_position)) < 0)
-			return rc;
-		for (unsigned i = 0; i < ps->n; i++) {
-			if (ps->err[i])
-				return ps->err[i];
-			ready &= ps->durable[i] >= ps->run_lsn[i];
-		}
-		if (!ready)
-			usleep(PERSIST_DURABLE_POLL_US);
-	} while (!ready && fs_mono_ns() < deadline);
-	return ready ? 0 : -ETIMEDOUT;
+	return wait_durable(ps, on_workers, ctx, ps->run_lsn);
 }
 
 unsigned persist_nshards(const struct persist *ps)

@@ -46,6 +46,7 @@
  * before a segment is removed, exactly as before.
  */
 #include "persist.h"
+#include "wal_private.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -152,26 +153,14 @@ static int consumers_path(char *out, size_t cap, const char *dir, const char *na
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
-static int fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 int retain_consumer_write(const char *dir, const char *name, unsigned nshards, const uint64_t lsn[],
 			  char *err, size_t errlen)
 {
 	char cdir[FS_PATH_MAX], tmp[FS_PATH_MAX], path[FS_PATH_MAX];
 	char buf[64 + FS_WORKERS_MAX * 48];
 	size_t len = 0;
-	int fd, rc = 0;
+	bool created;
+	int rc = 0;
 
 	if (!retain_name_valid(name) || nshards > FS_WORKERS_MAX) {
 		fs_errf(err, errlen, "consumer name '%s': use 1-%d of A-Z a-z 0-9 _ -",
@@ -195,25 +184,11 @@ int retain_consumer_write(const char *dir, const char *name, unsigned nshards, c
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "shard %u %" PRIu64 "\n", i,
 					lsn[i]);
 	FS_ASSERT(len < sizeof(buf));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
+	rc = wal_replace_file(cdir, tmp, path, buf, len, &created);
+	if (rc < 0 && !created)
 		fs_errf(err, errlen, "%s: open: %s", tmp, fs_strerror(rc));
-		return rc;
-	}
-	if (write(fd, buf, len) != (ssize_t)len)
-		rc = errno ? -errno : -EIO;
-	else if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = fsync_path(cdir, O_RDONLY | O_DIRECTORY);
-	if (rc < 0) {
+	else if (rc < 0)
 		fs_errf(err, errlen, "%s: %s", path, fs_strerror(rc));
-		unlink(tmp);
-	}
 	return rc;
 }
 

@@ -222,6 +222,37 @@ int wal_fsync_dir(const struct wal_ops *ops, const char *path)
 	return rc;
 }
 
+int wal_replace_file(const char *dir, const char *tmp, const char *path, const void *buf,
+		     size_t len, bool *created)
+{
+	const char *p = buf;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int rc = 0;
+
+	*created = fd >= 0;
+	if (fd < 0)
+		return -errno;
+	while (rc == 0 && len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rc = w < 0 ? -errno : -EIO;
+		else
+			p += w, len -= (size_t)w;
+	}
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = wal_fsync_dir(&wal_sys_ops, dir);
+	if (rc < 0)
+		(void)unlink(tmp);
+	return rc;
+}
+
 /* Make the entry of a just created path durable: fsync its parent. */
 static int fsync_parent(const struct wal_ops *ops, char *path)
 {

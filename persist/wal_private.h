@@ -64,6 +64,12 @@ extern const struct wal_ops wal_sys_ops; /* the real syscalls */
 int wal_shard_path(char out[FS_PATH_MAX], const char *dir, unsigned shard_id); /* DIR/shard-NN */
 int wal_seg_path(char out[FS_PATH_MAX], const char *shard_dir, uint64_t lsn);  /* .../wal-LSN.log */
 int wal_fsync_dir(const struct wal_ops *ops, const char *path);
+/* Replace path with buf[0..len) durably: write tmp whole, fsync it, rename it
+ * over path, fsync dir (path's directory). 0 or -errno; *created says
+ * whether tmp could be created (for the caller's message); tmp is removed
+ * on failure. The manifest and the consumer files are written this way. */
+int wal_replace_file(const char *dir, const char *tmp, const char *path, const void *buf,
+		     size_t len, bool *created);
 /* mkdir -p, fsyncing the parent of every directory it creates. */
 int wal_mkdir_p(const struct wal_ops *ops, const char *path);
 

@@ -1004,11 +1004,12 @@ static void worker_run(struct dp_worker *w)
 	const struct dp_fe_ops *ops = w->eng->ops;
 	uint64_t executed = w->st.executed;
 	unsigned work;
-	int64_t now_ns;
+	int64_t now_ns, mono_ns;
 
 	worker_calls(w);
 	now_ns = fs_now_ns();
-	work = ops->rx(w->fe, w, now_ns, fs_mono_ns());
+	mono_ns = fs_mono_ns();
+	work = ops->rx(w->fe, w, now_ns, mono_ns);
 	stage_all_flush(w);
 	now_ns = fs_now_ns();
 	work += drain_all(w, now_ns);
@@ -1017,9 +1018,9 @@ static void worker_run(struct dp_worker *w)
 	work += returns_drain(w);
 	tx_flush(w);
 	audit_shard(w, executed);
-	if (unlikely(fs_mono_ns() >= w->next_timer_ns)) {
+	if (unlikely(mono_ns >= w->next_timer_ns)) { /* sampled before rx: at most one burst late */
 		timers(w, now_ns);
-		w->next_timer_ns = fs_mono_ns() + DP_TIMER_NS;
+		w->next_timer_ns = mono_ns + DP_TIMER_NS;
 	}
 	if (work)
 		w->idle = 0;

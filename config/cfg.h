@@ -23,6 +23,11 @@
 
 enum cfg_mode { CFG_MODE_KERNEL = 0, CFG_MODE_DPDK = 1 };
 enum cfg_durability { CFG_DUR_SYNC = 0, CFG_DUR_BATCH = 1, CFG_DUR_NONE = 2 };
+enum cfg_repl_role { CFG_ROLE_PRIMARY = 0, CFG_ROLE_STANDBY = 1 };
+enum cfg_repl_ack { CFG_ACK_LOCAL = 0, CFG_ACK_STANDBY = 1 };
+enum cfg_repl_loss { CFG_LOSS_WAIT = 0, CFG_LOSS_DEGRADE = 1 };
+
+#define CFG_HOSTPORT_BYTES 32 /* "a.b.c.d:port" */
 
 struct cfg_activity {
 	uint32_t id;                 /* from the section name [activity.ID], 1..2^32-1 */
@@ -93,6 +98,18 @@ struct cfg {
 	uint16_t admin_port;         /* 0 = off, default 8081 */
 	bool admin_enabled;
 	uint8_t admin_key[32];
+
+	/* [replication] (docs/configuration.md; persist/repl.h) */
+	enum cfg_repl_role repl_role;     /* default primary */
+	char repl_primary_str[CFG_HOSTPORT_BYTES]; /* standby: the primary's address:port */
+	struct in_addr repl_primary;      /* network order */
+	uint16_t repl_primary_port;       /* 0 = none */
+	char repl_listen_str[CFG_HOSTPORT_BYTES];  /* primary: address:port or port; "" = off */
+	struct in_addr repl_listen;       /* network order; a bare port: [net] address */
+	uint16_t repl_listen_port;        /* 0 = no standby */
+	enum cfg_repl_ack repl_ack;       /* default local */
+	unsigned repl_standby_timeout_ms; /* default 1000 */
+	enum cfg_repl_loss repl_on_loss;  /* default wait */
 
 	unsigned n_activities;
 	struct cfg_activity *activities; /* n_activities entries, in file order */

@@ -64,6 +64,7 @@
 #define CFG_RETENTION_S_MAX 604800u    /* a week */
 #define CFG_RATE_PER_S_MAX 100000000u  /* per_*_rate and per_*_burst */
 #define CFG_PAY_TIMEOUT_S_MAX 86400u
+#define CFG_STANDBY_TIMEOUT_MS_MAX 600000u
 #define CFG_PER_USER_LIMIT_MAX 1000000u
 #define CFG_IDEMPOTENCY_PER_ORDER 2    /* max_idempotency default: this * max_orders */
 
@@ -77,6 +78,7 @@ enum cfg_sec {
 	SEC_PERSIST,
 	SEC_LIMITS,
 	SEC_ADMIN,
+	SEC_REPLICATION,
 	SEC_ACTIVITY,
 	SEC_ITEM,
 	SEC_N,

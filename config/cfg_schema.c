@@ -50,11 +50,14 @@ _Static_assert(sizeof(enum cfg_mode) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum cfg_durability) == sizeof(int), "enums are stored as int");
 
 const char *const cfg_sec_names[SEC_N] = {
-	"appliance", "net", "persist", "limits", "admin", "activity", "item",
+	"appliance", "net", "persist", "limits", "admin", "replication", "activity", "item",
 };
 
 const char *const cfg_mode_names[] = { "kernel", "dpdk", NULL };
 const char *const cfg_durability_names[] = { "sync", "batch", "none", NULL };
+static const char *const role_names[] = { "primary", "standby", NULL };
+static const char *const ack_names[] = { "local", "standby", NULL };
+static const char *const loss_names[] = { "wait", "degrade", NULL };
 
 /* ---- setters: parse one value for row r, store it at base + r->off ---- */
 
@@ -270,6 +273,44 @@ static int set_time(struct loader *L, const struct cfg_row *r, void *base, const
 	return 0;
 }
 
+/* [replication] primary / listen: "a.b.c.d:port" (listen also a bare port,
+ * on [net] address); the address goes to r->aux (struct in_addr) and the
+ * port just after it (uint16_t at aux + sizeof(struct in_addr)). */
+static int set_hostport(struct loader *L, const struct cfg_row *r, void *base, const char *val)
+{
+	char host[INET_ADDRSTRLEN] = "";
+	const char *colon = strrchr(val, ':');
+	const char *ps = colon ? colon + 1 : val;
+	struct in_addr a = {0};
+	uint64_t port;
+
+	if (val[0] == '\0') {
+		uint16_t z = 0;
+		memcpy(field(base, r->aux), &a, sizeof a);
+		memcpy(field(base, r->aux + sizeof a), &z, sizeof z);
+		*(char *)field(base, r->off) = '\0';
+		return 0;
+	}
+	if (colon && (size_t)(colon - val) >= sizeof host)
+		return cfg_bad(L, r, "not address:port: '" VALQ "'", val);
+	if (colon) {
+		memcpy(host, val, (size_t)(colon - val));
+		if (inet_pton(AF_INET, host, &a) != 1)
+			return cfg_bad(L, r, "not an IPv4 address:port (a.b.c.d:port): '" VALQ "'",
+				       val);
+	} else if (r->min == 0) {
+		return cfg_bad(L, r, "expected address:port, not '" VALQ "'", val);
+	} else {
+		a.s_addr = 0xffffffffu; /* a bare port: [net] address, set in check_replication */
+	}
+	if (cfg_lex_u64(ps, &port) != 0 || port == 0 || port > UINT16_MAX)
+		return cfg_bad(L, r, "bad port in '" VALQ "' (1..65535)", val);
+	uint16_t p16 = (uint16_t)port;
+	memcpy(field(base, r->aux), &a, sizeof a);
+	memcpy(field(base, r->aux + sizeof a), &p16, sizeof p16);
+	return set_str(L, r, base, val);
+}
+
 /* ---- the schema ---- */
 
 #define FSIZE(st, f) sizeof(((st *)0)->f)
@@ -329,6 +370,20 @@ static const struct cfg_row cfg_schema[] = {
 	G("port", admin_port, 0, UINT16_MAX, "8081", SEC_ADMIN),
 	ROW(SEC_ADMIN, "key", set_hex, struct cfg, admin_key, 0, 0, NULL, 0, NULL,
 	    offsetof(struct cfg, admin_enabled)),
+
+	ROW(SEC_REPLICATION, "role", set_enum, struct cfg, repl_role, 0, 0, "primary", 0,
+	    role_names, CFG_NO_AUX),
+	/* min 0: address:port only; 1: a bare port too */
+	ROW(SEC_REPLICATION, "primary", set_hostport, struct cfg, repl_primary_str, 0, 0, "", 0,
+	    NULL, offsetof(struct cfg, repl_primary)),
+	ROW(SEC_REPLICATION, "listen", set_hostport, struct cfg, repl_listen_str, 1, 0, "", 0,
+	    NULL, offsetof(struct cfg, repl_listen)),
+	ROW(SEC_REPLICATION, "ack", set_enum, struct cfg, repl_ack, 0, 0, "local", 0, ack_names,
+	    CFG_NO_AUX),
+	G("standby_timeout_ms", repl_standby_timeout_ms, 1, CFG_STANDBY_TIMEOUT_MS_MAX, "1000",
+	  SEC_REPLICATION),
+	ROW(SEC_REPLICATION, "on_standby_loss", set_enum, struct cfg, repl_on_loss, 0, 0, "wait",
+	    0, loss_names, CFG_NO_AUX),
 
 	/* name defaults to "activity N", set in cfg.c's open_multi */
 	ROW(SEC_ACTIVITY, "name", set_str, struct cfg_activity, name, 1, 0, NULL,
@@ -571,6 +626,33 @@ static int check_capacity(struct loader *L)
 	return 0;
 }
 
+/* [replication]: the keys a role needs, and none it cannot use. */
+static int check_replication(struct loader *L)
+{
+	struct cfg *c = L->c;
+	const struct sec_meta *m = &L->single[SEC_REPLICATION];
+	unsigned role_line = line_of(SEC_REPLICATION, m, "role");
+
+	_Static_assert(offsetof(struct cfg, repl_primary_port) ==
+			       offsetof(struct cfg, repl_primary) + sizeof(struct in_addr),
+		       "set_hostport stores the port after the address");
+	_Static_assert(offsetof(struct cfg, repl_listen_port) ==
+			       offsetof(struct cfg, repl_listen) + sizeof(struct in_addr),
+		       "set_hostport stores the port after the address");
+	if (c->repl_listen_port && c->repl_listen.s_addr == 0xffffffffu)
+		c->repl_listen = c->address;
+	if (c->repl_role == CFG_ROLE_STANDBY && c->repl_primary_port == 0)
+		return cfg_fail(L, role_line, "replication", "primary",
+				"role = standby needs primary = address:port");
+	if (c->repl_role == CFG_ROLE_PRIMARY && c->repl_primary_port)
+		return cfg_fail(L, line_of(SEC_REPLICATION, m, "primary"), "replication",
+				"primary", "only a standby follows a primary (role = standby)");
+	if (c->repl_ack == CFG_ACK_STANDBY && c->repl_listen_port == 0)
+		return cfg_fail(L, line_of(SEC_REPLICATION, m, "ack"), "replication", "ack",
+				"ack = standby needs listen = address:port for the standby");
+	return 0;
+}
+
 int cfg_schema_validate(struct loader *L)
 {
 	struct cfg *c = L->c;
@@ -586,6 +668,8 @@ int cfg_schema_validate(struct loader *L)
 				  "per_user_burst");
 	if (rc == 0)
 		rc = check_capacity(L);
+	if (rc == 0)
+		rc = check_replication(L);
 	return rc;
 }
 

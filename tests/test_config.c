@@ -9,6 +9,7 @@
  * loaded from the source tree, found from __FILE__ (see source_file()).
  * Leaks are AddressSanitizer's to find: every successful load is cfg_free'd.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -728,6 +729,61 @@ static void test_cfg_load_string_rejects_bad_ipv4(void **state)
 	EXPECT_ERRORS(cases);
 }
 
+static void test_cfg_load_string_replication(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "[replication]\nrole = backup\n",
+		  "t.ini:2: [replication] role: must be one of primary | standby" },
+		{ "[replication]\nrole = standby\n",
+		  "t.ini:2: [replication] primary: role = standby needs primary = address:port" },
+		{ "[replication]\nprimary = 10.0.0.1:7\n",
+		  "t.ini:2: [replication] primary: only a standby follows a primary" },
+		{ "[replication]\nrole = standby\nprimary = 10.0.0.1\n",
+		  "t.ini:3: [replication] primary: expected address:port" },
+		{ "[replication]\nrole = standby\nprimary = 10.0.0:7\n",
+		  "t.ini:3: [replication] primary: not an IPv4 address:port" },
+		{ "[replication]\nlisten = 10.0.0.1:70000\n",
+		  "t.ini:2: [replication] listen: bad port" },
+		{ "[replication]\nlisten = x\n", "t.ini:2: [replication] listen: bad port" },
+		{ "[replication]\nack = standby\n",
+		  "t.ini:2: [replication] ack: ack = standby needs listen" },
+		{ "[replication]\nack = remote\n",
+		  "t.ini:2: [replication] ack: must be one of local | standby" },
+		{ "[replication]\nstandby_timeout_ms = 0\n",
+		  "t.ini:2: [replication] standby_timeout_ms: 0 is out of range" },
+		{ "[replication]\non_standby_loss = drop\n",
+		  "t.ini:2: [replication] on_standby_loss: must be one of wait | degrade" },
+	};
+	struct cfg c;
+	char err[ERR_LEN];
+
+	(void)state;
+	EXPECT_ERRORS(cases);
+	assert_int_equal(load("", &c, err), 0);
+	assert_int_equal(c.repl_role, CFG_ROLE_PRIMARY);
+	assert_int_equal(c.repl_listen_port, 0);
+	assert_int_equal(c.repl_ack, CFG_ACK_LOCAL);
+	assert_int_equal(c.repl_standby_timeout_ms, 1000);
+	assert_int_equal(c.repl_on_loss, CFG_LOSS_WAIT);
+	cfg_free(&c);
+	assert_int_equal(load("[net]\naddress = 10.9.8.7\n[replication]\nlisten = 7800\n"
+			      "ack = standby\non_standby_loss = degrade\n", &c, err), 0);
+	assert_int_equal(c.repl_listen_port, 7800);
+	assert_int_equal(c.repl_listen.s_addr, c.address.s_addr);
+	assert_int_equal(c.repl_ack, CFG_ACK_STANDBY);
+	assert_int_equal(c.repl_on_loss, CFG_LOSS_DEGRADE);
+	cfg_free(&c);
+	assert_int_equal(load("[replication]\nrole = standby\nprimary = 10.1.2.3:7801\n"
+			      "listen = 0.0.0.0:7802\n", &c, err), 0);
+	assert_int_equal(c.repl_role, CFG_ROLE_STANDBY);
+	assert_int_equal(c.repl_primary_port, 7801);
+	assert_int_equal(ntohl(c.repl_primary.s_addr), 0x0a010203);
+	assert_string_equal(c.repl_primary_str, "10.1.2.3:7801");
+	assert_int_equal(c.repl_listen_port, 7802);
+	assert_int_equal(c.repl_listen.s_addr, 0);
+	cfg_free(&c);
+}
+
 static void test_cfg_load_string_rejects_bad_times(void **state)
 {
 	static const struct bad_case cases[] = {
@@ -1224,6 +1280,7 @@ int main(void)
 		cmocka_unit_test(test_cfg_load_string_rejects_bad_hex),
 		cmocka_unit_test(test_cfg_load_string_rejects_bad_bool_and_enum),
 		cmocka_unit_test(test_cfg_load_string_rejects_bad_ipv4),
+		cmocka_unit_test(test_cfg_load_string_replication),
 		cmocka_unit_test(test_cfg_load_string_rejects_bad_times),
 		cmocka_unit_test(test_cfg_load_string_rejects_bad_section_id),
 		cmocka_unit_test(test_cfg_load_string_rejects_malformed_lines),

@@ -406,6 +406,11 @@ int persist_recover_acked(const struct cfg *cfg, struct store_catalog *cat,
 
 struct persist_manifest {
 	unsigned n_shards;
+	/* Replication (optional line, written when any is nonzero): the
+	 * cluster's id (the primary draws it; a new standby adopts it), the
+	 * fencing epoch (bumped by a promote), and the higher epoch that fenced
+	 * this appliance off (0: none; then it must not serve as a primary). */
+	uint64_t cluster, epoch, fenced;
 	struct persist_manifest_shard {
 		uint64_t hw_lsn;       /* durable high-water LSN when written */
 		uint64_t segment_lsn;  /* newest segment's name then (0: none) */
@@ -510,6 +515,13 @@ int persist_watch(struct persist *ps, int64_t now_ns);
 /* 0 while every log is healthy; else the first failure (-errno) of a log,
  * or of the watch. */
 int persist_failed(const struct persist *ps);
+
+/* Replication's fields of the manifest (cluster, epoch, fenced): read the
+ * current ones, or set them and write the manifest now (control thread).
+ * 0 or -errno. */
+void persist_repl_get(const struct persist *ps, uint64_t *cluster, uint64_t *epoch,
+		      uint64_t *fenced);
+int persist_repl_set(struct persist *ps, uint64_t cluster, uint64_t epoch, uint64_t fenced);
 
 /* Close the logs (after the workers stopped), record the final high-water
  * marks in the manifest, free the shards and the snapshot images. Returns

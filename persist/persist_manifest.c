@@ -19,6 +19,7 @@
  *	flashsale-manifest 1
  *	shards N
  *	shard I hw H segment S snapshot P     (one line per shard, I = 0..N-1)
+ *	replication cluster K epoch E fenced F   (only when any is nonzero)
  *	crc32c C
  *
  * H = the shard's durable high-water LSN: every record up to it was durable
@@ -28,6 +29,8 @@
  * (the name, 16 hex digits) of the newest segment then, 0 = none yet.
  * P = the shard's LSN in the newest snapshot.db then (0 = none). C = CRC32C
  * (wal_crc32c) of every byte before the "crc32c" line, 8 hex digits.
+ * K = the replication cluster id (16 hex digits), E = the fencing epoch,
+ * F = the epoch that fenced this appliance off (persist/repl.h).
  *
  * WRITE DISCIPLINE: the whole file is written to MANIFEST.tmp, fsynced,
  * renamed over MANIFEST, and the directory is fsynced (the log's own rule
@@ -57,7 +60,7 @@
 
 #define MANIFEST_MAGIC	   "flashsale-manifest 1"
 #define MANIFEST_LINE_MAX  96 /* "shard 63 hw <20> segment <16> snapshot <20>\n" */
-#define MANIFEST_BYTES_MAX (64 + FS_WORKERS_MAX * MANIFEST_LINE_MAX + 32)
+#define MANIFEST_BYTES_MAX (64 + FS_WORKERS_MAX * MANIFEST_LINE_MAX + 128)
 
 static int manifest_path(char out[FS_PATH_MAX], const char *dir, const char *name)
 {
@@ -88,6 +91,11 @@ int persist_manifest_write(const char *dir, const struct persist_manifest *m, ch
 				      " snapshot %" PRIu64 "\n",
 				      i, m->shard[i].hw_lsn, m->shard[i].segment_lsn,
 				      m->shard[i].snapshot_lsn);
+	if (m->cluster || m->epoch || m->fenced)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+				      "replication cluster %016" PRIx64 " epoch %" PRIu64
+				      " fenced %" PRIu64 "\n",
+				      m->cluster, m->epoch, m->fenced);
 	FS_ASSERT(n + 32 < sizeof(buf));
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "crc32c %08x\n", wal_crc32c(buf, n));
 
@@ -175,6 +183,16 @@ int persist_manifest_read(const char *dir, struct persist_manifest *m, char *err
 		    id != i) {
 			fs_errf(err, errlen, "%s: line %u: expected \"shard %u hw H segment S "
 					     "snapshot P\"", path, i + 3, i);
+			return -EBADMSG;
+		}
+	}
+	line = strchr(line, '\n');
+	if (line && *++line) {
+		if (sscanf(line, "replication cluster %16" SCNx64 " epoch %" SCNu64
+				 " fenced %" SCNu64 "\n",
+			   &m->cluster, &m->epoch, &m->fenced) != 3) {
+			fs_errf(err, errlen, "%s: line %u: expected \"replication cluster K epoch E "
+					     "fenced F\"", path, shards + 3);
 			return -EBADMSG;
 		}
 	}

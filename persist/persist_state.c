@@ -740,3 +740,30 @@ int persist_failed(const struct persist *ps)
 	}
 	return 0;
 }
+
+void persist_repl_get(const struct persist *ps, uint64_t *cluster, uint64_t *epoch,
+		      uint64_t *fenced)
+{
+	*cluster = ps->man.cluster;
+	*epoch = ps->man.epoch;
+	*fenced = ps->man.fenced;
+}
+
+int persist_repl_set(struct persist *ps, uint64_t cluster, uint64_t epoch, uint64_t fenced)
+{
+	char err[FS_PATH_MAX + 128];
+	struct persist_manifest m = ps->man;
+	int rc;
+
+	FS_ASSERT(!(ps->flags & PERSIST_OPEN_READONLY));
+	m.cluster = cluster;
+	m.epoch = epoch;
+	m.fenced = fenced;
+	rc = persist_manifest_write(ps->cfg->persist_dir, &m, err, sizeof(err));
+	if (rc < 0) {
+		fs_log("error", "manifest not updated (replication): %s", err);
+		return rc;
+	}
+	ps->man = m;
+	return 0;
+}

@@ -17,6 +17,7 @@
 #ifndef DP_H
 #define DP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,8 +65,21 @@ struct wal;
  * that owns the shard submits one batch per loop (group commit), holds OK
  * answers until their batch is durable, and on a storage fault (err != 0)
  * turns the shard UNAVAILABLE and answers every held OK as UNAVAILABLE. */
+/* Semi-synchronous acks ([replication] ack = standby): the replication
+ * thread publishes, per shard, up to which LSN the standby has the records
+ * durably (held OKs up to it may go) and, once the standby is lost under
+ * on_standby_loss = wait, up to which LSN held OKs answer UNAVAILABLE
+ * instead. Written by that thread (release), read by the shard's worker
+ * once per loop (acquire): no lock on the data path. */
+struct dp_repl_gate {
+	_Atomic uint64_t release_lsn;
+	_Atomic uint64_t unavail_lsn;
+};
+
 struct dp_journal {
 	struct wal *wal;       /* NULL: durability none, nothing is logged */
+	const struct dp_repl_gate *repl; /* NULL: acks wait for the local log only */
+	uint64_t last_lsn;     /* LSN of the newest record appended (start: the log's end) */
 	int err;               /* first storage error (-errno), 0 while healthy */
 	bool dirty;            /* records appended since the last submit */
 	uint64_t submitted;    /* last ticket wal_submit handed out */

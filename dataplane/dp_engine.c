@@ -546,6 +546,7 @@ void dp_journal_hook(void *ctx, const struct store_change *ch)
 		j->err = (int)r;
 		return;
 	}
+	j->last_lsn = (uint64_t)r;
 	j->dirty = true;
 	j->appended++;
 }
@@ -578,7 +579,7 @@ static void unavailable(struct fs_resp *r)
 static void held_push(struct dp_worker *w, uint64_t ticket, const struct dp_peer *dst,
 		      unsigned producer, uint32_t tag, const struct fs_resp *resp)
 {
-	struct dp_held h = {.ticket = ticket, .dst = *dst, .tag = tag,
+	struct dp_held h = {.ticket = ticket, .lsn = w->j->last_lsn, .dst = *dst, .tag = tag,
 			    .producer = (uint16_t)producer, .resp = *resp};
 
 	dp_hold_push(&w->hold, &h);
@@ -591,12 +592,26 @@ static void held_push(struct dp_worker *w, uint64_t ticket, const struct dp_peer
  * how many were released. */
 static unsigned held_release(struct dp_worker *w, uint64_t durable, bool failed)
 {
+	const struct dp_repl_gate *g = w->j ? w->j->repl : NULL;
+	uint64_t rel = UINT64_MAX, unav = 0;
 	unsigned n = 0;
 	struct dp_held *h;
 
+	if (g) { /* [replication] ack = standby: also wait for the standby */
+		rel = atomic_load_explicit(&g->release_lsn, memory_order_acquire);
+		unav = atomic_load_explicit(&g->unavail_lsn, memory_order_acquire);
+	}
 	while ((h = dp_hold_head(&w->hold)) != NULL) {
 		if (!failed && h->ticket > durable)
 			break;
+		if (!failed && h->lsn > rel) {
+			if (h->lsn > unav)
+				break;
+			if (h->resp.status != FS_ST_UNAVAILABLE) { /* the standby is lost */
+				unavailable(&h->resp);
+				w->st.unavailable++;
+			}
+		}
 		if (failed && h->resp.status != FS_ST_UNAVAILABLE) {
 			unavailable(&h->resp);
 			w->st.unavailable++;

@@ -22,6 +22,7 @@
 /* An OK answer waiting until its WAL batch (ticket) is durable. */
 struct dp_held {
 	uint64_t ticket;
+	uint64_t lsn;         /* the shard's newest record when decided (standby acks) */
 	struct dp_peer dst;   /* where a direct answer goes */
 	uint32_t tag;         /* the receiving worker's pending slot, or DP_TAG_DIRECT */
 	uint16_t producer;    /* the receiving worker */

@@ -13,6 +13,14 @@
  * teardown: workers drain and wait for their logs, final counters, audit,
  * shutdown snapshot, close the durable state.
  *
+ * Replication ([replication], app/fs_repl.c): a standby runs only the
+ * operations listener and the follower thread until `flashsale admin
+ * promote`; then it bumps the epoch and goes on exactly like a primary's
+ * start (recovery of what it received, engine, workers). A primary with
+ * [replication] listen runs the sender thread beside the workers; one
+ * fenced off by a promoted standby fails every shard (UNAVAILABLE) and
+ * refuses to start again as a primary.
+ *
  * Exit status (for supervisors; --help and docs/operations.md): 0 after a
  * clean stop; 1 on a runtime failure (a failed audit, no front end); 2 on a
  * usage or configuration error (including state that does not fit the
@@ -27,6 +35,7 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/random.h>
 #include <sys/file.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -46,6 +55,7 @@
 #include "fs_common.h"
 #include "fs_admin.h"
 #include "fs_ops.h"
+#include "fs_repl.h"
 #include "fs_token.h"
 #include "persist.h"
 #include "store.h"
@@ -64,6 +74,9 @@ enum {
 };
 
 static atomic_int g_quit;
+static struct fs_repl *g_repl;	 /* the replication thread (either side), NULL: none */
+static bool g_promote;		 /* standby: POST /admin/promote done, go serve */
+static uint64_t g_fenced_done;	 /* primary: the fence we acted on */
 static atomic_int g_hup;
 static struct dp_engine *g_engine;
 
@@ -251,6 +264,11 @@ static void ops_publish(bool gather)
 			dp_engine_on_workers(g_engine, sample_on_worker, &g_sample,
 					     METRICS_SAMPLE_MS) == 0 || g_sample.have_shards;
 	g_sample.storage_failed = g_persist ? persist_failed(g_persist) : 0;
+	g_sample.have_repl = g_repl != NULL;
+	if (g_repl)
+		fs_repl_stats(g_repl, &g_sample.repl);
+	if (g_repl && g_sample.repl.primary && g_fenced_done)
+		g_sample.repl.fenced_by = g_fenced_done;
 	fs_ops_publish(g_ops, &g_sample);
 }
 
@@ -300,6 +318,67 @@ static void log_stats(const char *when, const struct dp_stats *s)
 		       s->http_errors, s->http_timeouts);
 }
 
+/* GET /admin/promote: what this appliance has (role, epoch, link, LSNs);
+ * POST on a standby: stop following, bump the epoch durably, then serve
+ * (the control loop goes on into the primary's start). */
+static size_t promote_request(const char *method, char *out, size_t outlen, int *status)
+{
+	struct fs_repl_stats st = {0};
+	char err[512] = "";
+	size_t n = 0;
+	bool standby = g_repl && g_persist == NULL;
+	int k;
+
+	if (g_repl)
+		fs_repl_stats(g_repl, &st);
+	if (strcmp(method, "POST") == 0 && standby) {
+		uint64_t epoch = 0;
+		fs_repl_stats(g_repl, &st);
+		fs_repl_stop(g_repl); /* everything received is fdatasync'd */
+		g_repl = NULL;
+		int rc = fs_repl_promote(g_cfg, &epoch, err, sizeof(err));
+		if (rc < 0) {
+			fs_log("error", "promote FAILED: %s: restart the standby", err);
+			*status = 500;
+			k = snprintf(out, outlen, "{\"ok\":false,\"error\":\"%s\"}\n",
+				     fs_strerror(rc));
+			return k < 0 ? 0 : (size_t)k < outlen ? (size_t)k : outlen - 1;
+		}
+		fs_log("warn", "PROMOTED: epoch %" PRIu64 "; this standby stops following and becomes "
+			       "the primary (recovering what it received, then serving)", epoch);
+		g_promote = true;
+		st.epoch = epoch;
+		*status = 200;
+	} else if (strcmp(method, "POST") == 0) {
+		*status = 409;
+		k = snprintf(out, outlen, "{\"ok\":false,\"error\":\"not a standby: nothing to "
+					  "promote\"}\n");
+		return k < 0 ? 0 : (size_t)k < outlen ? (size_t)k : outlen - 1;
+	} else if (strcmp(method, "GET") == 0) {
+		*status = 200;
+	} else {
+		*status = 405;
+		k = snprintf(out, outlen, "{\"error\":\"GET or POST /admin/promote\"}\n");
+		return k < 0 ? 0 : (size_t)k < outlen ? (size_t)k : outlen - 1;
+	}
+	k = snprintf(out, outlen, "{\"ok\":true,\"role\":\"%s\",\"promoted\":%s,\"epoch\":%" PRIu64
+		     ",\"connected\":%s,\"fenced_by\":%" PRIu64 ",\"records\":%" PRIu64
+		     ",\"lag_records\":%" PRIu64 ",\"lsn\":[",
+		     g_promote || !standby ? "primary" : "standby", g_promote ? "true" : "false",
+		     st.epoch, st.connected ? "true" : "false", st.fenced_by, st.records,
+		     st.lag_records);
+	n = k < 0 ? 0 : (size_t)k;
+	for (unsigned i = 0; i < st.nshards && n < outlen; i++) {
+		k = snprintf(out + n, outlen - n, "%s%" PRIu64, i ? "," : "", st.lsn[i]);
+		n += k < 0 ? 0 : (size_t)k;
+	}
+	if (n < outlen) {
+		k = snprintf(out + n, outlen - n, "]}\n");
+		n += k < 0 ? 0 : (size_t)k;
+	}
+	return n < outlen ? n : outlen - 1;
+}
+
 /* Every authenticated /admin/ request, on this (the control) thread:
  * POST /admin/snapshot here, the rest in fs_admin.c. */
 static size_t admin_request(void *ctx, const char *method, const char *path, const char *body,
@@ -307,8 +386,21 @@ static size_t admin_request(void *ctx, const char *method, const char *path, con
 {
 	int rc, n;
 
+	if (strcmp(path, "/promote") == 0)
+		return promote_request(method, out, outlen, status);
+	if (strcmp(path, "/snapshot") != 0 && ctx == NULL) {
+		*status = 503;
+		n = snprintf(out, outlen, "{\"error\":\"standby: only /admin/promote until "
+					  "promoted\"}\n");
+		return n < 0 ? 0 : (size_t)n < outlen ? (size_t)n : outlen - 1;
+	}
 	if (strcmp(path, "/snapshot") != 0)
 		return fs_admin_handle(ctx, method, path, body, len, out, outlen, status);
+	if (g_persist == NULL) {
+		*status = 503;
+		n = snprintf(out, outlen, "{\"error\":\"standby: no snapshot before promote\"}\n");
+		return n < 0 ? 0 : (size_t)n < outlen ? (size_t)n : outlen - 1;
+	}
 	if (strcmp(method, "POST") != 0) {
 		*status = 405;
 		n = snprintf(out, outlen, "{\"error\":\"POST /admin/snapshot\"}\n");
@@ -347,6 +439,25 @@ static void notify_systemd(const char *state)
 	close(fd);
 }
 
+/* A promoted standby fenced us off: record it durably, fail every shard
+ * (UNAVAILABLE on every front end), /readyz 503. Once. */
+static void fence_check(void)
+{
+	uint64_t by = fs_repl_fenced(g_repl), cluster, epoch, fenced;
+
+	if (by == 0 || by == g_fenced_done)
+		return;
+	g_fenced_done = by;
+	persist_repl_get(g_persist, &cluster, &epoch, &fenced);
+	if (persist_repl_set(g_persist, cluster, epoch, by) < 0)
+		fs_log("error", "fence not recorded in the manifest: failing the shards anyway");
+	for (unsigned i = 0; i < g_cfg->workers; i++)
+		wal_inject_fault(persist_wal(g_persist, i), -ESTALE);
+	fs_log("error", "FENCED by epoch %" PRIu64 ": every shard answers UNAVAILABLE; stop this "
+			"daemon and rejoin it as a standby (docs/operations.md, Failover runbook)", by);
+	ops_publish(false);
+}
+
 /* The control plane on the main lcore: wait for a signal, run queued admin
  * work, take periodic snapshots, gather numbers for /metrics, log counters
  * and link changes. */
@@ -376,6 +487,7 @@ static void control_loop(const struct cfg *cfg)
 			next_snapshot = fs_mono_ns() + snapshot_interval_ns;
 		}
 		persist_watch(g_persist, fs_mono_ns());
+		fence_check();
 		dp_engine_watch_links(g_engine);
 		if (fs_mono_ns() < next)
 			continue;
@@ -388,6 +500,104 @@ static void control_loop(const struct cfg *cfg)
 		}
 		last_rx = s.rx_dgrams;
 	}
+}
+
+/* A standby: follow the primary (fs_repl.c) until promoted (returns 0)
+ * or stopped (returns 1), serving only the operations listener. --init
+ * first creates the data directory like a primary's. -errno on failure. */
+static int standby_run(const struct cfg *cfg, bool init, struct store_catalog *cat)
+{
+	struct fs_repl_standby_params sp = {.cfg = cfg, .nshards = cfg->workers};
+	int64_t next_sample = 0;
+	int rc;
+
+	if (init) {
+		struct persist_params p = {.cfg = cfg, .cat = cat, .flags = PERSIST_OPEN_INIT,
+					   .steady_ns = fs_steady_ns};
+		struct persist *ps;
+		char err[2048] = "";
+		rc = persist_open(&p, &ps, err, sizeof(err));
+		if (rc < 0) {
+			fs_log("error", "standby --init refused: %s", err[0] ? err : fs_strerror(rc));
+			return rc;
+		}
+		if ((rc = persist_close(ps)) < 0)
+			return rc;
+	}
+	rc = fs_repl_standby_start(&sp, &g_repl);
+	if (rc < 0)
+		return rc;
+	ops_publish(false);
+	fs_log("info", "ready: STANDBY of %s; purchases are not served here until "
+		       "`flashsale admin promote`", cfg->repl_primary_str);
+	notify_systemd("READY=1\nSTATUS=standby");
+	while (!atomic_load(&g_quit) && !g_promote) {
+		if (g_ops)
+			fs_ops_serve_admin(g_ops, CONTROL_POLL_MS);
+		else
+			usleep(CONTROL_POLL_MS * 1000);
+		if (fs_mono_ns() >= next_sample) {
+			ops_publish(false);
+			next_sample = fs_mono_ns() + METRICS_SAMPLE_NS;
+		}
+	}
+	if (g_promote)
+		return 0;
+	fs_repl_stop(g_repl);
+	g_repl = NULL;
+	fs_log("info", "standby stopping");
+	return 1;
+}
+
+/* The primary's side of [replication]: refuse to serve once fenced, draw
+ * the cluster id, start the sender, gate acks on the standby. 0, or
+ * -ESTALE (fenced: refuse to start), or -errno. */
+static int primary_repl_start(const struct cfg *cfg)
+{
+	struct fs_repl_primary_params pp = {.cfg = cfg, .nshards = cfg->workers};
+	uint64_t cluster, epoch, fenced, pe = 0;
+	unsigned pn = 0;
+	bool promoted = fs_repl_promoted(cfg, &pe, pp.epoch_lsn, &pn) == 0;
+	int rc;
+
+	for (unsigned i = 0; i < cfg->workers; i++)
+		g_journals[i].last_lsn = persist_info(g_persist, i)->wal.next_lsn - 1;
+	persist_repl_get(g_persist, &cluster, &epoch, &fenced);
+	if (promoted && pe > epoch) { /* a promote cut short before its manifest */
+		epoch = pe;
+		fenced = 0;
+		if ((rc = persist_repl_set(g_persist, cluster, epoch, fenced)) < 0)
+			return rc;
+	}
+	if (fenced > epoch) {
+		fs_log("error", "%s/MANIFEST: this appliance was FENCED OFF by epoch %" PRIu64
+				" (a standby was promoted; ours is %" PRIu64 "): it refuses to run as "
+				"a primary; rejoin it as a standby ([replication] role = standby, "
+				"primary = the new primary; docs/operations.md, Failover runbook)",
+		       cfg->persist_dir, fenced, epoch);
+		return -ESTALE;
+	}
+	pp.fence_old = promoted && cfg->repl_primary_port != 0;
+	if (cfg->repl_listen_port == 0 && !pp.fence_old)
+		return 0;
+	if (cluster == 0) {
+		if (getrandom(&cluster, sizeof(cluster), 0) != sizeof(cluster) ||
+		    (rc = persist_repl_set(g_persist, cluster, epoch, fenced)) < 0)
+			return -EIO;
+	}
+	pp.cluster = cluster;
+	pp.epoch = epoch;
+	for (unsigned i = 0; i < cfg->workers; i++)
+		pp.wal[i] = persist_wal(g_persist, i);
+	if (!promoted)
+		memset(pp.epoch_lsn, 0, sizeof(pp.epoch_lsn));
+	rc = fs_repl_primary_start(&pp, &g_repl);
+	if (rc < 0)
+		return rc;
+	if (cfg->repl_ack == CFG_ACK_STANDBY)
+		for (unsigned i = 0; i < cfg->workers; i++)
+			g_journals[i].repl = fs_repl_gate(g_repl, i);
+	return 0;
 }
 
 static int audit_all(struct store_shard **shards, unsigned n)
@@ -539,10 +749,32 @@ static int run(const struct cfg *cfg, bool init)
 		fs_log("error", "catalog: %s", fs_strerror(rc));
 		goto out_ops;
 	}
+	if (cfg->repl_role == CFG_ROLE_STANDBY) {
+		uint64_t pe, el[FS_WORKERS_MAX];
+		unsigned pn;
+		if (fs_repl_promoted(cfg, &pe, el, &pn) == 0) {
+			fs_log("warn", "%s/%s: this standby was promoted (epoch %" PRIu64 "): it runs "
+				       "as the primary; set [replication] role = primary",
+			       cfg->persist_dir, FS_REPL_PROMOTED_FILE, pe);
+		} else {
+			rc = standby_run(cfg, init, cat);
+			if (rc != 0) {
+				status = rc > 0 ? EXIT_CLEAN
+					 : rc == -EINVAL || rc == -EEXIST ? EXIT_USAGE : EXIT_STORAGE;
+				goto out_cat;
+			}
+			init = false; /* the state exists now */
+		}
+	}
 	rc = durable_open(cfg, init, cat, &g_persist);
 	if (rc < 0) {
 		status = rc == -EINVAL || rc == -EEXIST ? EXIT_USAGE : EXIT_STORAGE;
 		goto out_cat;
+	}
+	rc = primary_repl_start(cfg);
+	if (rc < 0) {
+		status = rc == -ESTALE ? EXIT_USAGE : EXIT_RUNTIME;
+		goto out_shards;
 	}
 	/* (persist_open audited every shard: the invariants hold before any
 	 * port opens, or we never got here.) */
@@ -598,6 +830,8 @@ static int run(const struct cfg *cfg, bool init)
 	dp_engine_stop(g_engine);
 	dp_engine_wait(g_engine);
 	g_workers_run = false; /* snapshots now capture here */
+	fs_repl_stop(g_repl); /* after the workers: held answers may wait on it */
+	g_repl = NULL;
 	struct dp_stats s;
 	dp_engine_stats(g_engine, &s);
 	log_stats("final", &s);
@@ -619,6 +853,8 @@ out_engine:
 	dp_engine_free(g_engine);
 	g_engine = NULL;
 out_shards:
+	fs_repl_stop(g_repl);
+	g_repl = NULL;
 	if (durable_close(g_persist) < 0 && status == EXIT_CLEAN)
 		status = EXIT_STORAGE;
 	g_persist = NULL;

@@ -481,6 +481,40 @@ static void render_ops(struct out *b, const struct fs_ops *o)
 		   o->n.admin_denied);
 }
 
+/* [replication] (app/fs_repl.c) */
+static void render_repl(struct out *b, const struct fs_repl_stats *r)
+{
+	metric_u64(b, "replication_standby", "gauge", "1 on a standby (not serving until promote)",
+		   !r->primary);
+	metric_u64(b, "replication_epoch", "gauge", "fencing epoch of this appliance", r->epoch);
+	metric_u64(b, "replication_fenced", "gauge",
+		   "1 when a promoted standby fenced this appliance off", r->fenced_by != 0);
+	metric_u64(b, "replication_connected", "gauge",
+		   "1 while the replication link is up (primary: a standby; standby: its primary)",
+		   r->connected);
+	metric_u64(b, "replication_lag_records", "gauge",
+		   "primary: records durable here and not yet acknowledged by the standby",
+		   r->lag_records);
+	family(b, "replication_lag_seconds", "gauge",
+	       "primary: seconds since the standby's acks last moved while records wait");
+	put(b, "flashsale_replication_lag_seconds %.3f\n", r->lag_seconds);
+	metric_u64(b, "replication_acks_degraded", "gauge",
+		   "1 while acks do not wait for the standby (on_standby_loss = degrade)",
+		   r->degraded);
+	metric_u64(b, "replication_standby_lost", "gauge",
+		   "1 while the standby is lost (ack = standby)", r->lost);
+	metric_u64(b, "replication_acks_degraded_total", "counter",
+		   "times acks degraded to local because the standby was lost", r->degraded_total);
+	metric_u64(b, "replication_records_total", "counter",
+		   "log records shipped (primary) or received (standby)", r->records);
+	metric_u64(b, "replication_bytes_total", "counter",
+		   "log bytes shipped (primary) or received (standby)", r->bytes);
+	metric_u64(b, "replication_snapshots_total", "counter",
+		   "snapshots sent to (primary) or installed from (standby) the peer", r->snapshots);
+	metric_u64(b, "replication_refused_total", "counter",
+		   "replication links or frames refused", r->refused);
+}
+
 /* ---- readiness ---- */
 
 /* NULL when ready, else why not. */
@@ -488,6 +522,19 @@ static const char *not_ready(struct fs_ops *o, char *buf, size_t len)
 {
 	int failed = 0;
 
+	pthread_mutex_lock(&o->mu);
+	if (o->sample.have_repl && o->sample.repl.fenced_by) {
+		snprintf(buf, len, "not ready: fenced off by epoch %" PRIu64 " (a standby was "
+				   "promoted): purchases answer UNAVAILABLE\n",
+			 o->sample.repl.fenced_by);
+		pthread_mutex_unlock(&o->mu);
+		return buf;
+	}
+	if (!atomic_load(&o->ready) && o->sample.have_repl && !o->sample.repl.primary) {
+		pthread_mutex_unlock(&o->mu);
+		return "not ready: standby (following the primary; serves after promote)\n";
+	}
+	pthread_mutex_unlock(&o->mu);
 	if (!atomic_load(&o->ready))
 		return atomic_load(&o->attached) ? "not ready: starting or stopping\n"
 						 : "not ready: recovering\n";
@@ -553,6 +600,8 @@ static size_t render_metrics(struct fs_ops *o)
 	metric_u64(&b, "consumers_cut_total", "counter",
 		   "change-feed consumers cut loose past [persist] consumer_retention_mb",
 		   retain_consumers_cut_total());
+	if (s.have_repl)
+		render_repl(&b, &s.repl);
 	render_ops(&b, o);
 	return b.overflow ? 0 : b.n;
 }

@@ -21,6 +21,7 @@
 
 #include "cfg.h"
 #include "dp.h"
+#include "fs_repl.h"
 #include "persist.h"
 #include "store.h"
 
@@ -55,6 +56,8 @@ struct fs_ops_sample {
 	int64_t snapshot_last_ok_ns;	   /* fs_mono_ns of the last success; 0: none */
 	int64_t snapshot_last_duration_ns; /* of the last attempt */
 	int64_t snapshot_running_since_ns; /* 0 unless one is being written */
+	bool have_repl;			   /* [replication] in use: repl is filled */
+	struct fs_repl_stats repl;
 };
 
 /* Bind cfg->admin_address:admin_port and start the listener thread (with

@@ -1,0 +1,367 @@
+"""Hot standby ([replication], app/fs_repl.c): two real daemons on loopback.
+
+- a standby follows the primary; after promote its items and orders equal
+  the primary's, and retries get their original answers;
+- ack = standby, kill -9 of the primary under BUY load, promote: every OK a
+  client received is on the new primary, retries get the original order;
+  the restarted old primary is fenced (UNAVAILABLE, /readyz 503) and then
+  refuses to start as a primary; a new standby of the promoted one catches up;
+- ack = standby with no standby: bounded wait, then UNAVAILABLE (wait) or
+  local acks (degrade), logged and counted in /metrics;
+- a proxy on the link that flips a byte of a record and cuts frames short:
+  the standby refuses the frame, writes nothing of it, reconnects, and ends
+  equal to the primary.
+Bounded: a few thousand requests, seconds per case; no timing assertions.
+"""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fsp import DAEMON, ST, STATE, Client, Daemon, buy_token, free_tcp_port, req, dgram, main  # noqa: E402
+
+KEY = "6b" * 32
+ITEMS = """
+[item.1001]
+activity = 1
+total = 100000
+per_user_limit = 5
+max_per_order = 1
+
+[item.1002]
+activity = 1
+total = 100000
+per_user_limit = 5
+max_per_order = 1
+"""
+
+
+def node(repl, durability="sync"):
+    port = free_tcp_port()
+    d = Daemon(admin_port=port, admin_key=KEY, items=ITEMS, limits="max_orders = 400000",
+               extra="[replication]\n" + repl)
+    with open(d.config) as f:
+        text = f.read()
+    with open(d.config, "w") as f:
+        f.write(text.replace("durability = none", "durability = " + durability))
+    d.http = port
+    return d
+
+
+def set_repl(d, repl):
+    with open(d.config) as f:
+        text = f.read()
+    text = text[:text.index("[replication]")] + "[replication]\n" + repl
+    with open(d.config, "w") as f:
+        f.write(text)
+
+
+def call(d, method, path):
+    r = urllib.request.Request("http://127.0.0.1:%d%s" % (d.http, path),
+                               data=b"" if method == "POST" else None, method=method)
+    r.add_header("Authorization", "Bearer " + KEY)
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            body = resp.read()
+            return resp.status, body
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def check(d):
+    st, body = call(d, "GET", "/admin/promote")
+    assert st == 200, (st, body)
+    return json.loads(body)
+
+
+def metric(d, name):
+    st, body = call(d, "GET", "/metrics")
+    m = re.search(r"^flashsale_%s (\S+)$" % name, body.decode(), re.M)
+    return float(m.group(1)) if m else None
+
+
+def wait_for(fn, what, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def wait_log(d, text, timeout=20.0):
+    wait_for(lambda: text in d.output(), repr(text), timeout)
+
+
+def promote(s):
+    st, body = call(s, "POST", "/admin/promote")
+    assert st == 200, (st, body)
+    ans = json.loads(body)
+    assert ans["promoted"] is True
+    wait_log(s, " ready: FSP/1")
+    return ans
+
+
+def buy_some(c, base, n):
+    """n sequential BUYs; {(user, rid): (order, item)} of the OKs."""
+    oks = {}
+    for k in range(n):
+        u = base + k
+        item = 1001 + k % 2
+        r = c.one("BUY", user=u, rid=1, item=item, qty=1, token=buy_token(u, 1))
+        if r.status == ST["OK"]:
+            oks[(u, 1)] = (r.order_id, item)
+    return oks
+
+
+def verify(test, d, oks, sample_retries=200):
+    c = d.client()
+    for (user, rid), (order, item) in oks.items():
+        s = c.one("ORDER_STATUS", user=user, rid=rid + 1000, order=order,
+                  token=buy_token(user, 1))
+        test.assertEqual(s.status, ST["OK"], "lost acknowledged order %d of user %d" % (order, user))
+        test.assertEqual((s.state, s.item_id), (STATE["RESERVED"], item))
+    for (user, rid), (order, item) in list(oks.items())[:sample_retries]:
+        r = c.one("BUY", user=user, rid=rid, item=item, qty=1, token=buy_token(user, 1))
+        test.assertEqual((r.status, r.order_id), (ST["OK"], order), "retry of user %d" % user)
+    avail = {it: c.one("ITEM_STATUS", item=it).available for it in (1001, 1002)}
+    c.close()
+    return avail
+
+
+class Loader(threading.Thread):
+    """BUY datagrams of 8 from 3 sockets until stopped; records every OK."""
+
+    def __init__(self, port, user_base, max_msgs=60000, max_s=10):
+        super().__init__(daemon=True)
+        self.port, self.user_base = port, user_base
+        self.max_msgs, self.max_s = max_msgs, max_s
+        self.stop = threading.Event()
+        self.oks = {}
+        self.sent = 0
+
+    def run(self):
+        clients = [Client(self.port) for _ in range(3)]
+        end = time.monotonic() + self.max_s
+        n = 0
+        while not self.stop.is_set() and self.sent < self.max_msgs and time.monotonic() < end:
+            for c in clients:
+                msgs = []
+                for _ in range(8):
+                    n += 1
+                    u = self.user_base + n
+                    msgs.append(req("BUY", user=u, rid=1, item=1001 + n % 2, qty=1,
+                                    token=buy_token(u, 1)))
+                try:
+                    c.send(dgram(*msgs))
+                except OSError:
+                    pass
+                self.sent += 8
+            for c in clients:
+                try:
+                    for r in c.recv_all(8, timeout=0.2):
+                        if r.status == ST["OK"]:
+                            self.oks[(r.user_id, r.request_id)] = (r.order_id, r.item_id)
+                except (OSError, AssertionError):
+                    pass
+        for c in clients:
+            c.close()
+
+
+class Proxy(threading.Thread):
+    """TCP proxy standby -> primary. mode "flip": flips one byte of the
+    first primary->standby chunk past byte 200, then closes both sides;
+    "cut": forwards a record-cutting prefix of a chunk and closes. After
+    `faults` faulty connections it forwards transparently."""
+
+    def __init__(self, target_port, faults):
+        super().__init__(daemon=True)
+        self.target = target_port
+        self.faults = list(faults)
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(4)
+        self.port = self.ls.getsockname()[1]
+        self.done = threading.Event()
+
+    def run(self):
+        self.ls.settimeout(0.2)
+        while not self.done.is_set():
+            try:
+                a, _ = self.ls.accept()
+            except socket.timeout:
+                continue
+            try:
+                b = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                a.close()
+                continue
+            mode = self.faults.pop(0) if self.faults else None
+            threading.Thread(target=self.pump, args=(a, b, None), daemon=True).start()
+            threading.Thread(target=self.pump, args=(b, a, mode), daemon=True).start()
+
+    @staticmethod
+    def pump(src, dst, mode):
+        seen = 0
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if mode and seen + len(data) > 300:
+                    at = max(0, 300 - seen)
+                    if mode == "flip":
+                        data = data[:at] + bytes([data[at] ^ 0x40]) + data[at + 1:]
+                        dst.sendall(data)
+                    else:  # cut: part of the chunk only, mid-frame
+                        dst.sendall(data[:at + 37])
+                    break
+                seen += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+class Replication(unittest.TestCase):
+    def pair(self, ack="local", loss="wait", via_proxy=None, durability="sync"):
+        lport = free_tcp_port()
+        p = node("listen = 127.0.0.1:%d\nack = %s\nstandby_timeout_ms = 2000\n"
+                 "on_standby_loss = %s\n" % (lport, ack, loss), durability)
+        target = via_proxy(lport) if via_proxy else lport
+        s_listen = free_tcp_port()  # serves standbys after its promote
+        s = node("role = standby\nprimary = 127.0.0.1:%d\nlisten = 127.0.0.1:%d\n"
+                 % (target, s_listen), durability)
+        s.lport_listen = s_listen
+        return p, s
+
+    def test_follow_and_promote(self):
+        p, s = self.pair()
+        p.start()
+        s.start()
+        self.assertIn("STANDBY", s.output())
+        st, body = call(s, "GET", "/readyz")
+        self.assertEqual(st, 503)
+        self.assertIn(b"standby", body)
+        # the standby answers no purchases
+        c = p.client()
+        oks = buy_some(c, 10**6, 400)
+        self.assertEqual(len(oks), 400)
+        c.close()
+        wait_for(lambda: check(p)["connected"] and check(p)["lag_records"] == 0 and
+                 sum(check(s)["lsn"]) >= 400, "the standby to have every record")
+        want = verify(self, p, {})
+        self.assertEqual(metric(s, "replication_connected"), 1)
+        p.stop()
+        ans = promote(s)
+        self.assertEqual(ans["epoch"], 1)
+        got = verify(self, s, oks)
+        self.assertEqual(got, want)
+        self.assertIn("audit ok", s.output())
+        s.stop()
+
+    def test_ack_standby_kill9_promote_fence(self):
+        p, s = self.pair(ack="standby")
+        p.start()
+        s.start()
+        wait_for(lambda: check(p)["connected"], "the standby to connect")
+        load = Loader(p.port, user_base=5 * 10**6)
+        load.start()
+        time.sleep(1.0)
+        p.proc.send_signal(signal.SIGKILL)  # under load
+        p.proc.wait(timeout=10)
+        load.stop.set()
+        load.join(timeout=20)
+        self.assertGreater(len(load.oks), 0, "no OK before the kill")
+        promote(s)
+        verify(self, s, load.oks)
+        self.assertIn("audit ok", s.output())
+        # the old primary comes back as a primary: fenced off
+        p.start()
+        wait_log(p, "FENCED by epoch 1", timeout=15)
+        c = p.client()
+        r = c.one("BUY", user=77, rid=1, item=1001, qty=1, token=buy_token(77, 1))
+        self.assertEqual(r.status, ST["UNAVAILABLE"])
+        c.close()
+        st, body = call(p, "GET", "/readyz")
+        self.assertEqual(st, 503)
+        self.assertIn(b"fenced", body)
+        self.assertEqual(metric(p, "replication_fenced"), 1)
+        p.stop(check=False)
+        # ... and refuses to start as a primary again
+        out = subprocess.run([DAEMON, "--config", p.config], capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+        self.assertIn("FENCED OFF", out.stdout + out.stderr)
+        # a new standby of the promoted appliance catches up from its log
+        n = node("role = standby\nprimary = 127.0.0.1:%d\n" % s.lport_listen)
+        n.start()
+        wait_for(lambda: check(s)["connected"] and check(s)["lag_records"] == 0 and
+                 check(n)["lsn"] == check(s)["lsn"], "the new standby to catch up")
+        n.stop()
+        s.stop()
+
+    def test_no_standby_wait_then_degrade(self):
+        for loss, want in (("wait", "UNAVAILABLE"), ("degrade", "OK")):
+            p = node("listen = 127.0.0.1:%d\nack = standby\nstandby_timeout_ms = 300\n"
+                     "on_standby_loss = %s\n" % (free_tcp_port(), loss))
+            p.start()
+            c = p.client()
+            r = c.call(req("BUY", user=1, rid=1, item=1001, qty=1, token=buy_token(1, 1)),
+                       timeout=10)[0]
+            self.assertEqual(r.status, ST[want], loss)
+            wait_log(p, "records wait for it")
+            if loss == "degrade":
+                self.assertIn("DEGRADED to local acks", p.output())
+                wait_for(lambda: metric(p, "replication_acks_degraded_total") == 1,
+                         "acks_degraded_total 1 in /metrics (published each second)")
+            wait_for(lambda: metric(p, "replication_standby_lost") == 1, "standby_lost 1")
+            c.close()
+            p.stop()
+
+    def test_link_faults_never_apply_a_torn_record(self):
+        proxies = []
+
+        def via(lport):
+            pr = Proxy(lport, ["flip", "cut", "cut"])
+            pr.start()
+            proxies.append(pr)
+            return pr.port
+
+        p, s = self.pair(via_proxy=via)
+        p.start()
+        c = p.client()
+        oks = buy_some(c, 2 * 10**6, 300)
+        c.close()
+        s.start()
+        wait_for(lambda: check(p)["connected"] and check(p)["lag_records"] == 0 and
+                 sum(check(s)["lsn"]) >= 300, "the standby to catch up through the proxy")
+        out = s.output()
+        self.assertTrue("refused" in out or "checksum" in out, out)
+        self.assertGreaterEqual(metric(s, "replication_refused_total"), 1)
+        want = verify(self, p, {})
+        p.stop()
+        proxies[0].done.set()
+        promote(s)
+        self.assertEqual(verify(self, s, oks), want)
+        s.stop()
+
+
+if __name__ == "__main__":
+    main()

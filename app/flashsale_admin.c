@@ -51,6 +51,9 @@ static const char USAGE[] =
 	"  open --activity ID [--end-ns NS]   open the sale now\n"
 	"  close --activity ID                close the sale now\n"
 	"  window --activity ID --start-ns NS --end-ns NS\n"
+	"  promote [--check]                  a standby: stop following, bump the fencing\n"
+	"                                     epoch, serve as the primary (--check: only\n"
+	"                                     show role, epoch, link and LSNs it holds)\n"
 	"\n"
 	"Options:\n"
 	"  --config FILE      take the endpoint from [admin] address and port\n"
@@ -88,6 +91,7 @@ enum {
 	A_ACTIVITY,
 	A_START_NS,
 	A_END_NS,
+	A_CHECK,
 };
 #define GIVEN(x) (1u << (x))
 
@@ -102,6 +106,7 @@ static const struct option OPTS[] = {
 	{"activity", required_argument, NULL, A_ACTIVITY},
 	{"start-ns", required_argument, NULL, A_START_NS},
 	{"end-ns", required_argument, NULL, A_END_NS},
+	{"check", no_argument, NULL, A_CHECK},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -240,6 +245,7 @@ static int build(const struct admin_cli *a, const char **method, const char **pa
 		{"close", "POST", GIVEN(A_ACTIVITY), GIVEN(A_REQUEST_ID)},
 		{"window", "POST", GIVEN(A_ACTIVITY) | GIVEN(A_START_NS) | GIVEN(A_END_NS),
 		 GIVEN(A_REQUEST_ID)},
+		{"promote", "POST", 0, GIVEN(A_CHECK)},
 	};
 	static char pathbuf[32];
 	unsigned common = GIVEN(A_CONFIG) | GIVEN(A_SERVER) | GIVEN(A_HTTP_PORT) | GIVEN(A_KEY_FILE);
@@ -256,6 +262,8 @@ static int build(const struct admin_cli *a, const char **method, const char **pa
 	if (a->given & ~(acts[k].need | acts[k].allow | common))
 		return usage("%s: an option does not apply", a->action);
 	*method = acts[k].method;
+	if (a->given & GIVEN(A_CHECK))
+		*method = "GET"; /* promote --check: what it has, no change */
 	snprintf(pathbuf, sizeof(pathbuf), "/admin/%s", acts[k].name);
 	*path = pathbuf;
 	if (rid == 0) /* like the FSP commands: unique enough per host */

@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fsp import DAEMON, ST, STATE, Client, Daemon, buy_token, free_tcp_port, req, dgram, main  # noqa: E402
+from fsp import CLI, DAEMON, ST, STATE, Client, Daemon, buy_token, free_tcp_port, req, dgram, main  # noqa: E402
 
 KEY = "6b" * 32
 ITEMS = """
@@ -269,8 +269,21 @@ class Replication(unittest.TestCase):
         want = verify(self, p, {})
         self.assertEqual(metric(s, "replication_connected"), 1)
         p.stop()
-        ans = promote(s)
-        self.assertEqual(ans["epoch"], 1)
+        env = dict(os.environ, FLASHSALE_ADMIN_KEY=KEY)
+        cli = [CLI, "admin", "promote", "--config", s.config]
+        out = subprocess.run(cli + ["--check"], capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        chk = json.loads(out.stdout)
+        self.assertEqual((chk["role"], chk["promoted"]), ("standby", False))
+        self.assertGreaterEqual(sum(chk["lsn"]), 400)
+        out = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        ans = json.loads(out.stdout)
+        self.assertEqual((ans["promoted"], ans["epoch"]), (True, 1))
+        wait_log(s, " ready: FSP/1")
+        # a second promote is refused: it is the primary now
+        out = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(out.returncode, 1)
         got = verify(self, s, oks)
         self.assertEqual(got, want)
         self.assertIn("audit ok", s.output())

@@ -24,7 +24,8 @@
  * the first loudly). States only move forward (state_rank), which makes a
  * replay harmless as a second line of defence, not the first.
  *
- * READING THE LOG. wal_replay() reads a whole log per call, which suits
+ * READING THE LOG (persist/wal_tail.c, shared with the standby's sender).
+ * wal_replay() reads a whole log per call, which suits
  * recovery, not a tail; so each shard has a reader that keeps its segment
  * open at a file offset and decodes records with the public record codec
  * (wal_record_decode, wal_change_decode) — the format stays in wal.c.
@@ -33,7 +34,7 @@
  * data a record cut short or failing its CRC is a batch still being written
  * (or a torn tail the appliance cuts at restart): the reader waits and reads
  * it again; only if a later segment exists and the bad record is still there
- * after RESCAN_GRACE_NS is it corruption (exit 1). Only complete, valid
+ * after WAL_TAIL_GRACE_NS is it corruption (exit 1). Only complete, valid
  * records are applied, and recovery never cuts before the first invalid
  * one, so nothing applied can be taken back by a restart of the appliance
  * (a power loss can: records are read once written, before their fsync; see
@@ -87,14 +88,13 @@
 #include "export_schema.h"
 #include "fs_proto.h"
 #include "persist.h"
+#include "wal_tail.h"
 
 #define EXIT_FATAL 1
 #define EXIT_USAGE 2
 
 #define BATCH_DEFAULT	  50000
 #define BATCH_MAX	  1000000
-#define READ_BUF_BYTES	  (1u << 20) /* per shard reader */
-#define RESCAN_GRACE_NS	  (10 * FS_NS_PER_S)
 #define IDLE_SLEEP_US	  5000
 #define PROGRESS_NS	  (10 * FS_NS_PER_S)
 #define LAG_BUCKETS	  10001			/* 1 ms buckets up to 10 s, then one overflow */
@@ -110,26 +110,9 @@ static void on_signal(int sig)
 	g_stop = 1;
 }
 
-/* ---- one shard's reader ---- */
-
-struct tail {
-	unsigned shard;
-	uint64_t next_lsn; /* the next LSN to hand out */
-	uint64_t seg_lsn;  /* name of the open segment */
-	int fd;		   /* -1: none open */
-	uint64_t off;	   /* file offset of the next record */
-	uint8_t *buf;	   /* READ_BUF_BYTES, 8-aligned; holds [buf_off, buf_off + len) */
-	uint64_t buf_off;
-	size_t len;
-	int64_t bad_since_ns; /* an invalid/absent record at off since; 0 = none */
-	int64_t warned_ns;
-	char path[FS_PATH_MAX + 64];
-};
-
-enum { TAIL_NONE = 0, TAIL_RECORD = 1, TAIL_RETRY = 2, TAIL_GAP = -EPIPE };
-
 struct exporter;
-static int tail_next(struct exporter *x, struct tail *t, uint64_t *lsn, struct store_change *ch);
+static int tail_next(struct exporter *x, struct wal_tail *t, uint64_t *lsn,
+		     struct store_change *ch);
 
 /* ---- the stage: one row per order of the batch ---- */
 
@@ -156,7 +139,7 @@ struct exporter {
 	unsigned nshards, batch_cap;
 	bool exit_when_idle;
 	PGconn *db;
-	struct tail tails[FS_WORKERS_MAX];
+	struct wal_tail tails[FS_WORKERS_MAX];
 	uint64_t applied[FS_WORKERS_MAX]; /* offsets as committed */
 	uint64_t pending[FS_WORKERS_MAX]; /* offsets after the batch being built */
 	struct item *items;		  /* sorted by id */
@@ -247,202 +230,32 @@ static struct item *item_find(struct exporter *x, uint32_t id)
 	return bsearch(&key, x->items, x->nitems, sizeof(key), cmp_item);
 }
 
-/* ---- the log readers ---- */
+/* ---- the log readers (persist/wal_tail.c) ---- */
 
-static void tail_close(struct tail *t)
+/* The next change of t's shard: WAL_TAIL_RECORD with *lsn and *ch, or
+ * wal_tail_next's other answers. A record type the exporter does not know
+ * stops it (exit 1), naming file and offset. */
+static int tail_next(struct exporter *x, struct wal_tail *t, uint64_t *lsn,
+		     struct store_change *ch)
 {
-	if (t->fd >= 0)
-		close(t->fd);
-	t->fd = -1;
-	t->len = 0;
-	t->bad_since_ns = 0;
-}
+	struct wal_record rec;
+	const uint8_t *raw;
+	size_t rawlen;
+	int rc = wal_tail_next(t, &rec, &raw, &rawlen);
 
-static void tail_seek(struct tail *t, uint64_t next_lsn)
-{
-	tail_close(t);
-	t->next_lsn = next_lsn;
-	t->seg_lsn = 0;
-}
-
-static int seg_open(struct exporter *x, struct tail *t, uint64_t seg_lsn)
-{
-	snprintf(t->path, sizeof(t->path), "%s/shard-%02u/wal-%016" PRIx64 ".log", x->dir, t->shard,
-		 seg_lsn);
-	t->fd = open(t->path, O_RDONLY | O_CLOEXEC);
-	if (t->fd < 0)
-		return -errno;
-	t->seg_lsn = seg_lsn;
-	t->off = 0;
-	t->buf_off = 0;
-	t->len = 0;
-	t->bad_since_ns = 0;
-	return 0;
-}
-
-/* No segment of t's shard is left: does the manifest say snapshot.db holds
- * LSNs this consumer has not applied? (Then they were trimmed: resync.) */
-static bool snapshot_ahead(const struct exporter *x, const struct tail *t)
-{
-	struct persist_manifest m;
-	char err[256];
-
-	if (persist_manifest_read(x->dir, &m, err, sizeof(err)) < 0 || t->shard >= m.n_shards)
-		return false;
-	return m.shard[t->shard].snapshot_lsn >= t->next_lsn;
-}
-
-/* Open the segment holding t->next_lsn: TAIL_NONE when there is no log
- * yet (or the next LSN is not written yet and no segment can hold it),
- * TAIL_GAP when the segments holding it were removed. */
-static int tail_open(struct exporter *x, struct tail *t)
-{
-	struct retain_seg *segs;
-	unsigned n, pick = UINT32_MAX;
-	int rc = retain_list_segments(x->dir, t->shard, &segs, &n);
-
-	if (rc < 0) {
-		fs_log("error", "export: shard %u: listing %s/shard-%02u: %s", t->shard, x->dir,
-		       t->shard, fs_strerror(rc));
+	(void)x;
+	if (rc != WAL_TAIL_RECORD)
 		return rc;
+	if (rec.type != WAL_REC_CHANGE || rec.len != WAL_CHANGE_BYTES ||
+	    wal_change_decode(rec.payload, ch) < 0) {
+		fs_log("error",
+		       "export: shard %u: %s: offset %" PRIu64 ": record type %u "
+		       "(LSN %" PRIu64 ") is not a change this exporter knows; stopping",
+		       t->shard, t->path, t->off - rawlen, rec.type, rec.lsn);
+		return -ENOTSUP;
 	}
-	for (unsigned i = 0; i < n; i++)
-		if (segs[i].first_lsn <= t->next_lsn)
-			pick = i;
-	if (n > 0 && pick == UINT32_MAX)
-		rc = TAIL_GAP;
-	else if (n > 0)
-		rc = seg_open(x, t, segs[pick].first_lsn);
-	else if (snapshot_ahead(x, t))
-		rc = TAIL_GAP; /* no segment left, and snapshot.db holds what we need */
-	if (rc == -ENOENT)
-		rc = TAIL_NONE; /* removed between the listing and the open: next call decides */
-	free(segs);
-	return rc;
-}
-
-/* Read more of the open segment into the buffer; returns bytes added. */
-static ssize_t tail_fill(struct tail *t)
-{
-	size_t keep = t->len - (size_t)(t->off - t->buf_off);
-	ssize_t n;
-
-	if (t->off != t->buf_off) {
-		memmove(t->buf, t->buf + (t->off - t->buf_off), keep);
-		t->buf_off = t->off;
-		t->len = keep;
-	}
-	n = pread(t->fd, t->buf + t->len, READ_BUF_BYTES - t->len, (off_t)(t->buf_off + t->len));
-	if (n < 0)
-		return -errno;
-	t->len += (size_t)n;
-	return n;
-}
-
-/* Nothing valid at t->off: wait for it, move to the next segment, or fail. */
-static int tail_stalled(struct exporter *x, struct tail *t, int why)
-{
-	char next[FS_PATH_MAX + 64];
-	struct retain_seg *segs;
-	unsigned n;
-	bool later = false;
-	int64_t now = fs_mono_ns();
-
-	t->len = 0; /* re-read from off next time: the writer may rewrite a torn tail */
-	t->buf_off = t->off;
-	snprintf(next, sizeof(next), "%s/shard-%02u/wal-%016" PRIx64 ".log", x->dir, t->shard,
-		 t->next_lsn);
-	if (why == -ENODATA && t->next_lsn != t->seg_lsn && access(next, F_OK) == 0) {
-		close(t->fd);
-		t->fd = -1;
-		(void)seg_open(x, t, t->next_lsn); /* gone meanwhile: tail_open decides */
-		return TAIL_RETRY;
-	}
-	if (retain_list_segments(x->dir, t->shard, &segs, &n) == 0) {
-		later = n > 0 && segs[n - 1].first_lsn > t->seg_lsn;
-		free(segs);
-	}
-	if (!later) {
-		t->bad_since_ns = 0;
-		if (why == -EBADMSG && now - t->warned_ns > PROGRESS_NS) {
-			fs_log("warn",
-			       "export: shard %u: %s: offset %" PRIu64 ": invalid record at "
-			       "the end of the log (being written, or a torn tail the appliance "
-			       "cuts at restart): waiting",
-			       t->shard, t->path, t->off);
-			t->warned_ns = now;
-		}
-		return TAIL_NONE;
-	}
-	if (!t->bad_since_ns)
-		t->bad_since_ns = now;
-	if (now - t->bad_since_ns < RESCAN_GRACE_NS)
-		return TAIL_NONE;
-	fs_log("error",
-	       "export: shard %u: %s: offset %" PRIu64 ": %s, and a later segment "
-	       "exists: LSN %" PRIu64 " is missing from the log (gap or corruption); stopping",
-	       t->shard, t->path, t->off, why == -EBADMSG ? "invalid record" : "no record",
-	       t->next_lsn);
-	return -EBADMSG;
-}
-
-static int tail_next(struct exporter *x, struct tail *t, uint64_t *lsn, struct store_change *ch)
-{
-	for (;;) {
-		struct wal_record rec;
-		size_t at;
-		int rc;
-
-		if (t->fd < 0 && (rc = tail_open(x, t)) != 0)
-			return rc;
-		if (t->fd < 0)
-			return TAIL_NONE;
-		at = (size_t)(t->off - t->buf_off);
-		rc = t->len > at ? wal_record_decode(t->buf + at, t->len - at, &rec) : -ENODATA;
-		if (rc == -ENODATA || (rc == -EBADMSG && t->len - at < WAL_RECORD_MAX)) {
-			ssize_t got = tail_fill(t);
-			if (got < 0) {
-				fs_log("error", "export: %s: read: %s", t->path,
-				       fs_strerror((int)got));
-				return (int)got;
-			}
-			if (got > 0)
-				continue;
-			rc = tail_stalled(x, t, rc);
-			if (rc == TAIL_RETRY)
-				continue;
-			return rc;
-		}
-		if (rc < 0) {
-			rc = tail_stalled(x, t, rc);
-			if (rc == TAIL_RETRY)
-				continue;
-			return rc;
-		}
-		if (rec.lsn < t->next_lsn) {
-			t->off += (uint64_t)rc; /* a segment opened before our position */
-			continue;
-		}
-		if (rec.lsn != t->next_lsn) {
-			fs_log("error",
-			       "export: shard %u: %s: offset %" PRIu64 ": LSN %" PRIu64
-			       ", expected %" PRIu64 ": the log is not contiguous; stopping",
-			       t->shard, t->path, t->off, rec.lsn, t->next_lsn);
-			return -EBADMSG;
-		}
-		if (rec.type != WAL_REC_CHANGE || rec.len != WAL_CHANGE_BYTES ||
-		    wal_change_decode(rec.payload, ch) < 0) {
-			fs_log("error",
-			       "export: shard %u: %s: offset %" PRIu64 ": record type %u "
-			       "(LSN %" PRIu64 ") is not a change this exporter knows; stopping",
-			       t->shard, t->path, t->off, rec.type, rec.lsn);
-			return -ENOTSUP;
-		}
-		t->off += (uint64_t)rc;
-		t->bad_since_ns = 0;
-		*lsn = t->next_lsn++;
-		return TAIL_RECORD;
-	}
+	*lsn = rec.lsn;
+	return WAL_TAIL_RECORD;
 }
 
 /* ---- building a batch ---- */
@@ -1037,7 +850,7 @@ static int resync(struct exporter *x, unsigned shard)
 	x->applied[shard] = lsn;
 	for (unsigned i = 0; i < x->nitems; i++)
 		x->items[i].dirty = false;
-	tail_seek(&x->tails[shard], lsn + 1);
+	wal_tail_seek(&x->tails[shard], lsn + 1);
 	x->resyncs++;
 	register_consumer(x);
 	fs_log("warn",
@@ -1148,7 +961,7 @@ static int session_start(struct exporter *x)
 	    (rc = load_offsets(x)) || (rc = load_items(x)))
 		return -EAGAIN;
 	for (unsigned s = 0; s < x->nshards; s++)
-		tail_seek(&x->tails[s], x->applied[s] + 1);
+		wal_tail_seek(&x->tails[s], x->applied[s] + 1);
 	register_consumer(x);
 	x->sessions++;
 	fs_log("info",
@@ -1213,16 +1026,16 @@ static int gather(struct exporter *x)
 	batch_reset(x);
 	x->gap_shard = -1;
 	for (unsigned s = 0; s < x->nshards; s++) {
-		struct tail *t = &x->tails[s];
+		struct wal_tail *t = &x->tails[s];
 		unsigned quota =
 			x->batch_cap / x->nshards + (s == 0 ? x->batch_cap % x->nshards : 0);
 		for (unsigned k = 0; k < quota; k++) {
 			struct store_change ch = {0};
 			uint64_t lsn = 0;
 			int rc = tail_next(x, t, &lsn, &ch);
-			if (rc == TAIL_GAP && x->gap_shard < 0)
+			if (rc == WAL_TAIL_GAP && x->gap_shard < 0)
 				x->gap_shard = (int)s;
-			if (rc == TAIL_GAP || rc == TAIL_NONE)
+			if (rc == WAL_TAIL_GAP || rc == WAL_TAIL_NONE)
 				break;
 			if (rc < 0)
 				return rc;
@@ -1307,9 +1120,7 @@ static int setup(struct exporter *x)
 	}
 	qsort(x->items, x->nitems, sizeof(*x->items), cmp_item);
 	for (unsigned s = 0; s < x->nshards; s++) {
-		x->tails[s] = (struct tail){.shard = s, .fd = -1, .next_lsn = 1};
-		x->tails[s].buf = aligned_alloc(8, READ_BUF_BYTES);
-		if (!x->tails[s].buf)
+		if (wal_tail_init(&x->tails[s], x->dir, "export", s, 1) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -1319,8 +1130,8 @@ static void teardown(struct exporter *x)
 {
 	session_end(x);
 	for (unsigned s = 0; s < x->nshards; s++) {
-		tail_close(&x->tails[s]);
-		free(x->tails[s].buf);
+		if (x->tails[s].buf)
+			wal_tail_free(&x->tails[s]);
 	}
 	free(x->items);
 	free(x->hash);

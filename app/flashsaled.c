@@ -203,6 +203,15 @@ static int durable_open(const struct cfg *cfg, bool init, struct store_catalog *
 
 	for (unsigned i = 0; i < cfg->workers; i++)
 		p.journal_ctx[i] = &g_journals[i];
+	/* Test seam: FLASHSALE_TEST_SEGMENT_BYTES=N makes log segments of N
+	 * bytes, so a test can trim the log past a standby with a few hundred
+	 * records. Unset in production; logged loudly when set. */
+	const char *seg = getenv("FLASHSALE_TEST_SEGMENT_BYTES");
+	if (seg && *seg) {
+		p.segment_bytes = strtoull(seg, NULL, 10);
+		fs_log("warn", "FLASHSALE_TEST_SEGMENT_BYTES=%s: log segments of %" PRIu64
+			       " bytes (test seam)", seg, p.segment_bytes);
+	}
 	rc = persist_open(&p, ps, err, sizeof(err));
 	if (rc < 0) {
 		fs_log("error", "recovery refused: %s", err[0] ? err : fs_strerror(rc));

@@ -453,6 +453,7 @@ struct persist_params {
 	persist_io_hook_fn io_hook; /* NULL = none */
 	void *io_hook_ctx;
 	int64_t (*steady_ns)(void); /* shards' steady clock (store_shard_params); NULL: wall */
+	uint64_t segment_bytes;	    /* each log's segment size (wal_params); 0: default */
 };
 
 struct persist;

@@ -178,6 +178,7 @@ static int logs_open(struct persist *ps, const struct persist_params *p, char *e
 			.durability = (enum wal_durability)cfg->durability,
 			.sync_interval_ms = cfg->sync_interval_ms,
 			.eventfd = p->eventfd,
+			.segment_bytes = p->segment_bytes,
 		};
 		int rc;
 

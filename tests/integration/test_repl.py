@@ -348,6 +348,37 @@ class Replication(unittest.TestCase):
             c.close()
             p.stop()
 
+    def test_lagging_standby_reseeded_from_snapshot(self):
+        lport = free_tcp_port()
+        p = node("listen = 127.0.0.1:%d\n" % lport)
+        with open(p.config) as f:
+            text = f.read()
+        with open(p.config, "w") as f:
+            f.write(text.replace("[persist]\n", "[persist]\nsnapshot_interval_s = 1\n"
+                                 "consumer_retention_mb = 0\n"))
+        s = node("role = standby\nprimary = 127.0.0.1:%d\n" % lport)
+        env = dict(os.environ, FLASHSALE_TEST_SEGMENT_BYTES="4096")
+        p.start(env=env)
+        s.start()
+        c = p.client()
+        oks = buy_some(c, 3 * 10**6, 50)
+        wait_for(lambda: check(p)["connected"] and check(p)["lag_records"] == 0,
+                 "the standby to follow")
+        s.stop()
+        oks.update(buy_some(c, 4 * 10**6, 600))  # ~10 segments per shard
+        c.close()
+        wait_log(p, "consumer standby cut loose", timeout=15)
+        s.start()
+        wait_log(s, "snapshot installed", timeout=15)
+        wait_for(lambda: check(p)["connected"] and check(p)["lag_records"] == 0,
+                 "the reseeded standby to catch up")
+        self.assertGreaterEqual(metric(s, "replication_snapshots_total"), 1)
+        want = verify(self, p, {})
+        p.stop()
+        promote(s)
+        self.assertEqual(verify(self, s, oks), want)
+        s.stop()
+
     def test_link_faults_never_apply_a_torn_record(self):
         proxies = []
 

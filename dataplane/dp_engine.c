@@ -961,9 +961,11 @@ void dp_engine_sleep(struct dp_worker *w, int rx_fd, unsigned us)
 	 * it and does not wake us, so keep looping. */
 	if (returns_staged(w) > 0)
 		return;
-	/* Held answers wait for a completion: without an eventfd to wake us,
+	/* Held answers wait for a completion: without an eventfd to wake us
+	 * (or when they also wait for the standby's ack, which wakes nobody),
 	 * sleep only briefly. */
-	if (w->hold.n > 0 && w->wal_efd < 0 && us > DP_SLEEP_HELD_NOWAKE_US)
+	if (w->hold.n > 0 && (w->wal_efd < 0 || (w->j && w->j->repl)) &&
+	    us > DP_SLEEP_HELD_NOWAKE_US)
 		ts = (struct timespec){.tv_sec = 0, .tv_nsec = DP_SLEEP_HELD_NOWAKE_US * 1000};
 	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);

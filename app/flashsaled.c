@@ -24,7 +24,8 @@
  * Exit status (for supervisors; --help and docs/operations.md): 0 after a
  * clean stop; 1 on a runtime failure (a failed audit, no front end); 2 on a
  * usage or configuration error (including state that does not fit the
- * config, and a data directory locked by another daemon); 3 when the
+ * config, a data directory locked by another daemon, and a primary fenced
+ * off by a promoted standby); 3 when the
  * durable state is missing, damaged or failed: a start refused because the
  * data directory, its manifest, a shard or a segment is missing or an
  * acknowledged record is damaged; a storage fault or lost files during the
@@ -103,8 +104,11 @@ static void usage(FILE *f)
 		"sends READY=1 once recovered and serving (systemd/flashsaled.service).\n"
 		"[admin] address:port (default 127.0.0.1:8081) serves /healthz, /readyz,\n"
 		"/metrics and the /admin/ API (docs/operations.md).\n"
+		"[replication] role = standby follows a primary and serves nothing until\n"
+		"`flashsale admin promote` (docs/operations.md, \"Failover runbook\").\n"
 		"Exit status: 0 clean stop; 1 runtime failure (failed audit); 2 usage or\n"
-		"config error, or the data directory is in use; 3 durable state missing,\n"
+		"config error, the data directory is in use, or this appliance was fenced\n"
+		"off by a promoted standby (rejoin it as a standby); 3 durable state missing,\n"
 		"damaged or failed (start refused, storage fault or lost files during the\n"
 		"run, failed shutdown snapshot): do not restart blindly, look at the log.\n"
 		"Example: flashsaled --config config/flashsale.ini --init   (first start)\n"

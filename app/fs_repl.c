@@ -9,10 +9,11 @@
  * connection replaces an older one). The standby's HELLO carries its
  * cluster id, epoch and per-shard next LSN. Refused (REFUSE, logged):
  * another cluster (a standby with no state adopts ours), another shard
- * count, a standby ahead of this primary's log (diverged), a standby of an
- * older epoch holding records past this epoch's first LSN (an old primary's
- * unreplicated tail: reseed it), and a standby of a NEWER epoch (then this
- * primary has been fenced off: see below). Accepted: WELCOME, then each
+ * count, a standby ahead of this primary's log (diverged), and a standby of
+ * a NEWER epoch (then this primary has been fenced off: see below). A
+ * standby of an older epoch holding records past this epoch's first LSN (an
+ * old primary's unreplicated tail) gets TRUNCATE and cuts them
+ * (repl_log_truncate) before it reconnects. Accepted: WELCOME, then each
  * shard's records are read from the segment files (persist/wal_tail.c, the
  * change feed's reader) up to the local log's durable LSN (wal_position),
  * and sent unchanged in RECORDS frames. The primary never interprets a
@@ -396,6 +397,7 @@ static int primary_hello(struct fs_repl *r, struct conn *c)
 	struct repl_hdr hd;
 	const uint8_t *pl;
 	char err[256], why[320];
+	bool tail = false;
 	int rc = conn_wait_frame(r, c, &hd, &pl, REPL_HELLO_WAIT_MS, err, sizeof(err));
 
 	if (rc < 0) {
@@ -430,7 +432,10 @@ static int primary_hello(struct fs_repl *r, struct conn *c)
 		refuse(r, c, why);
 		return -EPROTO;
 	}
-	for (unsigned i = 0; i < r->n; i++) {
+	for (unsigned i = 0; i < r->n; i++)
+		if (hd.epoch < r->epoch && r->pp.epoch_lsn[i] && h.next_lsn[i] > r->pp.epoch_lsn[i])
+			tail = true;
+	for (unsigned i = 0; !tail && i < r->n; i++) {
 		struct wal_position pos;
 		wal_position(r->pp.wal[i], &pos);
 		if (h.next_lsn[i] > pos.durable_lsn + 1) {
@@ -441,15 +446,14 @@ static int primary_hello(struct fs_repl *r, struct conn *c)
 			refuse(r, c, why);
 			return -EPROTO;
 		}
-		if (hd.epoch < r->epoch && r->pp.epoch_lsn[i] && h.next_lsn[i] > r->pp.epoch_lsn[i]) {
-			snprintf(why, sizeof(why), "shard %u: the standby (epoch %" PRIu64 ") holds "
-						   "records from LSN %" PRIu64 " that this epoch (%" PRIu64
-						   ") replaced: an old primary's unreplicated tail; reseed "
-						   "it (docs/operations.md, Failover runbook)",
-				 i, hd.epoch, r->pp.epoch_lsn[i], r->epoch);
-			refuse(r, c, why);
-			return -EPROTO;
-		}
+	}
+	if (tail) { /* an old primary rejoining: it must drop its unreplicated tail */
+		fs_log("warn", "replication: %s (epoch %" PRIu64 ") holds records past the first LSNs "
+			       "of epoch %" PRIu64 " (an old primary's unreplicated tail): told to "
+			       "discard them", c->peer, hd.epoch, r->epoch);
+		(void)conn_send(c, REPL_TRUNCATE, 0, 0, r->epoch,
+				repl_ack_encode(c->wbuf + REPL_HDR_BYTES, r->pp.epoch_lsn, r->n));
+		return -EAGAIN;
 	}
 	h.cluster = r->cluster;
 	h.nshards = r->n;
@@ -976,6 +980,49 @@ static int standby_snap(struct fs_repl *r, const struct repl_hdr *h, const uint8
 	return -EAGAIN; /* reconnect with the new positions */
 }
 
+/* The new primary's TRUNCATE: this appliance was a primary of an older
+ * epoch and holds records the new one never had; discard them (never past
+ * its snapshot: then it must be reseeded) and reconnect. */
+static int standby_truncate(struct fs_repl *r, const struct repl_hdr *hd, const uint8_t *pl)
+{
+	uint64_t keep[FS_WORKERS_MAX];
+	struct snap_meta meta;
+	bool found = false;
+	char err[512] = "";
+	int rc;
+
+	if (repl_ack_decode(pl, hd->len, keep, r->n) < 0)
+		return -EPROTO;
+	rc = snap_read_meta(r->cfg->persist_dir, &meta, &found, err, sizeof(err));
+	for (unsigned i = 0; rc == 0 && i < r->n; i++) {
+		if (!keep[i] || r->log[i].next_lsn <= keep[i])
+			continue;
+		if (found && meta.shard[i].lsn >= keep[i]) {
+			fs_log("error", "standby: shard %u: the primary (epoch %" PRIu64 ") replaced "
+					"LSNs from %" PRIu64 ", but this appliance's snapshot.db already "
+					"holds up to %" PRIu64 ": it cannot discard them; reseed it (move "
+					"the data directory away, start with --init)",
+			       i, hd->epoch, keep[i], meta.shard[i].lsn);
+			return -EPERM;
+		}
+		uint64_t dropped = r->log[i].next_lsn - keep[i];
+		rc = repl_log_truncate(&r->log[i], keep[i], err, sizeof(err));
+		if (r->man.shard[i].segment_lsn >= keep[i])
+			r->man.shard[i].segment_lsn = 0; /* removed; the next one is named keep */
+		if (rc == 0)
+			fs_log("warn", "standby: shard %u: DISCARDED %" PRIu64 " records from LSN %" PRIu64
+				       " on (this appliance's unreplicated tail from before epoch %" PRIu64
+				       ")", i, dropped, keep[i], hd->epoch);
+	}
+	if (rc < 0) {
+		fs_log("error", "standby: discarding the unreplicated tail: %s",
+		       err[0] ? err : fs_strerror(rc));
+		return rc;
+	}
+	rc = manifest_note(r, true);
+	return rc < 0 ? rc : -EAGAIN;
+}
+
 static int standby_connect(struct fs_repl *r)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = r->cfg->repl_primary,
@@ -1020,6 +1067,10 @@ static int standby_connect(struct fs_repl *r)
 		       (int)hd.len, (const char *)pl);
 		stats_count(r, &r->st.refused);
 		rc = -EPERM;
+		goto fail;
+	}
+	if (hd.type == REPL_TRUNCATE) {
+		rc = standby_truncate(r, &hd, pl);
 		goto fail;
 	}
 	if (hd.type != REPL_WELCOME || repl_hello_decode(pl, hd.len, &h, false) < 0 ||
@@ -1147,6 +1198,10 @@ static void *standby_main(void *arg)
 			}
 			next_try = now + (int64_t)REPL_RECONNECT_MS * 1000000;
 			int rc = standby_connect(r);
+			if (rc == -EAGAIN) { /* truncated or reseeded: again at once */
+				next_try = 0;
+				continue;
+			}
 			if (rc < 0 && rc != last_err && rc != -EPERM && rc != -ESTALE)
 				fs_log("warn", "standby: cannot reach the primary %s: %s (retrying "
 					       "every %d ms)", r->cfg->repl_primary_str, fs_strerror(rc),

@@ -31,6 +31,10 @@
  *          installs it and reconnects).
  * FENCE    a promoted standby -> its old primary: "epoch E is in charge".
  * PING     either way, every REPL_PING_MS: the link is alive.
+ * TRUNCATE primary -> a standby of an older epoch: nshards x u64, the first
+ *          LSN of the primary's epoch per shard; the standby discards its
+ *          records from there on (an old primary's unreplicated tail,
+ *          repl_log_truncate) and reconnects.
  *
  * Everything here is pure or file I/O of the caller's thread; control plane
  * only (allocates, blocks).
@@ -64,7 +68,8 @@ enum repl_type {
 	REPL_SNAP = 6,
 	REPL_FENCE = 7,
 	REPL_PING = 8,
-	REPL_TYPE_MAX = 8,
+	REPL_TRUNCATE = 9,
+	REPL_TYPE_MAX = 9,
 };
 
 #define REPL_SNAP_FIRST 1u
@@ -150,6 +155,12 @@ int repl_log_sync(struct repl_log *l);
 int repl_log_reset(struct repl_log *l, uint64_t next_lsn);
 
 void repl_log_close(struct repl_log *l);
+
+/* Discard every record of shard's log from LSN keep_below on: later
+ * segments removed, the one holding keep_below cut before it (ftruncate,
+ * fsync, directory fsync); continue at keep_below. 0, or -errno with the
+ * file in err (-ENOENT: keep_below - 1 is not in the log). */
+int repl_log_truncate(struct repl_log *l, uint64_t keep_below, char *err, size_t errlen);
 
 /* The log's durable-file primitives for the replication glue: write a small
  * file whole (tmp, fsync, rename, fsync dir) and fsync a directory. */

@@ -25,6 +25,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -166,6 +167,97 @@ int repl_log_reset(struct repl_log *l, uint64_t next_lsn)
 	l->synced_lsn = next_lsn - 1;
 	l->dirty = false;
 	return rc;
+}
+
+/* The file offset of record lsn in the segment at path (read whole). */
+static int find_offset(const char *path, uint64_t lsn, uint64_t *off, char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	buf = aligned_alloc(WAL_REC_ALIGN, ((size_t)st.st_size + 8) & ~(size_t)7);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	rc = -ENOENT;
+	for (size_t at = 0; at < got;) {
+		struct wal_record rec;
+		int k = wal_record_decode(buf + at, got - at, &rec);
+		if (k < 0 || rec.lsn > lsn)
+			break;
+		if (rec.lsn == lsn) {
+			*off = at;
+			rc = 0;
+			break;
+		}
+		at += (size_t)k;
+	}
+out:
+	if (rc < 0)
+		fs_errf(err, errlen, "%s: LSN %" PRIu64 " not found: %s", path, lsn, fs_strerror(rc));
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+int repl_log_truncate(struct repl_log *l, uint64_t keep_below, char *err, size_t errlen)
+{
+	char sdir[FS_PATH_MAX], path[FS_PATH_MAX];
+	struct wal_seg_list sl;
+	uint64_t off = 0;
+	int rc;
+
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	if ((rc = wal_shard_path(sdir, l->dir, l->shard)) < 0)
+		return rc;
+	rc = wal_seg_list_load(sdir, &sl, err, errlen);
+	for (unsigned i = sl.n; rc == 0 && i-- > 0;) {
+		if ((rc = wal_seg_path(path, sdir, sl.lsn[i])) < 0)
+			break;
+		if (sl.lsn[i] >= keep_below) {
+			if (unlink(path) < 0)
+				rc = -errno;
+			continue;
+		}
+		rc = find_offset(path, keep_below, &off, err, errlen);
+		if (rc == 0) {
+			int fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || ftruncate(fd, (off_t)off) < 0 || fsync(fd) < 0)
+				rc = -errno;
+			if (fd >= 0)
+				close(fd);
+		} else if (rc == -ENOENT) {
+			rc = 0; /* the segment ends before keep_below: nothing to cut */
+		}
+		break;
+	}
+	free(sl.lsn);
+	if (rc == 0)
+		rc = wal_fsync_dir(&wal_sys_ops, sdir);
+	if (rc < 0)
+		return rc;
+	l->next_lsn = keep_below;
+	l->synced_lsn = keep_below - 1;
+	l->dirty = false;
+	return 0;
 }
 
 void repl_log_close(struct repl_log *l)

@@ -4,7 +4,7 @@
  * flags, length, shard, payload CRC), HELLO/ACK payloads, the standby's
  * check of a RECORDS payload (a flipped bit in any record, a record cut
  * short, a gap in LSNs: refused whole), garbage fed to the decoders, and
- * the standby's log (append, sync, reopen, torn tail cut, reset) in a
+ * the standby's log (append, sync, reopen, torn tail cut, truncate, reset) in a
  * mkdtemp directory, replayed by the ordinary recovery code.
  */
 #include <errno.h>
@@ -224,6 +224,29 @@ static void test_standby_log(void **state)
 	assert_int_equal(wal_replay(dir, 0, wal_ops_default(), 1, count_rec, &n, &info, err,
 				    sizeof(err)), 0);
 	assert_true(n == 60 && info.next_lsn == 61);
+	/* truncate inside the second segment, then inside the first (an old
+	 * primary's tail): replay ends just before the cut, and appends go on */
+	assert_int_equal(repl_log_open(&l, dir, 0, 1, err, sizeof(err)), 0);
+	assert_int_equal(repl_log_truncate(&l, 56, err, sizeof(err)), 0);
+	assert_true(l.next_lsn == 56);
+	n = 0;
+	assert_int_equal(wal_replay(dir, 0, wal_ops_default(), 1, count_rec, &n, &info, err,
+				    sizeof(err)), 0);
+	assert_true(n == 55 && info.next_lsn == 56);
+	assert_int_equal(repl_log_truncate(&l, 45, err, sizeof(err)), 0);
+	assert_int_equal(access(seg, F_OK), -1); /* the segment of 51.. is gone */
+	n = 0;
+	assert_int_equal(wal_replay(dir, 0, wal_ops_default(), 1, count_rec, &n, &info, err,
+				    sizeof(err)), 0);
+	assert_true(n == 44 && info.next_lsn == 45);
+	len = make_records(g_buf, 45, 5);
+	assert_int_equal(repl_log_append(&l, g_buf, len, 49), 0);
+	assert_int_equal(repl_log_sync(&l), 0);
+	repl_log_close(&l);
+	n = 0;
+	assert_int_equal(wal_replay(dir, 0, wal_ops_default(), 1, count_rec, &n, &info, err,
+				    sizeof(err)), 0);
+	assert_true(n == 49 && info.next_lsn == 50);
 	/* reset (a snapshot installed past it) */
 	assert_int_equal(repl_log_open(&l, dir, 0, 1, err, sizeof(err)), 0);
 	assert_int_equal(repl_log_reset(&l, 1001), 0);

@@ -322,13 +322,59 @@ class Replication(unittest.TestCase):
                              timeout=30)
         self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
         self.assertIn("FENCED OFF", out.stdout + out.stderr)
-        # a new standby of the promoted appliance catches up from its log
-        n = node("role = standby\nprimary = 127.0.0.1:%d\n" % s.lport_listen)
-        n.start()
+        # rejoined as a standby of the promoted appliance: it discards its
+        # unreplicated tail (if any) and catches up
+        set_repl(p, "role = standby\nprimary = 127.0.0.1:%d\n" % s.lport_listen)
+        p.start()
         wait_for(lambda: check(s)["connected"] and check(s)["lag_records"] == 0 and
-                 check(n)["lsn"] == check(s)["lsn"], "the new standby to catch up")
-        n.stop()
+                 check(p)["lsn"] == check(s)["lsn"], "the old primary to rejoin and catch up")
+        p.stop()
+        # and it could take over again: everything acknowledged is there
+        promote_ok = subprocess.run([DAEMON, "--config", p.config, "--check"],
+                                    capture_output=True, text=True, timeout=30)
+        self.assertEqual(promote_ok.returncode, 0)
         s.stop()
+
+    def test_old_primary_tail_discarded_on_rejoin(self):
+        p, s = self.pair()  # ack = local: the primary may run ahead
+        p.start()
+        s.start()
+        c = p.client()
+        oks = buy_some(c, 6 * 10**6, 100)
+        wait_for(lambda: check(p)["connected"] and check(p)["lag_records"] == 0,
+                 "the standby to follow")
+        s.stop()
+        tail = buy_some(c, 7 * 10**6, 60)  # only on the primary: its tail
+        c.close()
+        # a crash: no shutdown snapshot (one past the tail would make the
+        # tail impossible to cut; then the new primary's refusal says reseed)
+        p.proc.send_signal(signal.SIGKILL)
+        p.proc.wait(timeout=10)
+        s.start()  # the primary is gone; the standby takes over at its LSNs
+        promote(s)
+        c = s.client()
+        oks.update(buy_some(c, 8 * 10**6, 40))  # epoch 1 writes the same LSNs anew
+        c.close()
+        set_repl(p, "role = standby\nprimary = 127.0.0.1:%d\n" % s.lport_listen)
+        p.start()
+        wait_log(p, "DISCARDED")
+        wait_for(lambda: check(s)["connected"] and check(s)["lag_records"] == 0 and
+                 check(p)["lsn"] == check(s)["lsn"], "the old primary to catch up")
+        want = verify(self, s, {})
+        s.stop()
+        p.stop()
+        # the rejoined old primary holds exactly the new primary's history
+        set_repl(p, "role = standby\nprimary = 127.0.0.1:%d\n" % free_tcp_port())
+        p.start()
+        promote(p)
+        self.assertEqual(verify(self, p, oks), want)
+        c = p.client()
+        for (user, rid), (order, item) in list(tail.items())[:20]:
+            r = c.one("ORDER_STATUS", user=user, rid=rid + 1000, order=order,
+                      token=buy_token(user, 1))
+            self.assertNotEqual((r.status, r.user_id), (ST["OK"], user))
+        c.close()
+        p.stop()
 
     def test_no_standby_wait_then_degrade(self):
         for loss, want in (("wait", "UNAVAILABLE"), ("degrade", "OK")):

@@ -162,6 +162,33 @@ static void sock_opts(int fd)
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+/* A TCP connection to addr:port within timeout_ms: the fd (nonblocking,
+ * TCP_NODELAY), or -errno. */
+static int tcp_connect(struct in_addr addr, uint16_t port, int timeout_ms)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = addr, .sin_port = htons(port)};
+	struct pollfd pf = {.events = POLLOUT};
+	int fd, rc, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	pf.fd = fd;
+	if (poll(&pf, 1, timeout_ms) != 1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+		close(fd);
+		return soerr ? -soerr : -ETIMEDOUT;
+	}
+	sock_opts(fd);
+	return fd;
+}
+
 /* Write len bytes, waiting (bounded by REPL_DEAD_MS) for room. */
 static int conn_write(struct conn *c, const void *buf, size_t len)
 {
@@ -630,30 +657,15 @@ static int primary_read(struct fs_repl *r)
 /* A promoted appliance tells its old primary, every REPL_FENCE_MS. */
 static void fence_old(struct fs_repl *r, int64_t now)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
 	struct conn c = r->c;
 	int fd;
 
 	if (!r->pp.fence_old || now - r->fence_ns < (int64_t)REPL_FENCE_MS * 1000000)
 		return;
 	r->fence_ns = now;
-	a.sin_addr = r->cfg->repl_primary;
-	a.sin_port = htons(r->cfg->repl_primary_port);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = tcp_connect(r->cfg->repl_primary, r->cfg->repl_primary_port, 100);
 	if (fd < 0)
 		return;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
-		close(fd);
-		return;
-	}
-	struct pollfd pf = {.fd = fd, .events = POLLOUT};
-	int soerr = 0;
-	socklen_t sl = sizeof(soerr);
-	if (poll(&pf, 1, 100) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 ||
-	    soerr) {
-		close(fd);
-		return;
-	}
 	c.fd = fd; /* r->c's write buffer: not streaming while this runs */
 	if (conn_send(&c, REPL_FENCE, 0, 0, r->epoch, 0) == 0)
 		fs_log("info", "replication: FENCE (epoch %" PRIu64 ") delivered to the old primary "
@@ -1025,35 +1037,19 @@ static int standby_truncate(struct fs_repl *r, const struct repl_hdr *hd, const 
 
 static int standby_connect(struct fs_repl *r)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = r->cfg->repl_primary,
-				.sin_port = htons(r->cfg->repl_primary_port)};
 	struct repl_hello h = {.cluster = r->cluster, .nshards = r->n};
 	struct repl_hdr hd;
 	const uint8_t *pl;
 	char err[256];
-	int fd, rc, soerr = 0;
-	socklen_t sl = sizeof(soerr);
+	int fd, rc;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = tcp_connect(r->cfg->repl_primary, r->cfg->repl_primary_port, REPL_DEAD_MS);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	struct pollfd pf = {.fd = fd, .events = POLLOUT};
-	if (poll(&pf, 1, REPL_DEAD_MS) != 1 ||
-	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
-		close(fd);
-		return soerr ? -soerr : -ETIMEDOUT;
-	}
-	sock_opts(fd);
+		return fd;
 	r->c.fd = fd;
 	r->c.rlen = 0;
 	r->c.last_rx_ns = r->c.last_tx_ns = fs_mono_ns();
-	snprintf(r->c.peer, sizeof(r->c.peer), "%s:%u", r->cfg->repl_primary_str[0] ? inet_ntoa(a.sin_addr) : "?",
-		 r->cfg->repl_primary_port);
+	snprintf(r->c.peer, sizeof(r->c.peer), "%s", r->cfg->repl_primary_str);
 	for (unsigned i = 0; i < r->n; i++)
 		h.next_lsn[i] = r->log[i].next_lsn;
 	rc = conn_send(&r->c, REPL_HELLO, 0, 0, r->epoch,

@@ -241,7 +241,12 @@ static const struct command commands[] = {
 	 "      Recover snapshot + logs offline (read-only, DIR defaults to [persist] dir),\n"
 	 "      check every invariant and that every logged order is in the state; print\n"
 	 "      a summary. Exit 0 clean, 1 on any violation or unreadable state.\n"
-	 "      e.g. flashsale audit --config flashsale.ini --data var/flashsale\n"},
+	 "      e.g. flashsale audit --config flashsale.ini --data var/flashsale\n"
+	 "  audit --config FILE --against ADDR:PORT\n"
+	 "      Live primary vs standby: compare their logs shard by shard (a digest\n"
+	 "      of every record over the LSNs both hold) through both operations\n"
+	 "      listeners ([admin] of FILE, and ADDR:PORT; key in FLASHSALE_ADMIN_KEY).\n"
+	 "      Exit 0 the same, 1 different. (flashsale admin audit --against)\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -1467,6 +1472,11 @@ int main(int argc, char **argv)
 	 * line): flashsale admin ACTION ... (flashsale_admin.c). */
 	if (argc >= 2 && strcmp(argv[1], "admin") == 0)
 		return flashsale_admin_main(argc - 1, argv + 1);
+	/* audit --against ADDR:PORT: two live appliances (primary and standby)
+	 * through their admin APIs: flashsale admin audit --against. */
+	for (int i = 2; argc >= 2 && strcmp(argv[1], "audit") == 0 && i < argc; i++)
+		if (strncmp(argv[i], "--against", 9) == 0)
+			return flashsale_admin_main(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "top") == 0)
 		return flashsale_top_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "export") == 0)

@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,11 @@ static const char USAGE[] =
 	"Actions:\n"
 	"  items                              every item: total, available, reserved, paid, sold\n"
 	"  catalog                            activities (current windows) and items\n"
-	"  audit                              run the audit on the live appliance\n"
+	"  audit [--against ADDR:PORT]        run the audit on the live appliance; with\n"
+	"                                     --against: compare its log with the other\n"
+	"                                     appliance's (its operations listener, same\n"
+	"                                     key) shard by shard: a digest of every record\n"
+	"                                     over the LSNs both hold (primary vs standby)\n"
 	"  snapshot                           take a snapshot now\n"
 	"  stock --item ID --delta N          add (or, negative, remove) units; never below\n"
 	"                                     what is reserved + paid\n"
@@ -76,6 +81,7 @@ struct admin_cli {
 	unsigned port;
 	char key[ADMIN_KEY_HEX_LEN + 1];
 	uint64_t request_id, item, activity;
+	const char *against;
 	int64_t delta, start_ns, end_ns;
 	unsigned given;
 };
@@ -92,6 +98,7 @@ enum {
 	A_START_NS,
 	A_END_NS,
 	A_CHECK,
+	A_AGAINST,
 };
 #define GIVEN(x) (1u << (x))
 
@@ -107,6 +114,7 @@ static const struct option OPTS[] = {
 	{"start-ns", required_argument, NULL, A_START_NS},
 	{"end-ns", required_argument, NULL, A_END_NS},
 	{"check", no_argument, NULL, A_CHECK},
+	{"against", required_argument, NULL, A_AGAINST},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -218,6 +226,7 @@ static int parse(struct admin_cli *a, int argc, char **argv)
 		case A_DELTA: bad = num_i(arg, &a->delta); break;
 		case A_START_NS: bad = num_i(arg, &a->start_ns); break;
 		case A_END_NS: bad = num_i(arg, &a->end_ns); break;
+		case A_AGAINST: a->against = arg; break;
 		}
 		if (bad)
 			return usage("bad value '%s'", arg);
@@ -238,7 +247,7 @@ static int build(const struct admin_cli *a, const char **method, const char **pa
 	} acts[] = {
 		{"items", "GET", 0, 0},
 		{"catalog", "GET", 0, 0},
-		{"audit", "GET", 0, 0},
+		{"audit", "GET", 0, GIVEN(A_AGAINST)},
 		{"snapshot", "POST", 0, 0},
 		{"stock", "POST", GIVEN(A_ITEM) | GIVEN(A_DELTA), GIVEN(A_REQUEST_ID)},
 		{"open", "POST", GIVEN(A_ACTIVITY), GIVEN(A_REQUEST_ID) | GIVEN(A_END_NS)},
@@ -285,8 +294,10 @@ static int build(const struct admin_cli *a, const char **method, const char **pa
 	return 0;
 }
 
-static int exchange(const struct admin_cli *a, const char *method, const char *path,
-		    const char *body)
+/* One request; *out = the answer's body (malloc'd, NUL-terminated; free
+ * it), *code_out = its HTTP status. EXIT_OK, EXIT_NOANSWER or EXIT_USAGE. */
+static int request(const struct admin_cli *a, const char *method, const char *path,
+		   const char *body, char **out, int *code_out)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port)};
 	struct timeval tv = {.tv_sec = ADMIN_TIMEOUT_S};
@@ -340,11 +351,112 @@ static int exchange(const struct admin_cli *a, const char *method, const char *p
 	}
 	b = strstr(ans, "\r\n\r\n");
 	b = b ? b + 4 : "";
-	fputs(b, stdout);
+	memmove(ans, b, strlen(b) + 1);
+	*out = ans;
+	*code_out = code;
+	return EXIT_OK;
+}
+
+static int exchange(const struct admin_cli *a, const char *method, const char *path,
+		    const char *body)
+{
+	char *ans = NULL;
+	int code = 0, rc = request(a, method, path, body, &ans, &code);
+
+	if (rc != EXIT_OK)
+		return rc;
+	fputs(ans, stdout);
 	if (code != 200)
 		fprintf(stderr, "flashsale admin: HTTP %d\n", code);
 	free(ans);
 	return code == 200 ? EXIT_OK : EXIT_ANSWER;
+}
+
+/* The LSN ranges of every shard's log ("first"/"last" pairs of GET
+ * /admin/digest). Returns shards found, or -1 (printed). */
+static int ranges(const struct admin_cli *a, uint64_t first[], uint64_t last[])
+{
+	char *ans = NULL, *p;
+	int code = 0, n = 0;
+
+	if (request(a, "GET", "/admin/digest", "", &ans, &code) != EXIT_OK)
+		return -1;
+	if (code != 200) {
+		fprintf(stderr, "flashsale audit: %s:%u: HTTP %d: %s", a->server, a->port, code, ans);
+		free(ans);
+		return -1;
+	}
+	for (p = ans; n < FS_WORKERS_MAX && (p = strstr(p, "{\"first\":")) != NULL; p++, n++)
+		if (sscanf(p, "{\"first\":%" SCNu64 ",\"last\":%" SCNu64, &first[n], &last[n]) != 2)
+			break;
+	free(ans);
+	return n;
+}
+
+/* Digest of shard's records from..to on a; 0, or 1 (printed). */
+static int digest(const struct admin_cli *a, unsigned shard, uint64_t from, uint64_t to,
+		  uint64_t *records, char hex[17])
+{
+	char path[96], *ans = NULL, *p;
+	int code = 0;
+
+	snprintf(path, sizeof(path), "/admin/digest/%u/%" PRIu64 "/%" PRIu64, shard, from, to);
+	if (request(a, "GET", path, "", &ans, &code) != EXIT_OK)
+		return 1;
+	p = strstr(ans, "\"records\":");
+	if (code != 200 || !p ||
+	    sscanf(p, "\"records\":%" SCNu64 ",\"digest\":\"%16[0-9a-f]", records, hex) != 2) {
+		fprintf(stderr, "flashsale audit: %s:%u: HTTP %d: %s", a->server, a->port, code, ans);
+		free(ans);
+		return 1;
+	}
+	free(ans);
+	return 0;
+}
+
+/* `audit --against ADDR:PORT`: the logs of both appliances over the LSNs
+ * both hold, shard by shard. 0 all equal, 1 a difference (or no answer). */
+static int against(const struct admin_cli *a)
+{
+	struct admin_cli b = *a;
+	uint64_t f1[FS_WORKERS_MAX], l1[FS_WORKERS_MAX], f2[FS_WORKERS_MAX], l2[FS_WORKERS_MAX];
+	char host[INET_ADDRSTRLEN];
+	unsigned port;
+	int n1, n2, bad = 0;
+
+	if (sscanf(a->against, "%15[0-9.]:%u", host, &port) != 2 || port == 0 || port > 65535)
+		return usage("--against: expected ADDR:PORT, not '%s'", a->against);
+	snprintf(b.server_buf, sizeof(b.server_buf), "%s", host);
+	b.server = b.server_buf;
+	b.port = port;
+	if ((n1 = ranges(a, f1, l1)) < 0 || (n2 = ranges(&b, f2, l2)) < 0)
+		return EXIT_NOANSWER;
+	if (n1 != n2) {
+		printf("DIFFERENT: %s:%u has %d shards, %s:%u has %d\n", a->server, a->port, n1,
+		       b.server, b.port, n2);
+		return EXIT_ANSWER;
+	}
+	for (int i = 0; i < n1; i++) {
+		uint64_t from = f1[i] > f2[i] ? f1[i] : f2[i], to = l1[i] < l2[i] ? l1[i] : l2[i];
+		uint64_t r1 = 0, r2 = 0;
+		char h1[17] = "", h2[17] = "";
+		if (!f1[i] || !f2[i] || from > to) {
+			printf("shard %d: no LSN in both logs (%" PRIu64 "..%" PRIu64 " here, %" PRIu64
+			       "..%" PRIu64 " there): nothing to compare\n",
+			       i, f1[i], l1[i], f2[i], l2[i]);
+			continue;
+		}
+		if (digest(a, (unsigned)i, from, to, &r1, h1) ||
+		    digest(&b, (unsigned)i, from, to, &r2, h2))
+			return EXIT_ANSWER;
+		bool same = r1 == r2 && strcmp(h1, h2) == 0;
+		printf("shard %d: LSN %" PRIu64 "..%" PRIu64 ": %" PRIu64 " records, digest %s %s %s\n",
+		       i, from, to, r1, h1, same ? "==" : "!=", h2);
+		bad += !same;
+	}
+	printf("%s\n", bad ? "DIFFERENT: the appliances' logs disagree (see above)"
+			   : "audit against the other appliance: the same records at the same LSNs");
+	return bad ? EXIT_ANSWER : EXIT_OK;
 }
 
 int flashsale_admin_main(int argc, char **argv)
@@ -377,5 +489,7 @@ int flashsale_admin_main(int argc, char **argv)
 	}
 	if ((rc = build(&a, &method, &path, body, sizeof(body))) != 0 || (rc = read_key(&a)) != 0)
 		return rc;
+	if (a.against)
+		return against(&a);
 	return exchange(&a, method, path, body);
 }

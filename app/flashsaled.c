@@ -392,6 +392,69 @@ static size_t promote_request(const char *method, char *out, size_t outlen, int 
 	return n < outlen ? n : outlen - 1;
 }
 
+/* GET /admin/digest: per shard the LSNs its log holds ({"first","last"});
+ * GET /admin/digest/S/FROM/TO: the digest of shard S's records FROM..TO
+ * (fs_repl_digest), 409 when the log does not hold them all. For
+ * `flashsale audit --against`. */
+static size_t digest_request(const char *method, const char *path, char *out, size_t outlen,
+			     int *status)
+{
+	unsigned shard;
+	uint64_t from, to, dg, n;
+	char tail;
+	struct fs_repl_stats st = {0};
+	size_t k = 0;
+	int w;
+
+	*status = 200;
+	if (strcmp(method, "GET") != 0) {
+		*status = 405;
+		w = snprintf(out, outlen, "{\"error\":\"GET /admin/digest\"}\n");
+		return w < 0 ? 0 : (size_t)w < outlen ? (size_t)w : outlen - 1;
+	}
+	if (strcmp(path, "/digest") == 0) {
+		if (g_repl && !g_persist)
+			fs_repl_stats(g_repl, &st);
+		w = snprintf(out, outlen, "{\"shards\":[");
+		k = w < 0 ? 0 : (size_t)w;
+		for (unsigned i = 0; i < g_cfg->workers && k < outlen; i++) {
+			struct wal_position pos = {0};
+			uint64_t last = 0;
+			if (g_persist) {
+				wal_position(persist_wal(g_persist, i), &pos);
+				last = pos.durable_lsn;
+			} else {
+				last = st.lsn[i];
+			}
+			w = snprintf(out + k, outlen - k, "%s{\"first\":%" PRIu64 ",\"last\":%" PRIu64 "}",
+				     i ? "," : "", fs_repl_log_first(g_cfg->persist_dir, i), last);
+			k += w < 0 ? 0 : (size_t)w;
+		}
+		if (k < outlen) {
+			w = snprintf(out + k, outlen - k, "]}\n");
+			k += w < 0 ? 0 : (size_t)w;
+		}
+		return k < outlen ? k : outlen - 1;
+	}
+	if (sscanf(path, "/digest/%u/%" SCNu64 "/%" SCNu64 "%c", &shard, &from, &to, &tail) != 3 ||
+	    shard >= g_cfg->workers) {
+		*status = 404;
+		w = snprintf(out, outlen, "{\"error\":\"GET /admin/digest or /admin/digest/SHARD/FROM/TO\"}\n");
+		return w < 0 ? 0 : (size_t)w < outlen ? (size_t)w : outlen - 1;
+	}
+	int rc = fs_repl_digest(g_cfg->persist_dir, shard, from, to, &dg, &n);
+	if (rc < 0) {
+		*status = rc == -ERANGE ? 409 : 500;
+		w = snprintf(out, outlen, "{\"error\":\"shard %u: LSNs %" PRIu64 "..%" PRIu64 ": %s\"}\n",
+			     shard, from, to, rc == -ERANGE ? "not all in the log" : fs_strerror(rc));
+	} else {
+		w = snprintf(out, outlen, "{\"shard\":%u,\"from\":%" PRIu64 ",\"to\":%" PRIu64
+			     ",\"records\":%" PRIu64 ",\"digest\":\"%016" PRIx64 "\"}\n",
+			     shard, from, to, n, dg);
+	}
+	return w < 0 ? 0 : (size_t)w < outlen ? (size_t)w : outlen - 1;
+}
+
 /* Every authenticated /admin/ request, on this (the control) thread:
  * POST /admin/snapshot here, the rest in fs_admin.c. */
 static size_t admin_request(void *ctx, const char *method, const char *path, const char *body,
@@ -401,6 +464,8 @@ static size_t admin_request(void *ctx, const char *method, const char *path, con
 
 	if (strcmp(path, "/promote") == 0)
 		return promote_request(method, out, outlen, status);
+	if (strncmp(path, "/digest", 7) == 0)
+		return digest_request(method, path, out, outlen, status);
 	if (strcmp(path, "/snapshot") != 0 && ctx == NULL) {
 		*status = 503;
 		n = snprintf(out, outlen, "{\"error\":\"standby: only /admin/promote until "

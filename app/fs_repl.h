@@ -66,6 +66,21 @@ void fs_repl_stats(const struct fs_repl *r, struct fs_repl_stats *out);
 /* Stop and join the thread, close everything, free. NULL is fine. */
 void fs_repl_stop(struct fs_repl *r);
 
+/* ---- consistency check (flashsale audit --against; control thread) ----
+ *
+ * Both appliances hold the same records at the same LSNs (the bytes are
+ * shipped unchanged), so comparing a digest of each shard's log over a
+ * common LSN range compares their order histories up to that LSN. */
+
+/* The first LSN shard's log in the data directory still holds (0: none). */
+uint64_t fs_repl_log_first(const char *dir, unsigned shard);
+
+/* FNV-1a 64 over the LSN and CRC32C of every record of shard's log in
+ * [from, to]: 0 with *digest and *records, -ERANGE when the log does not
+ * hold all of it, -errno. Reads the segment files (blocks). */
+int fs_repl_digest(const char *dir, unsigned shard, uint64_t from, uint64_t to,
+		   uint64_t *digest, uint64_t *records);
+
 /* ---- promote (standby's data directory, control thread) ---- */
 
 #define FS_REPL_PROMOTED_FILE "PROMOTED"

@@ -104,6 +104,15 @@ def wait_log(d, text, timeout=20.0):
     wait_for(lambda: text in d.output(), repr(text), timeout)
 
 
+def audit_against(a, b):
+    """flashsale audit --against: (exit status, output)."""
+    env = dict(os.environ, FLASHSALE_ADMIN_KEY=KEY)
+    out = subprocess.run([CLI, "audit", "--config", a.config, "--against",
+                          "127.0.0.1:%d" % b.http], capture_output=True, text=True, env=env,
+                         timeout=60)
+    return out.returncode, out.stdout + out.stderr
+
+
 def promote(s):
     st, body = call(s, "POST", "/admin/promote")
     assert st == 200, (st, body)
@@ -232,6 +241,10 @@ class Replication(unittest.TestCase):
                  sum(check(s)["lsn"]) >= 400, "the standby to have every record")
         want = verify(self, p, {})
         self.assertEqual(metric(s, "replication_connected"), 1)
+        rc, out = audit_against(p, s)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("the same records at the same LSNs", out)
+        self.assertIn("shard 1: LSN 1..", out)
         p.stop()
         env = dict(os.environ, FLASHSALE_ADMIN_KEY=KEY)
         cli = [CLI, "admin", "promote", "--config", s.config]
@@ -324,6 +337,8 @@ class Replication(unittest.TestCase):
         wait_log(p, "DISCARDED")
         wait_for(lambda: check(s)["connected"] and check(s)["lag_records"] == 0 and
                  check(p)["lsn"] == check(s)["lsn"], "the old primary to catch up")
+        rc, out = audit_against(s, p)
+        self.assertEqual(rc, 0, out)
         want = verify(self, s, {})
         s.stop()
         p.stop()

@@ -302,7 +302,7 @@ static void print_help(FILE *f, const struct command *only)
 			fputs(commands[i].usage, f);
 	fputs("  admin ACTION [options]\n"
 	      "      The admin API (stock, open, close, window, items, catalog, audit,\n"
-	      "      snapshot); key from FLASHSALE_ADMIN_KEY or --key-file. 'flashsale admin --help'.\n"
+	      "      snapshot, promote); key from FLASHSALE_ADMIN_KEY or --key-file. 'flashsale admin --help'.\n"
 	      "      e.g. flashsale admin stock --config flashsale.ini --item 1001 --delta 500\n",
 	      f);
 	if (!only)

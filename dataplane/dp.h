@@ -60,11 +60,6 @@ struct store_change;
 struct dp_engine;
 struct wal;
 
-/* The link between a shard and its write-ahead log. The shard's journal
- * hook (dp_journal_hook, ctx = this) appends every change to wal; the worker
- * that owns the shard submits one batch per loop (group commit), holds OK
- * answers until their batch is durable, and on a storage fault (err != 0)
- * turns the shard UNAVAILABLE and answers every held OK as UNAVAILABLE. */
 /* Semi-synchronous acks ([replication] ack = standby): the replication
  * thread publishes, per shard, up to which LSN the standby has the records
  * durably (held OKs up to it may go) and, once the standby is lost under
@@ -76,6 +71,11 @@ struct dp_repl_gate {
 	_Atomic uint64_t unavail_lsn;
 };
 
+/* The link between a shard and its write-ahead log. The shard's journal
+ * hook (dp_journal_hook, ctx = this) appends every change to wal; the worker
+ * that owns the shard submits one batch per loop (group commit), holds OK
+ * answers until their batch is durable, and on a storage fault (err != 0)
+ * turns the shard UNAVAILABLE and answers every held OK as UNAVAILABLE. */
 struct dp_journal {
 	struct wal *wal;       /* NULL: durability none, nothing is logged */
 	const struct dp_repl_gate *repl; /* NULL: acks wait for the local log only */

@@ -11,6 +11,10 @@
  *   wal_write.c      writing it: group commit over io_uring
  *   snap.c           SQLite snapshots of every shard
  *   recover.c        start-up recovery from both
+ *   wal_tail.c       following a live log at a file position (wal_tail.h:
+ *                    the change feed's and the replication sender's reader)
+ *   repl_frame.c     the replication link's frames, repl_log.c the standby's
+ *                    copy of the log (repl.h; app/fs_repl.c runs them)
  * The change feed is the logs read with wal_ops_readonly() (flashsale feed).
  *
  * One WAL per shard, used by that shard's thread only; nothing is shared

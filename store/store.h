@@ -153,6 +153,7 @@ int store_catalog_activity_at(const struct store_catalog *cat, uint32_t idx,
 			      struct cfg_activity *out, uint64_t *request_id);
 int store_catalog_activity(const struct store_catalog *cat, uint32_t activity_id,
 			   struct cfg_activity *out);
+const struct store_catalog *store_shard_catalog(const struct store_shard *s);
 bool store_catalog_is_runtime(const struct store_catalog *cat, uint32_t item_idx);
 bool store_catalog_act_is_runtime(const struct store_catalog *cat, uint32_t act_idx);
 

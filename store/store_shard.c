@@ -1341,6 +1341,11 @@ int store_shard_grow(struct store_shard *s, const struct store_catalog_def *def)
 	return (int)added;
 }
 
+const struct store_catalog *store_shard_catalog(const struct store_shard *s)
+{
+	return s->cat;
+}
+
 bool store_shard_owns_index(const struct store_shard *s, uint32_t ci)
 {
 	for (uint32_t l = s->n_owned; l-- > 0;)

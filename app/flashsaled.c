@@ -302,6 +302,14 @@ static void log_stats(const char *when, const struct dp_stats *s)
 
 /* Every authenticated /admin/ request, on this (the control) thread:
  * POST /admin/snapshot here, the rest in fs_admin.c. */
+/* fs_admin_journal_fn: an admin record into a worker's log batch (runs on
+ * that worker's thread, from dp_engine_on_workers). */
+static int admin_journal(void *ctx, unsigned shard, const void *rec, uint32_t len)
+{
+	(void)ctx;
+	return dp_journal_admin(&g_journals[shard], rec, len);
+}
+
 static size_t admin_request(void *ctx, const char *method, const char *path, const char *body,
 			    size_t len, char *out, size_t outlen, int *status)
 {
@@ -572,6 +580,7 @@ static int run(const struct cfg *cfg, bool init)
 		/* The admin API (fs_admin.c) behind the listener's bearer check. */
 		struct fs_admin_params ap = {.cfg = cfg, .cat = cat, .ps = g_persist,
 					     .on_workers = on_workers, .on_workers_ctx = g_engine,
+					     .journal = admin_journal,
 					     .workers_running = &g_workers_run};
 		if (cfg->admin_enabled && (rc = fs_admin_create(&ap, &admin)) < 0) {
 			fs_log("error", "admin API: %s", fs_strerror(rc));

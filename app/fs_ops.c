@@ -96,6 +96,7 @@ enum conn_state {
 struct ops_req {
 	char method[8];
 	char path[OPS_TARGET_MAX]; /* without the query */
+	char query[OPS_TARGET_MAX]; /* after '?' (admin paging), or "" */
 	size_t head_len;	   /* through the blank line */
 	size_t body_len;
 	const char *auth; /* Authorization value (in c->in), or NULL */
@@ -634,6 +635,17 @@ static int parse(struct ops_conn *c)
 	if (q - sp1 - 1 >= (ptrdiff_t)sizeof(r->path))
 		return 414;
 	memcpy(r->path, sp1 + 1, (size_t)(q - sp1 - 1));
+	r->query[0] = '\0';
+	if (q < sp2) { /* the query: printable ASCII, kept for the admin API's paging */
+		const char *qs = q + 1;
+		for (q = qs; q < sp2; q++)
+			if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f)
+				return 400;
+		if (sp2 - qs >= (ptrdiff_t)sizeof(r->query))
+			return 414;
+		memcpy(r->query, qs, (size_t)(sp2 - qs));
+		r->query[sp2 - qs] = '\0';
+	}
 	/* header lines */
 	for (p = eol + 2; p < end + 2; p = eol + 2) {
 		const char *colon, *v, *ve;
@@ -718,7 +730,8 @@ static void admin_submit(struct fs_ops *o, struct ops_conn *c)
 		j->conn = (unsigned)(c - o->conn);
 		j->gen = c->gen;
 		snprintf(j->method, sizeof(j->method), "%s", c->req.method);
-		snprintf(j->path, sizeof(j->path), "%s", c->req.path + strlen("/admin"));
+		snprintf(j->path, sizeof(j->path), "%s%s%.*s", c->req.path + strlen("/admin"),
+			 c->req.query[0] ? "?" : "", (int)(sizeof(j->path) / 2), c->req.query);
 		memcpy(j->body, c->in + c->req.head_len, c->req.body_len);
 		j->body[c->req.body_len] = '\0';
 		j->body_len = c->req.body_len;

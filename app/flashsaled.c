@@ -222,7 +222,7 @@ static int on_workers(void *ctx, persist_worker_fn fn, void *fn_ctx, int timeout
 /* ---- the operations listener's numbers (fs_ops_publish) ---- */
 
 static struct fs_ops *g_ops;
-static struct fs_ops_sample g_sample; /* items: cfg->n_items, allocated in run() */
+static struct fs_ops_sample g_sample; /* items: catalog capacity, allocated in run() */
 static const struct cfg *g_cfg;
 
 /* On worker w, between two bursts: its log's counters and the counts of the
@@ -235,9 +235,14 @@ static void sample_on_worker(void *ctx, unsigned w)
 
 	if (wal)
 		wal_stats(wal, &s->wal[w]);
-	for (unsigned i = 0; i < g_cfg->n_items; i++) {
+	struct cfg_item it;
+
+	/* Catalog index order: the config's items, then those created at run time. */
+	for (uint32_t i = 0; store_catalog_item_at(store_shard_catalog(shards[w]), i, &it, NULL) == 0;
+	     i++) {
 		struct store_item_counts c;
-		if (store_item_counts(shards[w], g_cfg->items[i].id, &c) == 0)
+		if (fs_shard_of_item(it.id, g_cfg->workers) == w &&
+		    store_item_counts(shards[w], it.id, &c) == 0)
 			s->items[i] = c;
 	}
 }
@@ -523,7 +528,7 @@ static int run(const struct cfg *cfg, bool init)
 
 	g_cfg = cfg;
 	g_sample = (struct fs_ops_sample){0};
-	g_sample.items = calloc(cfg->n_items ? cfg->n_items : 1, sizeof(*g_sample.items));
+	g_sample.items = calloc(store_catalog_capacity(cfg), sizeof(*g_sample.items));
 	if (g_sample.items == NULL)
 		return EXIT_RUNTIME;
 	/* The operations listener first: /healthz answers (and /readyz says

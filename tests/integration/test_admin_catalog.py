@@ -164,6 +164,12 @@ class AdminCatalog(unittest.TestCase):
         st, au = call(d, "GET", "/audit")
         self.assertTrue(au["ok"], au)
         self.assertEqual(au["items"], 5)
+        with urllib.request.urlopen("http://127.0.0.1:%d/items" % d.http, timeout=30) as r:
+            self.assertIn(7003, [x["item_id"] for x in json.loads(r.read())])
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.http, timeout=30) as r:
+            self.assertIn('flashsale_item_available{item="7003"} 1', r.read().decode())
+        with urllib.request.urlopen("http://127.0.0.1:%d/v1/items/7001" % d.public, timeout=30) as r:
+            self.assertEqual(json.loads(r.read())["available"], 5)
         c.close()
         d.stop()
         out = subprocess.run([CLI, "audit", "--config", d.config], capture_output=True, text=True,

@@ -79,6 +79,7 @@ struct fs_admin {
 	uint32_t list_from, list_to;	  /* catalog indexes w_counts fills */
 	struct store_catalog_def def;	  /* the definition in flight */
 	bool grown[FS_WORKERS_MAX];
+	bool catalog_stuck;		  /* a grow could not be undone: creation refused */
 	uint8_t rec[WAL_PAYLOAD_MAX];
 	int count_rc[FS_WORKERS_MAX];
 	int audit_rc[FS_WORKERS_MAX];
@@ -570,16 +571,23 @@ static size_t h_define(struct fs_admin *a, bool new_act, const char *body, size_
 		return fail(o, status,
 			    rc == -EEXIST ? 409 : rc == -ENOENT ? 404 : rc == -ENOSPC ? 507 : 400,
 			    why);
+	if (a->catalog_stuck)
+		return fail(o, status, 503,
+			    "a failed creation could not be undone on every worker: restart the "
+			    "daemon before creating more");
 	def.time_ns = fs_steady_ns();
 	a->def = def;
 	memset(a->grown, 0, sizeof(a->grown));
-	if ((rc = on_all(a, w_grow)) < 0)
-		return storage_fail(o, status, rc);
 	a->rc = -ETIMEDOUT;
-	rc = run_durable(a, w_define);
+	if ((rc = on_all(a, w_grow)) == 0)
+		rc = run_durable(a, w_define);
 	if (a->rc < 0) { /* not journalled, not published: undo the room made */
-		(void)on_all(a, w_ungrow);
-		return storage_fail(o, status, a->rc);
+		/* A call that timed out was withdrawn or finished (dp_engine_on_workers),
+		 * so grown[] is exact; a shard that cannot be reached keeps its room,
+		 * and the next definition would take the same indexes: refuse them. */
+		if (on_all(a, w_ungrow) < 0)
+			a->catalog_stuck = true;
+		return storage_fail(o, status, a->rc == -ETIMEDOUT && rc < 0 ? rc : a->rc);
 	}
 	if (rc < 0)
 		return storage_fail(o, status, rc);

@@ -64,6 +64,7 @@ struct catalog_pass {
 	struct store_shard *const *shards;
 	char why[256];
 	uint64_t defs;
+	int refused; /* a definition that did not apply (-errno), 0 */
 };
 
 static int replay_define(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t len)
@@ -75,15 +76,14 @@ static int replay_define(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t len
 	(void)lsn;
 	if ((rc = wal_catalog_decode(p, len, &def)) != 0) {
 		snprintf(cp->why, sizeof(cp->why), "bad catalog record");
-		return rc;
+		return cp->refused = rc;
 	}
-	for (uint32_t k = 0; k < def.n_items; k++)
-		if (def.items[k].id == 0)
-			return -EBADMSG;
 	rc = store_define_all(cp->cat, cp->shards, &def, cp->why, sizeof(cp->why));
 	if (rc == 0)
 		cp->defs++;
-	return rc;
+	else
+		cp->refused = rc == -EEXIST ? -EEXIST : -EINVAL;
+	return cp->refused;
 }
 
 /* Step 2a. */
@@ -99,9 +99,15 @@ static int recover_catalog(const struct cfg *cfg, struct store_catalog *cat,
 	cp = (struct catalog_pass){.cat = cat, .shards = shards};
 	rc = wal_replay_ex(cfg->persist_dir, 0, wal_ops_readonly(), from_lsn, 0, NULL,
 			   replay_define, &cp, &info, why, sizeof(why));
+	if (rc && !cp.refused)
+		return 0; /* the log itself: step 2 reads it again, as strictly as it
+			   * may (acknowledged LSNs), and names what is wrong */
 	if (rc && errlen)
-		snprintf(err, errlen, "shard 0: catalog definitions: %s%s%s", why,
-			 cp.why[0] ? ": " : "", cp.why);
+		snprintf(err, errlen, "shard 0: catalog definitions: %s%s%s%s", why,
+			 cp.why[0] ? ": " : "", cp.why,
+			 cp.refused == -EEXIST ? " (created by the admin API and now also in the "
+						 "config: remove it from the config)"
+					       : "");
 	else if (cp.defs)
 		fs_log("info", "catalog: %" PRIu64 " definition(s) replayed from shard 0's log",
 		       cp.defs);

@@ -328,6 +328,8 @@ int wal_catalog_decode(const uint8_t *in, uint32_t len, struct store_catalog_def
 		memcpy(def->act.token_key, in + 48, 16);
 		memcpy(def->act.payment_key, in + 64, 16);
 		memcpy(def->act.name, in + 80, 63);
+		if (!all_zero(in + 80 + strnlen(def->act.name, 63), 64 - strnlen(def->act.name, 63)))
+			return -EBADMSG; /* NUL padded: one spelling per name */
 	} else if (!all_zero(in + 24, WAL_CATALOG_HDR_BYTES - 24)) {
 		return -EBADMSG;
 	}

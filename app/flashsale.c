@@ -1144,7 +1144,8 @@ static int feed_print_admin(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t 
 	if (wal_catalog_decode(p, len, &d) != 0)
 		return -EBADMSG;
 	printf("{\"shard\":%u,\"seq\":%" PRIu64 ",\"event\":\"CATALOG\",\"activity_id\":%" PRIu32
-	       ",\"new_activity\":%s", f->shard, lsn, d.act.id, d.has_activity ? "true" : "false");
+	       ",\"new_activity\":%s",
+	       f->shard, lsn, d.act.id, d.has_activity ? "true" : "false");
 	if (d.has_activity) {
 		printf(",\"name\":\"");
 		for (const char *c = d.act.name; *c; c++)
@@ -1154,15 +1155,16 @@ static int feed_print_admin(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t 
 				printf("\\u%04x", (unsigned char)*c);
 			else
 				putchar(*c);
-		printf("\",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"pay_timeout_s\":%" PRIu32
-		       ",\"require_token\":%s", d.act.start_ns, d.act.end_ns, d.act.pay_timeout_s,
+		printf("\",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
+		       ",\"pay_timeout_s\":%" PRIu32 ",\"require_token\":%s",
+		       d.act.start_ns, d.act.end_ns, d.act.pay_timeout_s,
 		       d.act.require_token ? "true" : "false");
 	}
 	printf(",\"items\":[");
 	for (uint32_t k = 0; k < d.n_items; k++)
 		printf("%s{\"item_id\":%" PRIu32 ",\"total\":%" PRIu32 ",\"price_cents\":%" PRIu64
-		       ",\"per_user_limit\":%" PRIu32 ",\"max_per_order\":%u}", k ? "," : "",
-		       d.items[k].id, d.items[k].total, d.items[k].price_cents,
+		       ",\"per_user_limit\":%" PRIu32 ",\"max_per_order\":%u}",
+		       k ? "," : "", d.items[k].id, d.items[k].total, d.items[k].price_cents,
 		       d.items[k].per_user_limit, d.items[k].max_per_order);
 	printf("],\"request_id\":%" PRIu64 ",\"time_ns\":%" PRId64 "}\n", d.request_id, d.time_ns);
 	f->after = lsn;
@@ -1427,8 +1429,8 @@ static uint64_t audit_check(const struct cfg *cfg, struct store_shard **sh,
 		rc = infos[i].wal.first_lsn == 0
 			     ? 0
 			     : wal_replay_ex(cfg->persist_dir, i, wal_ops_readonly(),
-					     infos[i].wal.first_lsn, 0, audit_change, audit_admin, &a,
-					     &info, err, sizeof(err));
+					     infos[i].wal.first_lsn, 0, audit_change, audit_admin,
+					     &a, &info, err, sizeof(err));
 		if (rc < 0) {
 			printf("VIOLATION shard %u: re-reading the log: %s\n", i, err);
 			bad++;

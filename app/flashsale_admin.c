@@ -43,7 +43,7 @@ static const char USAGE[] =
 	"\n"
 	"Actions:\n"
 	"  items [--from I] [--limit N]       the items: total, available, reserved, paid, sold\n"
-	"                                     (one page; the answer's \"next\" is the next --from)\n"
+	"                                     (one page; its \"next\" is the next --from)\n"
 	"  catalog [--from I] [--limit N]     activities (current windows) and items (paged)\n"
 	"  create-activity --file F           a new activity with its items, as JSON (F: a\n"
 	"                                     file, or - for stdin; docs/operations.md)\n"
@@ -252,8 +252,9 @@ static int read_body(const char *file, char *body, size_t cap)
 	}
 	n = fread(body, 1, cap - 1, f);
 	if (n == cap - 1 && fgetc(f) != EOF) {
-		fprintf(stderr, "flashsale admin: %s: more than %zu bytes (the admin API takes "
-				"8 KiB: split the items over several add-items calls)\n",
+		fprintf(stderr,
+			"flashsale admin: %s: more than %zu bytes (the admin API takes "
+			"8 KiB: split the items over several add-items calls)\n",
 			file, cap - 1);
 		n = 0;
 	}

@@ -164,7 +164,7 @@ struct exporter {
 	struct {
 		uint32_t id;
 		int64_t pay_timeout_ns;
-	} acts[FS_ACTIVITIES_MAX];	  /* activities created at run time */
+	} acts[FS_ACTIVITIES_MAX]; /* activities created at run time */
 	unsigned nacts;
 	struct row *rows; /* batch_cap */
 	unsigned nrows;

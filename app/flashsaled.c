@@ -238,8 +238,8 @@ static void sample_on_worker(void *ctx, unsigned w)
 	struct cfg_item it;
 
 	/* Catalog index order: the config's items, then those created at run time. */
-	for (uint32_t i = 0; store_catalog_item_at(store_shard_catalog(shards[w]), i, &it, NULL) == 0;
-	     i++) {
+	for (uint32_t i = 0;
+	     store_catalog_item_at(store_shard_catalog(shards[w]), i, &it, NULL) == 0; i++) {
 		struct store_item_counts c;
 		if (fs_shard_of_item(it.id, g_cfg->workers) == w &&
 		    store_item_counts(shards[w], it.id, &c) == 0)
@@ -583,8 +583,11 @@ static int run(const struct cfg *cfg, bool init)
 			v.wal[i] = persist_wal(g_persist, i);
 		fs_ops_attach(g_ops, &v);
 		/* The admin API (fs_admin.c) behind the listener's bearer check. */
-		struct fs_admin_params ap = {.cfg = cfg, .cat = cat, .ps = g_persist,
-					     .on_workers = on_workers, .on_workers_ctx = g_engine,
+		struct fs_admin_params ap = {.cfg = cfg,
+					     .cat = cat,
+					     .ps = g_persist,
+					     .on_workers = on_workers,
+					     .on_workers_ctx = g_engine,
 					     .journal = admin_journal,
 					     .workers_running = &g_workers_run};
 		if (cfg->admin_enabled && (rc = fs_admin_create(&ap, &admin)) < 0) {

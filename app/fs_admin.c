@@ -76,10 +76,10 @@ struct fs_admin {
 	struct store_shard **shards;
 	struct store_item_counts *counts; /* per catalog index (capacity), filled on the workers */
 	uint32_t cap_items;
-	uint32_t list_from, list_to;	  /* catalog indexes w_counts fills */
-	struct store_catalog_def def;	  /* the definition in flight */
+	uint32_t list_from, list_to;  /* catalog indexes w_counts fills */
+	struct store_catalog_def def; /* the definition in flight */
 	bool grown[FS_WORKERS_MAX];
-	bool catalog_stuck;		  /* a grow could not be undone: creation refused */
+	bool catalog_stuck; /* a grow could not be undone: creation refused */
 	uint8_t rec[WAL_PAYLOAD_MAX];
 	int count_rc[FS_WORKERS_MAX];
 	int audit_rc[FS_WORKERS_MAX];
@@ -520,15 +520,17 @@ static size_t h_stock(struct fs_admin *a, const struct body *b, struct out *o, i
 
 /* The answer of a catalog call, rebuilt from the catalog (so a retry gets
  * the same one): what the call with this request_id created. */
-static size_t answer_def(struct fs_admin *a, struct out *o, int *status, uint64_t rid,
-			 uint32_t act, bool new_act)
+static size_t answer_def(struct fs_admin *a, struct out *o, int *status, uint64_t rid, uint32_t act,
+			 bool new_act)
 {
 	struct cfg_item it;
 	uint64_t r;
 	bool first = true;
 
-	put(o, "{\"ok\":true,\"request_id\":%" PRIu64 ",\"activity_id\":%" PRIu32
-	       ",\"created_activity\":%s,\"items\":[", rid, act, new_act ? "true" : "false");
+	put(o,
+	    "{\"ok\":true,\"request_id\":%" PRIu64 ",\"activity_id\":%" PRIu32
+	    ",\"created_activity\":%s,\"items\":[",
+	    rid, act, new_act ? "true" : "false");
 	for (uint32_t k = 0; store_catalog_item_at(a->p.cat, k, &it, &r) == 0; k++) {
 		if (r != rid || !store_catalog_is_runtime(a->p.cat, k))
 			continue;
@@ -536,8 +538,8 @@ static size_t answer_def(struct fs_admin *a, struct out *o, int *status, uint64_
 		    "%s{\"item_id\":%" PRIu32 ",\"shard\":%u,\"total\":%" PRIu32
 		    ",\"price_cents\":%" PRIu64 ",\"per_user_limit\":%" PRIu32
 		    ",\"max_per_order\":%u}",
-		    first ? "" : ",", it.id, fs_shard_of_item(it.id, a->n), it.total, it.price_cents,
-		    it.per_user_limit, it.max_per_order);
+		    first ? "" : ",", it.id, fs_shard_of_item(it.id, a->n), it.total,
+		    it.price_cents, it.per_user_limit, it.max_per_order);
 		first = false;
 	}
 	put(o, "]}\n");
@@ -554,8 +556,8 @@ static size_t h_define(struct fs_admin *a, bool new_act, const char *body, size_
 	bool was_new;
 	int rc;
 
-	if (fs_admin_parse_def(body ? body : "", body ? len : 0, new_act, &def, why,
-			       sizeof(why)) < 0)
+	if (fs_admin_parse_def(body ? body : "", body ? len : 0, new_act, &def, why, sizeof(why)) <
+	    0)
 		return fail(o, status, 400, why);
 	if (catalog_rid(a, def.request_id, &act, &was_new) == 1) {
 		if (was_new != new_act || act != def.act.id)
@@ -569,7 +571,10 @@ static size_t h_define(struct fs_admin *a, bool new_act, const char *body, size_
 	rc = store_catalog_check_def(a->p.cat, &def, why, sizeof(why));
 	if (rc < 0)
 		return fail(o, status,
-			    rc == -EEXIST ? 409 : rc == -ENOENT ? 404 : rc == -ENOSPC ? 507 : 400,
+			    rc == -EEXIST   ? 409
+			    : rc == -ENOENT ? 404
+			    : rc == -ENOSPC ? 507
+					    : 400,
 			    why);
 	if (a->catalog_stuck)
 		return fail(o, status, 503,
@@ -663,8 +668,8 @@ static size_t h_window(struct fs_admin *a, enum win_kind kind, const struct body
 	return answer_window(o, status, &a->ch);
 }
 
-#define ADMIN_PAGE_DEFAULT 1000u
-#define ADMIN_PAGE_MAX	   FS_ITEMS_MAX
+#define ADMIN_PAGE_DEFAULT  1000u
+#define ADMIN_PAGE_MAX	    FS_ITEMS_MAX
 #define ADMIN_ITEM_TEXT_MAX 320u /* one item's JSON, at most */
 
 static void put_activities(struct fs_admin *a, struct out *o, int64_t now)
@@ -789,7 +794,7 @@ static int parse_page(const char *q, uint32_t *from, uint32_t *limit)
 	while (q && *q) {
 		unsigned long long v;
 		char *end;
-		uint32_t *dst = strncmp(q, "from=", 5) == 0	 ? from
+		uint32_t *dst = strncmp(q, "from=", 5) == 0    ? from
 				: strncmp(q, "limit=", 6) == 0 ? limit
 							       : NULL;
 		if (!dst)
@@ -808,8 +813,8 @@ static int parse_page(const char *q, uint32_t *from, uint32_t *limit)
 	return *limit ? 0 : -EINVAL;
 }
 
-size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *target,
-		       const char *body, size_t len, char *out, size_t outlen, int *status)
+size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *target, const char *body,
+		       size_t len, char *out, size_t outlen, int *status)
 {
 	struct out o = {.buf = out, .cap = outlen};
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
@@ -834,7 +839,8 @@ size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *targe
 			return h_audit(a, &o, status);
 		if (parse_page(query, &from, &limit) < 0)
 			return fail(&o, status, 400,
-				    "query: from=INDEX and limit=N (1.." "65536) only");
+				    "query: from=INDEX and limit=N (1.."
+				    "65536) only");
 		return h_items(a, strcmp(path, "/catalog") == 0, from, limit, &o, status);
 	}
 	if (query)

@@ -73,7 +73,8 @@ static int str(struct jp *j, char *out, size_t cap, const char *what)
 			return bad(j, "%s: control character in string", what);
 		if (c == '\\') {
 			if (j->p >= j->end || (*j->p != '"' && *j->p != '\\' && *j->p != '/'))
-				return bad(j, "%s: only the escapes \\\" \\\\ \\/ are accepted", what);
+				return bad(j, "%s: only the escapes \\\" \\\\ \\/ are accepted",
+					   what);
 			c = *j->p++;
 		}
 		if (n + 1 >= cap)
@@ -172,8 +173,8 @@ static int member(struct jp *j, char *key, size_t cap, bool first, bool *done)
 }
 
 enum { I_ID, I_TOTAL, I_PRICE, I_LIMIT, I_MPO, I_COUNT };
-static const char *const ITEM_KEYS[I_COUNT] = {"item_id", "total", "price_cents",
-					       "per_user_limit", "max_per_order"};
+static const char *const ITEM_KEYS[I_COUNT] = {"item_id", "total", "price_cents", "per_user_limit",
+					       "max_per_order"};
 
 static int item(struct jp *j, struct store_item_def *d, unsigned k)
 {
@@ -240,10 +241,21 @@ static int items(struct jp *j, struct store_catalog_def *def)
 	return 0;
 }
 
-enum { A_RID, A_ACT, A_START, A_END, A_NAME, A_PAY, A_REQTOK, A_TOKKEY, A_PAYKEY, A_ITEMS,
-       A_COUNT };
+enum {
+	A_RID,
+	A_ACT,
+	A_START,
+	A_END,
+	A_NAME,
+	A_PAY,
+	A_REQTOK,
+	A_TOKKEY,
+	A_PAYKEY,
+	A_ITEMS,
+	A_COUNT
+};
 static const char *const ACT_KEYS[A_COUNT] = {
-	"request_id", "activity_id", "start_ns",    "end_ns",	   "name",
+	"request_id",	 "activity_id",	  "start_ns",  "end_ns",      "name",
 	"pay_timeout_s", "require_token", "token_key", "payment_key", "items"};
 
 static int act_member(struct jp *j, int f, struct store_catalog_def *def)
@@ -272,9 +284,7 @@ static int act_member(struct jp *j, int f, struct store_catalog_def *def)
 		return 0;
 	case A_REQTOK: return boolean(j, &a->require_token, "require_token");
 	case A_TOKKEY: return hex16(j, a->token_key, "token_key");
-	case A_PAYKEY:
-		a->has_payment_key = true;
-		return hex16(j, a->payment_key, "payment_key");
+	case A_PAYKEY: a->has_payment_key = true; return hex16(j, a->payment_key, "payment_key");
 	default: return items(j, def);
 	}
 }
@@ -290,8 +300,7 @@ int fs_admin_parse_def(const char *body, size_t len, bool new_activity,
 	memset(def, 0, sizeof(*def));
 	def->has_activity = new_activity;
 	def->act.pay_timeout_s = 900;
-	allowed = new_activity ? (1u << A_COUNT) - 1
-			       : (1u << A_RID | 1u << A_ACT | 1u << A_ITEMS);
+	allowed = new_activity ? (1u << A_COUNT) - 1 : (1u << A_RID | 1u << A_ACT | 1u << A_ITEMS);
 	if (!eat(&j, '{'))
 		return bad(&j, "%s", "the body must be a JSON object");
 	for (bool first = true;; first = false) {

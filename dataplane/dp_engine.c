@@ -522,8 +522,8 @@ static bool is_state_op(uint8_t op)
 
 /* Append one record (a change, or an admin record when ch is NULL) to the
  * worker's current batch; a full batch is committed first. */
-static void journal_append(struct dp_journal *j, const struct store_change *ch,
-			   const void *payload, uint32_t len)
+static void journal_append(struct dp_journal *j, const struct store_change *ch, const void *payload,
+			   uint32_t len)
 {
 	int64_t r;
 

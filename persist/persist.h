@@ -197,8 +197,7 @@ struct wal_replay_info {
 typedef int (*wal_replay_fn)(void *ctx, uint64_t lsn, const struct store_change *ch);
 
 /* Called for each admin record (wal_replay_ex) with lsn >= from_lsn. */
-typedef int (*wal_replay_admin_fn)(void *ctx, uint64_t lsn, const uint8_t *payload,
-				   uint32_t len);
+typedef int (*wal_replay_admin_fn)(void *ctx, uint64_t lsn, const uint8_t *payload, uint32_t len);
 
 /* Read DIR/shard-NN's segments in order, verify length, CRC and LSN
  * continuity, call fn for records with lsn >= from_lsn (0 means 1). A torn
@@ -223,10 +222,9 @@ int wal_replay_acked(const char *dir, unsigned shard_id, const struct wal_ops *o
 /* wal_replay_acked that also hands admin records to admin_fn (NULL:
  * -ENOTSUP for one, as wal_replay) and skips change records when fn is
  * NULL. Recovery reads shard 0's catalog records this way first. */
-int wal_replay_ex(const char *dir, unsigned shard_id, const struct wal_ops *ops,
-		  uint64_t from_lsn, uint64_t acked_lsn, wal_replay_fn fn,
-		  wal_replay_admin_fn admin_fn, void *ctx, struct wal_replay_info *info, char *err,
-		  size_t errlen);
+int wal_replay_ex(const char *dir, unsigned shard_id, const struct wal_ops *ops, uint64_t from_lsn,
+		  uint64_t acked_lsn, wal_replay_fn fn, wal_replay_admin_fn admin_fn, void *ctx,
+		  struct wal_replay_info *info, char *err, size_t errlen);
 
 /* Delete the segments wholly before lsn (every record < lsn), after a
  * snapshot. The last segment is never deleted. Safe while the shard's WAL

@@ -299,7 +299,8 @@ static int write_runtime(struct snap_writer *w, const struct store_catalog *cat)
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
-	if (rc || (rc = prepare(w, "INSERT INTO catalog_items VALUES(?1,?2,?3,?4,?5,?6,?7,?8)", &st)))
+	if (rc ||
+	    (rc = prepare(w, "INSERT INTO catalog_items VALUES(?1,?2,?3,?4,?5,?6,?7,?8)", &st)))
 		return rc;
 	for (uint32_t k = 0; rc == 0 && store_catalog_item_at(cat, k, &it, &rid) == 0; k++)
 		if (store_catalog_is_runtime(cat, k))
@@ -312,8 +313,8 @@ static int write_runtime(struct snap_writer *w, const struct store_catalog *cat)
 	return rc;
 }
 
-static int write_catalog(struct snap_writer *w, unsigned n_shards,
-			 struct store_image *const imgs[], uint64_t *items)
+static int write_catalog(struct snap_writer *w, unsigned n_shards, struct store_image *const imgs[],
+			 uint64_t *items)
 {
 	const struct store_catalog *cat = store_image_catalog(imgs[0]);
 	sqlite3_stmt *st = NULL;
@@ -346,9 +347,9 @@ static int write_catalog(struct snap_writer *w, unsigned n_shards,
 			FS_ASSERT(store_image_item(imgs[i], l, &c) == 0);
 			FS_ASSERT(store_catalog_item_def(cat, c.item_id, &ci) == 0);
 			rc = insert(w, st,
-				    (const int64_t[]){c.item_id, ci.activity_id, i, (int64_t)c.total,
-						      (int64_t)c.available, (int64_t)c.reserved,
-						      (int64_t)c.paid},
+				    (const int64_t[]){c.item_id, ci.activity_id, i,
+						      (int64_t)c.total, (int64_t)c.available,
+						      (int64_t)c.reserved, (int64_t)c.paid},
 				    7);
 			(*items)++;
 		}
@@ -377,7 +378,8 @@ static int write_admin(struct snap_writer *w, unsigned n_shards, struct store_im
 		int64_t start, end;
 		bool moved = false;
 		if (store_catalog_window(store_image_catalog(imgs[0]), act.id, &start, &end,
-					 &moved) == 0 && moved)
+					 &moved) == 0 &&
+		    moved)
 			rc = insert(w, st, (const int64_t[]){act.id, start, end}, 3);
 	}
 	sqlite3_finalize(st);
@@ -746,9 +748,11 @@ static int rd_runtime(struct snap_reader *r)
 
 	if (rc <= 0)
 		return rc;
-	if ((rc = rd_prepare(r, "SELECT activity_id, name, start_ns, end_ns, require_token,"
-				" token_key, has_payment_key, payment_key, pay_timeout_s, request_id"
-				" FROM catalog_activities ORDER BY idx", &st)))
+	if ((rc = rd_prepare(r,
+			     "SELECT activity_id, name, start_ns, end_ns, require_token,"
+			     " token_key, has_payment_key, payment_key, pay_timeout_s, request_id"
+			     " FROM catalog_activities ORDER BY idx",
+			     &st)))
 		return rc;
 	while ((rc = rd_step(r, st)) == 1) {
 		const unsigned char *name = sqlite3_column_text(st, 1);
@@ -771,8 +775,8 @@ static int rd_runtime(struct snap_reader *r)
 			rc = -EBADMSG;
 		}
 		if (rc < 0) {
-			fs_errf(r->err, r->errlen, "%s: catalog_activities: activity %u: %s%s", r->path,
-				def.act.id, why,
+			fs_errf(r->err, r->errlen, "%s: catalog_activities: activity %u: %s%s",
+				r->path, def.act.id, why,
 				rc == -EEXIST ? " (created by the admin API and now also in the "
 						"config: remove it from the config)"
 					      : "");
@@ -780,9 +784,11 @@ static int rd_runtime(struct snap_reader *r)
 		}
 	}
 	sqlite3_finalize(st);
-	if (rc < 0 || (rc = rd_prepare(r, "SELECT item_id, activity_id, total, price_cents,"
-					  " per_user_limit, max_per_order, request_id"
-					  " FROM catalog_items ORDER BY idx", &st)))
+	if (rc < 0 || (rc = rd_prepare(r,
+				       "SELECT item_id, activity_id, total, price_cents,"
+				       " per_user_limit, max_per_order, request_id"
+				       " FROM catalog_items ORDER BY idx",
+				       &st)))
 		return rc;
 	while ((rc = rd_step(r, st)) == 1) {
 		memset(&def, 0, sizeof(def));
@@ -821,7 +827,8 @@ static int rd_catalog(struct snap_reader *r)
 		return rc;
 	while ((rc = rd_step(r, st)) == 1) {
 		int64_t id = sqlite3_column_int64(st, 0);
-		if (id <= 0 || id > UINT32_MAX || store_catalog_activity(r->cat, (uint32_t)id, &ca)) {
+		if (id <= 0 || id > UINT32_MAX ||
+		    store_catalog_activity(r->cat, (uint32_t)id, &ca)) {
 			fs_errf(r->err, r->errlen,
 			     "%s: activity %" PRId64 " is in the snapshot but not in %s", r->path,
 			     id, r->cfg->path);

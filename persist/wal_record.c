@@ -259,7 +259,6 @@ int wal_change_decode(const uint8_t in[WAL_CHANGE_BYTES], struct store_change *c
 	return 0;
 }
 
-
 /* ---- catalog definitions (admin record kind 1) ---- */
 
 int wal_catalog_encode(uint8_t *out, size_t cap, const struct store_catalog_def *def)
@@ -274,7 +273,8 @@ int wal_catalog_encode(uint8_t *out, size_t cap, const struct store_catalog_def 
 		return -ENOBUFS;
 	memset(out, 0, len);
 	if (def->has_activity)
-		flags = (uint8_t)(1u | (a->require_token ? 2u : 0u) | (a->has_payment_key ? 4u : 0u));
+		flags = (uint8_t)(1u | (a->require_token ? 2u : 0u) |
+				  (a->has_payment_key ? 4u : 0u));
 	out[0] = WAL_ADMIN_CATALOG;
 	out[1] = flags;
 	put_le16(out + 2, (uint16_t)def->n_items);
@@ -328,7 +328,8 @@ int wal_catalog_decode(const uint8_t *in, uint32_t len, struct store_catalog_def
 		memcpy(def->act.token_key, in + 48, 16);
 		memcpy(def->act.payment_key, in + 64, 16);
 		memcpy(def->act.name, in + 80, 63);
-		if (!all_zero(in + 80 + strnlen(def->act.name, 63), 64 - strnlen(def->act.name, 63)))
+		if (!all_zero(in + 80 + strnlen(def->act.name, 63),
+			      64 - strnlen(def->act.name, 63)))
 			return -EBADMSG; /* NUL padded: one spelling per name */
 	} else if (!all_zero(in + 24, WAL_CATALOG_HDR_BYTES - 24)) {
 		return -EBADMSG;

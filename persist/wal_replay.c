@@ -169,8 +169,8 @@ static int replay_deliver(struct replay *r, const struct wal_record *rec, size_t
 		rc = r->admin_fn(r->ctx, rec->lsn, rec->payload, rec->len);
 		if (rc) {
 			fs_errf(r->err, r->errlen,
-				"%s: offset %zu: admin record (LSN %" PRIu64 ") refused: %s", r->path,
-				off, rec->lsn, fs_strerror(rc < 0 ? rc : -ECANCELED));
+				"%s: offset %zu: admin record (LSN %" PRIu64 ") refused: %s",
+				r->path, off, rec->lsn, fs_strerror(rc < 0 ? rc : -ECANCELED));
 			return rc < 0 ? rc : -ECANCELED;
 		}
 		r->info->replayed++;
@@ -321,10 +321,9 @@ int wal_replay_acked(const char *dir, unsigned shard_id, const struct wal_ops *o
 			     errlen);
 }
 
-int wal_replay_ex(const char *dir, unsigned shard_id, const struct wal_ops *ops,
-		  uint64_t from_lsn, uint64_t acked_lsn, wal_replay_fn fn,
-		  wal_replay_admin_fn admin_fn, void *ctx, struct wal_replay_info *info, char *err,
-		  size_t errlen)
+int wal_replay_ex(const char *dir, unsigned shard_id, const struct wal_ops *ops, uint64_t from_lsn,
+		  uint64_t acked_lsn, wal_replay_fn fn, wal_replay_admin_fn admin_fn, void *ctx,
+		  struct wal_replay_info *info, char *err, size_t errlen)
 {
 	struct replay r = {
 		.ops = ops ? ops : &wal_sys_ops,

@@ -32,6 +32,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,8 @@ static void put_activity(struct store_catalog *cat, const struct cfg_activity *a
 }
 
 /* Item ci's records, then its slot (the publication), then n_items. */
-static int put_item(struct store_catalog *cat, const struct cfg_item *ci, unsigned act, uint64_t rid)
+static int put_item(struct store_catalog *cat, const struct cfg_item *ci, unsigned act,
+		    uint64_t rid)
 {
 	uint32_t i = atomic_load_explicit(&cat->n_items, memory_order_relaxed);
 	const struct cfg_activity *a = &cat->acts[act];
@@ -495,10 +497,18 @@ bool store_gate(const struct store_catalog *cat, const struct fs_req *req, int64
 
 /* ---- growth at run time (store_catalog_define) ---- */
 
-static int def_fail(char *why, size_t whylen, int rc, const char *fmt, uint64_t v)
+/* rc, with the reason (a sentence naming the field or id) in why. */
+static int def_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int def_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
 {
-	if (why && whylen)
-		snprintf(why, whylen, fmt, v);
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
 	return rc;
 }
 
@@ -506,15 +516,16 @@ static int def_fail(char *why, size_t whylen, int rc, const char *fmt, uint64_t 
 static int check_item_def(const struct store_item_def *d, char *why, size_t whylen)
 {
 	if (d->id == 0)
-		return def_fail(why, whylen, -EINVAL, "items[].item_id must be > 0%.0" PRIu64, 0);
+		return def_fail(why, whylen, -EINVAL, "items[].item_id must be > 0");
 	if (d->total > STORE_TOTAL_MAX)
-		return def_fail(why, whylen, -EINVAL, "item %" PRIu64 ": total above 2^31-1", d->id);
-	if (d->per_user_limit == 0)
-		return def_fail(why, whylen, -EINVAL, "item %" PRIu64 ": per_user_limit must be >= 1",
+		return def_fail(why, whylen, -EINVAL, "item %" PRIu32 ": total above 2^31-1",
 				d->id);
+	if (d->per_user_limit == 0)
+		return def_fail(why, whylen, -EINVAL,
+				"item %" PRIu32 ": per_user_limit must be >= 1", d->id);
 	if (d->max_per_order == 0 || d->max_per_order > d->per_user_limit)
 		return def_fail(why, whylen, -EINVAL,
-				"item %" PRIu64 ": max_per_order must be 1..per_user_limit", d->id);
+				"item %" PRIu32 ": max_per_order must be 1..per_user_limit", d->id);
 	return 0;
 }
 
@@ -526,40 +537,40 @@ int store_catalog_check_def(const struct store_catalog *cat, const struct store_
 	int rc;
 
 	if (def->n_items > STORE_DEFINE_ITEMS_MAX)
-		return def_fail(why, whylen, -EINVAL, "at most %" PRIu64 " items per call",
+		return def_fail(why, whylen, -EINVAL, "at most %" PRIu32 " items per call",
 				STORE_DEFINE_ITEMS_MAX);
 	if (a->id == 0)
-		return def_fail(why, whylen, -EINVAL, "activity_id must be > 0%.0" PRIu64, 0);
+		return def_fail(why, whylen, -EINVAL, "activity_id must be > 0");
 	if (def->has_activity) {
 		if (act_index(cat, a->id) >= 0)
-			return def_fail(why, whylen, -EEXIST, "activity %" PRIu64 " already exists",
+			return def_fail(why, whylen, -EEXIST, "activity %" PRIu32 " already exists",
 					a->id);
 		if (a->start_ns >= a->end_ns)
 			return def_fail(why, whylen, -EINVAL,
-					"start_ns must be before end_ns%.0" PRIu64, 0);
+					"start_ns must be before end_ns");
 		if (a->pay_timeout_s == 0 || a->pay_timeout_s > 86400)
 			return def_fail(why, whylen, -EINVAL,
-					"pay_timeout_s must be 1..86400%.0" PRIu64, 0);
+					"pay_timeout_s must be 1..86400");
 		if (n_acts >= cat->cap_acts)
 			return def_fail(why, whylen, -ENOSPC,
-					"no room for another activity (capacity %" PRIu64 ")",
+					"no room for another activity (capacity %" PRIu32 ")",
 					cat->cap_acts);
 	} else if (act_index(cat, a->id) < 0) {
-		return def_fail(why, whylen, -ENOENT, "activity %" PRIu64 " does not exist", a->id);
+		return def_fail(why, whylen, -ENOENT, "activity %" PRIu32 " does not exist", a->id);
 	}
 	if (def->n_items > cat->cap_items - n_items)
-		return def_fail(why, whylen, -ENOSPC, "no room for more items (capacity %" PRIu64 ")",
-				cat->cap_items);
+		return def_fail(why, whylen, -ENOSPC,
+				"no room for more items (capacity %" PRIu32 ")", cat->cap_items);
 	for (uint32_t k = 0; k < def->n_items; k++) {
 		if ((rc = check_item_def(&def->items[k], why, whylen)) != 0)
 			return rc;
 		if (store_item_find(cat, def->items[k].id) != STORE_NONE)
-			return def_fail(why, whylen, -EEXIST, "item %" PRIu64 " already exists",
+			return def_fail(why, whylen, -EEXIST, "item %" PRIu32 " already exists",
 					def->items[k].id);
 		for (uint32_t j = 0; j < k; j++)
 			if (def->items[j].id == def->items[k].id)
-				return def_fail(why, whylen, -EINVAL, "item %" PRIu64 " given twice",
-						def->items[k].id);
+				return def_fail(why, whylen, -EINVAL,
+						"item %" PRIu32 " given twice", def->items[k].id);
 	}
 	return 0;
 }
@@ -575,7 +586,8 @@ int store_catalog_define(struct store_catalog *cat, const struct store_catalog_d
 	 * owner the instant it is published finds its state there. */
 	for (uint32_t k = 0; k < def->n_items; k++) {
 		unsigned o = fs_shard_of_item(def->items[k].id, cat->nshards);
-		FS_ASSERT(cat->shards[o] == NULL || store_shard_owns_index(cat->shards[o], base + k));
+		FS_ASSERT(cat->shards[o] == NULL ||
+			  store_shard_owns_index(cat->shards[o], base + k));
 	}
 	if (def->has_activity)
 		put_activity(cat, &def->act, def->request_id);
@@ -589,7 +601,8 @@ int store_catalog_define(struct store_catalog *cat, const struct store_catalog_d
 				      .price_cents = d->price_cents,
 				      .per_user_limit = d->per_user_limit,
 				      .max_per_order = d->max_per_order};
-		FS_ASSERT(put_item(cat, &ci, (unsigned)act, def->request_id) == 0);
+		int rc = put_item(cat, &ci, (unsigned)act, def->request_id);
+		FS_ASSERT(rc == 0); /* checked above: the id is free */
 	}
 	return 0;
 }

@@ -68,9 +68,9 @@ struct store_winners {
 struct store_catalog {
 	const struct cfg *cfg;
 	unsigned nshards;
-	_Atomic uint32_t n_items;  /* published items (release store after each define) */
-	_Atomic uint32_t n_acts;   /* published activities */
-	uint32_t n_cfg_items;	   /* the first ones, from the config */
+	_Atomic uint32_t n_items; /* published items (release store after each define) */
+	_Atomic uint32_t n_acts;  /* published activities */
+	uint32_t n_cfg_items;	  /* the first ones, from the config */
 	uint32_t n_cfg_acts;
 	uint32_t cap_items;	   /* capacity of every per-item array */
 	uint32_t cap_acts;	   /* capacity of every per-activity array */

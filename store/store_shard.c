@@ -1148,7 +1148,8 @@ static int audit_holdings(const struct store_shard *s, char *err, size_t errlen)
 				   h->user_id, s->cat->defs[h->item].id, h->units,
 				   s->audit_units[i]);
 		if (h->closed != s->audit_closed[i])
-			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u closed orders, orders say %u",
+			AUDIT_FAIL("holding user %" PRIu64
+				   " item %u: %u closed orders, orders say %u",
 				   h->user_id, s->cat->defs[h->item].id, h->closed,
 				   s->audit_closed[i]);
 		if (h->units > s->cat->defs[h->item].per_user_limit)

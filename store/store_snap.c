@@ -65,8 +65,8 @@ struct store_image {
 	struct image_hdr hdr; /* region 0; filled by capture, or by a load */
 	const struct store_catalog *cat;
 	unsigned shard_id;
-	uint32_t n_owned, n_act;	/* at the last capture (or load) */
-	uint32_t own_cap, act_cap;	/* capacities: the catalog grows at run time */
+	uint32_t n_owned, n_act;       /* at the last capture (or load) */
+	uint32_t own_cap, act_cap;     /* capacities: the catalog grows at run time */
 	uint64_t max_orders, ring_cap; /* capacities (of the shard it was made for) */
 	uint64_t first_seq, norders, ring_count;
 	struct store_stats st;
@@ -129,7 +129,8 @@ int store_image_create(const struct store_shard *s, struct store_image **out)
 
 uint64_t store_image_bytes(const struct store_catalog *cat, const struct store_shard_params *p)
 {
-	uint64_t nown = cat->owned_count[p->shard_id] + (cat->cap_items - store_cat_nitems(cat)) + 1;
+	uint64_t nown =
+		cat->owned_count[p->shard_id] + (cat->cap_items - store_cat_nitems(cat)) + 1;
 	uint64_t nact = cat->cap_acts + 1;
 
 	return sizeof(struct store_image) + p->max_orders * sizeof(struct store_order) +

@@ -27,15 +27,16 @@ static int parse(const char *body, bool act)
 static void test_fs_admin_parse_def_activity(void **state)
 {
 	(void)state;
-	assert_int_equal(parse(" {\"request_id\": 18446744073709551615, \"activity_id\":7,"
-			       "\"name\":\"Double \\\"12\\\" \\\\ \\/\",\"start_ns\":-5,"
-			       "\"end_ns\":1796920200000000000,\"pay_timeout_s\":60,"
-			       "\"require_token\":true,\"token_key\":\"000102030405060708090A0B0C0D0E0F\","
-			       "\"payment_key\":\"f0e0d0c0b0a090807060504030201000\",\"items\":["
-			       "{\"item_id\":71,\"total\":5,\"price_cents\":999,\"per_user_limit\":2,"
-			       "\"max_per_order\":2},{\"total\":0,\"item_id\":72}]}\n",
-			       true),
-			 0);
+	assert_int_equal(
+		parse(" {\"request_id\": 18446744073709551615, \"activity_id\":7,"
+		      "\"name\":\"Double \\\"12\\\" \\\\ \\/\",\"start_ns\":-5,"
+		      "\"end_ns\":1796920200000000000,\"pay_timeout_s\":60,"
+		      "\"require_token\":true,\"token_key\":\"000102030405060708090A0B0C0D0E0F\","
+		      "\"payment_key\":\"f0e0d0c0b0a090807060504030201000\",\"items\":["
+		      "{\"item_id\":71,\"total\":5,\"price_cents\":999,\"per_user_limit\":2,"
+		      "\"max_per_order\":2},{\"total\":0,\"item_id\":72}]}\n",
+		      true),
+		0);
 	assert_true(d.has_activity);
 	assert_int_equal(d.request_id, UINT64_MAX);
 	assert_int_equal(d.act.id, 7);
@@ -52,9 +53,8 @@ static void test_fs_admin_parse_def_activity(void **state)
 	assert_int_equal(d.items[1].per_user_limit, 1);
 	assert_int_equal(d.items[1].max_per_order, 1);
 	assert_int_equal(d.items[1].total, 0);
-	assert_int_equal(parse("{\"request_id\":1,\"activity_id\":9,\"start_ns\":1,\"end_ns\":2}",
-			       true),
-			 0);
+	assert_int_equal(
+		parse("{\"request_id\":1,\"activity_id\":9,\"start_ns\":1,\"end_ns\":2}", true), 0);
 	assert_string_equal(d.act.name, "activity 9");
 	assert_int_equal(d.act.pay_timeout_s, 900);
 	assert_false(d.act.require_token || d.act.has_payment_key);
@@ -72,9 +72,9 @@ static void test_fs_admin_parse_def_items(void **state)
 	assert_int_equal(d.act.id, 3);
 	assert_int_equal(d.n_items, 1);
 	/* an items call takes no activity fields, and needs an item */
-	assert_int_equal(parse("{\"request_id\":5,\"activity_id\":3,\"start_ns\":1,\"items\":[]}",
-			       false),
-			 -EINVAL);
+	assert_int_equal(
+		parse("{\"request_id\":5,\"activity_id\":3,\"start_ns\":1,\"items\":[]}", false),
+		-EINVAL);
 	assert_non_null(strstr(why, "start_ns"));
 	assert_int_equal(parse("{\"request_id\":5,\"activity_id\":3,\"items\":[]}", false),
 			 -EINVAL);
@@ -95,10 +95,12 @@ static void test_fs_admin_parse_def_invalid_names_member(void **state)
 		 "activity_id"},
 		{"{\"request_id\":1,\"activity_id\":1,\"end_ns\":2}", "start_ns"},
 		{"{\"request_id\":1,\"activity_id\":1,\"start_ns\":1.5,\"end_ns\":2}", "start_ns"},
-		{"{\"request_id\":1,\"activity_id\":1,\"start_ns\":\"1\",\"end_ns\":2}", "start_ns"},
+		{"{\"request_id\":1,\"activity_id\":1,\"start_ns\":\"1\",\"end_ns\":2}",
+		 "start_ns"},
 		{"{\"request_id\":1,\"activity_id\":1,\"start_ns\":1,\"end_ns\":2,\"colour\":1}",
 		 "colour"},
-		{"{\"request_id\":1,\"request_id\":1,\"activity_id\":1,\"start_ns\":1,\"end_ns\":2}",
+		{"{\"request_id\":1,\"request_id\":1,\"activity_id\":1,\"start_ns\":1,\"end_ns\":"
+		 "2}",
 		 "request_id"},
 		{"{\"request_id\":1,\"activity_id\":1,\"start_ns\":1,\"end_ns\":2,"
 		 "\"require_token\":true}",
@@ -136,7 +138,8 @@ static void test_fs_admin_parse_def_invalid_names_member(void **state)
 		 "\"items\":[{\"item_id\":1,\"total\":1,\"colour\":2}]}",
 		 "colour"},
 		{"{\"request_id\":1,\"activity_id\":1,\"start_ns\":1,\"end_ns\":2} x", "trailing"},
-		{"{\"request_id\":1,\"activity_id\":1,\"start_ns\":1,\"end_ns\":2,}", "member name"},
+		{"{\"request_id\":1,\"activity_id\":1,\"start_ns\":1,\"end_ns\":2,}",
+		 "member name"},
 	};
 
 	(void)state;

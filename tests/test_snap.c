@@ -1139,8 +1139,10 @@ static void define_logged(struct world *w, uint32_t act, uint32_t first_item, ui
 				      .pay_timeout_s = 60};
 	snprintf(d.act.name, sizeof(d.act.name), "runtime %u", act);
 	for (uint32_t k = 0; k < n; k++)
-		d.items[d.n_items++] = (struct store_item_def){
-			.id = first_item + k, .total = 20 + k, .per_user_limit = 2, .max_per_order = 1};
+		d.items[d.n_items++] = (struct store_item_def){.id = first_item + k,
+							       .total = 20 + k,
+							       .per_user_limit = 2,
+							       .max_per_order = 1};
 	assert_int_equal(store_catalog_check_def(w->cat, &d, NULL, 0), 0);
 	for (unsigned i = 0; i < w->n; i++)
 		(void)store_shard_grow(w->sh[i], &d);
@@ -1157,8 +1159,11 @@ static void define_logged(struct world *w, uint32_t act, uint32_t first_item, ui
 static void buy_some(struct world *w, uint32_t item, uint64_t first_user, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++) {
-		struct fs_req req = {.op = FS_OP_BUY, .qty = 1, .item_id = item,
-				     .user_id = first_user + k, .request_id = 1};
+		struct fs_req req = {.op = FS_OP_BUY,
+				     .qty = 1,
+				     .item_id = item,
+				     .user_id = first_user + k,
+				     .request_id = 1};
 		struct fs_resp resp;
 		unsigned owner;
 		if (!store_gate(w->cat, &req, T0, &resp, &owner))

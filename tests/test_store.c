@@ -2671,9 +2671,11 @@ static void test_store_apply_replay_matches_original(void **state)
 
 static void def_item(struct store_catalog_def *d, uint32_t id, uint32_t total, uint32_t limit)
 {
-	d->items[d->n_items++] = (struct store_item_def){
-		.id = id, .total = total, .per_user_limit = limit, .max_per_order = 1,
-		.price_cents = 500};
+	d->items[d->n_items++] = (struct store_item_def){.id = id,
+							 .total = total,
+							 .per_user_limit = limit,
+							 .max_per_order = 1,
+							 .price_cents = 500};
 }
 
 static void def_activity(struct store_catalog_def *d, uint64_t rid, uint32_t act, bool tok)
@@ -2783,7 +2785,8 @@ static void test_store_catalog_define_full(void **state)
 		memset(&d, 0, sizeof(d));
 		d.act.id = 20;
 		d.request_id = id;
-		while (d.n_items < STORE_DEFINE_ITEMS_MAX && store_catalog_items(w->cat) + d.n_items < cap)
+		while (d.n_items < STORE_DEFINE_ITEMS_MAX &&
+		       store_catalog_items(w->cat) + d.n_items < cap)
 			def_item(&d, id++, 1, 1);
 		assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), 0);
 	}

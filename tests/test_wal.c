@@ -1212,7 +1212,8 @@ static void test_wal_catalog_roundtrip(void **state)
 				continue;
 			mk_def(&d, act, counts[c]);
 			n = wal_catalog_encode(buf, sizeof(buf), &d);
-			assert_int_equal(n, WAL_CATALOG_HDR_BYTES + counts[c] * WAL_CATALOG_ITEM_BYTES);
+			assert_int_equal(n, WAL_CATALOG_HDR_BYTES +
+						    counts[c] * WAL_CATALOG_ITEM_BYTES);
 			assert_int_equal(wal_catalog_decode(buf, (uint32_t)n, &back), 0);
 			assert_memory_equal(&back.act, &d.act, sizeof(d.act));
 			assert_int_equal(back.request_id, d.request_id);

@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int pass = 0; pass < 2; pass++, act = !act) {
 		int rc = fs_admin_parse_def((const char *)data, size, act, &a, why, sizeof(why));
 		FS_ASSERT(rc == 0 || rc == -EINVAL);
-		FS_ASSERT(fs_admin_parse_def((const char *)data, size, act, &b, why, sizeof(why)) == rc);
+		FS_ASSERT(fs_admin_parse_def((const char *)data, size, act, &b, why, sizeof(why)) ==
+			  rc);
 		if (rc) {
 			FS_ASSERT(why[0] != '\0');
 			continue;
@@ -61,8 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 static const char *const seeds[] = {
 	"{\"request_id\":1,\"activity_id\":7,\"name\":\"x \\\" y\",\"start_ns\":-1,\"end_ns\":2,"
-	"\"pay_timeout_s\":60,\"require_token\":true,\"token_key\":\"000102030405060708090a0b0c0d0e0f\","
-	"\"payment_key\":\"f0e0d0c0b0a090807060504030201000\",\"items\":[{\"item_id\":1,\"total\":2,"
+	"\"pay_timeout_s\":60,\"require_token\":true,\"token_key\":"
+	"\"000102030405060708090a0b0c0d0e0f\","
+	"\"payment_key\":\"f0e0d0c0b0a090807060504030201000\",\"items\":[{\"item_id\":1,\"total\":"
+	"2,"
 	"\"price_cents\":3,\"per_user_limit\":4,\"max_per_order\":1},{\"item_id\":2,\"total\":0}]}",
 	"{\"request_id\":9,\"activity_id\":3,\"items\":[{\"item_id\":5,\"total\":1}]}",
 	" { \"request_id\" : 1 , \"activity_id\" : 1 , \"start_ns\" : 0 , \"end_ns\" : 1 } ",
@@ -94,9 +97,10 @@ size_t fuzz_seed(size_t i, const uint8_t **data)
 		strcpy(d.act.name, "seed");
 	}
 	d.n_items = 2;
-	d.items[0] = (struct store_item_def){.id = 1, .total = 3, .per_user_limit = 1, .max_per_order = 1};
-	d.items[1] = (struct store_item_def){.id = 2, .total = 4, .per_user_limit = 2, .max_per_order = 2,
-					     .price_cents = 100};
+	d.items[0] = (struct store_item_def){
+		.id = 1, .total = 3, .per_user_limit = 1, .max_per_order = 1};
+	d.items[1] = (struct store_item_def){
+		.id = 2, .total = 4, .per_user_limit = 2, .max_per_order = 2, .price_cents = 100};
 	n = wal_catalog_encode(rec[i], sizeof(rec[i]), &d);
 	*data = rec[i];
 	return n > 0 ? (size_t)n : 0;

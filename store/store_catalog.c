@@ -546,11 +546,9 @@ int store_catalog_check_def(const struct store_catalog *cat, const struct store_
 			return def_fail(why, whylen, -EEXIST, "activity %" PRIu32 " already exists",
 					a->id);
 		if (a->start_ns >= a->end_ns)
-			return def_fail(why, whylen, -EINVAL,
-					"start_ns must be before end_ns");
+			return def_fail(why, whylen, -EINVAL, "start_ns must be before end_ns");
 		if (a->pay_timeout_s == 0 || a->pay_timeout_s > 86400)
-			return def_fail(why, whylen, -EINVAL,
-					"pay_timeout_s must be 1..86400");
+			return def_fail(why, whylen, -EINVAL, "pay_timeout_s must be 1..86400");
 		if (n_acts >= cat->cap_acts)
 			return def_fail(why, whylen, -ENOSPC,
 					"no room for another activity (capacity %" PRIu32 ")",

@@ -1233,6 +1233,44 @@ static void test_persist_recover_runtime_catalog(void **state)
 	world_free(&b);
 }
 
+/* A snapshot written before activities could be created at run time has no
+ * catalog tables: it reads as one with none created; a snapshot that holds
+ * runtime items without its catalog tables (damage) names the item. */
+static void test_snap_read_without_catalog_tables(void **state)
+{
+	struct tcfg t;
+	struct world a, b, c;
+	struct script sc;
+	uint64_t lsn[FS_WORKERS_MAX], got[FS_WORKERS_MAX];
+	bool found = false;
+	char err[512];
+
+	(void)state;
+	tcfg_init(&t, 2);
+	world_init(&a, &t.cfg, true);
+	script_init(&sc, 31, T0);
+	drive1(&a, &sc, 2000);
+	snapshot_world(&a, lsn);
+	sql_on_snapshot("DROP TABLE catalog_items; DROP TABLE catalog_activities");
+	world_init(&b, &t.cfg, true);
+	if (snap_read(g_dir, &t.cfg, b.cat, b.sh, got, &found, err, sizeof(err)))
+		fail_msg("snap_read: %s", err);
+	assert_true(found);
+	assert_int_equal(store_catalog_items(b.cat), 4);
+	cmp_worlds(&a, &b);
+	world_free(&b);
+	define_logged(&a, 5, 501, 2, 99);
+	buy_some(&a, 501, 10, 2);
+	snapshot_world(&a, lsn);
+	sql_on_snapshot("DELETE FROM catalog_items");
+	world_init(&c, &t.cfg, true);
+	assert_int_equal(snap_read(g_dir, &t.cfg, c.cat, c.sh, got, &found, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "item 501"));
+	world_free(&a);
+	world_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1248,6 +1286,7 @@ int main(void)
 		cmocka_unit_test_setup(test_snap_read_crash_mid_write_uses_old, setup_dir),
 		cmocka_unit_test_setup(test_persist_recover_snapshot_then_log, setup_dir),
 		cmocka_unit_test_setup(test_persist_recover_runtime_catalog, setup_dir),
+		cmocka_unit_test_setup(test_snap_read_without_catalog_tables, setup_dir),
 		cmocka_unit_test_setup(test_persist_recover_log_gap_refused, setup_dir),
 		cmocka_unit_test_setup(test_persist_recover_readonly_leaves_files_identical,
 				       setup_dir),

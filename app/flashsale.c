@@ -1135,6 +1135,48 @@ static int feed_print(void *ctx, uint64_t lsn, const struct store_change *ch)
 	return 0;
 }
 
+/* A catalog definition (admin record in shard 0's log): one CATALOG line
+ * with the activity (when it creates one) and its items. */
+static int feed_print_admin(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t len)
+{
+	static struct store_catalog_def d; /* 4 KiB */
+	struct feed *f = ctx;
+
+	if (lsn <= f->after)
+		return 0;
+	if (f->limit && f->printed >= f->limit)
+		return 1;
+	if (wal_catalog_decode(p, len, &d) != 0)
+		return -EBADMSG;
+	printf("{\"shard\":%u,\"seq\":%" PRIu64 ",\"event\":\"CATALOG\",\"activity_id\":%" PRIu32
+	       ",\"new_activity\":%s",
+	       f->shard, lsn, d.act.id, d.has_activity ? "true" : "false");
+	if (d.has_activity) {
+		printf(",\"name\":\"");
+		for (const char *c = d.act.name; *c; c++)
+			if (*c == '"' || *c == '\\')
+				printf("\\%c", *c);
+			else if ((unsigned char)*c < 0x20)
+				printf("\\u%04x", (unsigned char)*c);
+			else
+				putchar(*c);
+		printf("\",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64
+		       ",\"pay_timeout_s\":%" PRIu32 ",\"require_token\":%s",
+		       d.act.start_ns, d.act.end_ns, d.act.pay_timeout_s,
+		       d.act.require_token ? "true" : "false");
+	}
+	printf(",\"items\":[");
+	for (uint32_t k = 0; k < d.n_items; k++)
+		printf("%s{\"item_id\":%" PRIu32 ",\"total\":%" PRIu32 ",\"price_cents\":%" PRIu64
+		       ",\"per_user_limit\":%" PRIu32 ",\"max_per_order\":%u}",
+		       k ? "," : "", d.items[k].id, d.items[k].total, d.items[k].price_cents,
+		       d.items[k].per_user_limit, d.items[k].max_per_order);
+	printf("],\"request_id\":%" PRIu64 ",\"time_ns\":%" PRId64 "}\n", d.request_id, d.time_ns);
+	f->after = lsn;
+	f->printed++;
+	return 0;
+}
+
 /* Lowest first LSN among DIR/shard-NN's segments; 0 when there is none,
  * -1 when the shard directory does not exist. */
 static int64_t first_retained_lsn(const char *dir, unsigned shard)
@@ -1196,8 +1238,8 @@ static int feed_shard(const char *dir, struct feed *f, const struct snap_meta *m
 	for (int attempt = 0; attempt < 3 && rc == -EBADMSG; attempt++) {
 		if (attempt)
 			usleep(200 * 1000);
-		rc = wal_replay(dir, f->shard, wal_ops_readonly(), (uint64_t)first, feed_print, f,
-				&info, err, sizeof(err));
+		rc = wal_replay_ex(dir, f->shard, wal_ops_readonly(), (uint64_t)first, 0,
+				   feed_print, feed_print_admin, f, &info, err, sizeof(err));
 	}
 	if (rc == -ECANCELED && f->limit && f->printed >= f->limit)
 		return 0;
@@ -1247,6 +1289,32 @@ struct audit_ctx {
 	unsigned shard;
 	uint64_t checked, violations;
 };
+
+/* A catalog definition: only in shard 0's log, and every item it created
+ * is in the recovered catalog, on its owner shard. */
+static int audit_admin(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t len)
+{
+	static struct store_catalog_def d;
+	struct audit_ctx *a = ctx;
+	const char *why = NULL;
+
+	a->checked++;
+	if (wal_catalog_decode(p, len, &d) != 0)
+		why = "admin record that is not a catalog definition";
+	else if (a->shard != 0)
+		why = "catalog definition outside shard 0's log";
+	for (uint32_t k = 0; !why && k < d.n_items; k++) {
+		struct cfg_item it;
+		if (store_catalog_item_def(store_shard_catalog(a->s), d.items[k].id, &it) != 0 ||
+		    it.activity_id != d.act.id)
+			why = "an item it created is not in the recovered catalog";
+	}
+	if (why) {
+		a->violations++;
+		printf("VIOLATION shard %u seq %" PRIu64 " CATALOG: %s\n", a->shard, lsn, why);
+	}
+	return 0;
+}
 
 /* Every logged change must be reflected in the recovered state: the order
  * exists with the logged user, item and qty, and a settled order is in the
@@ -1319,13 +1387,16 @@ static void audit_print_shard(const struct store_shard *s, unsigned i,
 		       i, in->wal.torn_file, in->wal.torn_offset, in->wal.torn_bytes);
 }
 
-/* Per item: available + reserved + paid == total. Returns violations. */
+/* Per item (the config's and those created at run time): available +
+ * reserved + paid == total. Returns violations. */
 static uint64_t audit_items(const struct cfg *cfg, struct store_shard **sh)
 {
+	const struct store_catalog *cat = store_shard_catalog(sh[0]);
+	struct cfg_item item;
 	uint64_t bad = 0;
 
-	for (unsigned k = 0; k < cfg->n_items; k++) {
-		const struct cfg_item *it = &cfg->items[k];
+	for (uint32_t k = 0; store_catalog_item_at(cat, k, &item, NULL) == 0; k++) {
+		const struct cfg_item *it = &item;
 		struct store_item_counts c;
 		unsigned owner = fs_shard_of_item(it->id, cfg->workers);
 
@@ -1362,9 +1433,9 @@ static uint64_t audit_check(const struct cfg *cfg, struct store_shard **sh,
 		}
 		rc = infos[i].wal.first_lsn == 0
 			     ? 0
-			     : wal_replay(cfg->persist_dir, i, wal_ops_readonly(),
-					  infos[i].wal.first_lsn, audit_change, &a, &info, err,
-					  sizeof(err));
+			     : wal_replay_ex(cfg->persist_dir, i, wal_ops_readonly(),
+					     infos[i].wal.first_lsn, 0, audit_change, audit_admin,
+					     &a, &info, err, sizeof(err));
 		if (rc < 0) {
 			printf("VIOLATION shard %u: re-reading the log: %s\n", i, err);
 			bad++;

@@ -43,8 +43,12 @@ static const char USAGE[] =
 	"Call the appliance's admin API and print its JSON answer.\n"
 	"\n"
 	"Actions:\n"
-	"  items                              every item: total, available, reserved, paid, sold\n"
-	"  catalog                            activities (current windows) and items\n"
+	"  items [--from I] [--limit N]       the items: total, available, reserved, paid, sold\n"
+	"                                     (one page; its \"next\" is the next --from)\n"
+	"  catalog [--from I] [--limit N]     activities (current windows) and items (paged)\n"
+	"  create-activity --file F           a new activity with its items, as JSON (F: a\n"
+	"                                     file, or - for stdin; docs/operations.md)\n"
+	"  add-items --file F                 items added to an existing activity, as JSON\n"
 	"  audit [--against ADDR:PORT]        run the audit on the live appliance; with\n"
 	"                                     --against: compare its log with the other\n"
 	"                                     appliance's (its operations listener, same\n"
@@ -67,7 +71,10 @@ static const char USAGE[] =
 	"  --key-file FILE    file holding the 64 hex digits of the [admin] key; else the\n"
 	"                     environment variable FLASHSALE_ADMIN_KEY (never an option)\n"
 	"  --request-id N     names the change (stock, open, close, window): a retry with\n"
-	"                     the same id gets the first answer (default: from time and pid)\n"
+	"                     the same id gets the first answer (default: from time and pid);\n"
+	"                     create-activity and add-items take it from the JSON file\n"
+	"  --file F           the JSON body (at most 8 KiB) of create-activity / add-items\n"
+	"  --from I, --limit N  the page of a listing (catalog index; 1..65536 items)\n"
 	"  -h, --help         this text\n"
 	"\n"
 	"e.g. FLASHSALE_ADMIN_KEY=$(cat /etc/flashsale/admin.key) \\\n"
@@ -80,9 +87,10 @@ struct admin_cli {
 	char server_buf[INET_ADDRSTRLEN];
 	unsigned port;
 	char key[ADMIN_KEY_HEX_LEN + 1];
-	uint64_t request_id, item, activity;
+	uint64_t request_id, item, activity, from, limit;
 	const char *against;
 	int64_t delta, start_ns, end_ns;
+	const char *file;
 	unsigned given;
 };
 
@@ -99,6 +107,9 @@ enum {
 	A_END_NS,
 	A_CHECK,
 	A_AGAINST,
+	A_FILE,
+	A_FROM,
+	A_LIMIT,
 };
 #define GIVEN(x) (1u << (x))
 
@@ -115,6 +126,9 @@ static const struct option OPTS[] = {
 	{"end-ns", required_argument, NULL, A_END_NS},
 	{"check", no_argument, NULL, A_CHECK},
 	{"against", required_argument, NULL, A_AGAINST},
+	{"file", required_argument, NULL, A_FILE},
+	{"from", required_argument, NULL, A_FROM},
+	{"limit", required_argument, NULL, A_LIMIT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -227,6 +241,9 @@ static int parse(struct admin_cli *a, int argc, char **argv)
 		case A_START_NS: bad = num_i(arg, &a->start_ns); break;
 		case A_END_NS: bad = num_i(arg, &a->end_ns); break;
 		case A_AGAINST: a->against = arg; break;
+		case A_FILE: a->file = arg; break;
+		case A_FROM: bad = num_u(arg, UINT32_MAX, &a->from); break;
+		case A_LIMIT: bad = num_u(arg, 65536, &a->limit) || !a->limit; break;
 		}
 		if (bad)
 			return usage("bad value '%s'", arg);
@@ -237,6 +254,30 @@ static int parse(struct admin_cli *a, int argc, char **argv)
 	return 0;
 }
 
+/* The JSON body of create-activity / add-items from a file or stdin. */
+static int read_body(const char *file, char *body, size_t cap)
+{
+	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "flashsale admin: %s: %s\n", file, strerror(errno));
+		return EXIT_USAGE;
+	}
+	n = fread(body, 1, cap - 1, f);
+	if (n == cap - 1 && fgetc(f) != EOF) {
+		fprintf(stderr,
+			"flashsale admin: %s: more than %zu bytes (the admin API takes "
+			"8 KiB: split the items over several add-items calls)\n",
+			file, cap - 1);
+		n = 0;
+	}
+	body[n] = '\0';
+	if (f != stdin)
+		fclose(f);
+	return n ? 0 : EXIT_USAGE;
+}
+
 /* The request for the action: method, path and body. */
 static int build(const struct admin_cli *a, const char **method, const char **path, char *body,
 		 size_t cap)
@@ -245,8 +286,10 @@ static int build(const struct admin_cli *a, const char **method, const char **pa
 		const char *name, *method;
 		unsigned need, allow;
 	} acts[] = {
-		{"items", "GET", 0, 0},
-		{"catalog", "GET", 0, 0},
+		{"items", "GET", 0, GIVEN(A_FROM) | GIVEN(A_LIMIT)},
+		{"catalog", "GET", 0, GIVEN(A_FROM) | GIVEN(A_LIMIT)},
+		{"create-activity", "POST", GIVEN(A_FILE), 0},
+		{"add-items", "POST", GIVEN(A_FILE), 0},
 		{"audit", "GET", 0, GIVEN(A_AGAINST)},
 		{"snapshot", "POST", 0, 0},
 		{"stock", "POST", GIVEN(A_ITEM) | GIVEN(A_DELTA), GIVEN(A_REQUEST_ID)},
@@ -256,7 +299,7 @@ static int build(const struct admin_cli *a, const char **method, const char **pa
 		 GIVEN(A_REQUEST_ID)},
 		{"promote", "POST", 0, GIVEN(A_CHECK)},
 	};
-	static char pathbuf[32];
+	static char pathbuf[96];
 	unsigned common = GIVEN(A_CONFIG) | GIVEN(A_SERVER) | GIVEN(A_HTTP_PORT) | GIVEN(A_KEY_FILE);
 	uint64_t rid = a->request_id;
 	size_t k;
@@ -273,8 +316,16 @@ static int build(const struct admin_cli *a, const char **method, const char **pa
 	*method = acts[k].method;
 	if (a->given & GIVEN(A_CHECK))
 		*method = "GET"; /* promote --check: what it has, no change */
-	snprintf(pathbuf, sizeof(pathbuf), "/admin/%s", acts[k].name);
+	snprintf(pathbuf, sizeof(pathbuf), "/admin/%s",
+		 strcmp(acts[k].name, "create-activity") == 0 ? "activities"
+		 : strcmp(acts[k].name, "add-items") == 0     ? "items"
+							      : acts[k].name);
+	if (a->given & (GIVEN(A_FROM) | GIVEN(A_LIMIT)))
+		snprintf(pathbuf + strlen(pathbuf), sizeof(pathbuf) - strlen(pathbuf),
+			 "?from=%" PRIu64 "&limit=%" PRIu64, a->from, a->limit ? a->limit : 1000);
 	*path = pathbuf;
+	if (a->file)
+		return read_body(a->file, body, cap);
 	if (rid == 0) /* like the FSP commands: unique enough per host */
 		rid = ((uint64_t)fs_now_ns() << 16) ^ (uint64_t)getpid();
 	body[0] = '\0';
@@ -463,7 +514,7 @@ int flashsale_admin_main(int argc, char **argv)
 {
 	struct admin_cli a = {.server = "127.0.0.1", .port = 8081};
 	const char *method, *path;
-	char body[512];
+	static char body[8193]; /* the listener takes 8 KiB */
 	int rc;
 
 	if ((rc = parse(&a, argc, argv)) != 0)

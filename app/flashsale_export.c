@@ -143,7 +143,12 @@ struct exporter {
 	uint64_t applied[FS_WORKERS_MAX]; /* offsets as committed */
 	uint64_t pending[FS_WORKERS_MAX]; /* offsets after the batch being built */
 	struct item *items;		  /* sorted by id */
-	unsigned nitems;
+	unsigned nitems, cap_items;	  /* the config's, then those created at run time */
+	struct {
+		uint32_t id;
+		int64_t pay_timeout_ns;
+	} acts[FS_ACTIVITIES_MAX]; /* activities created at run time */
+	unsigned nacts;
 	struct row *rows; /* batch_cap */
 	unsigned nrows;
 	uint32_t *hash; /* 2 * batch_cap rounded to a power of 2: row index + 1 */
@@ -230,6 +235,93 @@ static struct item *item_find(struct exporter *x, uint32_t id)
 	return bsearch(&key, x->items, x->nitems, sizeof(key), cmp_item);
 }
 
+/* ---- the catalog created at run time (admin API) ----
+ * A catalog definition in shard 0's log (or, for older ones, the snapshot's
+ * catalog tables) creates activities and items: they join the item table
+ * here, so a RESERVE of a new item is exported like any other. */
+
+static int64_t act_pay_timeout_ns(const struct exporter *x, uint32_t id)
+{
+	for (unsigned a = 0; a < x->nacts; a++)
+		if (x->acts[a].id == id)
+			return x->acts[a].pay_timeout_ns;
+	for (unsigned a = 0; a < x->cfg.n_activities; a++)
+		if (x->cfg.activities[a].id == id)
+			return (int64_t)x->cfg.activities[a].pay_timeout_s * FS_NS_PER_S;
+	return -1;
+}
+
+static void learn_def(struct exporter *x, const struct store_catalog_def *d)
+{
+	int64_t pay;
+	bool added = false;
+
+	if (d->has_activity && act_pay_timeout_ns(x, d->act.id) < 0 &&
+	    x->nacts < FS_ACTIVITIES_MAX) {
+		x->acts[x->nacts].id = d->act.id;
+		x->acts[x->nacts++].pay_timeout_ns = (int64_t)d->act.pay_timeout_s * FS_NS_PER_S;
+	}
+	pay = act_pay_timeout_ns(x, d->act.id);
+	for (uint32_t k = 0; k < d->n_items && x->nitems < x->cap_items; k++) {
+		if (item_find(x, d->items[k].id))
+			continue;
+		x->items[x->nitems++] = (struct item){
+			.id = d->items[k].id,
+			.activity_id = d->act.id,
+			.total = d->items[k].total,
+			.available = d->items[k].total,
+			.pay_timeout_ns = pay < 0 ? 0 : pay,
+			.dirty = true,
+		};
+		added = true;
+	}
+	if (added)
+		qsort(x->items, x->nitems, sizeof(*x->items), cmp_item);
+}
+
+static int learn_from_log(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t len)
+{
+	static struct store_catalog_def d;
+
+	(void)lsn;
+	if (wal_catalog_decode(p, len, &d) == 0)
+		learn_def(ctx, &d);
+	return 0;
+}
+
+/* At start: every definition still in shard 0's log and in snapshot.db. */
+static void learn_catalog(struct exporter *x)
+{
+	static struct store_catalog_def d;
+	struct wal_replay_info info;
+	char uri[FS_PATH_MAX + 64], err[512];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	snprintf(uri, sizeof(uri), "file:%s/snapshot.db?immutable=1", x->dir);
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db,
+			       "SELECT a.activity_id, a.pay_timeout_s, i.item_id, i.total FROM "
+			       "catalog_items i LEFT JOIN catalog_activities a ON "
+			       "a.activity_id = i.activity_id ORDER BY i.idx",
+			       -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			memset(&d, 0, sizeof(d));
+			d.has_activity = sqlite3_column_type(st, 0) != SQLITE_NULL;
+			d.act.id = (uint32_t)sqlite3_column_int64(st, 0);
+			d.act.pay_timeout_s = (uint32_t)sqlite3_column_int64(st, 1);
+			d.n_items = 1;
+			d.items[0].id = (uint32_t)sqlite3_column_int64(st, 2);
+			d.items[0].total = (uint32_t)sqlite3_column_int64(st, 3);
+			learn_def(x, &d);
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	(void)wal_replay_ex(x->dir, 0, wal_ops_readonly(), 1, 0, NULL, learn_from_log, x, &info,
+			    err, sizeof(err));
+}
+
 /* ---- the log readers (persist/wal_tail.c) ---- */
 
 /* The next change of t's shard: WAL_TAIL_RECORD with *lsn and *ch, or
@@ -243,9 +335,19 @@ static int tail_next(struct exporter *x, struct wal_tail *t, uint64_t *lsn,
 	size_t rawlen;
 	int rc = wal_tail_next(t, &rec, &raw, &rawlen);
 
-	(void)x;
 	if (rc != WAL_TAIL_RECORD)
 		return rc;
+	if (rec.type == WAL_REC_ADMIN) {
+		static struct store_catalog_def d;
+		if (wal_catalog_decode(rec.payload, rec.len, &d) == 0) {
+			/* Not an order: new items join the table; the record only
+			 * moves the offset (type 0). */
+			learn_def(x, &d);
+			memset(ch, 0, sizeof(*ch));
+			*lsn = rec.lsn;
+			return WAL_TAIL_RECORD;
+		}
+	}
 	if (rec.type != WAL_REC_CHANGE || rec.len != WAL_CHANGE_BYTES ||
 	    wal_change_decode(rec.payload, ch) < 0) {
 		fs_log("error",
@@ -308,7 +410,8 @@ static int batch_add(struct exporter *x, unsigned shard, uint64_t lsn,
 	struct row *r;
 	bool fresh;
 
-	if (ch->type == STORE_CH_WINDOW) { /* an activity's window: no table holds it */
+	if (ch->type == STORE_CH_WINDOW || ch->type == 0) {
+		/* an activity's window, a catalog definition: no order in it */
 		x->pending[shard] = lsn;
 		return 0;
 	}
@@ -1097,7 +1200,8 @@ static int setup(struct exporter *x)
 	x->dir = x->cfg.persist_dir;
 	x->nshards = x->cfg.workers;
 	x->nitems = x->cfg.n_items;
-	x->items = calloc(x->nitems ? x->nitems : 1, sizeof(*x->items));
+	x->cap_items = x->cfg.n_items + STORE_RUNTIME_ITEMS;
+	x->items = calloc(x->cap_items, sizeof(*x->items));
 	while (hcap < 2 * x->batch_cap)
 		hcap <<= 1;
 	x->hash_mask = hcap - 1;
@@ -1119,6 +1223,7 @@ static int setup(struct exporter *x)
 		};
 	}
 	qsort(x->items, x->nitems, sizeof(*x->items), cmp_item);
+	learn_catalog(x);
 	for (unsigned s = 0; s < x->nshards; s++) {
 		if (wal_tail_init(&x->tails[s], x->dir, "export", s, 1) < 0)
 			return -ENOMEM;

@@ -248,7 +248,7 @@ static int on_workers(void *ctx, persist_worker_fn fn, void *fn_ctx, int timeout
 /* ---- the operations listener's numbers (fs_ops_publish) ---- */
 
 static struct fs_ops *g_ops;
-static struct fs_ops_sample g_sample; /* items: cfg->n_items, allocated in run() */
+static struct fs_ops_sample g_sample; /* items: catalog capacity, allocated in run() */
 static const struct cfg *g_cfg;
 
 /* On worker w, between two bursts: its log's counters and the counts of the
@@ -261,9 +261,14 @@ static void sample_on_worker(void *ctx, unsigned w)
 
 	if (wal)
 		wal_stats(wal, &s->wal[w]);
-	for (unsigned i = 0; i < g_cfg->n_items; i++) {
+	struct cfg_item it;
+
+	/* Catalog index order: the config's items, then those created at run time. */
+	for (uint32_t i = 0;
+	     store_catalog_item_at(store_shard_catalog(shards[w]), i, &it, NULL) == 0; i++) {
 		struct store_item_counts c;
-		if (store_item_counts(shards[w], g_cfg->items[i].id, &c) == 0)
+		if (fs_shard_of_item(it.id, g_cfg->workers) == w &&
+		    store_item_counts(shards[w], it.id, &c) == 0)
 			s->items[i] = c;
 	}
 }
@@ -457,6 +462,14 @@ static size_t digest_request(const char *method, const char *path, char *out, si
 
 /* Every authenticated /admin/ request, on this (the control) thread:
  * POST /admin/snapshot here, the rest in fs_admin.c. */
+/* fs_admin_journal_fn: an admin record into a worker's log batch (runs on
+ * that worker's thread, from dp_engine_on_workers). */
+static int admin_journal(void *ctx, unsigned shard, const void *rec, uint32_t len)
+{
+	(void)ctx;
+	return dp_journal_admin(&g_journals[shard], rec, len);
+}
+
 static size_t admin_request(void *ctx, const char *method, const char *path, const char *body,
 			    size_t len, char *out, size_t outlen, int *status)
 {
@@ -803,7 +816,7 @@ static int run(const struct cfg *cfg, bool init)
 
 	g_cfg = cfg;
 	g_sample = (struct fs_ops_sample){0};
-	g_sample.items = calloc(cfg->n_items ? cfg->n_items : 1, sizeof(*g_sample.items));
+	g_sample.items = calloc(store_catalog_capacity(cfg), sizeof(*g_sample.items));
 	if (g_sample.items == NULL)
 		return EXIT_RUNTIME;
 	/* The operations listener first: /healthz answers (and /readyz says
@@ -880,8 +893,12 @@ static int run(const struct cfg *cfg, bool init)
 			v.wal[i] = persist_wal(g_persist, i);
 		fs_ops_attach(g_ops, &v);
 		/* The admin API (fs_admin.c) behind the listener's bearer check. */
-		struct fs_admin_params ap = {.cfg = cfg, .cat = cat, .ps = g_persist,
-					     .on_workers = on_workers, .on_workers_ctx = g_engine,
+		struct fs_admin_params ap = {.cfg = cfg,
+					     .cat = cat,
+					     .ps = g_persist,
+					     .on_workers = on_workers,
+					     .on_workers_ctx = g_engine,
+					     .journal = admin_journal,
 					     .workers_running = &g_workers_run};
 		if (cfg->admin_enabled && (rc = fs_admin_create(&ap, &admin)) < 0) {
 			fs_log("error", "admin API: %s", fs_strerror(rc));

@@ -1,8 +1,11 @@
 /*
  * fs_admin.c — the admin API: running a sale without a restart.
  *
- *   GET  /admin/items      every item: total, available, reserved, paid, sold
+ *   GET  /admin/items      the items: total, available, reserved, paid, sold
  *   GET  /admin/catalog    the activities (current window) and the items
+ *                          (both paged: ?from=INDEX&limit=N, "next" in the answer)
+ *   POST /admin/activities a new activity with its items (fs_admin_def.c has the body)
+ *   POST /admin/items      {"request_id","activity_id","items":[...]}: items added
  *   POST /admin/stock      {"request_id","item_id","delta"}: add or remove units
  *   POST /admin/open       {"request_id","activity_id"[,"end_ns"]}: open the sale now
  *   POST /admin/close      {"request_id","activity_id"}: close it now
@@ -31,11 +34,26 @@
  *    request_id up on every shard: found with the same change, the answer
  *    is rebuilt from the record (exactly the first answer: it depends only
  *    on the record); found with another change: 409.
+ *  - activities/items (the catalog grows): validated first
+ *    (store_catalog_check_def: 400 naming the field, 404 no such activity,
+ *    409 an id is taken, 507 no capacity left), then two steps on the
+ *    workers: every shard makes room for the items it will own
+ *    (store_shard_grow, on its thread), then shard 0 journals the whole
+ *    definition as ONE admin record (dp_journal_admin) and publishes it
+ *    (store_catalog_define: a gate sees an item whole or not at all); the
+ *    OK waits for durability like every change. Idempotency: the catalog
+ *    keeps the request_id of every activity and item a call created, so a
+ *    retry is answered from the catalog (after kill -9 too: the record and
+ *    snapshots carry it); the same request_id with another change is 409.
  * Reads (items, audit) also run on the workers, so each shard's numbers are
  * a consistent cut; the audit is O(shard) and stalls each worker for it.
+ * Listings are paged (?from=catalog index&limit=N): a page ends where the
+ * answer buffer would not hold the next item, and says where to go on
+ * ("next"), so nothing is cut silently.
  *
  * Bodies are one flat JSON object of integer members; anything else (other
- * members, strings, duplicates, fractions, out of range) is 400.
+ * members, strings, duplicates, fractions, out of range) is 400. The
+ * catalog calls take strings, booleans and an items array (fs_admin_def.c).
  */
 #include "fs_admin.h"
 
@@ -56,7 +74,13 @@ struct fs_admin {
 	struct fs_admin_params p;
 	unsigned n;
 	struct store_shard **shards;
-	struct store_item_counts *counts; /* cfg->n_items, filled on the workers */
+	struct store_item_counts *counts; /* per catalog index (capacity), filled on the workers */
+	uint32_t cap_items;
+	uint32_t list_from, list_to;  /* catalog indexes w_counts fills */
+	struct store_catalog_def def; /* the definition in flight */
+	bool grown[FS_WORKERS_MAX];
+	bool catalog_stuck; /* a grow could not be undone: creation refused */
+	uint8_t rec[WAL_PAYLOAD_MAX];
 	int count_rc[FS_WORKERS_MAX];
 	int audit_rc[FS_WORKERS_MAX];
 	char audit_err[FS_WORKERS_MAX][ADMIN_AUDIT_ERR_MAX];
@@ -321,13 +345,84 @@ static void w_window(void *ctx, unsigned i)
 static void w_counts(void *ctx, unsigned i)
 {
 	struct fs_admin *a = ctx;
-	const struct cfg *cfg = a->p.cfg;
+	struct cfg_item it;
 
 	a->count_rc[i] = 0;
-	for (unsigned k = 0; k < cfg->n_items; k++)
-		if (fs_shard_of_item(cfg->items[k].id, a->n) == i &&
-		    store_item_counts(a->shards[i], cfg->items[k].id, &a->counts[k]) != 0)
+	for (uint32_t k = a->list_from; k < a->list_to; k++)
+		if (store_catalog_item_at(a->p.cat, k, &it, NULL) == 0 &&
+		    fs_shard_of_item(it.id, a->n) == i &&
+		    store_item_counts(a->shards[i], it.id, &a->counts[k]) != 0)
 			a->count_rc[i] = -ENOENT;
+}
+
+/* ---- the catalog grows (activities, items) ---- */
+
+static void w_grow(void *ctx, unsigned i)
+{
+	struct fs_admin *a = ctx;
+
+	(void)store_shard_grow(a->shards[i], &a->def);
+	a->grown[i] = true;
+}
+
+static void w_ungrow(void *ctx, unsigned i)
+{
+	struct fs_admin *a = ctx;
+
+	if (a->grown[i])
+		store_shard_ungrow(a->shards[i], &a->def);
+	a->grown[i] = false;
+}
+
+static int journal_def(struct fs_admin *a, const void *rec, uint32_t len)
+{
+	struct wal *w;
+	int64_t r;
+
+	if (a->p.journal)
+		return a->p.journal(a->p.journal_ctx, 0, rec, len);
+	if (!(w = persist_wal(a->p.ps, 0)))
+		return 0; /* durability none: nothing is logged */
+	r = wal_append_admin(w, rec, len);
+	return r < 0 ? (int)r : 0;
+}
+
+/* Shard 0's thread: the record, then the publication. */
+static void w_define(void *ctx, unsigned i)
+{
+	struct fs_admin *a = ctx;
+	int n;
+
+	if (i != 0)
+		return;
+	n = wal_catalog_encode(a->rec, sizeof(a->rec), &a->def);
+	FS_ASSERT(n > 0);
+	a->rc = journal_def(a, a->rec, (uint32_t)n);
+	if (a->rc == 0)
+		a->rc = store_catalog_define(a->p.cat, &a->def);
+}
+
+/* The request_id of a call that created catalog entries: 1 with its
+ * activity and whether it created it, 0 when none did. */
+static int catalog_rid(const struct fs_admin *a, uint64_t rid, uint32_t *act, bool *new_act)
+{
+	struct cfg_activity ca;
+	struct cfg_item it;
+	uint64_t r;
+
+	for (uint32_t k = 0; store_catalog_activity_at(a->p.cat, k, &ca, &r) == 0; k++)
+		if (r == rid) {
+			*act = ca.id;
+			*new_act = true;
+			return 1;
+		}
+	for (uint32_t k = 0; store_catalog_item_at(a->p.cat, k, &it, &r) == 0; k++)
+		if (r == rid) {
+			*act = it.activity_id;
+			*new_act = false;
+			return 1;
+		}
+	return 0;
 }
 
 static void w_audit(void *ctx, unsigned i)
@@ -400,6 +495,8 @@ static size_t h_stock(struct fs_admin *a, const struct body *b, struct out *o, i
 			    "stock needs exactly request_id (> 0), item_id (> 0) and delta");
 	if (store_item_available(a->p.cat, (uint32_t)item) < 0)
 		return fail(o, status, 404, "unknown item");
+	if (catalog_rid(a, rid, &(uint32_t){0}, &(bool){false}) == 1)
+		return fail(o, status, 409, "request_id already used for another change");
 	if ((rc = find_previous(a, rid, &prev)) < 0)
 		return storage_fail(o, status, rc);
 	if (rc == 1) {
@@ -419,6 +516,87 @@ static size_t h_stock(struct fs_admin *a, const struct body *b, struct out *o, i
 	if (rc < 0 || a->rc < 0)
 		return storage_fail(o, status, rc < 0 ? rc : a->rc);
 	return answer_stock(o, status, &a->ch);
+}
+
+/* The answer of a catalog call, rebuilt from the catalog (so a retry gets
+ * the same one): what the call with this request_id created. */
+static size_t answer_def(struct fs_admin *a, struct out *o, int *status, uint64_t rid, uint32_t act,
+			 bool new_act)
+{
+	struct cfg_item it;
+	uint64_t r;
+	bool first = true;
+
+	put(o,
+	    "{\"ok\":true,\"request_id\":%" PRIu64 ",\"activity_id\":%" PRIu32
+	    ",\"created_activity\":%s,\"items\":[",
+	    rid, act, new_act ? "true" : "false");
+	for (uint32_t k = 0; store_catalog_item_at(a->p.cat, k, &it, &r) == 0; k++) {
+		if (r != rid || !store_catalog_is_runtime(a->p.cat, k))
+			continue;
+		put(o,
+		    "%s{\"item_id\":%" PRIu32 ",\"shard\":%u,\"total\":%" PRIu32
+		    ",\"price_cents\":%" PRIu64 ",\"per_user_limit\":%" PRIu32
+		    ",\"max_per_order\":%u}",
+		    first ? "" : ",", it.id, fs_shard_of_item(it.id, a->n), it.total,
+		    it.price_cents, it.per_user_limit, it.max_per_order);
+		first = false;
+	}
+	put(o, "]}\n");
+	return finish(o, status, 200);
+}
+
+static size_t h_define(struct fs_admin *a, bool new_act, const char *body, size_t len,
+		       struct out *o, int *status)
+{
+	static struct store_catalog_def def; /* 4 KiB; control thread only */
+	struct store_change prev;
+	char why[192];
+	uint32_t act;
+	bool was_new;
+	int rc;
+
+	if (fs_admin_parse_def(body ? body : "", body ? len : 0, new_act, &def, why, sizeof(why)) <
+	    0)
+		return fail(o, status, 400, why);
+	if (catalog_rid(a, def.request_id, &act, &was_new) == 1) {
+		if (was_new != new_act || act != def.act.id)
+			return fail(o, status, 409, "request_id already used for another change");
+		return answer_def(a, o, status, def.request_id, act, was_new);
+	}
+	if ((rc = find_previous(a, def.request_id, &prev)) < 0)
+		return storage_fail(o, status, rc);
+	if (rc == 1)
+		return fail(o, status, 409, "request_id already used for another change");
+	rc = store_catalog_check_def(a->p.cat, &def, why, sizeof(why));
+	if (rc < 0)
+		return fail(o, status,
+			    rc == -EEXIST   ? 409
+			    : rc == -ENOENT ? 404
+			    : rc == -ENOSPC ? 507
+					    : 400,
+			    why);
+	if (a->catalog_stuck)
+		return fail(o, status, 503,
+			    "a failed creation could not be undone on every worker: restart the "
+			    "daemon before creating more");
+	def.time_ns = fs_steady_ns();
+	a->def = def;
+	memset(a->grown, 0, sizeof(a->grown));
+	a->rc = -ETIMEDOUT;
+	if ((rc = on_all(a, w_grow)) == 0)
+		rc = run_durable(a, w_define);
+	if (a->rc < 0) { /* not journalled, not published: undo the room made */
+		/* A call that timed out was withdrawn or finished (dp_engine_on_workers),
+		 * so grown[] is exact; a shard that cannot be reached keeps its room,
+		 * and the next definition would take the same indexes: refuse them. */
+		if (on_all(a, w_ungrow) < 0)
+			a->catalog_stuck = true;
+		return storage_fail(o, status, a->rc == -ETIMEDOUT && rc < 0 ? rc : a->rc);
+	}
+	if (rc < 0)
+		return storage_fail(o, status, rc);
+	return answer_def(a, o, status, def.request_id, def.act.id, new_act);
 }
 
 enum win_kind { WIN_OPEN, WIN_CLOSE, WIN_SET };
@@ -448,6 +626,8 @@ static size_t h_window(struct fs_admin *a, enum win_kind kind, const struct body
 		return fail(o, status, 400, "end_ns out of range");
 	if (store_catalog_window(a->p.cat, (uint32_t)act, &start, &end, NULL) != 0)
 		return fail(o, status, 404, "unknown activity");
+	if (catalog_rid(a, rid, &(uint32_t){0}, &(bool){false}) == 1)
+		return fail(o, status, 409, "request_id already used for another change");
 	if ((rc = find_previous(a, rid, &prev)) < 0)
 		return storage_fail(o, status, rc);
 	if (rc == 1) {
@@ -488,61 +668,87 @@ static size_t h_window(struct fs_admin *a, enum win_kind kind, const struct body
 	return answer_window(o, status, &a->ch);
 }
 
-static size_t h_items(struct fs_admin *a, bool activities, struct out *o, int *status)
+#define ADMIN_PAGE_DEFAULT  1000u
+#define ADMIN_PAGE_MAX	    FS_ITEMS_MAX
+#define ADMIN_ITEM_TEXT_MAX 320u /* one item's JSON, at most */
+
+static void put_activities(struct fs_admin *a, struct out *o, int64_t now)
 {
-	const struct cfg *cfg = a->p.cfg;
-	int64_t now = fs_now_ns();
+	struct cfg_activity act;
+
+	put(o, "\"activities\":[");
+	for (uint32_t k = 0; store_catalog_activity_at(a->p.cat, k, &act, NULL) == 0; k++) {
+		int64_t start = act.start_ns, end = act.end_ns;
+		(void)store_catalog_window(a->p.cat, act.id, &start, &end, NULL);
+		put(o, "%s{\"activity_id\":%" PRIu32 ",\"name\":", k ? "," : "", act.id);
+		put_str(o, act.name);
+		put(o,
+		    ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"open\":%s"
+		    ",\"pay_timeout_s\":%" PRIu32 ",\"require_token\":%s,\"runtime\":%s}",
+		    start, end, now >= start && now < end ? "true" : "false", act.pay_timeout_s,
+		    act.require_token ? "true" : "false",
+		    store_catalog_act_is_runtime(a->p.cat, k) ? "true" : "false");
+	}
+	put(o, "],");
+}
+
+/* One page of the catalog: items from catalog index `from`, at most limit,
+ * and no more than the answer buffer holds; "next" is where the following
+ * page starts (null at the end). */
+static size_t h_items(struct fs_admin *a, bool activities, uint32_t from, uint32_t limit,
+		      struct out *o, int *status)
+{
+	uint32_t n = store_catalog_items(a->p.cat), k;
 	int rc;
 
-	memset(a->counts, 0, (cfg->n_items + 1) * sizeof(*a->counts));
+	if (from > n)
+		from = n;
+	a->list_from = from;
+	a->list_to = limit > n - from ? n : from + limit;
+	memset(a->counts + from, 0, (a->list_to - from) * sizeof(*a->counts));
 	if ((rc = on_all(a, w_counts)) < 0)
 		return storage_fail(o, status, rc);
 	put(o, "{");
-	if (activities) {
-		put(o, "\"activities\":[");
-		for (unsigned k = 0; k < cfg->n_activities; k++) {
-			const struct cfg_activity *act = &cfg->activities[k];
-			int64_t start = act->start_ns, end = act->end_ns;
-			(void)store_catalog_window(a->p.cat, act->id, &start, &end, NULL);
-			put(o, "%s{\"activity_id\":%" PRIu32 ",\"name\":", k ? "," : "", act->id);
-			put_str(o, act->name);
-			put(o,
-			    ",\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"open\":%s"
-			    ",\"pay_timeout_s\":%" PRIu32 ",\"require_token\":%s}",
-			    start, end, now >= start && now < end ? "true" : "false",
-			    act->pay_timeout_s, act->require_token ? "true" : "false");
-		}
-		put(o, "],");
-	}
-	put(o, "\"items\":[");
-	for (unsigned k = 0; k < cfg->n_items; k++) {
-		const struct cfg_item *it = &cfg->items[k];
+	if (activities)
+		put_activities(a, o, fs_now_ns());
+	put(o, "\"total_items\":%" PRIu32 ",\"from\":%" PRIu32 ",\"items\":[", n, from);
+	for (k = from; k < a->list_to && !o->full; k++) {
 		const struct store_item_counts *c = &a->counts[k];
+		struct cfg_item it;
+		if (o->cap - o->n < ADMIN_ITEM_TEXT_MAX + 64)
+			break; /* the page is full: the client asks for "next" */
+		FS_ASSERT(store_catalog_item_at(a->p.cat, k, &it, NULL) == 0);
 		put(o,
 		    "%s{\"item_id\":%" PRIu32 ",\"activity_id\":%" PRIu32 ",\"shard\":%u"
 		    ",\"total\":%" PRIu64 ",\"available\":%" PRIu64 ",\"reserved\":%" PRIu64
 		    ",\"paid\":%" PRIu64 ",\"sold\":%" PRIu64 ",\"per_user_limit\":%" PRIu32
-		    ",\"max_per_order\":%u}",
-		    k ? "," : "", it->id, it->activity_id, fs_shard_of_item(it->id, a->n), c->total,
-		    c->available, c->reserved, c->paid, c->reserved + c->paid, it->per_user_limit,
-		    it->max_per_order);
+		    ",\"max_per_order\":%u,\"price_cents\":%" PRIu64 "}",
+		    k > from ? "," : "", it.id, it.activity_id, fs_shard_of_item(it.id, a->n),
+		    c->total, c->available, c->reserved, c->paid, c->reserved + c->paid,
+		    it.per_user_limit, it.max_per_order, it.price_cents);
 	}
-	put(o, "]}\n");
+	if (k < n)
+		put(o, "],\"next\":%" PRIu32 "}\n", k);
+	else
+		put(o, "],\"next\":null}\n");
 	return finish(o, status, 200);
 }
 
 static size_t h_audit(struct fs_admin *a, struct out *o, int *status)
 {
-	const struct cfg *cfg = a->p.cfg;
 	uint64_t total = 0, avail = 0, reserved = 0, paid = 0;
+	uint32_t n = store_catalog_items(a->p.cat);
 	bool ok = true;
 	int rc;
 
+	a->list_from = 0;
+	a->list_to = n;
+	memset(a->counts, 0, n * sizeof(*a->counts));
 	if ((rc = on_all(a, w_audit)) < 0 || (rc = on_all(a, w_counts)) < 0)
 		return storage_fail(o, status, rc);
 	for (unsigned i = 0; i < a->n; i++)
 		ok &= a->audit_rc[i] == 0;
-	for (unsigned k = 0; k < cfg->n_items; k++) {
+	for (uint32_t k = 0; k < n; k++) {
 		const struct store_item_counts *c = &a->counts[k];
 		total += c->total;
 		avail += c->available;
@@ -560,9 +766,9 @@ static size_t h_audit(struct fs_admin *a, struct out *o, int *status)
 		put(o, "}");
 	}
 	put(o,
-	    "],\"items\":%u,\"total\":%" PRIu64 ",\"available\":%" PRIu64 ",\"reserved\":%" PRIu64
-	    ",\"paid\":%" PRIu64 "}\n",
-	    cfg->n_items, total, avail, reserved, paid);
+	    "],\"items\":%" PRIu32 ",\"total\":%" PRIu64 ",\"available\":%" PRIu64
+	    ",\"reserved\":%" PRIu64 ",\"paid\":%" PRIu64 "}\n",
+	    n, total, avail, reserved, paid);
 	return finish(o, status, 200);
 }
 
@@ -580,32 +786,71 @@ static size_t h_snapshot(struct fs_admin *a, struct out *o, int *status)
 	return finish(o, status, 200);
 }
 
-size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *path, const char *body,
+/* "from=K&limit=N" (both optional) of a listing. 0 or -EINVAL. */
+static int parse_page(const char *q, uint32_t *from, uint32_t *limit)
+{
+	*from = 0;
+	*limit = ADMIN_PAGE_DEFAULT;
+	while (q && *q) {
+		unsigned long long v;
+		char *end;
+		uint32_t *dst = strncmp(q, "from=", 5) == 0    ? from
+				: strncmp(q, "limit=", 6) == 0 ? limit
+							       : NULL;
+		if (!dst)
+			return -EINVAL;
+		q = strchr(q, '=') + 1;
+		if (!isdigit((unsigned char)*q))
+			return -EINVAL;
+		errno = 0;
+		v = strtoull(q, &end, 10);
+		if (errno || v > (dst == limit ? ADMIN_PAGE_MAX : UINT32_MAX) ||
+		    (*end && *end != '&'))
+			return -EINVAL;
+		*dst = (uint32_t)v;
+		q = *end ? end + 1 : end;
+	}
+	return *limit ? 0 : -EINVAL;
+}
+
+size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *target, const char *body,
 		       size_t len, char *out, size_t outlen, int *status)
 {
 	struct out o = {.buf = out, .cap = outlen};
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+	const char *qm = strchr(target, '?'), *query = qm ? qm + 1 : NULL;
+	char path[64];
 	struct body b;
 	const char *why = "bad body";
+	uint32_t from, limit;
 
 	FS_ASSERT(outlen >= 128);
 	out[0] = '\0';
+	snprintf(path, sizeof(path), "%.*s", qm ? (int)(qm - target) : (int)strlen(target), target);
 	if (!get && !post)
 		return fail(&o, status, 405, "only GET and POST");
+	if (post && (strcmp(path, "/activities") == 0 || strcmp(path, "/items") == 0))
+		return h_define(a, strcmp(path, "/activities") == 0, body, len, &o, status);
 	if (strcmp(path, "/items") == 0 || strcmp(path, "/catalog") == 0 ||
 	    strcmp(path, "/audit") == 0) {
 		if (!get)
 			return fail(&o, status, 405, "use GET");
 		if (strcmp(path, "/audit") == 0)
 			return h_audit(a, &o, status);
-		return h_items(a, strcmp(path, "/catalog") == 0, &o, status);
+		if (parse_page(query, &from, &limit) < 0)
+			return fail(&o, status, 400,
+				    "query: from=INDEX and limit=N (1.."
+				    "65536) only");
+		return h_items(a, strcmp(path, "/catalog") == 0, from, limit, &o, status);
 	}
+	if (query)
+		return fail(&o, status, 400, "no query string here");
 	if (strcmp(path, "/stock") != 0 && strcmp(path, "/open") != 0 &&
 	    strcmp(path, "/close") != 0 && strcmp(path, "/window") != 0 &&
-	    strcmp(path, "/snapshot") != 0)
+	    strcmp(path, "/snapshot") != 0 && strcmp(path, "/activities") != 0)
 		return fail(&o, status, 404,
-			    "unknown admin path: items, catalog, audit, stock, open, close, window, "
-			    "snapshot");
+			    "unknown admin path: items, catalog, audit, activities, stock, open, "
+			    "close, window, snapshot");
 	if (!post)
 		return fail(&o, status, 405, "use POST");
 	if (parse_body(body ? body : "", body ? len : 0, &b, &why) < 0)
@@ -633,7 +878,8 @@ int fs_admin_create(const struct fs_admin_params *p, struct fs_admin **out)
 	a->p = *p;
 	a->n = persist_nshards(p->ps);
 	a->shards = persist_shards(p->ps);
-	a->counts = calloc(p->cfg->n_items + 1, sizeof(*a->counts));
+	a->cap_items = store_catalog_capacity(p->cfg);
+	a->counts = calloc(a->cap_items + 1, sizeof(*a->counts));
 	if (!a->counts) {
 		free(a);
 		return -ENOMEM;

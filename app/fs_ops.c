@@ -96,6 +96,7 @@ enum conn_state {
 struct ops_req {
 	char method[8];
 	char path[OPS_TARGET_MAX]; /* without the query */
+	char query[OPS_TARGET_MAX]; /* after '?' (admin paging), or "" */
 	size_t head_len;	   /* through the blank line */
 	size_t body_len;
 	const char *auth; /* Authorization value (in c->in), or NULL */
@@ -156,6 +157,7 @@ struct fs_ops {
 	pthread_mutex_t mu; /* view, sample, job.state */
 	pthread_cond_t job_cv;
 	struct fs_ops_view view;
+	uint32_t cap_items; /* catalog capacity: items[] of the samples */
 	struct fs_ops_sample sample;
 	struct ops_job job;
 	fs_ops_admin_fn admin_fn;
@@ -381,29 +383,40 @@ static void render_front_end(struct out *b, const struct cfg *cfg, const struct 
 #undef C
 }
 
+/* The i-th item of the catalog (the config's first, then those created at
+ * run time), or of the config before the catalog is attached. */
+static bool item_at(const struct fs_ops *o, uint32_t i, struct cfg_item *out)
+{
+	if (atomic_load(&o->attached))
+		return store_catalog_item_at(o->view.cat, i, out, NULL) == 0;
+	if (i >= o->cfg->n_items)
+		return false;
+	*out = o->cfg->items[i];
+	return true;
+}
+
 static void render_items(struct out *b, const struct fs_ops *o, bool have_counts)
 {
-	const struct cfg *cfg = o->cfg;
+	struct cfg_item it;
 
 	family(b, "item_total", "gauge", "units configured for sale");
-	for (unsigned i = 0; i < cfg->n_items; i++)
-		put(b, "flashsale_item_total{item=\"%" PRIu32 "\"} %" PRIu32 "\n", cfg->items[i].id,
-		    cfg->items[i].total);
+	for (uint32_t i = 0; item_at(o, i, &it); i++)
+		put(b, "flashsale_item_total{item=\"%" PRIu32 "\"} %" PRIu32 "\n", it.id, it.total);
 	family(b, "item_available", "gauge", "units still buyable (published by the owner)");
-	for (unsigned i = 0; i < cfg->n_items; i++) {
-		int64_t a = store_item_available(o->view.cat, cfg->items[i].id);
-		put(b, "flashsale_item_available{item=\"%" PRIu32 "\"} %" PRId64 "\n",
-		    cfg->items[i].id, a < 0 ? 0 : a);
+	for (uint32_t i = 0; item_at(o, i, &it); i++) {
+		int64_t a = store_item_available(o->view.cat, it.id);
+		put(b, "flashsale_item_available{item=\"%" PRIu32 "\"} %" PRId64 "\n", it.id,
+		    a < 0 ? 0 : a);
 	}
 	if (!have_counts)
 		return;
 	family(b, "item_reserved", "gauge", "units in reserved (unpaid) orders");
-	for (unsigned i = 0; i < cfg->n_items; i++)
-		put(b, "flashsale_item_reserved{item=\"%" PRIu32 "\"} %" PRIu64 "\n",
-		    cfg->items[i].id, o->items_copy[i].reserved);
+	for (uint32_t i = 0; item_at(o, i, &it); i++)
+		put(b, "flashsale_item_reserved{item=\"%" PRIu32 "\"} %" PRIu64 "\n", it.id,
+		    o->items_copy[i].reserved);
 	family(b, "item_paid", "gauge", "units in paid orders");
-	for (unsigned i = 0; i < cfg->n_items; i++)
-		put(b, "flashsale_item_paid{item=\"%" PRIu32 "\"} %" PRIu64 "\n", cfg->items[i].id,
+	for (uint32_t i = 0; item_at(o, i, &it); i++)
+		put(b, "flashsale_item_paid{item=\"%" PRIu32 "\"} %" PRIu64 "\n", it.id,
 		    o->items_copy[i].paid);
 }
 
@@ -568,7 +581,7 @@ static size_t render_metrics(struct fs_ops *o)
 	s = o->sample;
 	if (s.have_shards) {
 		memcpy(o->wal_copy, s.wal, sizeof(o->wal_copy));
-		memcpy(o->items_copy, o->sample.items, o->cfg->n_items * sizeof(*o->items_copy));
+		memcpy(o->items_copy, o->sample.items, o->cap_items * sizeof(*o->items_copy));
 	}
 	put(&b, "# HELP flashsale_up 1 while the daemon runs\n# TYPE flashsale_up gauge\n"
 		"flashsale_up 1\n");
@@ -610,9 +623,11 @@ static size_t render_items_json(struct fs_ops *o)
 {
 	struct out b = {.p = o->render, .cap = o->render_cap};
 
+	struct cfg_item item;
+
 	put(&b, "[");
-	for (unsigned i = 0; i < o->cfg->n_items; i++) {
-		const struct cfg_item *it = &o->cfg->items[i];
+	for (uint32_t i = 0; item_at(o, i, &item); i++) {
+		const struct cfg_item *it = &item;
 		int64_t a =
 			atomic_load(&o->attached) ? store_item_available(o->view.cat, it->id) : -1;
 		put(&b,
@@ -683,6 +698,17 @@ static int parse(struct ops_conn *c)
 	if (q - sp1 - 1 >= (ptrdiff_t)sizeof(r->path))
 		return 414;
 	memcpy(r->path, sp1 + 1, (size_t)(q - sp1 - 1));
+	r->query[0] = '\0';
+	if (q < sp2) { /* the query: printable ASCII, kept for the admin API's paging */
+		const char *qs = q + 1;
+		for (q = qs; q < sp2; q++)
+			if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f)
+				return 400;
+		if (sp2 - qs >= (ptrdiff_t)sizeof(r->query))
+			return 414;
+		memcpy(r->query, qs, (size_t)(sp2 - qs));
+		r->query[sp2 - qs] = '\0';
+	}
 	/* header lines */
 	for (p = eol + 2; p < end + 2; p = eol + 2) {
 		const char *colon, *v, *ve;
@@ -767,7 +793,8 @@ static void admin_submit(struct fs_ops *o, struct ops_conn *c)
 		j->conn = (unsigned)(c - o->conn);
 		j->gen = c->gen;
 		snprintf(j->method, sizeof(j->method), "%s", c->req.method);
-		snprintf(j->path, sizeof(j->path), "%s", c->req.path + strlen("/admin"));
+		snprintf(j->path, sizeof(j->path), "%s%s%.*s", c->req.path + strlen("/admin"),
+			 c->req.query[0] ? "?" : "", (int)(sizeof(j->path) / 2), c->req.query);
 		memcpy(j->body, c->in + c->req.head_len, c->req.body_len);
 		j->body[c->req.body_len] = '\0';
 		j->body_len = c->req.body_len;
@@ -1136,7 +1163,7 @@ void fs_ops_publish(struct fs_ops *o, const struct fs_ops_sample *s)
 	o->sample = *s;
 	o->sample.items = items;
 	if (s->have_shards && s->items)
-		memcpy(items, s->items, o->cfg->n_items * sizeof(*items));
+		memcpy(items, s->items, o->cap_items * sizeof(*items));
 	pthread_mutex_unlock(&o->mu);
 }
 
@@ -1202,14 +1229,15 @@ int fs_ops_open(const struct cfg *cfg, struct fs_ops **out)
 	 * 64 bytes each), the rest fixed; render_metrics refuses (500) rather
 	 * than truncates. OPS_BIG_BUFS + 1 of these: 0.4 MiB for a few items,
 	 * 84 MiB at FS_ITEMS_MAX. */
-	o->render_cap = 64 * 1024 + (size_t)cfg->workers * 4 * 1024 + (size_t)cfg->n_items * 256;
+	o->cap_items = store_catalog_capacity(cfg); /* items created at run time too */
+	o->render_cap = 64 * 1024 + (size_t)cfg->workers * 4 * 1024 + (size_t)o->cap_items * 256;
 	if (o->render_cap < OPS_ADMIN_OUT_MAX)
 		o->render_cap = OPS_ADMIN_OUT_MAX;
 	o->big_cap = o->render_cap + OPS_RESP_HEAD_MAX;
 	o->conn = calloc(OPS_CONN_MAX, sizeof(*o->conn));
 	o->render = malloc(o->render_cap);
-	o->items_copy = calloc(cfg->n_items ? cfg->n_items : 1, sizeof(*o->items_copy));
-	o->sample.items = calloc(cfg->n_items ? cfg->n_items : 1, sizeof(*o->sample.items));
+	o->items_copy = calloc(o->cap_items, sizeof(*o->items_copy));
+	o->sample.items = calloc(o->cap_items, sizeof(*o->sample.items));
 	rc = o->conn && o->render && o->items_copy && o->sample.items ? 0 : -ENOMEM;
 	for (unsigned i = 0; rc == 0 && i < OPS_BIG_BUFS; i++)
 		if ((o->big[i] = malloc(o->big_cap)) == NULL)

@@ -50,7 +50,7 @@ struct fs_ops_view {
 struct fs_ops_sample {
 	bool have_shards;		      /* wal[] and items[] are filled */
 	struct wal_stats wal[FS_WORKERS_MAX]; /* per shard */
-	struct store_item_counts *items;      /* cfg->n_items entries, cfg order */
+	struct store_item_counts *items;      /* per catalog index, store_catalog_capacity(cfg) */
 	int storage_failed;		      /* persist_failed() */
 	uint64_t snapshots_ok, snapshots_failed;
 	int64_t snapshot_last_ok_ns;	   /* fs_mono_ns of the last success; 0: none */

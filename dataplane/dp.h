@@ -88,6 +88,10 @@ struct dp_journal {
 
 /* store_journal_fn for shards created with ctx = a struct dp_journal. */
 void dp_journal_hook(void *ctx, const struct store_change *ch);
+/* An admin record (persist.h, WAL_REC_ADMIN) into the same batch, on the
+ * worker's thread (dp_engine_on_workers): committed with the worker's next
+ * group commit. 0, or the log's first error (-errno; nothing appended). */
+int dp_journal_admin(struct dp_journal *j, const void *payload, uint32_t len);
 
 /* Initialise DPDK's EAL for cfg's mode (kernel: no hugepages, no PCI;
  * workers + 1 lcores). Call once, before anything else DPDK. 0 or -errno,

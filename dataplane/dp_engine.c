@@ -520,14 +520,16 @@ static bool is_state_op(uint8_t op)
 	return op == FS_OP_BUY || op == FS_OP_CONFIRM || op == FS_OP_CANCEL;
 }
 
-void dp_journal_hook(void *ctx, const struct store_change *ch)
+/* Append one record (a change, or an admin record when ch is NULL) to the
+ * worker's current batch; a full batch is committed first. */
+static void journal_append(struct dp_journal *j, const struct store_change *ch, const void *payload,
+			   uint32_t len)
 {
-	struct dp_journal *j = ctx;
 	int64_t r;
 
 	if (j->wal == NULL || j->err)
 		return;
-	r = wal_append(j->wal, ch);
+	r = ch ? wal_append(j->wal, ch) : wal_append_admin(j->wal, payload, len);
 	if (r == -ENOBUFS) {
 		/* Batch buffer full: commit it now and continue in a new one. */
 		uint64_t t, durable;
@@ -537,7 +539,7 @@ void dp_journal_hook(void *ctx, const struct store_change *ch)
 		if (rc == 0) {
 			j->submitted = t;
 			j->dirty = false;
-			r = wal_append(j->wal, ch);
+			r = ch ? wal_append(j->wal, ch) : wal_append_admin(j->wal, payload, len);
 		} else {
 			r = rc;
 		}
@@ -549,6 +551,17 @@ void dp_journal_hook(void *ctx, const struct store_change *ch)
 	j->last_lsn = (uint64_t)r;
 	j->dirty = true;
 	j->appended++;
+}
+
+void dp_journal_hook(void *ctx, const struct store_change *ch)
+{
+	journal_append(ctx, ch, NULL, 0);
+}
+
+int dp_journal_admin(struct dp_journal *j, const void *payload, uint32_t len)
+{
+	journal_append(j, NULL, payload, len);
+	return j->err ? j->err : 0;
 }
 
 static void journal_fail(struct dp_worker *w, int err)

@@ -86,8 +86,18 @@
 
 enum wal_rec_type {
 	WAL_REC_CHANGE = 1, /* a struct store_change, WAL_CHANGE_BYTES */
-	WAL_REC_ADMIN = 2,  /* admin change (stock, activities): reserved, opaque bytes */
+	WAL_REC_ADMIN = 2,  /* admin record: byte 0 is its kind (enum wal_admin_kind) */
 };
+
+/* Kinds of admin record (byte 0 of a WAL_REC_ADMIN payload). */
+enum wal_admin_kind {
+	WAL_ADMIN_CATALOG = 1, /* a store_catalog_def: activity and/or items created */
+};
+#define WAL_CATALOG_HDR_BYTES  144u /* kind .. name: layout in wal_record.c */
+#define WAL_CATALOG_ITEM_BYTES 32u
+_Static_assert(WAL_CATALOG_HDR_BYTES + STORE_DEFINE_ITEMS_MAX * WAL_CATALOG_ITEM_BYTES <=
+		       WAL_PAYLOAD_MAX,
+	       "a whole definition fits one record");
 
 /* Size of a whole record (header + payload + padding) for a payload length. */
 static inline size_t wal_record_size(uint32_t payload_len)
@@ -123,6 +133,13 @@ int wal_record_decode(const void *buf, size_t avail, struct wal_record *out);
  * or -EBADMSG for an unknown change type or a nonzero reserved byte. */
 void wal_change_encode(uint8_t out[WAL_CHANGE_BYTES], const struct store_change *ch);
 int wal_change_decode(const uint8_t in[WAL_CHANGE_BYTES], struct store_change *ch);
+
+/* The payload of a catalog definition (WAL_REC_ADMIN, kind
+ * WAL_ADMIN_CATALOG): encode returns its length (<= cap), -ENOBUFS, or
+ * -EINVAL (too many items). decode: 0, or -EBADMSG (another kind, bad
+ * length, nonzero reserved bytes, an unterminated name). */
+int wal_catalog_encode(uint8_t *out, size_t cap, const struct store_catalog_def *def);
+int wal_catalog_decode(const uint8_t *in, uint32_t len, struct store_catalog_def *def);
 
 /* ---- fault seam ---- */
 
@@ -183,6 +200,9 @@ struct wal_replay_info {
  * valid during the call only. A nonzero return aborts the replay with it. */
 typedef int (*wal_replay_fn)(void *ctx, uint64_t lsn, const struct store_change *ch);
 
+/* Called for each admin record (wal_replay_ex) with lsn >= from_lsn. */
+typedef int (*wal_replay_admin_fn)(void *ctx, uint64_t lsn, const uint8_t *payload, uint32_t len);
+
 /* Read DIR/shard-NN's segments in order, verify length, CRC and LSN
  * continuity, call fn for records with lsn >= from_lsn (0 means 1). A torn
  * tail of the last segment is truncated (through ops) and reported in info;
@@ -202,6 +222,13 @@ int wal_replay(const char *dir, unsigned shard_id, const struct wal_ops *ops, ui
 int wal_replay_acked(const char *dir, unsigned shard_id, const struct wal_ops *ops,
 		     uint64_t from_lsn, uint64_t acked_lsn, wal_replay_fn fn, void *ctx,
 		     struct wal_replay_info *info, char *err, size_t errlen);
+
+/* wal_replay_acked that also hands admin records to admin_fn (NULL:
+ * -ENOTSUP for one, as wal_replay) and skips change records when fn is
+ * NULL. Recovery reads shard 0's catalog records this way first. */
+int wal_replay_ex(const char *dir, unsigned shard_id, const struct wal_ops *ops, uint64_t from_lsn,
+		  uint64_t acked_lsn, wal_replay_fn fn, wal_replay_admin_fn admin_fn, void *ctx,
+		  struct wal_replay_info *info, char *err, size_t errlen);
 
 /* Delete the segments wholly before lsn (every record < lsn), after a
  * snapshot. The last segment is never deleted. Safe while the shard's WAL
@@ -254,7 +281,7 @@ int wal_close(struct wal *w);
  * (open, fallocate, directory fsync) once per segment_bytes. */
 int64_t wal_append(struct wal *w, const struct store_change *ch);
 
-/* Same for an admin record (reserved: wal_replay refuses them for now). */
+/* Same for an admin record (payload: byte 0 its kind, enum wal_admin_kind). */
 int64_t wal_append_admin(struct wal *w, const void *payload, uint32_t len);
 
 /* Send the current batch as one io_uring submission (write, linked to

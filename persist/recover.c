@@ -7,6 +7,13 @@
  *     and stream it into the (fresh) shards; lsn[i] = shard i's snapshot LSN,
  *     0 without a snapshot. A snapshot.db.tmp is a write that never finished
  *     and is ignored (snap_write removes it next time).
+ *  2a. Catalog definitions first: shard 0's log after lsn[0] is read once
+ *     (read-only) for its admin records, and each catalog definition is
+ *     applied to the catalog and every shard (store_define_all), in log
+ *     order. They are only ever in shard 0's log, and a change of a new
+ *     item in any shard's log was made after its definition was durable, so
+ *     applying every definition before any change replays them in an order
+ *     consistent with what happened; shards then replay independently.
  *  2. For each shard, wal_replay_acked(from lsn[i] + 1, the manifest's
  *     high-water LSN, if the caller has one) with store_apply: the log
  *     must reach back to lsn[i] + 1 (else records are missing: refused) and
@@ -42,14 +49,79 @@ static int replay_apply(void *ctx, uint64_t lsn, const struct store_change *ch)
 	return store_apply(ctx, ch);
 }
 
+/* Step 2: admin records were applied in step 2a; check they still decode. */
+static int replay_admin_skip(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t len)
+{
+	struct store_catalog_def def;
+
+	(void)ctx;
+	(void)lsn;
+	return wal_catalog_decode(p, len, &def);
+}
+
+struct catalog_pass {
+	struct store_catalog *cat;
+	struct store_shard *const *shards;
+	char why[256];
+	uint64_t defs;
+	int refused; /* a definition that did not apply (-errno), 0 */
+};
+
+static int replay_define(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t len)
+{
+	struct catalog_pass *cp = ctx;
+	struct store_catalog_def def;
+	int rc;
+
+	(void)lsn;
+	if ((rc = wal_catalog_decode(p, len, &def)) != 0) {
+		snprintf(cp->why, sizeof(cp->why), "bad catalog record");
+		return cp->refused = rc;
+	}
+	rc = store_define_all(cp->cat, cp->shards, &def, cp->why, sizeof(cp->why));
+	if (rc == 0)
+		cp->defs++;
+	else
+		cp->refused = rc == -EEXIST ? -EEXIST : -EINVAL;
+	return cp->refused;
+}
+
+/* Step 2a. */
+static int recover_catalog(const struct cfg *cfg, struct store_catalog *cat,
+			   struct store_shard *const shards[], uint64_t from_lsn, char *err,
+			   size_t errlen)
+{
+	static struct catalog_pass cp; /* a definition is 4 KiB: not on the stack */
+	struct wal_replay_info info;
+	char why[1024];
+	int rc;
+
+	cp = (struct catalog_pass){.cat = cat, .shards = shards};
+	rc = wal_replay_ex(cfg->persist_dir, 0, wal_ops_readonly(), from_lsn, 0, NULL,
+			   replay_define, &cp, &info, why, sizeof(why));
+	if (rc && !cp.refused)
+		return 0; /* the log itself: step 2 reads it again, as strictly as it
+			   * may (acknowledged LSNs), and names what is wrong */
+	if (rc && errlen)
+		snprintf(err, errlen, "shard 0: catalog definitions: %s%s%s%s", why,
+			 cp.why[0] ? ": " : "", cp.why,
+			 cp.refused == -EEXIST ? " (created by the admin API and now also in the "
+						 "config: remove it from the config)"
+					       : "");
+	else if (cp.defs)
+		fs_log("info", "catalog: %" PRIu64 " definition(s) replayed from shard 0's log",
+		       cp.defs);
+	return rc;
+}
+
 static int recover_log(const struct cfg *cfg, unsigned i, struct store_shard *s,
 		       struct persist_recover_info *info, const struct wal_ops *ops,
 		       uint64_t acked_lsn, char *err, size_t errlen)
 {
 	char why[1024];
 	int64_t t0 = fs_mono_ns();
-	int rc = wal_replay_acked(cfg->persist_dir, i, ops, info->snapshot_lsn + 1, acked_lsn,
-				  replay_apply, s, &info->wal, why, sizeof(why));
+	int rc = wal_replay_ex(cfg->persist_dir, i, ops, info->snapshot_lsn + 1, acked_lsn,
+			       replay_apply, replay_admin_skip, s, &info->wal, why, sizeof(why));
 
 	info->replay_ns = fs_mono_ns() - t0;
 	if (rc == 0)
@@ -144,6 +216,8 @@ int persist_recover_acked(const struct cfg *cfg, struct store_catalog *cat,
 		infos[i].snapshot_orders = found ? st.orders : 0;
 		infos[i].snapshot_ns = fs_mono_ns() - t0;
 	}
+	if ((rc = recover_catalog(cfg, cat, shards, lsn[0] + 1, err, errlen)) != 0)
+		return rc;
 	static struct shard_job jobs[FS_WORKERS_MAX]; /* 1.5 KiB of text each: not on the stack */
 	for (unsigned i = 0; i < n; i++)
 		jobs[i] = (struct shard_job){.cfg = cfg, .shard = i, .s = shards[i],

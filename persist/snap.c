@@ -80,6 +80,18 @@
  *       each shard's recent admin change records (store_admin_recent),
  *       oldest first: answers to retried admin requests. Both tables are
  *       new in format 1 files; a file without them has neither to restore.
+ *   catalog_activities(idx INTEGER PRIMARY KEY, activity_id, name,
+ *       start_ns, end_ns, require_token, token_key BLOB, has_payment_key,
+ *       payment_key BLOB, pay_timeout_s, request_id)
+ *   catalog_items(idx INTEGER PRIMARY KEY, item_id, activity_id, total,
+ *       price_cents, per_user_limit, max_per_order, request_id)
+ *       the activities and items created at run time (admin API), as they
+ *       were defined (window and total at creation; the current ones are in
+ *       admin_windows and items), with the request_id of the call that
+ *       created them; idx is the catalog index, and they are defined again
+ *       in idx order before anything else is read, so every catalog index
+ *       (which the raw images refer to) comes back the same. New in format
+ *       1 files; a file without them has none.
  *   images(id INTEGER PRIMARY KEY, shard, region, data BLOB)
  *       not for downstream use: each shard's image in raw form (region 0 a
  *       header with STORE_IMAGE_LAYOUT and record sizes, then orders, stored
@@ -133,6 +145,15 @@ static const char SCHEMA[] =
 	" type INTEGER NOT NULL, item_id INTEGER NOT NULL, order_id INTEGER NOT NULL,"
 	" user_id INTEGER NOT NULL, request_id INTEGER NOT NULL, ref INTEGER NOT NULL,"
 	" time_ns INTEGER NOT NULL);"
+	"CREATE TABLE catalog_activities(idx INTEGER PRIMARY KEY, activity_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
+	" require_token INTEGER NOT NULL, token_key BLOB NOT NULL,"
+	" has_payment_key INTEGER NOT NULL, payment_key BLOB NOT NULL,"
+	" pay_timeout_s INTEGER NOT NULL, request_id INTEGER NOT NULL);"
+	"CREATE TABLE catalog_items(idx INTEGER PRIMARY KEY, item_id INTEGER NOT NULL,"
+	" activity_id INTEGER NOT NULL, total INTEGER NOT NULL, price_cents INTEGER NOT NULL,"
+	" per_user_limit INTEGER NOT NULL, max_per_order INTEGER NOT NULL,"
+	" request_id INTEGER NOT NULL);"
 	"INSERT INTO order_states VALUES(1,'RESERVED'),(2,'PAID'),(3,'CANCELLED'),(4,'EXPIRED');";
 
 static int snap_path(char out[FS_PATH_MAX], const char *dir, const char *name)
@@ -248,97 +269,102 @@ static int write_meta(struct snap_writer *w, unsigned n_shards, struct store_ima
 	return rc;
 }
 
-/* cfg items by id (sorted copy; control plane, allocated per call). */
-struct item_ix {
-	uint32_t id, idx;
-};
-
-static int ix_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct item_ix *)a)->id, y = ((const struct item_ix *)b)->id;
-	return x < y ? -1 : x > y;
-}
-
-static struct item_ix *ix_build(const struct cfg *cfg)
-{
-	struct item_ix *ix = calloc(cfg->n_items + 1, sizeof(*ix));
-
-	if (!ix)
-		return NULL;
-	for (unsigned i = 0; i < cfg->n_items; i++)
-		ix[i] = (struct item_ix){cfg->items[i].id, i};
-	qsort(ix, cfg->n_items, sizeof(*ix), ix_cmp);
-	return ix;
-}
-
-static const struct cfg_item *ix_find(const struct cfg *cfg, const struct item_ix *ix,
-				      uint32_t id)
-{
-	struct item_ix key = {id, 0};
-	const struct item_ix *f = bsearch(&key, ix, cfg->n_items, sizeof(*ix), ix_cmp);
-
-	return f ? &cfg->items[f->idx] : NULL;
-}
-
-static int write_catalog(struct snap_writer *w, const struct cfg *cfg, unsigned n_shards,
-			 struct store_image *const imgs[], uint64_t *items)
+/* The activities and items created at run time, as defined. */
+static int write_runtime(struct snap_writer *w, const struct store_catalog *cat)
 {
 	sqlite3_stmt *st = NULL;
-	struct item_ix *ix = ix_build(cfg);
+	struct cfg_activity a;
+	struct cfg_item it;
+	uint64_t rid;
 	int rc;
 
-	if (!ix)
-		return -ENOMEM;
+	rc = prepare(w, "INSERT INTO catalog_activities VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+		     &st);
+	for (uint32_t k = 0; rc == 0 && store_catalog_activity_at(cat, k, &a, &rid) == 0; k++) {
+		if (!store_catalog_act_is_runtime(cat, k))
+			continue;
+		sqlite3_bind_int64(st, 1, k);
+		sqlite3_bind_int64(st, 2, a.id);
+		sqlite3_bind_text(st, 3, a.name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, a.start_ns);
+		sqlite3_bind_int64(st, 5, a.end_ns);
+		sqlite3_bind_int64(st, 6, a.require_token);
+		sqlite3_bind_blob(st, 7, a.token_key, 16, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 8, a.has_payment_key);
+		sqlite3_bind_blob(st, 9, a.payment_key, 16, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 10, a.pay_timeout_s);
+		sqlite3_bind_int64(st, 11, (int64_t)rid);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = sql_fail(w->db, w->path, "catalog_activities", w->err, w->errlen);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (rc ||
+	    (rc = prepare(w, "INSERT INTO catalog_items VALUES(?1,?2,?3,?4,?5,?6,?7,?8)", &st)))
+		return rc;
+	for (uint32_t k = 0; rc == 0 && store_catalog_item_at(cat, k, &it, &rid) == 0; k++)
+		if (store_catalog_is_runtime(cat, k))
+			rc = insert(w, st,
+				    (const int64_t[]){k, it.id, it.activity_id, it.total,
+						      (int64_t)it.price_cents, it.per_user_limit,
+						      it.max_per_order, (int64_t)rid},
+				    8);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int write_catalog(struct snap_writer *w, unsigned n_shards, struct store_image *const imgs[],
+			 uint64_t *items)
+{
+	const struct store_catalog *cat = store_image_catalog(imgs[0]);
+	sqlite3_stmt *st = NULL;
+	struct cfg_activity act;
+	int rc;
+
 	rc = prepare(w, "INSERT INTO activities VALUES(?1,?2,?3,?4,?5)", &st);
-	for (unsigned a = 0; rc == 0 && a < cfg->n_activities; a++) {
-		const struct cfg_activity *act = &cfg->activities[a];
-		int64_t start = act->start_ns, end = act->end_ns;
-		if (n_shards > 0)
-			(void)store_catalog_window(store_image_catalog(imgs[0]), act->id, &start, &end,
-						   NULL);
-		sqlite3_bind_int64(st, 1, act->id);
-		sqlite3_bind_text(st, 2, act->name, -1, SQLITE_STATIC);
+	for (uint32_t a = 0; rc == 0 && store_catalog_activity_at(cat, a, &act, NULL) == 0; a++) {
+		int64_t start = act.start_ns, end = act.end_ns;
+		(void)store_catalog_window(cat, act.id, &start, &end, NULL);
+		sqlite3_bind_int64(st, 1, act.id);
+		sqlite3_bind_text(st, 2, act.name, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 3, start);
 		sqlite3_bind_int64(st, 4, end);
-		sqlite3_bind_int64(st, 5, act->pay_timeout_s);
+		sqlite3_bind_int64(st, 5, act.pay_timeout_s);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = sql_fail(w->db, w->path, "activities", w->err, w->errlen);
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
-	if (rc || (rc = prepare(w, "INSERT INTO items VALUES(?1,?2,?3,?4,?5,?6,?7)", &st))) {
-		free(ix);
+	if (rc || (rc = write_runtime(w, cat)) ||
+	    (rc = prepare(w, "INSERT INTO items VALUES(?1,?2,?3,?4,?5,?6,?7)", &st)))
 		return rc;
-	}
 	for (unsigned i = 0; rc == 0 && i < n_shards; i++) {
 		struct store_image_info in;
 		store_image_info(imgs[i], &in);
 		for (uint32_t l = 0; rc == 0 && l < in.items; l++) {
 			struct store_item_counts c;
-			const struct cfg_item *ci;
+			struct cfg_item ci;
 			FS_ASSERT(store_image_item(imgs[i], l, &c) == 0);
-			ci = ix_find(cfg, ix, c.item_id);
-			FS_ASSERT(ci != NULL);
+			FS_ASSERT(store_catalog_item_def(cat, c.item_id, &ci) == 0);
 			rc = insert(w, st,
-				    (const int64_t[]){c.item_id, ci->activity_id, i, (int64_t)c.total,
-						      (int64_t)c.available, (int64_t)c.reserved,
-						      (int64_t)c.paid},
+				    (const int64_t[]){c.item_id, ci.activity_id, i,
+						      (int64_t)c.total, (int64_t)c.available,
+						      (int64_t)c.reserved, (int64_t)c.paid},
 				    7);
 			(*items)++;
 		}
 	}
 	sqlite3_finalize(st);
-	free(ix);
 	return rc;
 }
 
 /* What admin calls changed beyond the items' totals: windows moved by an
  * admin open/close (applied over the config's at restart), and each
  * shard's recent admin changes (answers to retried admin requests). */
-static int write_admin(struct snap_writer *w, const struct cfg *cfg, unsigned n_shards,
-		       struct store_image *const imgs[])
+static int write_admin(struct snap_writer *w, unsigned n_shards, struct store_image *const imgs[])
 {
 	sqlite3_stmt *st = NULL;
+	struct cfg_activity act;
 	int64_t pos = 0;
 	int rc;
 
@@ -346,12 +372,15 @@ static int write_admin(struct snap_writer *w, const struct cfg *cfg, unsigned n_
 		return 0;
 	if ((rc = prepare(w, "INSERT INTO admin_windows VALUES(?1,?2,?3)", &st)))
 		return rc;
-	for (unsigned a = 0; rc == 0 && a < cfg->n_activities; a++) {
+	for (uint32_t a = 0;
+	     rc == 0 && store_catalog_activity_at(store_image_catalog(imgs[0]), a, &act, NULL) == 0;
+	     a++) {
 		int64_t start, end;
 		bool moved = false;
-		if (store_catalog_window(store_image_catalog(imgs[0]), cfg->activities[a].id, &start,
-					 &end, &moved) == 0 && moved)
-			rc = insert(w, st, (const int64_t[]){cfg->activities[a].id, start, end}, 3);
+		if (store_catalog_window(store_image_catalog(imgs[0]), act.id, &start, &end,
+					 &moved) == 0 &&
+		    moved)
+			rc = insert(w, st, (const int64_t[]){act.id, start, end}, 3);
 	}
 	sqlite3_finalize(st);
 	if (rc || (rc = prepare(w, "INSERT INTO admin_changes VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
@@ -478,6 +507,7 @@ static int write_all(struct snap_writer *w, const struct cfg *cfg, unsigned n_sh
 {
 	int rc;
 
+	(void)cfg; /* the catalog (imgs[0]'s) holds the activities and items */
 	/* The file is private until renamed: no need for SQLite to fsync (we do,
 	 * once, before the rename); WAL mode so that readers of the published
 	 * file use it. */
@@ -490,8 +520,8 @@ static int write_all(struct snap_writer *w, const struct cfg *cfg, unsigned n_sh
 			  &w->idem)))
 		return rc;
 	if ((rc = write_meta(w, n_shards, imgs, lsn)) ||
-	    (rc = write_catalog(w, cfg, n_shards, imgs, &st->items)) ||
-	    (rc = write_admin(w, cfg, n_shards, imgs)) ||
+	    (n_shards && (rc = write_catalog(w, n_shards, imgs, &st->items))) ||
+	    (rc = write_admin(w, n_shards, imgs)) ||
 	    (rc = write_orders(w, n_shards, imgs, &st->orders)) ||
 	    (rc = write_idem(w, n_shards, imgs, &st->idem_entries)) ||
 	    (rc = write_images(w, n_shards, imgs)))
@@ -573,7 +603,6 @@ struct snap_reader {
 	struct store_catalog *cat;
 	struct store_shard **shards;
 	unsigned n_shards;
-	struct item_ix *ix;
 	char path[FS_PATH_MAX];
 	char *err;
 	size_t errlen;
@@ -706,17 +735,100 @@ int snap_read_meta(const char *dir, struct snap_meta *meta, bool *found, char *e
 	return rc;
 }
 
-/* Every activity and item of the snapshot must be in the config, alike. */
+static int rd_has_table(struct snap_reader *r, const char *name);
+
+/* The activities and items created at run time: defined again, in catalog
+ * order (activities, then items one by one: each array keeps its order). */
+static int rd_runtime(struct snap_reader *r)
+{
+	static struct store_catalog_def def; /* 4 KiB: not on the stack */
+	char why[256];
+	sqlite3_stmt *st;
+	int rc = rd_has_table(r, "catalog_activities");
+
+	if (rc <= 0)
+		return rc;
+	if ((rc = rd_prepare(r,
+			     "SELECT activity_id, name, start_ns, end_ns, require_token,"
+			     " token_key, has_payment_key, payment_key, pay_timeout_s, request_id"
+			     " FROM catalog_activities ORDER BY idx",
+			     &st)))
+		return rc;
+	while ((rc = rd_step(r, st)) == 1) {
+		const unsigned char *name = sqlite3_column_text(st, 1);
+		memset(&def, 0, sizeof(def));
+		def.has_activity = true;
+		def.act.id = (uint32_t)sqlite3_column_int64(st, 0);
+		snprintf(def.act.name, sizeof(def.act.name), "%s", name ? (const char *)name : "");
+		def.act.start_ns = sqlite3_column_int64(st, 2);
+		def.act.end_ns = sqlite3_column_int64(st, 3);
+		def.act.require_token = sqlite3_column_int64(st, 4) != 0;
+		def.act.has_payment_key = sqlite3_column_int64(st, 6) != 0;
+		def.act.pay_timeout_s = (uint32_t)sqlite3_column_int64(st, 8);
+		def.request_id = (uint64_t)sqlite3_column_int64(st, 9);
+		if (sqlite3_column_bytes(st, 5) == 16 && sqlite3_column_bytes(st, 7) == 16) {
+			memcpy(def.act.token_key, sqlite3_column_blob(st, 5), 16);
+			memcpy(def.act.payment_key, sqlite3_column_blob(st, 7), 16);
+			rc = store_define_all(r->cat, r->shards, &def, why, sizeof(why));
+		} else {
+			snprintf(why, sizeof(why), "bad key length");
+			rc = -EBADMSG;
+		}
+		if (rc < 0) {
+			fs_errf(r->err, r->errlen, "%s: catalog_activities: activity %u: %s%s",
+				r->path, def.act.id, why,
+				rc == -EEXIST ? " (created by the admin API and now also in the "
+						"config: remove it from the config)"
+					      : "");
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc < 0 || (rc = rd_prepare(r,
+				       "SELECT item_id, activity_id, total, price_cents,"
+				       " per_user_limit, max_per_order, request_id"
+				       " FROM catalog_items ORDER BY idx",
+				       &st)))
+		return rc;
+	while ((rc = rd_step(r, st)) == 1) {
+		memset(&def, 0, sizeof(def));
+		def.act.id = (uint32_t)sqlite3_column_int64(st, 1);
+		def.request_id = (uint64_t)sqlite3_column_int64(st, 6);
+		def.n_items = 1;
+		def.items[0] = (struct store_item_def){
+			.id = (uint32_t)sqlite3_column_int64(st, 0),
+			.total = (uint32_t)sqlite3_column_int64(st, 2),
+			.price_cents = (uint64_t)sqlite3_column_int64(st, 3),
+			.per_user_limit = (uint32_t)sqlite3_column_int64(st, 4),
+			.max_per_order = (uint16_t)sqlite3_column_int64(st, 5)};
+		rc = store_define_all(r->cat, r->shards, &def, why, sizeof(why));
+		if (rc < 0) {
+			fs_errf(r->err, r->errlen, "%s: catalog_items: item %u: %s%s", r->path,
+				def.items[0].id, why,
+				rc == -EEXIST ? " (created by the admin API and now also in the "
+						"config: remove it from the config)"
+					      : "");
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+/* Every activity and item of the snapshot must be in the catalog (the
+ * config's, or created at run time: rd_runtime), alike. */
 static int rd_catalog(struct snap_reader *r)
 {
 	sqlite3_stmt *st;
+	struct cfg_activity ca;
 	int rc;
 
 	if ((rc = rd_prepare(r, "SELECT activity_id FROM activities", &st)))
 		return rc;
 	while ((rc = rd_step(r, st)) == 1) {
 		int64_t id = sqlite3_column_int64(st, 0);
-		if (id <= 0 || id > UINT32_MAX || !cfg_find_activity(r->cfg, (uint32_t)id)) {
+		if (id <= 0 || id > UINT32_MAX ||
+		    store_catalog_activity(r->cat, (uint32_t)id, &ca)) {
 			fs_errf(r->err, r->errlen,
 			     "%s: activity %" PRId64 " is in the snapshot but not in %s", r->path,
 			     id, r->cfg->path);
@@ -732,8 +844,12 @@ static int rd_catalog(struct snap_reader *r)
 	while ((rc = rd_step(r, st)) == 1) {
 		int64_t id = sqlite3_column_int64(st, 0), act = sqlite3_column_int64(st, 1);
 		int64_t shard = sqlite3_column_int64(st, 2), total = sqlite3_column_int64(st, 3);
+		struct cfg_item it;
 		const struct cfg_item *ci =
-			id > 0 && id <= UINT32_MAX ? ix_find(r->cfg, r->ix, (uint32_t)id) : NULL;
+			id > 0 && id <= UINT32_MAX &&
+					store_catalog_item_def(r->cat, (uint32_t)id, &it) == 0
+				? &it
+				: NULL;
 		rc = -EINVAL;
 		if (!ci)
 			fs_errf(r->err, r->errlen, "%s: item %" PRId64 " is in the snapshot but not in %s",
@@ -1165,11 +1281,9 @@ int snap_read(const char *dir, const struct cfg *cfg, struct store_catalog *cat,
 		     m->n_shards, r.n_shards);
 		rc = -EINVAL;
 	}
-	if (rc == 0 && *found && !(r.ix = ix_build(cfg)))
-		rc = -ENOMEM;
-	if (rc == 0 && *found && (rc = rd_catalog(&r)) == 0 && (rc = rd_admin(&r)) == 0)
+	if (rc == 0 && *found && (rc = rd_runtime(&r)) == 0 && (rc = rd_catalog(&r)) == 0 &&
+	    (rc = rd_admin(&r)) == 0)
 		rc = rd_restore(&r, m, lsn);
-	free(r.ix);
 	free(m);
 	sqlite3_close(r.db);
 	return rc;

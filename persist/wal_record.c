@@ -38,12 +38,36 @@
  * ref = end_ns, request_id. STOCK goes in the item's owner shard's log (in
  * order with its BUYs), WINDOW in shard 0's.
  *
- * so a change record is 24 + 48 = 72 bytes. An admin record (type 2) is
- * reserved for admin changes (stock, activities): its payload is opaque
- * bytes of any length up to WAL_PAYLOAD_MAX; wal_record_encode/decode handle
- * it like any record. Nothing writes one yet except wal_append_admin, and
- * wal_replay refuses one that it would have to replay (-ENOTSUP) rather than
- * skip a state change it cannot apply.
+ * so a change record is 24 + 48 = 72 bytes.
+ *
+ * An admin record (type 2) has a payload of up to WAL_PAYLOAD_MAX bytes
+ * whose byte 0 is its kind. Kind 1 (WAL_ADMIN_CATALOG) is a catalog
+ * definition (struct store_catalog_def: an activity with its items, or items
+ * added to an activity), journalled in shard 0's log only, as ONE record so
+ * that replay recreates all of it or nothing:
+ *
+ *     0     1   kind         1
+ *     1     1   flags        bit 0 has_activity, bit 1 require_token,
+ *                            bit 2 has_payment_key; other bits zero
+ *     2     2   n_items      0..STORE_DEFINE_ITEMS_MAX (64)
+ *     4     4   activity_id
+ *     8     8   request_id   the admin call's (idempotency)
+ *    16     8   time_ns      decision time (steady clock)
+ *    24     8   start_ns     the activity's window (int64; zero without
+ *    32     8   end_ns         an activity, as every activity field)
+ *    40     4   pay_timeout_s
+ *    44     4   zero
+ *    48    16   token_key
+ *    64    16   payment_key
+ *    80    64   name         NUL padded, at most 63 bytes
+ *   144  32*n   items: id u32, total u32, per_user_limit u32,
+ *               max_per_order u16, zero u16, price_cents u64, zero 8
+ *
+ * wal_replay hands admin records only to a caller that reads them
+ * (wal_replay_ex); others get -ENOTSUP rather than skip a state change.
+ * Recovery applies shard 0's catalog records before any shard replays its
+ * changes (persist/recover.c): a BUY of a new item in shard 3's log always
+ * comes after its definition was durable in shard 0's.
  *
  * CHECKSUMS: rte_hash_crc() from <rte_hash_crc.h> (header-inline CRC32C with
  * the SSE4.2 crc32 instruction). It needs no EAL initialisation: an
@@ -235,3 +259,90 @@ int wal_change_decode(const uint8_t in[WAL_CHANGE_BYTES], struct store_change *c
 	return 0;
 }
 
+/* ---- catalog definitions (admin record kind 1) ---- */
+
+int wal_catalog_encode(uint8_t *out, size_t cap, const struct store_catalog_def *def)
+{
+	size_t len = WAL_CATALOG_HDR_BYTES + (size_t)def->n_items * WAL_CATALOG_ITEM_BYTES;
+	const struct cfg_activity *a = &def->act;
+	uint8_t flags = 0;
+
+	if (def->n_items > STORE_DEFINE_ITEMS_MAX)
+		return -EINVAL;
+	if (len > cap)
+		return -ENOBUFS;
+	memset(out, 0, len);
+	if (def->has_activity)
+		flags = (uint8_t)(1u | (a->require_token ? 2u : 0u) |
+				  (a->has_payment_key ? 4u : 0u));
+	out[0] = WAL_ADMIN_CATALOG;
+	out[1] = flags;
+	put_le16(out + 2, (uint16_t)def->n_items);
+	put_le32(out + 4, a->id);
+	put_le64(out + 8, def->request_id);
+	put_le64(out + 16, (uint64_t)def->time_ns);
+	if (def->has_activity) {
+		put_le64(out + 24, (uint64_t)a->start_ns);
+		put_le64(out + 32, (uint64_t)a->end_ns);
+		put_le32(out + 40, a->pay_timeout_s);
+		memcpy(out + 48, a->token_key, 16);
+		memcpy(out + 64, a->payment_key, 16);
+		memcpy(out + 80, a->name, strnlen(a->name, 63));
+	}
+	for (uint32_t k = 0; k < def->n_items; k++) {
+		uint8_t *p = out + WAL_CATALOG_HDR_BYTES + (size_t)k * WAL_CATALOG_ITEM_BYTES;
+		const struct store_item_def *d = &def->items[k];
+		put_le32(p, d->id);
+		put_le32(p + 4, d->total);
+		put_le32(p + 8, d->per_user_limit);
+		put_le16(p + 12, d->max_per_order);
+		put_le64(p + 16, d->price_cents);
+	}
+	return (int)len;
+}
+
+int wal_catalog_decode(const uint8_t *in, uint32_t len, struct store_catalog_def *def)
+{
+	uint32_t n;
+
+	if (len < WAL_CATALOG_HDR_BYTES || in[0] != WAL_ADMIN_CATALOG || (in[1] & ~7u) ||
+	    (!(in[1] & 1u) && in[1]))
+		return -EBADMSG;
+	n = get_le16(in + 2);
+	if (n > STORE_DEFINE_ITEMS_MAX ||
+	    len != WAL_CATALOG_HDR_BYTES + n * WAL_CATALOG_ITEM_BYTES || !all_zero(in + 44, 4) ||
+	    in[80 + 63] != 0)
+		return -EBADMSG;
+	memset(def, 0, sizeof(*def));
+	def->has_activity = in[1] & 1u;
+	def->act.id = get_le32(in + 4);
+	def->request_id = get_le64(in + 8);
+	def->time_ns = (int64_t)get_le64(in + 16);
+	def->n_items = n;
+	if (def->has_activity) {
+		def->act.require_token = in[1] & 2u;
+		def->act.has_payment_key = in[1] & 4u;
+		def->act.start_ns = (int64_t)get_le64(in + 24);
+		def->act.end_ns = (int64_t)get_le64(in + 32);
+		def->act.pay_timeout_s = get_le32(in + 40);
+		memcpy(def->act.token_key, in + 48, 16);
+		memcpy(def->act.payment_key, in + 64, 16);
+		memcpy(def->act.name, in + 80, 63);
+		if (!all_zero(in + 80 + strnlen(def->act.name, 63),
+			      64 - strnlen(def->act.name, 63)))
+			return -EBADMSG; /* NUL padded: one spelling per name */
+	} else if (!all_zero(in + 24, WAL_CATALOG_HDR_BYTES - 24)) {
+		return -EBADMSG;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		const uint8_t *p = in + WAL_CATALOG_HDR_BYTES + (size_t)k * WAL_CATALOG_ITEM_BYTES;
+		if (!all_zero(p + 14, 2) || !all_zero(p + 24, 8))
+			return -EBADMSG;
+		def->items[k] = (struct store_item_def){.id = get_le32(p),
+							.total = get_le32(p + 4),
+							.per_user_limit = get_le32(p + 8),
+							.max_per_order = get_le16(p + 12),
+							.price_cents = get_le64(p + 16)};
+	}
+	return 0;
+}

@@ -73,6 +73,7 @@ struct replay {
 	const struct wal_ops *ops;
 	uint64_t from_lsn;
 	wal_replay_fn fn;
+	wal_replay_admin_fn admin_fn; /* NULL: an admin record is -ENOTSUP */
 	void *ctx;
 	struct wal_replay_info *info;
 	char *err;
@@ -159,10 +160,21 @@ static int replay_deliver(struct replay *r, const struct wal_record *rec, size_t
 	if (rec->type == WAL_REC_ADMIN) {
 		if (rec->lsn < r->from_lsn)
 			return 0;
-		fs_errf(r->err, r->errlen,
-		     "%s: offset %zu: admin record (LSN %" PRIu64 ") not supported yet", r->path,
-		     off, rec->lsn);
-		return -ENOTSUP;
+		if (!r->admin_fn) {
+			fs_errf(r->err, r->errlen,
+				"%s: offset %zu: admin record (LSN %" PRIu64 ") not read here",
+				r->path, off, rec->lsn);
+			return -ENOTSUP;
+		}
+		rc = r->admin_fn(r->ctx, rec->lsn, rec->payload, rec->len);
+		if (rc) {
+			fs_errf(r->err, r->errlen,
+				"%s: offset %zu: admin record (LSN %" PRIu64 ") refused: %s",
+				r->path, off, rec->lsn, fs_strerror(rc < 0 ? rc : -ECANCELED));
+			return rc < 0 ? rc : -ECANCELED;
+		}
+		r->info->replayed++;
+		return 0;
 	}
 	if (wal_change_decode(rec->payload, &ch))
 		return corrupt(r, off, "bad change payload (LSN %" PRIu64 ")", rec->lsn);
@@ -305,11 +317,20 @@ int wal_replay_acked(const char *dir, unsigned shard_id, const struct wal_ops *o
 		     uint64_t from_lsn, uint64_t acked_lsn, wal_replay_fn fn, void *ctx,
 		     struct wal_replay_info *info, char *err, size_t errlen)
 {
+	return wal_replay_ex(dir, shard_id, ops, from_lsn, acked_lsn, fn, NULL, ctx, info, err,
+			     errlen);
+}
+
+int wal_replay_ex(const char *dir, unsigned shard_id, const struct wal_ops *ops, uint64_t from_lsn,
+		  uint64_t acked_lsn, wal_replay_fn fn, wal_replay_admin_fn admin_fn, void *ctx,
+		  struct wal_replay_info *info, char *err, size_t errlen)
+{
 	struct replay r = {
 		.ops = ops ? ops : &wal_sys_ops,
 		.from_lsn = from_lsn ? from_lsn : 1,
 		.acked_lsn = acked_lsn,
 		.fn = fn,
+		.admin_fn = admin_fn,
 		.ctx = ctx,
 		.info = info,
 		.err = err,

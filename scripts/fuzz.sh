@@ -2,12 +2,12 @@
 # Coverage-guided fuzzing of every parser with libFuzzer (clang), each for
 # SECONDS (default 60), under AddressSanitizer + UBSan. Corpora are kept in
 # build-fuzz/corpus/<target>; a crash leaves crash-* files in build-fuzz/.
-# usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: fuzz_fsp fuzz_config fuzz_cfg_time fuzz_net fuzz_wal)
+# usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: fuzz_fsp fuzz_config fuzz_cfg_time fuzz_net fuzz_wal fuzz_admin_def)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
-TARGETS=${*:-fuzz_fsp fuzz_config fuzz_cfg_time fuzz_net fuzz_wal}
+TARGETS=${*:-fuzz_fsp fuzz_config fuzz_cfg_time fuzz_net fuzz_wal fuzz_admin_def}
 bash scripts/install-deps.sh
 command -v clang >/dev/null || { echo "fuzz.sh needs clang (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 if [ ! -f build-fuzz/build.ninja ]; then

@@ -4,8 +4,9 @@
  * Plain C over preallocated memory: no DPDK, no liburing, no allocation and
  * no syscalls after create. Two parts:
  *
- *  - struct store_catalog: activities and items (fixed at create; only each
- *    activity's window moves, by admin call: store_admin_window) plus
+ *  - struct store_catalog: activities and items (the config's at create,
+ *    more defined at run time: store_catalog_define; an activity's window
+ *    moves by admin call: store_admin_window) plus
  *    what owners publish for every core to read with relaxed atomics: each
  *    item's available units (the "sold-out flag" is available == 0) and a
  *    per-shard "winners filter" (a Bloom filter of (user_id, request_id) of
@@ -64,9 +65,22 @@ struct store_shard;
 
 /* ---- catalog (shared, read-mostly) ---- */
 
+/* Items the catalog can take beyond the config's (created at run time by
+ * the admin API): every per-item array of the catalog and of each shard is
+ * preallocated for them, so growth allocates nothing. Activities: up to
+ * FS_ACTIVITIES_MAX in all. */
+#define STORE_RUNTIME_ITEMS 4096u
+/* Items one definition (one admin call, one log record) may carry. */
+#define STORE_DEFINE_ITEMS_MAX 64u
+
 /* Build the catalog for nshards shards from a validated config. The catalog
- * keeps a pointer to cfg, which must outlive it. 0, -ENOMEM, -EINVAL. */
+ * keeps a pointer to cfg, which must outlive it; it copies the activities
+ * and items, so runtime definitions live beside them. 0, -ENOMEM, -EINVAL. */
 int store_catalog_create(const struct cfg *cfg, unsigned nshards, struct store_catalog **out);
+/* Item capacity of a catalog built from cfg: n_items + STORE_RUNTIME_ITEMS,
+ * at most FS_ITEMS_MAX; and the bytes the catalog allocates. */
+uint32_t store_catalog_capacity(const struct cfg *cfg);
+uint64_t store_catalog_bytes(const struct cfg *cfg, unsigned nshards);
 void store_catalog_free(struct store_catalog *cat);
 unsigned store_catalog_nshards(const struct store_catalog *cat);
 
@@ -79,6 +93,69 @@ bool store_gate(const struct store_catalog *cat, const struct fs_req *req, int64
 
 /* Units still buyable of an item (relaxed read; -1 if unknown item). */
 int64_t store_item_available(const struct store_catalog *cat, uint32_t item_id);
+
+/* ---- the catalog at run time: definitions, and reading it ----
+ *
+ * A definition is an activity with its items (has_activity) or items added
+ * to an existing activity (act.id names it; the rest of act is unused). It
+ * is applied all or nothing, in two steps, so that a gate either does not
+ * see an item (UNKNOWN_ITEM) or sees all of it:
+ *  1. store_shard_grow on every shard, on its own thread: each owner makes
+ *     room for the items it will own (state, total) — invisible until 2;
+ *  2. store_catalog_define (control plane or shard 0's thread; one at a
+ *     time): copies the records, then publishes each item with a release
+ *     store of its id-table slot (gates load it with acquire).
+ * store_shard_ungrow undoes 1 when 2 is not reached. store_define_all does
+ * both for shards that are not running (recovery, tests). request_id is
+ * kept with every item and activity the definition creates, so a retried
+ * admin call finds its first answer (store_catalog_item_at). */
+struct store_item_def {
+	uint32_t id;
+	uint32_t total;
+	uint32_t per_user_limit;
+	uint16_t max_per_order;
+	uint64_t price_cents;
+};
+
+struct store_catalog_def {
+	uint64_t request_id;
+	int64_t time_ns;
+	bool has_activity;
+	struct cfg_activity act;
+	uint32_t n_items;
+	struct store_item_def items[STORE_DEFINE_ITEMS_MAX];
+};
+
+/* 0, or why not (a sentence in why): -EINVAL (a field: the sentence names
+ * it), -EEXIST (an id is taken), -ENOENT (no such activity to add items
+ * to), -ENOSPC (capacity full). Read-only. */
+int store_catalog_check_def(const struct store_catalog *cat, const struct store_catalog_def *def,
+			    char *why, size_t whylen);
+/* Step 1 on shard s (owner thread): returns how many of the items it owns. */
+int store_shard_grow(struct store_shard *s, const struct store_catalog_def *def);
+void store_shard_ungrow(struct store_shard *s, const struct store_catalog_def *def);
+/* Step 2. 0, -EINVAL (store_catalog_check_def refuses it). */
+int store_catalog_define(struct store_catalog *cat, const struct store_catalog_def *def);
+/* Both steps on shards that are not running (NULL entries are skipped);
+ * store_catalog_check_def's returns. */
+int store_define_all(struct store_catalog *cat, struct store_shard *const shards[],
+		     const struct store_catalog_def *def, char *why, size_t whylen);
+
+/* Items and activities published so far (catalog indexes 0 .. n-1; the
+ * config's come first), the idx-th of each with the request_id of the
+ * definition that created it (0: from the config), by id. Any thread. */
+uint32_t store_catalog_items(const struct store_catalog *cat);
+uint32_t store_catalog_activities(const struct store_catalog *cat);
+int store_catalog_item_at(const struct store_catalog *cat, uint32_t idx, struct cfg_item *out,
+			  uint64_t *request_id);
+int store_catalog_item_def(const struct store_catalog *cat, uint32_t item_id, struct cfg_item *out);
+int store_catalog_activity_at(const struct store_catalog *cat, uint32_t idx,
+			      struct cfg_activity *out, uint64_t *request_id);
+int store_catalog_activity(const struct store_catalog *cat, uint32_t activity_id,
+			   struct cfg_activity *out);
+const struct store_catalog *store_shard_catalog(const struct store_shard *s);
+bool store_catalog_is_runtime(const struct store_catalog *cat, uint32_t item_idx);
+bool store_catalog_act_is_runtime(const struct store_catalog *cat, uint32_t act_idx);
 
 /* ---- journal records ---- */
 

@@ -39,8 +39,7 @@ int store_memory_need(const struct cfg *cfg, unsigned nshards, uint64_t other_by
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_catalog_create(cfg, nshards, &cat)) != 0)
 		return rc;
-	out->catalog = sizeof(*cat) + (uint64_t)cfg->n_items * (sizeof(struct store_item) +
-								4 * sizeof(struct store_item_slot));
+	out->catalog = store_catalog_bytes(cfg, nshards);
 	for (unsigned i = 0; i < nshards; i++) {
 		struct store_shard_params p = {.shard_id = i};
 		struct store_memory m;

@@ -6,8 +6,11 @@
  * reads on the sold-out path sits in one 32-byte struct store_item (two per
  * cache line): the window, max_per_order, the owner and the owner-published
  * available count. Per-item data only owners and the control plane need
- * (total, per_user_limit, keys) is read from the struct cfg the catalog
- * points to, by the same index: catalog item i is cfg->items[i].
+ * (initial total, per_user_limit, price) and the activities (keys, pay
+ * timeout) are the catalog's own copies (defs[], acts[]), preallocated to
+ * the catalog's capacity: items created at run time (store_catalog_define)
+ * live there exactly like the config's, which are catalog items
+ * 0 .. n_cfg_items - 1.
  */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
@@ -53,7 +56,7 @@ _Static_assert(sizeof(struct store_item) == 32, "two items per cache line");
 /* item_id -> catalog index, open addressing with linear probing; id 0 = empty
  * (item ids are >= 1). */
 struct store_item_slot {
-	uint32_t id;
+	_Atomic uint32_t id; /* stored last, with release: the slot publishes the item */
 	uint32_t idx;
 };
 
@@ -65,7 +68,16 @@ struct store_winners {
 struct store_catalog {
 	const struct cfg *cfg;
 	unsigned nshards;
-	uint32_t n_items;
+	_Atomic uint32_t n_items; /* published items (release store after each define) */
+	_Atomic uint32_t n_acts;  /* published activities */
+	uint32_t n_cfg_items;	  /* the first ones, from the config */
+	uint32_t n_cfg_acts;
+	uint32_t cap_items;	   /* capacity of every per-item array */
+	uint32_t cap_acts;	   /* capacity of every per-activity array */
+	struct cfg_item *defs;	   /* per item: the definition (cold: owners, control plane) */
+	uint64_t *item_rid;	   /* per item: admin request_id that created it (0: config) */
+	struct cfg_activity *acts; /* per activity */
+	uint64_t *act_rid;	   /* per activity: admin request_id that created it */
 	uint32_t slot_mask;
 	uint32_t slot_shift; /* 32 - log2(slots): Fibonacci hashing uses the top bits */
 	struct store_item_slot *slots;
@@ -104,12 +116,26 @@ static inline uint32_t store_item_find(const struct store_catalog *cat, uint32_t
 		return STORE_NONE;
 	for (;;) {
 		const struct store_item_slot *sl = &cat->slots[i];
-		if (likely(sl->id == item_id))
+		/* Acquire pairs with the define's release store of the id: a slot
+		 * that shows the id shows a fully written item. */
+		uint32_t id = atomic_load_explicit(&sl->id, memory_order_acquire);
+		if (likely(id == item_id))
 			return sl->idx;
-		if (sl->id == 0)
+		if (id == 0)
 			return STORE_NONE;
 		i = (i + 1) & cat->slot_mask;
 	}
+}
+
+/* Activities published so far (acquire: their records are complete). */
+static inline uint32_t store_cat_nacts(const struct store_catalog *cat)
+{
+	return atomic_load_explicit(&cat->n_acts, memory_order_acquire);
+}
+
+static inline uint32_t store_cat_nitems(const struct store_catalog *cat)
+{
+	return atomic_load_explicit(&cat->n_items, memory_order_acquire);
 }
 
 /* The filter word and bit pattern of a (user_id, request_id). */
@@ -240,7 +266,8 @@ struct store_shard {
 	struct store_fifo *fifo;	/* per activity */
 	struct store_item_state *items; /* per owned item (local index) */
 	uint32_t *owned;		/* local index -> catalog index */
-	uint32_t n_owned;
+	uint32_t n_owned;		/* grows by store_shard_grow (owner thread) */
+	uint32_t own_cap;		/* capacity of items/owned/audit_items */
 	_Atomic uint64_t *wf_words;
 	uint64_t wf_nwords;
 
@@ -270,6 +297,9 @@ static inline void store_time_floor(struct store_shard *s, int64_t t)
 int store_catalog_attach(struct store_catalog *cat, unsigned shard_id, struct store_shard *s,
 			 _Atomic uint64_t *words, uint64_t nwords);
 void store_catalog_detach(struct store_catalog *cat, unsigned shard_id);
+
+/* Whether s already holds the state of catalog index ci (grown for it). */
+bool store_shard_owns_index(const struct store_shard *s, uint32_t ci);
 
 /* Allocate n bytes aligned to a cache line, zeroed; NULL on failure. */
 void *store_zalloc(size_t n);

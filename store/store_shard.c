@@ -213,7 +213,7 @@ static void hold_add(struct store_shard *s, uint64_t pos, uint64_t user_id, uint
 	}
 	FS_ASSERT(h->user_id == user_id && h->item == ci);
 	h->units += qty;
-	FS_ASSERT(h->units <= s->cfg->items[ci].per_user_limit);
+	FS_ASSERT(h->units <= s->cat->defs[ci].per_user_limit);
 }
 
 static void hold_sub(struct store_shard *s, uint64_t user_id, uint32_t ci, uint16_t qty)
@@ -439,7 +439,7 @@ static uint8_t buy_check(struct store_shard *s, uint32_t ci, uint64_t hh, const 
 		return FS_ST_SOLD_OUT;
 	*hpos = hold_find(s, hh, req->user_id, ci);
 	h = &s->hold[*hpos];
-	if ((h->user_id ? (uint64_t)h->units : 0) + req->qty > s->cfg->items[ci].per_user_limit)
+	if ((h->user_id ? (uint64_t)h->units : 0) + req->qty > s->cat->defs[ci].per_user_limit)
 		return FS_ST_LIMIT_EXCEEDED;
 	if (unlikely(h->user_id && h->closed >= STORE_CLOSED_MAX))
 		return FS_ST_LIMIT_EXCEEDED; /* BUY + CANCEL churn: see STORE_CLOSED_MAX */
@@ -564,7 +564,7 @@ static bool pay_token_ok(const struct cfg_activity *a, const struct fs_req *req)
 static bool settle_token_ok(const struct store_shard *s, const struct store_order *o,
 			    const struct fs_req *req)
 {
-	const struct cfg_activity *a = &s->cfg->activities[s->cat->items[o->item].act];
+	const struct cfg_activity *a = &s->cat->acts[s->cat->items[o->item].act];
 
 	if (req->op == FS_OP_CONFIRM)
 		return !a->has_payment_key || pay_token_ok(a, req);
@@ -680,7 +680,7 @@ static void exec_order_status(struct store_shard *s, const struct fs_req *req, i
 		return;
 	}
 	o = &s->orders[oi];
-	a = &s->cfg->activities[s->cat->items[o->item].act];
+	a = &s->cat->acts[s->cat->items[o->item].act];
 	if (a->require_token && !buy_token_ok(a, req)) {
 		resp->status = FS_ST_BAD_TOKEN;
 		return;
@@ -787,7 +787,7 @@ unsigned store_expire(struct store_shard *s, int64_t now_ns, unsigned max)
 	if (s->unavailable) /* an expiry is a change that could not be made durable */
 		return 0;
 	now_ns = shard_time(s, now_ns);
-	for (unsigned a = 0; a < s->cfg->n_activities && n < max; a++)
+	for (unsigned a = 0; a < store_cat_nacts(s->cat) && n < max; a++)
 		n += expire_fifo(s, &s->fifo[a], now_ns, max - n, &budget);
 	return n;
 }
@@ -839,7 +839,7 @@ static int apply_reserve(struct store_shard *s, const struct store_change *ch)
 		return -EINVAL;
 	hpos = hold_find(s, store_hash2(ch->user_id, ci), ch->user_id, ci);
 	h = &s->hold[hpos];
-	if ((h->user_id ? h->units : 0) + (uint64_t)ch->qty > s->cfg->items[ci].per_user_limit ||
+	if ((h->user_id ? h->units : 0) + (uint64_t)ch->qty > s->cat->defs[ci].per_user_limit ||
 	    (h->user_id == 0 && s->nhold >= s->hold_max))
 		return -EINVAL;
 	(void)order_create(s, ci, hpos, store_hash2(ch->user_id, ch->request_id), ch->user_id,
@@ -1123,12 +1123,12 @@ static int audit_items(const struct store_shard *s, char *err, size_t errlen)
 		if (st->reserved != re->reserved || st->paid != re->paid)
 			AUDIT_FAIL("item %u: reserved/paid %" PRIu64 "/%" PRIu64
 				   ", orders say %" PRIu64 "/%" PRIu64,
-				   s->cfg->items[ci].id, st->reserved, st->paid, re->reserved,
+				   s->cat->defs[ci].id, st->reserved, st->paid, re->reserved,
 				   re->paid);
 		if (avail + st->reserved + st->paid != total)
 			AUDIT_FAIL("item %u: available %" PRIu64 " + reserved %" PRIu64
 				   " + paid %" PRIu64 " != total %" PRIu64,
-				   s->cfg->items[ci].id, avail, st->reserved, st->paid, total);
+				   s->cat->defs[ci].id, avail, st->reserved, st->paid, total);
 	}
 	return 0;
 }
@@ -1145,16 +1145,17 @@ static int audit_holdings(const struct store_shard *s, char *err, size_t errlen)
 		n++;
 		if (h->units != s->audit_units[i])
 			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u units, orders say %u",
-				   h->user_id, s->cfg->items[h->item].id, h->units,
+				   h->user_id, s->cat->defs[h->item].id, h->units,
 				   s->audit_units[i]);
 		if (h->closed != s->audit_closed[i])
-			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u closed orders, orders say %u",
-				   h->user_id, s->cfg->items[h->item].id, h->closed,
+			AUDIT_FAIL("holding user %" PRIu64
+				   " item %u: %u closed orders, orders say %u",
+				   h->user_id, s->cat->defs[h->item].id, h->closed,
 				   s->audit_closed[i]);
-		if (h->units > s->cfg->items[h->item].per_user_limit)
+		if (h->units > s->cat->defs[h->item].per_user_limit)
 			AUDIT_FAIL("holding user %" PRIu64 " item %u: %u units > limit %u",
-				   h->user_id, s->cfg->items[h->item].id, h->units,
-				   s->cfg->items[h->item].per_user_limit);
+				   h->user_id, s->cat->defs[h->item].id, h->units,
+				   s->cat->defs[h->item].per_user_limit);
 		if (hold_find(s, store_hash2(h->user_id, h->item), h->user_id, h->item) != i)
 			AUDIT_FAIL("holding user %" PRIu64 ": unreachable by probing", h->user_id);
 	}
@@ -1168,7 +1169,7 @@ static int audit_fifo(const struct store_shard *s, char *err, size_t errlen)
 {
 	uint64_t reserved = 0, seen = 0;
 
-	for (unsigned a = 0; a < s->cfg->n_activities; a++) {
+	for (unsigned a = 0; a < store_cat_nacts(s->cat); a++) {
 		for (uint32_t oi = s->fifo[a].head; oi != STORE_NONE; oi = s->orders[oi].next) {
 			if (++seen > s->norders)
 				AUDIT_FAIL("activity FIFO %u: cycle", a);
@@ -1279,10 +1280,17 @@ static int check_params(const struct store_catalog *cat, const struct store_shar
 	return 0;
 }
 
-static int shard_alloc(struct store_shard *s, const struct cfg *cfg)
+/* Items a shard of cat can come to own: those it owns now plus every item
+ * the catalog still has room for (any of them may hash to this shard). */
+static uint32_t own_capacity(const struct store_catalog *cat, unsigned shard_id)
 {
-	uint64_t nact = cfg->n_activities ? cfg->n_activities : 1;
-	uint64_t nown = s->n_owned ? s->n_owned : 1;
+	return cat->owned_count[shard_id] + (cat->cap_items - store_cat_nitems(cat));
+}
+
+static int shard_alloc(struct store_shard *s)
+{
+	uint64_t nact = s->cat->cap_acts ? s->cat->cap_acts : 1;
+	uint64_t nown = s->own_cap ? s->own_cap : 1;
 
 	s->orders = store_zalloc(s->max_orders * sizeof(*s->orders));
 	s->hold = store_zalloc((s->hold_mask + 1) * sizeof(*s->hold));
@@ -1298,7 +1306,7 @@ static int shard_alloc(struct store_shard *s, const struct cfg *cfg)
 	if (!s->orders || !s->hold || !s->ring || !s->idx || !s->fifo || !s->items || !s->owned ||
 	    !s->audit_units || !s->audit_closed || !s->audit_items || !s->wf_words)
 		return -ENOMEM;
-	for (unsigned a = 0; a < cfg->n_activities; a++)
+	for (uint64_t a = 0; a < nact; a++)
 		s->fifo[a].head = s->fifo[a].tail = STORE_NONE;
 	return 0;
 }
@@ -1306,17 +1314,54 @@ static int shard_alloc(struct store_shard *s, const struct cfg *cfg)
 /* A fresh shard starts with every unit of its items available. */
 static void shard_init_items(struct store_shard *s)
 {
-	uint32_t l = 0;
+	uint32_t l = 0, n = store_cat_nitems(s->cat);
 
-	for (uint32_t ci = 0; ci < s->cat->n_items; ci++) {
+	for (uint32_t ci = 0; ci < n; ci++) {
 		if (s->cat->items[ci].owner != s->shard_id)
 			continue;
 		FS_ASSERT(s->cat->items[ci].local == l);
-		s->items[l].total = s->cfg->items[ci].total;
+		s->items[l].total = s->cat->defs[ci].total;
 		s->owned[l++] = ci;
-		publish_avail(s, ci, s->cfg->items[ci].total);
+		publish_avail(s, ci, s->cat->defs[ci].total);
 	}
 	FS_ASSERT(l == s->n_owned);
+}
+
+int store_shard_grow(struct store_shard *s, const struct store_catalog_def *def)
+{
+	uint32_t ci = store_cat_nitems(s->cat), added = 0;
+
+	for (uint32_t k = 0; k < def->n_items; k++, ci++) {
+		if (fs_shard_of_item(def->items[k].id, s->cat->nshards) != s->shard_id)
+			continue;
+		FS_ASSERT(s->n_owned < s->own_cap && ci < s->cat->cap_items);
+		s->items[s->n_owned] = (struct store_item_state){.total = def->items[k].total};
+		s->owned[s->n_owned++] = ci;
+		added++;
+	}
+	return (int)added;
+}
+
+const struct store_catalog *store_shard_catalog(const struct store_shard *s)
+{
+	return s->cat;
+}
+
+bool store_shard_owns_index(const struct store_shard *s, uint32_t ci)
+{
+	for (uint32_t l = s->n_owned; l-- > 0;)
+		if (s->owned[l] == ci)
+			return true;
+	return false;
+}
+
+void store_shard_ungrow(struct store_shard *s, const struct store_catalog_def *def)
+{
+	for (uint32_t k = 0; k < def->n_items; k++)
+		if (fs_shard_of_item(def->items[k].id, s->cat->nshards) == s->shard_id) {
+			FS_ASSERT(s->n_owned > s->cat->owned_count[s->shard_id]);
+			s->n_owned--;
+		}
 }
 
 int store_shard_create(struct store_catalog *cat, const struct store_shard_params *p,
@@ -1347,9 +1392,10 @@ int store_shard_create(struct store_catalog *cat, const struct store_shard_param
 	s->ring_cap = p->max_idempotency;
 	s->idx_mask = pow2_at_least(2 * p->max_idempotency, 16) - 1;
 	s->n_owned = cat->owned_count[p->shard_id];
+	s->own_cap = own_capacity(cat, p->shard_id);
 	wf_bits = pow2_at_least(p->max_orders * STORE_WF_BITS_PER_ORDER, STORE_WF_MIN_BITS);
 	s->wf_nwords = wf_bits / 64;
-	if ((rc = shard_alloc(s, cat->cfg)) != 0) {
+	if ((rc = shard_alloc(s)) != 0) {
 		store_shard_free(s);
 		return rc;
 	}
@@ -1384,8 +1430,8 @@ void store_shard_free(struct store_shard *s)
 void store_shard_bytes(const struct store_catalog *cat, const struct store_shard_params *p,
 		       struct store_memory *out)
 {
-	uint64_t nact = cat->cfg->n_activities ? cat->cfg->n_activities : 1;
-	uint64_t nown = cat->owned_count[p->shard_id] ? cat->owned_count[p->shard_id] : 1;
+	uint64_t nact = cat->cap_acts ? cat->cap_acts : 1;
+	uint64_t nown = own_capacity(cat, p->shard_id) ? own_capacity(cat, p->shard_id) : 1;
 	uint64_t hold_slots = pow2_at_least(2 * p->max_orders, 16);
 	uint64_t wf_bits = pow2_at_least(p->max_orders * STORE_WF_BITS_PER_ORDER, STORE_WF_MIN_BITS);
 

@@ -65,16 +65,17 @@ struct store_image {
 	struct image_hdr hdr; /* region 0; filled by capture, or by a load */
 	const struct store_catalog *cat;
 	unsigned shard_id;
-	uint32_t n_owned, n_act;
+	uint32_t n_owned, n_act;       /* at the last capture (or load) */
+	uint32_t own_cap, act_cap;     /* capacities: the catalog grows at run time */
 	uint64_t max_orders, ring_cap; /* capacities (of the shard it was made for) */
 	uint64_t first_seq, norders, ring_count;
 	struct store_stats st;
 	struct store_order *orders;	/* max_orders */
 	struct store_idem *ring;	/* ring_cap; [0] is the oldest entry */
-	struct store_item_state *items; /* n_owned */
-	uint32_t *avail;		/* n_owned */
-	uint32_t *owned;		/* n_owned: catalog index of each (fixed at create) */
-	struct store_fifo *fifo;	/* n_act */
+	struct store_item_state *items; /* n_owned of own_cap */
+	uint32_t *avail;		/* n_owned of own_cap */
+	uint32_t *owned;		/* n_owned of own_cap: catalog index of each */
+	struct store_fifo *fifo;	/* n_act of act_cap */
 	struct store_change admin[STORE_ADMIN_RECENT]; /* recent admin changes, oldest first */
 	uint32_t admin_count;
 };
@@ -104,16 +105,18 @@ int store_image_create(const struct store_shard *s, struct store_image **out)
 	img->cat = s->cat;
 	img->shard_id = s->shard_id;
 	img->n_owned = s->n_owned;
-	img->n_act = s->cfg->n_activities;
+	img->n_act = store_cat_nacts(s->cat);
+	img->own_cap = s->own_cap;
+	img->act_cap = s->cat->cap_acts;
 	img->max_orders = s->max_orders;
 	img->ring_cap = s->ring_cap;
 	/* store_zalloc touches every page now, so no capture page-faults. */
 	img->orders = store_zalloc(s->max_orders * sizeof(*img->orders));
 	img->ring = store_zalloc(s->ring_cap * sizeof(*img->ring));
-	img->items = store_zalloc((img->n_owned + 1) * sizeof(*img->items));
-	img->avail = store_zalloc((img->n_owned + 1) * sizeof(*img->avail));
-	img->owned = store_zalloc((img->n_owned + 1) * sizeof(*img->owned));
-	img->fifo = store_zalloc((img->n_act + 1) * sizeof(*img->fifo));
+	img->items = store_zalloc((img->own_cap + 1) * sizeof(*img->items));
+	img->avail = store_zalloc((img->own_cap + 1) * sizeof(*img->avail));
+	img->owned = store_zalloc((img->own_cap + 1) * sizeof(*img->owned));
+	img->fifo = store_zalloc((img->act_cap + 1) * sizeof(*img->fifo));
 	if (!img->orders || !img->ring || !img->items || !img->avail || !img->owned ||
 	    !img->fifo) {
 		store_image_free(img);
@@ -126,7 +129,9 @@ int store_image_create(const struct store_shard *s, struct store_image **out)
 
 uint64_t store_image_bytes(const struct store_catalog *cat, const struct store_shard_params *p)
 {
-	uint64_t nown = cat->owned_count[p->shard_id] + 1, nact = cat->cfg->n_activities + 1;
+	uint64_t nown =
+		cat->owned_count[p->shard_id] + (cat->cap_items - store_cat_nitems(cat)) + 1;
+	uint64_t nact = cat->cap_acts + 1;
 
 	return sizeof(struct store_image) + p->max_orders * sizeof(struct store_order) +
 	       p->max_idempotency * sizeof(struct store_idem) +
@@ -139,8 +144,11 @@ void store_image_capture(const struct store_shard *s, struct store_image *img)
 	uint64_t first = s->ring_cap - s->ring_head;
 
 	FS_ASSERT(img->shard_id == s->shard_id && img->max_orders == s->max_orders &&
-		  img->ring_cap == s->ring_cap && img->n_owned == s->n_owned &&
-		  img->n_act == s->cfg->n_activities);
+		  img->ring_cap == s->ring_cap && img->own_cap == s->own_cap &&
+		  img->act_cap == s->cat->cap_acts && s->n_owned <= img->own_cap);
+	img->n_owned = s->n_owned;
+	img->n_act = store_cat_nacts(s->cat);
+	memcpy(img->owned, s->owned, s->n_owned * sizeof(*img->owned));
 	img->first_seq = s->first_seq;
 	img->norders = s->norders;
 	img->ring_count = s->ring_count;
@@ -189,9 +197,18 @@ static void region_of(struct store_image *img, unsigned i, uint8_t **p, size_t *
 		*p = (uint8_t *)img->ring, *len = h->ring_count * sizeof(*img->ring);
 		*cap = img->ring_cap * sizeof(*img->ring);
 		break;
-	case 3: *p = (uint8_t *)img->items, *len = *cap = img->n_owned * sizeof(*img->items); break;
-	case 4: *p = (uint8_t *)img->avail, *len = *cap = img->n_owned * sizeof(*img->avail); break;
-	default: *p = (uint8_t *)img->fifo, *len = *cap = img->n_act * sizeof(*img->fifo); break;
+	case 3:
+		*p = (uint8_t *)img->items, *len = img->n_owned * sizeof(*img->items);
+		*cap = img->own_cap * sizeof(*img->items);
+		break;
+	case 4:
+		*p = (uint8_t *)img->avail, *len = img->n_owned * sizeof(*img->avail);
+		*cap = img->own_cap * sizeof(*img->avail);
+		break;
+	default:
+		*p = (uint8_t *)img->fifo, *len = img->n_act * sizeof(*img->fifo);
+		*cap = img->act_cap * sizeof(*img->fifo);
+		break;
 	}
 }
 
@@ -372,7 +389,7 @@ static int restore_account(struct store_shard *s, uint32_t oi)
 	st = &s->items[s->cat->items[o->item].local];
 	if (o->state == FS_STATE_RESERVED || o->state == FS_STATE_PAID) {
 		h->units += o->qty;
-		if (h->units > s->cfg->items[o->item].per_user_limit)
+		if (h->units > s->cat->defs[o->item].per_user_limit)
 			return -EINVAL;
 		if (o->state == FS_STATE_RESERVED)
 			st->reserved += o->qty;
@@ -570,7 +587,7 @@ int store_shard_restore_image(struct store_shard *s, const struct store_image *i
 	if (errlen)
 		err[0] = '\0';
 	if (img->shard_id != s->shard_id || img->n_owned != s->n_owned ||
-	    img->n_act != s->cfg->n_activities || img->ring_count > s->ring_cap)
+	    img->n_act != store_cat_nacts(s->cat) || img->ring_count > s->ring_cap)
 		return -EINVAL;
 	rc = store_restore_begin(s, img->first_seq, img->first_seq + img->norders);
 	if (rc)

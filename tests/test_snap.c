@@ -1119,6 +1119,158 @@ static void test_snap_write_read_million_orders(void **state)
 	world_free(&b);
 }
 
+/* ---- the catalog created at run time: in snapshots and in shard 0's log ---- */
+
+/* What the admin API does: every shard grows, the definition goes into
+ * shard 0's log as one record, then the catalog publishes it. */
+static void define_logged(struct world *w, uint32_t act, uint32_t first_item, uint32_t n,
+			  uint64_t rid)
+{
+	static struct store_catalog_def d;
+	uint8_t buf[WAL_PAYLOAD_MAX];
+	int len;
+
+	memset(&d, 0, sizeof(d));
+	d.request_id = rid;
+	d.has_activity = true;
+	d.act = (struct cfg_activity){.id = act,
+				      .start_ns = T0 - 10 * SEC,
+				      .end_ns = T0 + 3600 * SEC,
+				      .pay_timeout_s = 60};
+	snprintf(d.act.name, sizeof(d.act.name), "runtime %u", act);
+	for (uint32_t k = 0; k < n; k++)
+		d.items[d.n_items++] = (struct store_item_def){.id = first_item + k,
+							       .total = 20 + k,
+							       .per_user_limit = 2,
+							       .max_per_order = 1};
+	assert_int_equal(store_catalog_check_def(w->cat, &d, NULL, 0), 0);
+	for (unsigned i = 0; i < w->n; i++)
+		(void)store_shard_grow(w->sh[i], &d);
+	len = wal_catalog_encode(buf, sizeof(buf), &d);
+	assert_true(len > 0);
+	if (w->wal[0]) {
+		int64_t lsn = wal_append_admin(w->wal[0], buf, (uint32_t)len);
+		assert_true(lsn > 0);
+		w->last_lsn[0] = (uint64_t)lsn;
+	}
+	assert_int_equal(store_catalog_define(w->cat, &d), 0);
+}
+
+static void buy_some(struct world *w, uint32_t item, uint64_t first_user, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		struct fs_req req = {.op = FS_OP_BUY,
+				     .qty = 1,
+				     .item_id = item,
+				     .user_id = first_user + k,
+				     .request_id = 1};
+		struct fs_resp resp;
+		unsigned owner;
+		if (!store_gate(w->cat, &req, T0, &resp, &owner))
+			store_execute(w->sh[owner], &req, T0, &resp);
+		assert_int_equal(resp.status, FS_ST_OK);
+	}
+}
+
+static void assert_same_item(struct world *a, struct world *b, uint32_t item)
+{
+	unsigned o = fs_shard_of_item(item, a->n);
+	struct store_item_counts ca, cb;
+	struct cfg_item da, db;
+
+	assert_int_equal(store_item_counts(a->sh[o], item, &ca), 0);
+	assert_int_equal(store_item_counts(b->sh[o], item, &cb), 0);
+	assert_int_equal(ca.total, cb.total);
+	assert_int_equal(ca.available, cb.available);
+	assert_int_equal(ca.reserved, cb.reserved);
+	assert_int_equal(ca.paid, cb.paid);
+	assert_int_equal(store_catalog_item_def(a->cat, item, &da), 0);
+	assert_int_equal(store_catalog_item_def(b->cat, item, &db), 0);
+	assert_int_equal(da.activity_id, db.activity_id);
+	assert_int_equal(da.total, db.total);
+	assert_int_equal(da.per_user_limit, db.per_user_limit);
+}
+
+static void test_persist_recover_runtime_catalog(void **state)
+{
+	struct tcfg t;
+	struct world a, b;
+	struct persist_recover_info infos[FS_WORKERS_MAX];
+	uint64_t lsn[FS_WORKERS_MAX], rid;
+	struct cfg_item it;
+	struct cfg_activity ca;
+
+	(void)state;
+	tcfg_init(&t, 3);
+	world_init(&a, &t.cfg, true);
+	world_logs_open(&a, 4096);
+	define_logged(&a, 5, 501, 4, 1234);
+	buy_some(&a, 501, 100, 3);
+	buy_some(&a, 503, 100, 5);
+	snapshot_world(&a, lsn);
+	/* after the snapshot: only in the logs (the BUYs of 601 may sit in
+	 * another shard's log than its definition) */
+	define_logged(&a, 6, 601, 3, 1235);
+	buy_some(&a, 601, 200, 4);
+	buy_some(&a, 602, 200, 1);
+	buy_some(&a, 501, 300, 2);
+	world_logs_close(&a);
+	world_init(&b, &t.cfg, true);
+	recover_into(&b, 0, infos);
+	assert_int_equal(store_catalog_items(b.cat), 4 + 4 + 3);
+	assert_int_equal(store_catalog_activities(b.cat), 4);
+	for (uint32_t id = 501; id <= 504; id++)
+		assert_same_item(&a, &b, id);
+	for (uint32_t id = 601; id <= 603; id++)
+		assert_same_item(&a, &b, id);
+	assert_int_equal(store_catalog_item_at(b.cat, 8, &it, &rid), 0);
+	assert_int_equal(it.id, 601);
+	assert_int_equal(rid, 1235);
+	assert_int_equal(store_catalog_activity(b.cat, 6, &ca), 0);
+	assert_int_equal(ca.pay_timeout_s, 60);
+	audit_world(&b);
+	world_free(&a);
+	world_free(&b);
+}
+
+/* A snapshot written before activities could be created at run time has no
+ * catalog tables: it reads as one with none created; a snapshot that holds
+ * runtime items without its catalog tables (damage) names the item. */
+static void test_snap_read_without_catalog_tables(void **state)
+{
+	struct tcfg t;
+	struct world a, b, c;
+	struct script sc;
+	uint64_t lsn[FS_WORKERS_MAX], got[FS_WORKERS_MAX];
+	bool found = false;
+	char err[512];
+
+	(void)state;
+	tcfg_init(&t, 2);
+	world_init(&a, &t.cfg, true);
+	script_init(&sc, 31, T0);
+	drive1(&a, &sc, 2000);
+	snapshot_world(&a, lsn);
+	sql_on_snapshot("DROP TABLE catalog_items; DROP TABLE catalog_activities");
+	world_init(&b, &t.cfg, true);
+	if (snap_read(g_dir, &t.cfg, b.cat, b.sh, got, &found, err, sizeof(err)))
+		fail_msg("snap_read: %s", err);
+	assert_true(found);
+	assert_int_equal(store_catalog_items(b.cat), 4);
+	cmp_worlds(&a, &b);
+	world_free(&b);
+	define_logged(&a, 5, 501, 2, 99);
+	buy_some(&a, 501, 10, 2);
+	snapshot_world(&a, lsn);
+	sql_on_snapshot("DELETE FROM catalog_items");
+	world_init(&c, &t.cfg, true);
+	assert_int_equal(snap_read(g_dir, &t.cfg, c.cat, c.sh, got, &found, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "item 501"));
+	world_free(&a);
+	world_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1133,6 +1285,8 @@ int main(void)
 		cmocka_unit_test_setup(test_snap_admin_changes_round_trip, setup_dir),
 		cmocka_unit_test_setup(test_snap_read_crash_mid_write_uses_old, setup_dir),
 		cmocka_unit_test_setup(test_persist_recover_snapshot_then_log, setup_dir),
+		cmocka_unit_test_setup(test_persist_recover_runtime_catalog, setup_dir),
+		cmocka_unit_test_setup(test_snap_read_without_catalog_tables, setup_dir),
 		cmocka_unit_test_setup(test_persist_recover_log_gap_refused, setup_dir),
 		cmocka_unit_test_setup(test_persist_recover_readonly_leaves_files_identical,
 				       setup_dir),

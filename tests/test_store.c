@@ -10,6 +10,7 @@
  * around T0.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -2666,6 +2667,207 @@ static void test_store_apply_replay_matches_original(void **state)
 	free(m);
 }
 
+/* ---- the catalog at run time (store_catalog_define) ---- */
+
+static void def_item(struct store_catalog_def *d, uint32_t id, uint32_t total, uint32_t limit)
+{
+	d->items[d->n_items++] = (struct store_item_def){.id = id,
+							 .total = total,
+							 .per_user_limit = limit,
+							 .max_per_order = 1,
+							 .price_cents = 500};
+}
+
+static void def_activity(struct store_catalog_def *d, uint64_t rid, uint32_t act, bool tok)
+{
+	memset(d, 0, sizeof(*d));
+	d->request_id = rid;
+	d->has_activity = true;
+	d->act.id = act;
+	snprintf(d->act.name, sizeof(d->act.name), "runtime %u", act);
+	d->act.start_ns = T0;
+	d->act.end_ns = T0 + 3600 * SEC;
+	d->act.pay_timeout_s = 45;
+	d->act.require_token = tok;
+	if (tok)
+		memcpy(d->act.token_key, KEY_TOKEN, 16);
+}
+
+static struct fs_req rt_buy(uint32_t act, bool tok, uint64_t user, uint64_t rid, uint32_t item)
+{
+	struct fs_req r = {
+		.op = FS_OP_BUY, .qty = 1, .item_id = item, .user_id = user, .request_id = rid};
+
+	if (tok)
+		fs_token_buy(KEY_TOKEN, user, act, r.token);
+	return r;
+}
+
+static void test_store_catalog_define_publish(void **state)
+{
+	struct world *w = *state;
+	struct store_catalog_def d;
+	struct fs_resp resp;
+	struct fs_req r = rt_buy(9, true, 7, 1, 9001);
+	struct store_item_counts c;
+	struct cfg_item ci;
+	struct cfg_activity ca;
+	uint64_t rid;
+	char why[128];
+
+	assert_int_equal(submit(w, &r, T0 + SEC, &resp), -1);
+	assert_int_equal(resp.status, FS_ST_UNKNOWN_ITEM);
+	def_activity(&d, 77, 9, true);
+	def_item(&d, 9001, 2, 1);
+	def_item(&d, 9002, 5, 2);
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), 0);
+	assert_int_equal(store_catalog_items(w->cat), 6);
+	assert_int_equal(store_catalog_activities(w->cat), 4);
+	assert_int_equal(store_catalog_item_at(w->cat, 4, &ci, &rid), 0);
+	assert_int_equal(ci.id, 9001);
+	assert_int_equal(rid, 77);
+	assert_int_equal(store_catalog_item_at(w->cat, 0, &ci, &rid), 0);
+	assert_int_equal(rid, 0);
+	assert_true(store_catalog_is_runtime(w->cat, 5) && !store_catalog_is_runtime(w->cat, 3));
+	assert_int_equal(store_catalog_activity(w->cat, 9, &ca), 0);
+	assert_int_equal(ca.pay_timeout_s, 45);
+	/* the new item sells through gate and owner, with its own limit and token */
+	assert_true(submit(w, &r, T0 + SEC, &resp) >= 0);
+	assert_int_equal(resp.status, FS_ST_OK);
+	assert_int_equal(resp.deadline_ns, (uint64_t)(T0 + SEC + 45 * SEC));
+	r.request_id = 2;
+	submit(w, &r, T0 + SEC, &resp);
+	assert_int_equal(resp.status, FS_ST_LIMIT_EXCEEDED);
+	r = rt_buy(9, false, 8, 1, 9001);
+	assert_int_equal(submit(w, &r, T0 + SEC, &resp), -1);
+	assert_int_equal(resp.status, FS_ST_BAD_TOKEN);
+	assert_int_equal(store_item_counts(w->sh[fs_shard_of_item(9001, 2)], 9001, &c), 0);
+	assert_int_equal(c.total, 2);
+	assert_int_equal(c.reserved, 1);
+	assert_int_equal(store_item_available(w->cat, 9002), 5);
+	/* add items to it later; refusals name the reason */
+	memset(&d, 0, sizeof(d));
+	d.request_id = 78;
+	d.act.id = 9;
+	def_item(&d, 9003, 1, 1);
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), 0);
+	assert_int_equal(store_item_available(w->cat, 9003), 1);
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), -EEXIST);
+	assert_non_null(strstr(why, "item 9003"));
+	d.act.id = 55;
+	d.items[0].id = 9004;
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), -ENOENT);
+	def_activity(&d, 79, 1, false);
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), -EEXIST);
+	def_activity(&d, 79, 10, false);
+	def_item(&d, 9005, 1, 1);
+	d.items[0].max_per_order = 2;
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "max_per_order"));
+	def_activity(&d, 79, 10, false);
+	def_item(&d, 1001, 1, 1); /* a config item's id */
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), -EEXIST);
+	assert_int_equal(store_catalog_activities(w->cat), 4); /* nothing half-created */
+	audit_all(w);
+}
+
+static void test_store_catalog_define_full(void **state)
+{
+	struct world *w = *state;
+	struct store_catalog_def d;
+	uint32_t id = 100000, cap = w->cfg.n_items + STORE_RUNTIME_ITEMS;
+	char why[128];
+	int rc = 0;
+
+	def_activity(&d, 1, 20, false);
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), 0);
+	while (store_catalog_items(w->cat) < cap) {
+		memset(&d, 0, sizeof(d));
+		d.act.id = 20;
+		d.request_id = id;
+		while (d.n_items < STORE_DEFINE_ITEMS_MAX &&
+		       store_catalog_items(w->cat) + d.n_items < cap)
+			def_item(&d, id++, 1, 1);
+		assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), 0);
+	}
+	memset(&d, 0, sizeof(d));
+	d.act.id = 20;
+	def_item(&d, id, 1, 1);
+	rc = store_define_all(w->cat, w->sh, &d, why, sizeof(why));
+	assert_int_equal(rc, -ENOSPC);
+	assert_non_null(strstr(why, "capacity"));
+	assert_int_equal(store_item_available(w->cat, id - 1), 1);
+	assert_int_equal(store_item_available(w->cat, id), -1);
+	for (unsigned a = store_catalog_activities(w->cat); a < FS_ACTIVITIES_MAX; a++) {
+		def_activity(&d, 1, 1000 + a, false);
+		assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), 0);
+	}
+	def_activity(&d, 1, 5000, false);
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, why, sizeof(why)), -ENOSPC);
+	audit_all(w);
+}
+
+/* A gate on another thread sees a defined item whole or not at all. */
+#define RACE_ITEMS 2000u
+struct race {
+	struct store_catalog *cat;
+	volatile int done, started;
+	uint64_t seen, missing;
+	int bad;
+};
+
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+
+	for (int last = 0; !last;) {
+		last = r->done; /* one whole pass after the writer finished */
+		r->started = 1;
+		for (uint32_t id = 50000; id < 50000 + RACE_ITEMS; id++) {
+			struct fs_req q = {.op = FS_OP_ITEM_STATUS, .item_id = id, .user_id = 1};
+			struct fs_resp resp;
+			unsigned owner;
+			store_gate(r->cat, &q, T0, &resp, &owner);
+			if (resp.status == FS_ST_UNKNOWN_ITEM) {
+				r->missing++;
+				continue;
+			}
+			r->seen++;
+			if (resp.status != FS_ST_OK || resp.available != id % 97 + 1)
+				r->bad++;
+		}
+	}
+	return NULL;
+}
+
+static void test_store_catalog_define_concurrent_reader(void **state)
+{
+	struct world *w = *state;
+	struct store_catalog_def d;
+	struct race r = {.cat = w->cat};
+	pthread_t t;
+
+	def_activity(&d, 1, 30, false);
+	assert_int_equal(store_define_all(w->cat, w->sh, &d, NULL, 0), 0);
+	assert_int_equal(pthread_create(&t, NULL, race_reader, &r), 0);
+	while (!r.started)
+		;
+	for (uint32_t id = 50000; id < 50000 + RACE_ITEMS; id++) {
+		memset(&d, 0, sizeof(d));
+		d.act.id = 30;
+		d.request_id = id;
+		def_item(&d, id, id % 97 + 1, 1);
+		assert_int_equal(store_define_all(w->cat, w->sh, &d, NULL, 0), 0);
+	}
+	r.done = 1;
+	pthread_join(t, NULL);
+	assert_int_equal(r.bad, 0);
+	assert_true(r.seen >= RACE_ITEMS);
+	print_message("concurrent reader: %" PRIu64 " found, %" PRIu64 " not yet\n", r.seen,
+		      r.missing);
+	audit_all(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2675,6 +2877,9 @@ int main(void)
 		cmocka_unit_test(test_store_catalog_create_invalid),
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_std, teardown_world)
 		T(test_store_shard_capacity_split),
+		T(test_store_catalog_define_publish),
+		T(test_store_catalog_define_full),
+		T(test_store_catalog_define_concurrent_reader),
 		T(test_store_shard_create_invalid),
 		T(test_store_gate_bad_op),
 		T(test_store_gate_time_ok),

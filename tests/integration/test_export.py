@@ -354,6 +354,17 @@ class Export(unittest.TestCase):
         self.assertEqual(st, 200)
         st, _ = A.call(d, "POST", "/close", {"request_id": 3, "activity_id": 2})
         self.assertEqual(st, 200)
+        # An activity and item created at run time: a CATALOG record in shard
+        # 0's log, then orders of the new item in its owner's log.
+        now = time.time_ns()
+        st, _ = A.call(d, "POST", "/activities", {
+            "request_id": 4, "activity_id": 7, "start_ns": now - 10**9, "end_ns": now + 3600 * 10**9,
+            "items": [{"item_id": 7001, "total": 5, "per_user_limit": 1}]})
+        self.assertEqual(st, 200)
+        for u in (901, 902, 903):
+            r = c.one("BUY", user=u, rid=1, item=7001, qty=1)
+            self.assertEqual(r.status, ST["OK"])
+            shop.acked[r.order_id] = "RESERVED"
         shop.round(c, 30)
         c.close()
         d.stop()
@@ -362,7 +373,7 @@ class Export(unittest.TestCase):
         self.assertNotIn("stopping", out)
         self.assert_equal_state(d, shop.acked)
         totals = dict(self.pg.query("SELECT item_id, total FROM flashsale_items"))
-        self.assertEqual(totals, {"1001": "19500", "2002": "20070"})
+        self.assertEqual(totals, {"1001": "19500", "2002": "20070", "7001": "5"})
 
     def test_resync_from_snapshot_after_trim(self):
         d = sync_daemon()

@@ -151,7 +151,9 @@ def appliance_run(build, gen, tmp, subject, duration, seed, gen_lcores):
     cfg = os.path.join(tmp, "a.ini")
     eal = ("--no-huge -m 512 --file-prefix fp12A --no-telemetry --lcores 0@0,1@1 "
            "--vdev=net_memif0,role=server,socket=%s" % sock)
-    bench_ab.write_config(cfg, mode="dpdk", port=7700, data=data, stock=stock, eal=eal,
+    # Every subject sized for a 3 M-unit sale (max_orders 6 M): a sale that
+    # sold out has a winners filter of MBs, which the sold-out gate reads.
+    bench_ab.write_config(cfg, mode="dpdk", port=7700, data=data, stock=3000000, eal=eal,
                           new=bench_ab.needs_init(build))
     d = bench_ab.Daemon(build, cfg, os.path.join(tmp, "a.log"), prefix=("ip", "netns", "exec", NS))
     try:

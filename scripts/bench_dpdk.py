@@ -165,7 +165,8 @@ def appliance_run(build, gen, tmp, subject, duration, seed, gen_lcores):
                "--log-level=lib.eal:error", "--lcores", lc, "--vdev=net_memif0,role=client,socket=%s" % sock,
                "--", "--config", cfg, "--item", item, "--batch", str(batch), "--window", "1024",
                "--duration", str(duration), "--user-base", str(100000000 * seed)]
-        if stock == 0:
+        gen_bin = cmd[4]
+        if stock == 0 and b"--reuse-users" in open(gen_bin, "rb").read():  # not in older generators
             cmd.append("--reuse-users")
         if gen_lcores == 2:
             cmd += ["--lcores", "2"]

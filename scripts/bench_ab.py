@@ -24,7 +24,9 @@ usage: scripts/bench_ab.py --a DIR --b DIR [--c DIR] [--runs N] [--duration S] [
  flashsale-bench-dpdk, so only the appliance differs; sold-out memif runs
  then pass --reuse-users when it has it.
  --sized: every subject's config sized for a 3 M-unit sale (max_orders 6 M),
- as a sale that sold out is: the gate's winners filter is then MBs, not KBs.)
+ as a sale that sold out is: the gate's winners filter is then MBs, not KBs.
+ --nice N: the memif subjects' daemon and generator at nice N, so that other
+ jobs on a shared box preempt them less.)
 """
 import argparse
 import json
@@ -144,6 +146,7 @@ NS = "fsab"
 
 GEN = None
 SIZED = False
+NICE = []
 
 
 def memif_run(build, tmp, subject, duration, seed):
@@ -157,11 +160,11 @@ def memif_run(build, tmp, subject, duration, seed):
            "--vdev=net_memif0,role=server,socket=%s" % sock)
     write_config(cfg, mode="dpdk", port=7700, data=data, stock=3000000 if SIZED else stock, eal=eal,
                  new=needs_init(build))
-    d = Daemon(build, cfg, os.path.join(tmp, "m.log"), prefix=("ip", "netns", "exec", NS))
+    d = Daemon(build, cfg, os.path.join(tmp, "m.log"), prefix=tuple(NICE) + ("ip", "netns", "exec", NS))
     try:
         item = "1" if stock == 0 else "1001"
         gen = os.path.join(GEN or build, "app", "flashsale-bench-dpdk")
-        cmd = ["ip", "netns", "exec", NS, gen, "--no-huge",
+        cmd = NICE + ["ip", "netns", "exec", NS, gen, "--no-huge",
                "-m", "512", "--file-prefix", "fsabG", "--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
                "--lcores", "0@0", "--vdev=net_memif0,role=client,socket=%s" % sock, "--", "--config", cfg,
                "--item", item, "--batch", str(batch), "--window", "1024", "--duration", str(duration),
@@ -189,9 +192,12 @@ def main():
     ap.add_argument("--no-kernel", action="store_true")
     ap.add_argument("--gen", help="build dir whose flashsale-bench-dpdk drives every memif subject")
     ap.add_argument("--sized", action="store_true", help="configs sized for a 3 M-unit sale")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run the memif subjects at this nice level (e.g. -10 on a shared box)")
     args = ap.parse_args()
-    global GEN, SIZED
+    global GEN, SIZED, NICE
     GEN, SIZED = args.gen, args.sized
+    NICE = ["nice", "-n", str(args.nice)] if args.nice else []
     tmp = tempfile.mkdtemp(prefix="fs-ab-")
     subjects = []
     if not args.no_kernel:

@@ -29,9 +29,10 @@ winning BUYs/s at 16 per datagram. The host's load average is printed at
 the start and the end: on a shared machine take ratios within one run.
 
 usage: scripts/bench_dpdk.py [--build DIR] [--gen DIR] [--runs N] [--duration S]
-                             [--gen-lcores 1|2] [--only SUBJECT,...]
+                             [--gen-lcores 1|2] [--only SUBJECT,...] [--nice N]
   --build DIR   the flashsaled build (default build)
   --gen DIR     the build whose flashsale-bench-dpdk drives it (default --build)
+  --nice N      every subject at nice N (on a shared box, -10: others preempt it less)
 """
 import argparse
 import glob
@@ -49,6 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_ab  # noqa: E402  (write_config, Daemon)
 
 NS = "fsdp12"
+NICE = []
 SUBJECTS = ("ceiling", "soldout-1", "soldout-16", "winning-16")
 
 
@@ -89,7 +91,7 @@ def load():
 
 def testpmd_run(tmp, duration):
     sock = os.path.join(tmp, "tp.sock")
-    common = ["ip", "netns", "exec", NS, "dpdk-testpmd", "--no-huge", "-m", "1024", "--no-pci",
+    common = NICE + ["ip", "netns", "exec", NS, "dpdk-testpmd", "--no-huge", "-m", "1024", "--no-pci",
               "--no-telemetry", "--log-level=lib.eal:error"]
     slog = open(os.path.join(tmp, "tps.log"), "w+")
     clog = open(os.path.join(tmp, "tpc.log"), "w+")
@@ -155,17 +157,17 @@ def appliance_run(build, gen, tmp, subject, duration, seed, gen_lcores):
     # sold out has a winners filter of MBs, which the sold-out gate reads.
     bench_ab.write_config(cfg, mode="dpdk", port=7700, data=data, stock=3000000, eal=eal,
                           new=bench_ab.needs_init(build))
-    d = bench_ab.Daemon(build, cfg, os.path.join(tmp, "a.log"), prefix=("ip", "netns", "exec", NS))
+    d = bench_ab.Daemon(build, cfg, os.path.join(tmp, "a.log"), prefix=tuple(NICE) + ("ip", "netns", "exec", NS))
     try:
         tid = lcore_thread(d.proc.pid)
         item = "1" if stock == 0 else "1001"
         lc = "0@0" if gen_lcores == 1 else "0@0,1@0"
-        cmd = ["ip", "netns", "exec", NS, os.path.join(gen, "app", "flashsale-bench-dpdk"), "--no-huge",
+        cmd = NICE + ["ip", "netns", "exec", NS, os.path.join(gen, "app", "flashsale-bench-dpdk"), "--no-huge",
                "-m", "512", "--file-prefix", "fp12G", "--no-pci", "--no-telemetry",
                "--log-level=lib.eal:error", "--lcores", lc, "--vdev=net_memif0,role=client,socket=%s" % sock,
                "--", "--config", cfg, "--item", item, "--batch", str(batch), "--window", "1024",
                "--duration", str(duration), "--user-base", str(100000000 * seed)]
-        gen_bin = cmd[4]
+        gen_bin = cmd[len(NICE) + 4]
         if stock == 0 and b"--reuse-users" in open(gen_bin, "rb").read():  # not in older generators
             cmd.append("--reuse-users")
         if gen_lcores == 2:
@@ -196,7 +198,11 @@ def main():
     ap.add_argument("--duration", type=float, default=3)
     ap.add_argument("--gen-lcores", type=int, default=1, choices=(1, 2))
     ap.add_argument("--only", help="comma-separated subjects (default: all)")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run every subject at this nice level (e.g. -10 on a shared box)")
     args = ap.parse_args()
+    global NICE
+    NICE = ["nice", "-n", str(args.nice)] if args.nice else []
     if os.geteuid() != 0:
         sys.exit("bench_dpdk.py: needs root (network namespace, memif)")
     gen = args.gen or args.build

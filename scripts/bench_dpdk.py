@@ -136,6 +136,10 @@ def testpmd_run(tmp, duration):
     pps = statistics.median(pps) if pps else 0
     m = re.search(r"CPU cycles/packet=([\d.]+)", out)
     own = float(m.group(1)) if m else 0
+    if not pps:  # no traffic in the window: say why, and leave the run out of the medians
+        clog.seek(0)
+        print("ceiling: no traffic measured; testpmd server log tail:\n%s\nclient log tail:\n%s" %
+              (out[-1500:], clog.read()[-1500:]), file=sys.stderr)
     for f in (slog, clog):
         f.close()
     for prefix in ("fp12tps", "fp12tpc"):
@@ -232,7 +236,9 @@ def main():
     finally:
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    med = {s: {k: statistics.median([r[k] for r in res[s]]) for k in ("pps", "mps", "cyc", "own")}
+    # A run that moved nothing (e.g. a memif link that never came up) is
+    # printed above but left out of the medians.
+    med = {s: {k: statistics.median([r[k] for r in res[s] if r["pps"]] or [0]) for k in ("pps", "mps", "cyc", "own")}
            for s in res}
     print("load average at the end: %s" % load())
     print("| subject | packets or datagrams/s (median of %d) | messages/s | forwarding-core cycles "

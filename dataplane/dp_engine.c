@@ -75,6 +75,7 @@
 #include "dp_engine.h"
 #include "dp_hold.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
@@ -757,6 +758,24 @@ static uint32_t route(struct dp_worker *w, const struct dp_peer *src, unsigned c
 	if (*pend == DP_TAG_NONE)
 		*pend = pending_alloc(w, src, count);
 	return *pend;
+}
+
+void dp_engine_prefetch_dgram(const struct dp_worker *w, const uint8_t *buf, size_t len)
+{
+	int count = dp_fsp_parse_header(buf, len);
+
+	for (int i = 0; i < count; i++) {
+		const uint8_t *m = buf + FSP_HDR_LEN + FSP_MSG_LEN * (size_t)i;
+		uint32_t item;
+		uint64_t user, request;
+
+		if (m[0] != FS_OP_BUY) /* op; item at 4, user at 8, request at 16 (PROTOCOL.md) */
+			continue;
+		memcpy(&item, m + 4, 4);
+		memcpy(&user, m + 8, 8);
+		memcpy(&request, m + 16, 8);
+		store_gate_prefetch(w->eng->cat, be32toh(item), be64toh(user), be64toh(request));
+	}
 }
 
 size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,

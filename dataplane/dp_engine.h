@@ -116,6 +116,13 @@ size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, b
 			  const struct dp_peer *src, int64_t now_ns, int64_t mono_ns,
 			  uint8_t *inplace);
 
+/* Optional, before dp_engine_rx_dgram on a burst (DPDK front end: one pass
+ * over the burst first): prefetch what the gate will read for every BUY of
+ * the datagram buf[0..len) (store_gate_prefetch), so the burst's cache misses
+ * overlap instead of costing one each in turn. Reads buf only; changes no
+ * state and no answer; a malformed datagram is ignored. */
+void dp_engine_prefetch_dgram(const struct dp_worker *w, const uint8_t *buf, size_t len);
+
 /* Feed one request read from a connection owned by worker w (HTTP): the
  * per-address (client_ip, IPv4 host order) and per-user rate limits, the
  * gate, then an inline decision on this worker's shard or a hand-off to its

@@ -18,8 +18,15 @@ Subjects (closed loop, the generators the other benchmarks use):
 Prints one line per measurement and a Markdown table of medians with B/A.
 
 usage: scripts/bench_ab.py --a DIR --b DIR [--c DIR] [--runs N] [--duration S] [--dpdk]
-                          [--no-kernel] [--only SUBJECT,...]
-(--c: a third build, e.g. an intermediate commit, interleaved the same way.)
+                          [--no-kernel] [--only SUBJECT,...] [--gen DIR] [--sized]
+(--c: a third build, e.g. an intermediate commit, interleaved the same way.
+ --gen: drive every build's memif subjects with this build's
+ flashsale-bench-dpdk, so only the appliance differs; sold-out memif runs
+ then pass --reuse-users when it has it.
+ --sized: every subject's config sized for a 3 M-unit sale (max_orders 6 M),
+ as a sale that sold out is: the gate's winners filter is then MBs, not KBs.
+ --nice N: the memif subjects' daemon and generator at nice N, so that other
+ jobs on a shared box preempt them less.)
 """
 import argparse
 import json
@@ -137,6 +144,11 @@ def kernel_run(build, tmp, subject, duration, seed):
 NS = "fsab"
 
 
+GEN = None
+SIZED = False
+NICE = []
+
+
 def memif_run(build, tmp, subject, duration, seed):
     stock = 0 if "soldout" in subject else 3000000
     batch = int(subject.rsplit("-", 1)[1])
@@ -146,15 +158,19 @@ def memif_run(build, tmp, subject, duration, seed):
     cfg = os.path.join(tmp, "m.ini")
     eal = ("--no-huge -m 512 --file-prefix fsabA --no-telemetry --lcores 0@0,1@1 "
            "--vdev=net_memif0,role=server,socket=%s" % sock)
-    write_config(cfg, mode="dpdk", port=7700, data=data, stock=stock, eal=eal, new=needs_init(build))
-    d = Daemon(build, cfg, os.path.join(tmp, "m.log"), prefix=("ip", "netns", "exec", NS))
+    write_config(cfg, mode="dpdk", port=7700, data=data, stock=3000000 if SIZED else stock, eal=eal,
+                 new=needs_init(build))
+    d = Daemon(build, cfg, os.path.join(tmp, "m.log"), prefix=tuple(NICE) + ("ip", "netns", "exec", NS))
     try:
         item = "1" if stock == 0 else "1001"
-        cmd = ["ip", "netns", "exec", NS, os.path.join(build, "app", "flashsale-bench-dpdk"), "--no-huge",
+        gen = os.path.join(GEN or build, "app", "flashsale-bench-dpdk")
+        cmd = NICE + ["ip", "netns", "exec", NS, gen, "--no-huge",
                "-m", "512", "--file-prefix", "fsabG", "--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
                "--lcores", "0@0", "--vdev=net_memif0,role=client,socket=%s" % sock, "--", "--config", cfg,
                "--item", item, "--batch", str(batch), "--window", "1024", "--duration", str(duration),
                "--user-base", str(100000000 * seed)]
+        if stock == 0 and GEN and b"--reuse-users" in open(gen, "rb").read():
+            cmd.append("--reuse-users")
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 90)
         m = re.search(r"answered \d+ \(([\d.]+) messages/s", p.stdout)
         if not m:
@@ -174,7 +190,14 @@ def main():
     ap.add_argument("--duration", type=float, default=3)
     ap.add_argument("--dpdk", action="store_true", help="also the net_memif subjects (root)")
     ap.add_argument("--no-kernel", action="store_true")
+    ap.add_argument("--gen", help="build dir whose flashsale-bench-dpdk drives every memif subject")
+    ap.add_argument("--sized", action="store_true", help="configs sized for a 3 M-unit sale")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run the memif subjects at this nice level (e.g. -10 on a shared box)")
     args = ap.parse_args()
+    global GEN, SIZED, NICE
+    GEN, SIZED = args.gen, args.sized
+    NICE = ["nice", "-n", str(args.nice)] if args.nice else []
     tmp = tempfile.mkdtemp(prefix="fs-ab-")
     subjects = []
     if not args.no_kernel:

@@ -91,6 +91,14 @@ unsigned store_catalog_nshards(const struct store_catalog *cat);
 bool store_gate(const struct store_catalog *cat, const struct fs_req *req, int64_t now_ns,
 		struct fs_resp *resp, unsigned *owner);
 
+/* A hint before store_gate on a burst (no effect on any answer): start
+ * loading the cache lines the gate will read for a BUY of item_id by
+ * (user_id, request_id) — the winners filter word it consults when the item
+ * is sold out or closed, a random line of a large array, so a cache miss per
+ * rejection unless fetched ahead for the whole burst. Only reads (relaxed). */
+void store_gate_prefetch(const struct store_catalog *cat, uint32_t item_id, uint64_t user_id,
+			 uint64_t request_id);
+
 /* Units still buyable of an item (relaxed read; -1 if unknown item). */
 int64_t store_item_available(const struct store_catalog *cat, uint32_t item_id);
 

@@ -396,6 +396,26 @@ static bool maybe_winner(const struct store_catalog *cat, const struct store_ite
 	return !it->require_token || buy_token_ok(cat, it, req);
 }
 
+void store_gate_prefetch(const struct store_catalog *cat, uint32_t item_id, uint64_t user_id,
+			 uint64_t request_id)
+{
+	uint32_t idx = store_item_find(cat, item_id);
+	const struct store_item *it;
+	const struct store_winners *w;
+	uint64_t h;
+
+	if (idx == STORE_NONE)
+		return;
+	it = &cat->items[idx];
+	/* Open and in stock: the gate does not read the filter (the owner
+	 * decides); not worth a line of cache. */
+	if (atomic_load_explicit(&it->available, memory_order_relaxed) != 0)
+		return;
+	w = &cat->winners[it->owner];
+	h = store_hash2(user_id, request_id);
+	__builtin_prefetch((const void *)&w->words[h & w->mask], 0, 0);
+}
+
 #define GATE_ROUTE 0xffu
 
 /* The gate's answer to a BUY of a known item, or GATE_ROUTE. */

@@ -96,6 +96,8 @@ static unsigned fake_rx(void *fw, struct dp_worker *w, int64_t now_ns, int64_t m
 
 	while (k->qn > 0 && n < FS_BURST_MAX) {
 		struct fake_dgram *d = &k->q[k->qhead];
+		/* as the DPDK front end does: a hint first, never a change */
+		dp_engine_prefetch_dgram(w, d->buf, d->len);
 		dp_engine_rx_dgram(w, d->buf, d->len, false, &d->peer, now_ns, mono_ns, NULL);
 		k->qhead = (k->qhead + 1) % QMAX;
 		k->qn--;

@@ -43,6 +43,25 @@
  * frames are counted (exc_dropped). Without a TAP (not root, no /dev/net/tun)
  * the daemon warns and drops exception frames, counted.
  *
+ * HTTP. With [net] http_port set, every worker also hosts the public HTTP
+ * API (dp_http_front.c, the same code as kernel mode) on kernel TCP behind
+ * the exception path, until a user-space TCP stack exists: its own epoll
+ * set and SO_REUSEPORT listener on address:http_port, bound once the TAPs
+ * carry the address. TCP frames reach the kernel through the TAP like any
+ * exception frame, and the answers leave the same way (exc_from_kernel), so
+ * every HTTP packet crosses the exception path twice and shares its bound
+ * (DP_EXC_RATE_PPS per worker and direction). The worker never blocks on
+ * it and a busy loop pays no syscall per iteration for it: epoll_wait
+ * (timeout 0) runs when the ports brought nothing in this loop, else at
+ * most every DP_DPDK_HTTP_POLL_US (TSC); the connections' own work (parse,
+ * feed the engine, send) runs every loop and costs nothing when there is
+ * none. Answers decided by another owner or held for the log come back to
+ * the connection's worker (dp_engine_rx_req's pending slot and ops->answer;
+ * reply_from_any_worker applies only to datagrams). An idle worker sleeps
+ * on the epoll set too, so a connection wakes it. Without a TAP (not root,
+ * no /dev/net/tun) HTTP is not reachable: the daemon says so and serves
+ * FSP/1.
+ *
  * Idle. Workers busy-poll while there is traffic. After DP_SPIN_LOOPS empty
  * loops (rte_pause) they sleep in ppoll on their wake and log eventfds for
  * 10, 20, ... up to min(DP_SLEEP_MAX_US, idle_sleep_us) µs, so a small box
@@ -63,9 +82,11 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -75,8 +96,10 @@
 #include <rte_pause.h>
 
 #include "cfg.h"
+#include "dp_http_front.h"
 
 /* Budgets: dp_limits.h. */
+#define DP_DPDK_HTTP_EVENTS 64 /* epoll events taken per HTTP poll */
 #define DP_MBUF_DATA (RTE_PKTMBUF_HEADROOM + DP_MBUF_ROOM_BYTES)
 
 _Static_assert(DP_NET_DROP_COUNT <= DP_STATS_DROP_REASONS, "dp_stats holds every drop reason");
@@ -106,6 +129,14 @@ struct dp_port {
 	bool link_up;                /* last state seen (links_wait, then the watch) */
 };
 
+/* One worker's public HTTP API (see "HTTP" above). */
+struct dp_dpdk_http {
+	struct dp_hfw *h;            /* NULL: HTTP not served */
+	int epfd;                    /* its listener and connections; -1 without */
+	uint64_t next_tsc;           /* epoll_wait under load not before this */
+	struct epoll_event ev[DP_DPDK_HTTP_EVENTS];
+};
+
 struct dp_dpdk_worker {
 	struct dp_dpdk *d;
 	uint16_t q;                  /* queue id on every port = worker id */
@@ -118,6 +149,7 @@ struct dp_dpdk_worker {
 	struct rte_mbuf *done[FS_BURST_MAX];
 	unsigned sleep_us;           /* current idle back-off */
 	struct dp_stats st;          /* this front end's counters (frames, drops) */
+	struct dp_dpdk_http http;
 } __rte_cache_aligned;
 
 struct dp_dpdk {
@@ -128,6 +160,8 @@ struct dp_dpdk {
 	struct rte_mempool *pool[RTE_MAX_NUMA_NODES];
 	struct dp_dpdk_worker *w[FS_WORKERS_MAX];
 	int64_t watch_next_ns;       /* dp_engine_watch_links: next poll */
+	struct dp_hfe *http;         /* NULL: HTTP not served */
+	uint64_t http_poll_tsc;      /* DP_DPDK_HTTP_POLL_US in TSC cycles */
 };
 
 /* ---------------------------------------------------------------- tx */
@@ -216,6 +250,8 @@ static unsigned dpdk_tx(void *fw, const struct dp_txslot *t, unsigned n)
 	struct dp_dpdk_worker *dw = fw;
 	struct dp_dpdk *d = dw->d;
 
+	if (dw->http.h)
+		dp_hfw_tx(dw->http.h); /* to the kernel now; out through the TAP next loop */
 	for (unsigned i = 0; i < n; i++)
 		build_answer(dw, &t[i]);
 	for (unsigned p = 0; p < d->nports; p++) {
@@ -226,6 +262,46 @@ static unsigned dpdk_tx(void *fw, const struct dp_txslot *t, unsigned n)
 							&dw->st.exc_dropped);
 	}
 	return n;
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+/* Per loop (ops->rx): take the HTTP sockets' events without a syscall per
+ * busy loop — epoll_wait (timeout 0) when the ports brought nothing
+ * (port_work 0), else once DP_DPDK_HTTP_POLL_US have passed — then let the
+ * connections parse, feed the engine and queue output (no syscall when
+ * there is nothing to do). Returns units of work. */
+static unsigned http_rx(struct dp_dpdk_worker *dw, struct dp_worker *w, int64_t now_ns,
+			int64_t mono_ns, unsigned port_work)
+{
+	struct dp_dpdk_http *x = &dw->http;
+	unsigned work = 0;
+
+	if (likely(x->h == NULL))
+		return 0;
+	if (port_work == 0 || rte_rdtsc() >= x->next_tsc) {
+		int n = epoll_wait(x->epfd, x->ev, DP_DPDK_HTTP_EVENTS, 0);
+		for (int i = 0; i < n; i++)
+			dp_hfw_event(x->h, x->ev[i].data.u64, x->ev[i].events);
+		work += n > 0 ? (unsigned)n : 0;
+		x->next_tsc = rte_rdtsc() + dw->d->http_poll_tsc;
+	}
+	return work + dp_hfw_rx(x->h, w, now_ns, mono_ns);
+}
+
+/* ops->answer: an HTTP request's answer came back to its worker. */
+static void dpdk_answer(void *fw, uint64_t cookie, const struct fs_resp *r)
+{
+	struct dp_dpdk_worker *dw = fw;
+
+	FS_ASSERT(dw->http.h != NULL);
+	dp_hfw_answer(dw->http.h, cookie, r);
+}
+
+/* The descriptor an idle worker also sleeps on: its HTTP epoll set. */
+static int http_sleep_fd(const struct dp_dpdk_worker *dw)
+{
+	return dw->http.h ? dw->http.epfd : -1;
 }
 
 /* ---------------------------------------------------------------- rx */
@@ -367,7 +443,7 @@ static unsigned dpdk_rx(void *fw, struct dp_worker *w, int64_t now_ns, int64_t m
 		dw->st.rx_frames += n;
 		work += n + exc_from_kernel(dw, p, mono_ns);
 	}
-	return work;
+	return work + http_rx(dw, w, now_ns, mono_ns, work);
 }
 
 /* ops->idle: busy-poll under load; pause, then sleeps doubling from
@@ -385,7 +461,7 @@ static bool dpdk_idle(void *fw, struct dp_worker *w, unsigned idle)
 		return false;
 	}
 	dw->sleep_us = dw->sleep_us ? RTE_MIN(dw->sleep_us * 2, cap) : RTE_MIN((unsigned)DP_SLEEP_MIN_US, cap);
-	dp_engine_sleep(w, -1, dw->sleep_us);
+	dp_engine_sleep(w, http_sleep_fd(dw), dw->sleep_us);
 	return false;
 }
 
@@ -648,6 +724,75 @@ static void tap_create(struct dp_dpdk *d, unsigned p)
 	       DP_TAP_PREFIX_BITS, DP_EXC_RATE_PPS);
 }
 
+/* ---------------------------------------------------------------- HTTP setup */
+
+/* Whether some port has an exception TAP (so the address is on a kernel
+ * interface and TCP to it reaches the kernel). */
+static bool http_reachable(const struct dp_dpdk *d)
+{
+	for (unsigned p = 0; p < d->nports; p++)
+		if (d->port[p].exc_id >= 0)
+			return true;
+	return false;
+}
+
+/* After the TAPs have the address: with [net] http_port, every worker's
+ * HTTP listener (dp_hfe_create first proves nobody listens on the port).
+ * Without a TAP HTTP is not reachable: warned, not an error. */
+static int http_create(struct dp_dpdk *d, char *err, size_t errlen)
+{
+	const struct cfg *cfg = d->cfg;
+	int rc;
+
+	for (unsigned i = 0; i < d->n; i++)
+		d->w[i]->http.epfd = -1;
+	if (cfg->http_port == 0)
+		return 0;
+	if (!http_reachable(d)) {
+		fs_log("warn", "the public HTTP API (/v1) is not reachable in dpdk mode without an "
+			       "exception TAP (needs root and /dev/net/tun): http_port %u is unused; "
+			       "FSP/1 is served", cfg->http_port);
+		return 0;
+	}
+	if ((rc = dp_hfe_create(cfg, d->n, &d->http, err, errlen)) < 0)
+		return rc;
+	for (unsigned i = 0; i < d->n; i++) {
+		struct dp_dpdk_http *x = &d->w[i]->http;
+		x->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (x->epfd < 0) {
+			snprintf(err, errlen, "epoll: %s", strerror(errno));
+			return -errno;
+		}
+		if ((rc = dp_hfw_create(d->http, cfg, i, x->epfd, &x->h, err, errlen)) < 0)
+			return rc;
+	}
+	d->http_poll_tsc = rte_get_tsc_hz() / 1000000 * DP_DPDK_HTTP_POLL_US;
+	fs_log("info", "public HTTP API on %s:%u (workers): /v1/*, on kernel TCP through the "
+		       "exception path (at most %u frames/s per worker each way; polled at least "
+		       "every %u us under load)", cfg->address_str, cfg->http_port, DP_EXC_RATE_PPS,
+	       DP_DPDK_HTTP_POLL_US);
+	return 0;
+}
+
+/* Close the HTTP listeners and connections (before the TAPs go). */
+static void http_free(struct dp_dpdk *d)
+{
+	if (d->http == NULL)
+		return;
+	for (unsigned i = 0; i < d->n; i++) {
+		struct dp_dpdk_http *x = d->w[i] ? &d->w[i]->http : NULL;
+		if (x == NULL)
+			continue;
+		dp_hfw_free(x->h);
+		x->h = NULL;
+		if (x->epfd >= 0)
+			close(x->epfd);
+		x->epfd = -1;
+	}
+	dp_hfe_free(d->http);
+	d->http = NULL;
+}
+
 /* ---------------------------------------------------------------- engine */
 
 static int workers_attach(struct dp_dpdk *d, void *fw[])
@@ -708,6 +853,8 @@ static int dpdk_create(const struct cfg *cfg, unsigned nworkers, void **fe, void
 	}
 	for (unsigned p = 0; p < d->nports; p++)
 		tap_create(d, p);
+	if ((rc = http_create(d, err, errlen)) < 0)
+		return rc;
 	links_wait(d);
 	d->watch_next_ns = fs_mono_ns() + DP_LINK_WATCH_MS * FS_NS_PER_MS;
 	return 0;
@@ -763,6 +910,8 @@ static void dpdk_timer(void *fw)
 	struct dp_dpdk_worker *dw = fw;
 	struct dp_dpdk *d = dw->d;
 
+	if (dw->http.h)
+		dp_hfw_timer(dw->http.h); /* header and idle timeouts */
 	if (dw->q != 0)
 		return;
 	for (unsigned p = 0; p < d->nports; p++) {
@@ -802,6 +951,7 @@ static void dpdk_free(void *fe, void *fw[], unsigned nworkers)
 
 	if (d == NULL)
 		return;
+	http_free(d);
 	for (unsigned p = 0; p < d->nports; p++) {
 		struct dp_port *P = &d->port[p];
 		if (P->name[0] == '\0')
@@ -845,6 +995,8 @@ static void dpdk_stats(const void *fe, void *const fw[], unsigned nworkers, stru
 		src = (const uint64_t *)&dw->st;
 		for (size_t f = 0; f < sizeof(*out) / sizeof(uint64_t); f++)
 			dst[f] += src[f];
+		if (dw->http.h)
+			dp_hfw_stats(dw->http.h, out);
 		out->frames_dropped += dw->net.verdict[DP_NET_DROP];
 		for (unsigned r = 0; r < DP_NET_DROP_COUNT; r++)
 			out->frames_dropped_by_reason[r] += dw->net.drop[r];
@@ -918,4 +1070,5 @@ const struct dp_fe_ops dp_dpdk_ops = {
 	.stats = dpdk_stats,
 	.watch = dpdk_watch,
 	.log = dpdk_log,
+	.answer = dpdk_answer,
 };

@@ -1,8 +1,9 @@
 /*
  * dp_http_front.h — the public HTTP/1.1 API on the workers (HTTP-API.md):
  * TCP listeners and connections around the codec of dp_http.h. Private to
- * dataplane/: the kernel front end (dp_kernel.c) owns one per worker and
- * drives it from its own loop and epoll set; design notes in
+ * dataplane/: the kernel front end (dp_kernel.c) and the DPDK front end
+ * (dp_dpdk.c, kernel TCP through its exception TAP) own one per worker and
+ * drive it from their own loop and epoll set; design notes in
  * dp_http_front.c and docs/architecture.md ("HTTP front end").
  */
 #ifndef DP_HTTP_FRONT_H

@@ -267,26 +267,32 @@ static unsigned dpdk_tx(void *fw, const struct dp_txslot *t, unsigned n)
 /* ---------------------------------------------------------------- HTTP */
 
 /* Per loop (ops->rx): take the HTTP sockets' events without a syscall per
- * busy loop — epoll_wait (timeout 0) when the ports brought nothing
- * (port_work 0), else once DP_DPDK_HTTP_POLL_US have passed — then let the
- * connections parse, feed the engine and queue output (no syscall when
- * there is nothing to do). Returns units of work. */
+ * loop — epoll_wait (timeout 0) once DP_DPDK_HTTP_POLL_US have passed since
+ * the last one (TSC), busy or idle, and on the first loop after an idle
+ * sleep (which also waits on the epoll set, so a connection wakes the
+ * worker) — then let the connections parse, feed the engine and queue
+ * output, only when some have something to do. A loop without HTTP work
+ * costs a TSC read and two tests. Returns units of work. */
 static unsigned http_rx(struct dp_dpdk_worker *dw, struct dp_worker *w, int64_t now_ns,
-			int64_t mono_ns, unsigned port_work)
+			int64_t mono_ns)
 {
 	struct dp_dpdk_http *x = &dw->http;
 	unsigned work = 0;
+	uint64_t tsc;
 
 	if (likely(x->h == NULL))
 		return 0;
-	if (port_work == 0 || rte_rdtsc() >= x->next_tsc) {
+	tsc = rte_rdtsc();
+	if (unlikely(tsc >= x->next_tsc)) {
 		int n = epoll_wait(x->epfd, x->ev, DP_DPDK_HTTP_EVENTS, 0);
 		for (int i = 0; i < n; i++)
 			dp_hfw_event(x->h, x->ev[i].data.u64, x->ev[i].events);
 		work += n > 0 ? (unsigned)n : 0;
-		x->next_tsc = rte_rdtsc() + dw->d->http_poll_tsc;
+		x->next_tsc = tsc + dw->d->http_poll_tsc;
 	}
-	return work + dp_hfw_rx(x->h, w, now_ns, mono_ns);
+	if (work || dp_hfw_pending(x->h))
+		work += dp_hfw_rx(x->h, w, now_ns, mono_ns);
+	return work;
 }
 
 /* ops->answer: an HTTP request's answer came back to its worker. */
@@ -298,10 +304,14 @@ static void dpdk_answer(void *fw, uint64_t cookie, const struct fs_resp *r)
 	dp_hfw_answer(dw->http.h, cookie, r);
 }
 
-/* The descriptor an idle worker also sleeps on: its HTTP epoll set. */
-static int http_sleep_fd(const struct dp_dpdk_worker *dw)
+/* The descriptor an idle worker also sleeps on: its HTTP epoll set (the
+ * loop after the sleep polls it). */
+static int http_sleep_fd(struct dp_dpdk_worker *dw)
 {
-	return dw->http.h ? dw->http.epfd : -1;
+	if (dw->http.h == NULL)
+		return -1;
+	dw->http.next_tsc = 0;
+	return dw->http.epfd;
 }
 
 /* ---------------------------------------------------------------- rx */
@@ -443,7 +453,7 @@ static unsigned dpdk_rx(void *fw, struct dp_worker *w, int64_t now_ns, int64_t m
 		dw->st.rx_frames += n;
 		work += n + exc_from_kernel(dw, p, mono_ns);
 	}
-	return work + http_rx(dw, w, now_ns, mono_ns, work);
+	return work + http_rx(dw, w, now_ns, mono_ns);
 }
 
 /* ops->idle: busy-poll under load; pause, then sleeps doubling from

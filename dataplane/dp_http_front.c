@@ -511,6 +511,11 @@ unsigned dp_hfw_rx(struct dp_hfw *h, struct dp_worker *w, int64_t now_ns, int64_
 	return work + (h->lready ? 1 : 0);
 }
 
+bool dp_hfw_pending(const struct dp_hfw *h)
+{
+	return h->nready > 0 || h->lready;
+}
+
 void dp_hfw_tx(struct dp_hfw *h)
 {
 	unsigned n = h->nflush;

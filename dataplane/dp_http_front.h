@@ -41,6 +41,10 @@ void dp_hfw_free(struct dp_hfw *h);
 void dp_hfw_event(struct dp_hfw *h, uint64_t data, uint32_t events);
 /* Accept, read, parse and feed requests to the engine; returns work done. */
 unsigned dp_hfw_rx(struct dp_hfw *h, struct dp_worker *w, int64_t now_ns, int64_t mono_ns);
+/* Whether dp_hfw_rx has work without a new epoll event: connections on the
+ * ready list, or a listener with connections left to accept (a front end
+ * that polls epoll only now and then skips dp_hfw_rx otherwise). */
+bool dp_hfw_pending(const struct dp_hfw *h);
 /* Send what the connections have rendered; close those that are done. */
 void dp_hfw_tx(struct dp_hfw *h);
 /* An answer that came back from the engine (dp_fe_ops.answer). */

@@ -488,13 +488,13 @@ class RefusedRequestsCharged(unittest.TestCase):
     """Every request counts against its client's bucket (HTTP-API.md), the
     ones the codec refuses itself (bad JSON, unknown path, broken framing)
     included: a client sending garbage is rate-limited like any other.
-    127.0.0.2 is the trusted proxy; 127.0.0.1 and 127.0.0.3 are not. Each
-    case is one connection (one worker: buckets are per worker)."""
+    127.0.0.2 is the trusted proxy; 127.0.0.1 and 127.0.0.3 are not. One
+    worker: buckets are per worker, and connections spread over workers."""
 
     @classmethod
     def setUpClass(cls):
         cls.port = free_tcp_port()
-        cls.d = Daemon(http_port=cls.port, require_token="no",
+        cls.d = Daemon(http_port=cls.port, require_token="no", workers=1,
                        limits="per_ip_rate = 1\nper_ip_burst = 3")
         set_net(cls.d, cls.port, "trusted_proxies = 127.0.0.2")
         cls.d.start()

@@ -51,11 +51,12 @@
  * exception frame, and the answers leave the same way (exc_from_kernel), so
  * every HTTP packet crosses the exception path twice and shares its bound
  * (DP_EXC_RATE_PPS per worker and direction). The worker never blocks on
- * it and a busy loop pays no syscall per iteration for it: epoll_wait
- * (timeout 0) runs when the ports brought nothing in this loop, else at
- * most every DP_DPDK_HTTP_POLL_US (TSC); the connections' own work (parse,
- * feed the engine, send) runs every loop and costs nothing when there is
- * none. Answers decided by another owner or held for the log come back to
+ * it and a loop pays no syscall for it: epoll_wait (timeout 0) runs at most
+ * every DP_DPDK_HTTP_POLL_US (TSC), busy or idle, and on the first loop
+ * after an idle sleep; the connections' own work (parse, feed the engine,
+ * send) runs only when some connection has something to do, so a loop
+ * without HTTP costs a TSC read and two tests. Answers decided by another
+ * owner or held for the log come back to
  * the connection's worker (dp_engine_rx_req's pending slot and ops->answer;
  * reply_from_any_worker applies only to datagrams). An idle worker sleeps
  * on the epoll set too, so a connection wakes it. Without a TAP (not root,

@@ -69,7 +69,7 @@
 #define DP_SLEEP_MAX_US 1000            /* longest idle sleep of a DPDK worker */
 #define DP_TAP_IFNAME "fsx"             /* exception TAP name prefix (+ port index) */
 #define DP_TAP_PREFIX_BITS 24           /* netmask of the TAP's address */
-#define DP_DPDK_HTTP_POLL_US 25         /* longest gap between HTTP epoll polls of a busy worker */
+#define DP_DPDK_HTTP_POLL_US 50         /* longest gap between HTTP epoll polls of a busy worker */
 
 _Static_assert(DP_RX_BUF_BYTES > DP_DGRAM_MAX_BYTES, "oversize datagrams must be detectable");
 _Static_assert(DP_DRAIN_MSGS_MAX <= DP_DRAIN_LOOP_MSGS_MAX, "a ring burst fits the loop budget");

@@ -15,8 +15,72 @@
 # the dpdk run; asserts nothing. Needs root (namespaces, TAP) and wrk.
 #
 # Usage: scripts/bench_http_dpdk.sh [seconds] [connections] [build dir]
+#        scripts/bench_http_dpdk.sh --fsp-ab [rounds] [build dir]
+#   --fsp-ab: what the HTTP poll costs FSP/1 in dpdk mode: flashsale-bench-dpdk
+#   rejection runs over net_memif (1 worker, 1 message per datagram, window
+#   1024, 3 s) alternating http_port = 0 and = 8080 (listener up, no HTTP
+#   traffic), ROUNDS (5) of each, in a namespace this script makes.
 set -euo pipefail
-case "${1:-}" in -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0;; esac
+case "${1:-}" in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0;; esac
+if [ "${1:-}" = --fsp-ab ]; then
+	rounds=${2:-5}; build=${3:-build}
+	b=$(realpath "$build")/app
+	[ -x "$b/flashsale-bench-dpdk" ] || { echo "no $b/flashsale-bench-dpdk: build first" >&2; exit 2; }
+	[ "$(id -u)" = 0 ] || { echo "needs root (a network namespace, the exception TAP)" >&2; exit 2; }
+	ns=fsbab$$; dir=$(mktemp -d); pid=""
+	trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$dir"' EXIT
+	ip netns add "$ns"
+	base=100000000
+	echo "FSP/1 rejections over net_memif, dpdk mode, 1 worker, batch 1, window 1024, 3 s (M messages/s):"
+	for round in $(seq "$rounds"); do
+		for hp in 0 8080; do
+			rm -rf "$dir/data"
+			cat > "$dir/bench.ini" <<INI
+[appliance]
+mode = dpdk
+workers = 1
+eal = --no-huge -m 512 --file-prefix fsbA$$ --no-telemetry --vdev=net_memif0,role=server,socket=$dir/memif.sock
+[net]
+address = 10.99.251.2
+udp_port = 7700
+http_port = $hp
+[persist]
+dir = $dir/data
+durability = none
+[limits]
+max_orders = 100000
+[admin]
+port = 0
+[activity.1]
+start = now-1s
+end = now+1h
+require_token = yes
+token_key = 000102030405060708090a0b0c0d0e0f
+payment_key = f0e0d0c0b0a090807060504030201000
+[item.1]
+activity = 1
+total = 0
+INI
+			ip netns exec "$ns" "$b/flashsaled" --config "$dir/bench.ini" --init > "$dir/d.log" 2>&1 & pid=$!
+			for _ in $(seq 400); do grep -q " ready: " "$dir/d.log" && break; sleep 0.05; done
+			grep -q " ready: " "$dir/d.log" || { cat "$dir/d.log" >&2; exit 1; }
+			if [ "$hp" != 0 ] && ! grep -q "public HTTP API on" "$dir/d.log"; then
+				echo "HTTP not served (no TAP?)" >&2; cat "$dir/d.log" >&2; exit 1
+			fi
+			sleep 0.5
+			base=$((base + 10000000))
+			r=$(ip netns exec "$ns" "$b/flashsale-bench-dpdk" --no-huge -m 512 --file-prefix fsbG$$ \
+				--no-pci --no-telemetry --log-level=lib.eal:error --lcores 0@0 \
+				--vdev=net_memif0,role=client,socket="$dir/memif.sock" -- --config "$dir/bench.ini" \
+				--item 1 --batch 1 --window 1024 --duration 3 --user-base "$base" 2>&1 |
+				sed -n 's/.*(\([0-9]*\) messages\/s.*/\1/p')
+			kill "$pid"; wait "$pid" || true; pid=""
+			awk -v r="$round" -v h="$hp" -v m="${r:-0}" 'BEGIN {
+				printf "  round %d, http_port %-4s: %.2f\n", r, h, m / 1e6 }'
+		done
+	done
+	exit 0
+fi
 secs=${1:-5}; conns=${2:-64}; build=${3:-build}
 daemon="$(realpath "$build")/app/flashsaled"
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -59,9 +59,14 @@
  * owner or held for the log come back to
  * the connection's worker (dp_engine_rx_req's pending slot and ops->answer;
  * reply_from_any_worker applies only to datagrams). An idle worker sleeps
- * on the epoll set too, so a connection wakes it. Without a TAP (not root,
- * no /dev/net/tun) HTTP is not reachable: the daemon says so and serves
- * FSP/1.
+ * on the epoll set too, so a connection wakes it. At stop, after the
+ * workers returned, the control thread keeps the exception path moving
+ * (http_linger: clients' ACKs in, kernel frames out) until every
+ * connection's answers are acknowledged or DP_DPDK_HTTP_LINGER_MS passed,
+ * then closes the connections and sends their last frames, so the answers
+ * of the shutdown drain reach their clients as in kernel mode. Without a
+ * TAP (not root, no /dev/net/tun) HTTP is not reachable: the daemon says so
+ * and serves FSP/1.
  *
  * Idle. Workers busy-poll while there is traffic. After DP_SPIN_LOOPS empty
  * loops (rte_pause) they sleep in ppoll on their wake and log eventfds for
@@ -785,11 +790,109 @@ static int http_create(struct dp_dpdk *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* Close the HTTP listeners and connections (before the TAPs go). */
+/* After the workers returned: what the kernel queued on the TAPs since the
+ * workers stopped reading them (HTTP answers sent during the shutdown
+ * drain, the closed connections' FINs) leaves through the ports, once, on
+ * the workers' own queues (they are idle now). Best effort: a TX ring that
+ * is full drops the rest. */
+static void http_exc_flush(struct dp_dpdk *d)
+{
+	struct rte_mbuf *m[FS_BURST_MAX];
+
+	for (unsigned p = 0; p < d->nports; p++) {
+		const struct dp_port *P = &d->port[p];
+		for (uint16_t q = 0; P->exc_id >= 0 && q < P->exc_nq && q < P->ntxq; q++) {
+			for (unsigned round = 0; round < DP_TAP_DESCS / FS_BURST_MAX; round++) {
+				uint16_t n = rte_eth_rx_burst((uint16_t)P->exc_id, q, m, FS_BURST_MAX);
+				uint16_t k = 0, sent;
+				if (n == 0)
+					break;
+				for (uint16_t i = 0; i < n; i++) {
+					if (m[i]->nb_segs != 1) {
+						rte_pktmbuf_free(m[i]);
+						continue;
+					}
+					m[i]->ol_flags = 0;
+					m[k++] = m[i];
+				}
+				sent = rte_eth_tx_burst(P->id, q, m, k);
+				if (sent < k)
+					rte_pktmbuf_free_bulk(m + sent, k - sent);
+			}
+		}
+	}
+}
+
+/* One relay pass on the control thread (the workers returned): exception
+ * frames from the ports to their TAPs (the clients' ACKs), what the kernel
+ * sent on the TAPs out of the ports; every other frame is dropped (the
+ * daemon is stopping). Unbounded by the token buckets: it runs only at stop. */
+static void http_relay(struct dp_dpdk *d)
+{
+	struct rte_mbuf *m[FS_BURST_MAX], *fwd[FS_BURST_MAX];
+
+	for (unsigned p = 0; p < d->nports; p++) {
+		const struct dp_port *P = &d->port[p];
+		for (uint16_t q = 0; P->exc_id >= 0 && q < P->nrxq && q < P->exc_nq; q++) {
+			uint16_t n = rte_eth_rx_burst(P->id, q, m, FS_BURST_MAX), k = 0, sent;
+			for (uint16_t i = 0; i < n; i++) {
+				struct dp_net_pkt pkt;
+				if (m[i]->nb_segs == 1 &&
+				    dp_net_classify(&P->local, rte_pktmbuf_mtod(m[i], uint8_t *),
+						    m[i]->data_len, &pkt) == DP_NET_EXCEPTION) {
+					m[i]->ol_flags = 0;
+					fwd[k++] = m[i];
+				} else {
+					rte_pktmbuf_free(m[i]);
+				}
+			}
+			sent = rte_eth_tx_burst((uint16_t)P->exc_id, q, fwd, k);
+			if (sent < k)
+				rte_pktmbuf_free_bulk(fwd + sent, k - sent);
+		}
+	}
+	http_exc_flush(d);
+}
+
+/* At stop, before the connections close: keep the exception path moving
+ * until every connection's answers are written and acknowledged (or
+ * DP_DPDK_HTTP_LINGER_MS passed: a peer that stopped reading), so that the
+ * answers of the shutdown drain reach their clients as in kernel mode.
+ * Without this the kernel could not see the clients' ACKs and a close()
+ * would discard what is still unsent. */
+static void http_linger(struct dp_dpdk *d)
+{
+	int64_t end = fs_mono_ns() + (int64_t)DP_DPDK_HTTP_LINGER_MS * FS_NS_PER_MS;
+
+	for (;;) {
+		size_t owed = 0;
+		for (unsigned i = 0; i < d->n; i++) {
+			struct dp_dpdk_http *x = &d->w[i]->http;
+			int n = epoll_wait(x->epfd, x->ev, DP_DPDK_HTTP_EVENTS, 0);
+			for (int e = 0; e < n; e++)
+				dp_hfw_event(x->h, x->ev[e].data.u64, x->ev[e].events);
+			dp_hfw_tx(x->h);
+			owed += dp_hfw_unsent(x->h);
+		}
+		http_relay(d);
+		if (owed == 0 || fs_mono_ns() >= end)
+			break;
+		usleep(100); /* the kernel's TCP needs the CPU more than this loop */
+	}
+}
+
+/* Close the HTTP listeners and connections, then send what that and the
+ * shutdown drain left on the TAPs (before the ports and TAPs stop). */
 static void http_free(struct dp_dpdk *d)
 {
+	bool served = false;
+
 	if (d->http == NULL)
 		return;
+	for (unsigned i = 0; i < d->n; i++)
+		served |= d->w[i] && d->w[i]->http.h;
+	if (served)
+		http_linger(d);
 	for (unsigned i = 0; i < d->n; i++) {
 		struct dp_dpdk_http *x = d->w[i] ? &d->w[i]->http : NULL;
 		if (x == NULL)
@@ -802,6 +905,8 @@ static void http_free(struct dp_dpdk *d)
 	}
 	dp_hfe_free(d->http);
 	d->http = NULL;
+	usleep(DP_DPDK_HTTP_FLUSH_WAIT_US); /* let the kernel finish what close() started */
+	http_exc_flush(d);
 }
 
 /* ---------------------------------------------------------------- engine */

@@ -51,7 +51,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -509,6 +511,21 @@ unsigned dp_hfw_rx(struct dp_hfw *h, struct dp_worker *w, int64_t now_ns, int64_
 	memmove(h->ready, h->ready + n, (h->nready - n) * sizeof(h->ready[0]));
 	h->nready -= n;
 	return work + (h->lready ? 1 : 0);
+}
+
+size_t dp_hfw_unsent(const struct dp_hfw *h)
+{
+	size_t n = 0;
+
+	for (uint32_t k = 0; k < h->nopen; k++) {
+		const struct hconn *c = &h->c[h->open[k]];
+		int q = 0;
+
+		n += c->h.out_len - c->h.out_off;
+		if (ioctl(c->fd, SIOCOUTQ, &q) == 0 && q > 0)
+			n += (size_t)q;
+	}
+	return n;
 }
 
 bool dp_hfw_pending(const struct dp_hfw *h)

@@ -45,6 +45,11 @@ unsigned dp_hfw_rx(struct dp_hfw *h, struct dp_worker *w, int64_t now_ns, int64_
  * ready list, or a listener with connections left to accept (a front end
  * that polls epoll only now and then skips dp_hfw_rx otherwise). */
 bool dp_hfw_pending(const struct dp_hfw *h);
+/* Bytes the open connections still owe their peers: rendered and not yet
+ * written, plus written and not yet acknowledged (SIOCOUTQ). Control
+ * plane, after the workers returned (a front end that must keep its path
+ * to the kernel open until the answers are out). */
+size_t dp_hfw_unsent(const struct dp_hfw *h);
 /* Send what the connections have rendered; close those that are done. */
 void dp_hfw_tx(struct dp_hfw *h);
 /* An answer that came back from the engine (dp_fe_ops.answer). */

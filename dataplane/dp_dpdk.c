@@ -867,8 +867,11 @@ static void http_linger(struct dp_dpdk *d)
 	for (;;) {
 		size_t owed = 0;
 		for (unsigned i = 0; i < d->n; i++) {
-			struct dp_dpdk_http *x = &d->w[i]->http;
-			int n = epoll_wait(x->epfd, x->ev, DP_DPDK_HTTP_EVENTS, 0);
+			struct dp_dpdk_http *x = d->w[i] ? &d->w[i]->http : NULL;
+			int n;
+			if (x == NULL || x->h == NULL)
+				continue; /* a start that failed half-way */
+			n = epoll_wait(x->epfd, x->ev, DP_DPDK_HTTP_EVENTS, 0);
 			for (int e = 0; e < n; e++)
 				dp_hfw_event(x->h, x->ev[e].data.u64, x->ev[e].events);
 			dp_hfw_tx(x->h);

@@ -877,16 +877,14 @@ static int run(const struct cfg *cfg, bool init)
 		fs_log("error", "front end: %s", err);
 		goto out_shards;
 	}
-	/* Kernel mode: the workers own [net] http_port (the public HTTP API,
+	/* The workers own [net] http_port (the public HTTP API,
 	 * dataplane/dp_http_front.c); /metrics, /healthz and /admin are on the
-	 * [admin] listener (fs_ops.c). DPDK mode does not serve the public API
-	 * yet (docs/architecture.md, "HTTP front end"). */
+	 * [admin] listener (fs_ops.c). DPDK mode serves it on kernel TCP
+	 * through the exception path and logs that itself, or that it cannot
+	 * without a TAP (docs/architecture.md, "HTTP front end"). */
 	if (cfg->http_port && cfg->mode == CFG_MODE_KERNEL)
 		fs_log("info", "public HTTP API on %s:%u (workers): /v1/*", cfg->address_str,
 		       cfg->http_port);
-	if (cfg->http_port && cfg->mode != CFG_MODE_KERNEL)
-		fs_log("warn", "the public HTTP API (/v1) is not served in dpdk mode yet; "
-			       "http_port %u is unused", cfg->http_port);
 	if (g_ops) {
 		struct fs_ops_view v = {.engine = g_engine, .cat = cat, .n_shards = cfg->workers};
 		for (unsigned i = 0; i < cfg->workers; i++)

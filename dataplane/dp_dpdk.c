@@ -43,6 +43,31 @@
  * frames are counted (exc_dropped). Without a TAP (not root, no /dev/net/tun)
  * the daemon warns and drops exception frames, counted.
  *
+ * HTTP. With [net] http_port set, every worker also hosts the public HTTP
+ * API (dp_http_front.c, the same code as kernel mode) on kernel TCP behind
+ * the exception path, until a user-space TCP stack exists: its own epoll
+ * set and SO_REUSEPORT listener on address:http_port, bound once the TAPs
+ * carry the address. TCP frames reach the kernel through the TAP like any
+ * exception frame, and the answers leave the same way (exc_from_kernel), so
+ * every HTTP packet crosses the exception path twice and shares its bound
+ * (DP_EXC_RATE_PPS per worker and direction). The worker never blocks on
+ * it and a loop pays no syscall for it: epoll_wait (timeout 0) runs at most
+ * every DP_DPDK_HTTP_POLL_US (TSC), busy or idle, and on the first loop
+ * after an idle sleep; the connections' own work (parse, feed the engine,
+ * send) runs only when some connection has something to do, so a loop
+ * without HTTP costs a TSC read and two tests. Answers decided by another
+ * owner or held for the log come back to
+ * the connection's worker (dp_engine_rx_req's pending slot and ops->answer;
+ * reply_from_any_worker applies only to datagrams). An idle worker sleeps
+ * on the epoll set too, so a connection wakes it. At stop, after the
+ * workers returned, the control thread keeps the exception path moving
+ * (http_linger: clients' ACKs in, kernel frames out) until every
+ * connection's answers are acknowledged or DP_DPDK_HTTP_LINGER_MS passed,
+ * then closes the connections and sends their last frames, so the answers
+ * of the shutdown drain reach their clients as in kernel mode. Without a
+ * TAP (not root, no /dev/net/tun) HTTP is not reachable: the daemon says so
+ * and serves FSP/1.
+ *
  * Idle. Workers busy-poll while there is traffic. After DP_SPIN_LOOPS empty
  * loops (rte_pause) they sleep in ppoll on their wake and log eventfds for
  * 10, 20, ... up to min(DP_SLEEP_MAX_US, idle_sleep_us) µs, so a small box
@@ -63,9 +88,11 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -75,8 +102,10 @@
 #include <rte_pause.h>
 
 #include "cfg.h"
+#include "dp_http_front.h"
 
 /* Budgets: dp_limits.h. */
+#define DP_DPDK_HTTP_EVENTS 64 /* epoll events taken per HTTP poll */
 #define DP_MBUF_DATA (RTE_PKTMBUF_HEADROOM + DP_MBUF_ROOM_BYTES)
 
 _Static_assert(DP_NET_DROP_COUNT <= DP_STATS_DROP_REASONS, "dp_stats holds every drop reason");
@@ -106,6 +135,14 @@ struct dp_port {
 	bool link_up;                /* last state seen (links_wait, then the watch) */
 };
 
+/* One worker's public HTTP API (see "HTTP" above). */
+struct dp_dpdk_http {
+	struct dp_hfw *h;            /* NULL: HTTP not served */
+	int epfd;                    /* its listener and connections; -1 without */
+	uint64_t next_tsc;           /* epoll_wait under load not before this */
+	struct epoll_event ev[DP_DPDK_HTTP_EVENTS];
+};
+
 struct dp_dpdk_worker {
 	struct dp_dpdk *d;
 	uint16_t q;                  /* queue id on every port = worker id */
@@ -121,6 +158,7 @@ struct dp_dpdk_worker {
 	unsigned exc_poll;           /* busy loops, for the TAP poll every DP_EXC_POLL_BUSY */
 	unsigned sleep_us;           /* current idle back-off */
 	struct dp_stats st;          /* this front end's counters (frames, drops) */
+	struct dp_dpdk_http http;
 } __rte_cache_aligned;
 
 struct dp_dpdk {
@@ -131,6 +169,8 @@ struct dp_dpdk {
 	struct rte_mempool *pool[RTE_MAX_NUMA_NODES];
 	struct dp_dpdk_worker *w[FS_WORKERS_MAX];
 	int64_t watch_next_ns;       /* dp_engine_watch_links: next poll */
+	struct dp_hfe *http;         /* NULL: HTTP not served */
+	uint64_t http_poll_tsc;      /* DP_DPDK_HTTP_POLL_US in TSC cycles */
 };
 
 /* ---------------------------------------------------------------- tx */
@@ -219,6 +259,8 @@ static unsigned dpdk_tx(void *fw, const struct dp_txslot *t, unsigned n)
 	struct dp_dpdk_worker *dw = fw;
 	struct dp_dpdk *d = dw->d;
 
+	if (dw->http.h)
+		dp_hfw_tx(dw->http.h); /* to the kernel now; out through the TAP next loop */
 	for (unsigned i = 0; i < n; i++)
 		build_answer(dw, &t[i]);
 	for (unsigned p = 0; p < d->nports; p++) {
@@ -229,6 +271,56 @@ static unsigned dpdk_tx(void *fw, const struct dp_txslot *t, unsigned n)
 							&dw->st.exc_dropped);
 	}
 	return n;
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+/* Per loop (ops->rx): take the HTTP sockets' events without a syscall per
+ * loop — epoll_wait (timeout 0) once DP_DPDK_HTTP_POLL_US have passed since
+ * the last one (TSC), busy or idle, and on the first loop after an idle
+ * sleep (which also waits on the epoll set, so a connection wakes the
+ * worker) — then let the connections parse, feed the engine and queue
+ * output, only when some have something to do. A loop without HTTP work
+ * costs a TSC read and two tests. Returns units of work. */
+static unsigned http_rx(struct dp_dpdk_worker *dw, struct dp_worker *w, int64_t now_ns,
+			int64_t mono_ns)
+{
+	struct dp_dpdk_http *x = &dw->http;
+	unsigned work = 0;
+	uint64_t tsc;
+
+	if (likely(x->h == NULL))
+		return 0;
+	tsc = rte_rdtsc();
+	if (unlikely(tsc >= x->next_tsc)) {
+		int n = epoll_wait(x->epfd, x->ev, DP_DPDK_HTTP_EVENTS, 0);
+		for (int i = 0; i < n; i++)
+			dp_hfw_event(x->h, x->ev[i].data.u64, x->ev[i].events);
+		work += n > 0 ? (unsigned)n : 0;
+		x->next_tsc = tsc + dw->d->http_poll_tsc;
+	}
+	if (work || dp_hfw_pending(x->h))
+		work += dp_hfw_rx(x->h, w, now_ns, mono_ns);
+	return work;
+}
+
+/* ops->answer: an HTTP request's answer came back to its worker. */
+static void dpdk_answer(void *fw, uint64_t cookie, const struct fs_resp *r)
+{
+	struct dp_dpdk_worker *dw = fw;
+
+	FS_ASSERT(dw->http.h != NULL);
+	dp_hfw_answer(dw->http.h, cookie, r);
+}
+
+/* The descriptor an idle worker also sleeps on: its HTTP epoll set (the
+ * loop after the sleep polls it). */
+static int http_sleep_fd(struct dp_dpdk_worker *dw)
+{
+	if (dw->http.h == NULL)
+		return -1;
+	dw->http.next_tsc = 0;
+	return dw->http.epfd;
 }
 
 /* ---------------------------------------------------------------- rx */
@@ -405,7 +497,7 @@ static unsigned dpdk_rx(void *fw, struct dp_worker *w, int64_t now_ns, int64_t m
 		if (n == 0 || ++dw->exc_poll % DP_EXC_POLL_BUSY == 0)
 			work += exc_from_kernel(dw, p, mono_ns);
 	}
-	return work;
+	return work + http_rx(dw, w, now_ns, mono_ns);
 }
 
 /* ops->idle: busy-poll under load; pause, then sleeps doubling from
@@ -423,7 +515,7 @@ static bool dpdk_idle(void *fw, struct dp_worker *w, unsigned idle)
 		return false;
 	}
 	dw->sleep_us = dw->sleep_us ? RTE_MIN(dw->sleep_us * 2, cap) : RTE_MIN((unsigned)DP_SLEEP_MIN_US, cap);
-	dp_engine_sleep(w, -1, dw->sleep_us);
+	dp_engine_sleep(w, http_sleep_fd(dw), dw->sleep_us);
 	return false;
 }
 
@@ -686,6 +778,178 @@ static void tap_create(struct dp_dpdk *d, unsigned p)
 	       DP_TAP_PREFIX_BITS, DP_EXC_RATE_PPS);
 }
 
+/* ---------------------------------------------------------------- HTTP setup */
+
+/* Whether some port has an exception TAP (so the address is on a kernel
+ * interface and TCP to it reaches the kernel). */
+static bool http_reachable(const struct dp_dpdk *d)
+{
+	for (unsigned p = 0; p < d->nports; p++)
+		if (d->port[p].exc_id >= 0)
+			return true;
+	return false;
+}
+
+/* After the TAPs have the address: with [net] http_port, every worker's
+ * HTTP listener (dp_hfe_create first proves nobody listens on the port).
+ * Without a TAP HTTP is not reachable: warned, not an error. */
+static int http_create(struct dp_dpdk *d, char *err, size_t errlen)
+{
+	const struct cfg *cfg = d->cfg;
+	int rc;
+
+	for (unsigned i = 0; i < d->n; i++)
+		d->w[i]->http.epfd = -1;
+	if (cfg->http_port == 0)
+		return 0;
+	if (!http_reachable(d)) {
+		fs_log("warn", "the public HTTP API (/v1) is not reachable in dpdk mode without an "
+			       "exception TAP (needs root and /dev/net/tun): http_port %u is unused; "
+			       "FSP/1 is served", cfg->http_port);
+		return 0;
+	}
+	if ((rc = dp_hfe_create(cfg, d->n, &d->http, err, errlen)) < 0)
+		return rc;
+	for (unsigned i = 0; i < d->n; i++) {
+		struct dp_dpdk_http *x = &d->w[i]->http;
+		x->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (x->epfd < 0) {
+			snprintf(err, errlen, "epoll: %s", strerror(errno));
+			return -errno;
+		}
+		if ((rc = dp_hfw_create(d->http, cfg, i, x->epfd, &x->h, err, errlen)) < 0)
+			return rc;
+	}
+	d->http_poll_tsc = rte_get_tsc_hz() / 1000000 * DP_DPDK_HTTP_POLL_US;
+	fs_log("info", "public HTTP API on %s:%u (workers): /v1/*, on kernel TCP through the "
+		       "exception path (at most %u frames/s per worker each way; polled at least "
+		       "every %u us under load)", cfg->address_str, cfg->http_port, DP_EXC_RATE_PPS,
+	       DP_DPDK_HTTP_POLL_US);
+	return 0;
+}
+
+/* After the workers returned: what the kernel queued on the TAPs since the
+ * workers stopped reading them (HTTP answers sent during the shutdown
+ * drain, the closed connections' FINs) leaves through the ports, once, on
+ * the workers' own queues (they are idle now). Best effort: a TX ring that
+ * is full drops the rest. */
+static void http_exc_flush(struct dp_dpdk *d)
+{
+	struct rte_mbuf *m[FS_BURST_MAX];
+
+	for (unsigned p = 0; p < d->nports; p++) {
+		const struct dp_port *P = &d->port[p];
+		for (uint16_t q = 0; P->exc_id >= 0 && q < P->exc_nq && q < P->ntxq; q++) {
+			for (unsigned round = 0; round < DP_TAP_DESCS / FS_BURST_MAX; round++) {
+				uint16_t n = rte_eth_rx_burst((uint16_t)P->exc_id, q, m, FS_BURST_MAX);
+				uint16_t k = 0, sent;
+				if (n == 0)
+					break;
+				for (uint16_t i = 0; i < n; i++) {
+					if (m[i]->nb_segs != 1) {
+						rte_pktmbuf_free(m[i]);
+						continue;
+					}
+					m[i]->ol_flags = 0;
+					m[k++] = m[i];
+				}
+				sent = rte_eth_tx_burst(P->id, q, m, k);
+				if (sent < k)
+					rte_pktmbuf_free_bulk(m + sent, k - sent);
+			}
+		}
+	}
+}
+
+/* One relay pass on the control thread (the workers returned): exception
+ * frames from the ports to their TAPs (the clients' ACKs), what the kernel
+ * sent on the TAPs out of the ports; every other frame is dropped (the
+ * daemon is stopping). Unbounded by the token buckets: it runs only at stop. */
+static void http_relay(struct dp_dpdk *d)
+{
+	struct rte_mbuf *m[FS_BURST_MAX], *fwd[FS_BURST_MAX];
+
+	for (unsigned p = 0; p < d->nports; p++) {
+		const struct dp_port *P = &d->port[p];
+		for (uint16_t q = 0; P->exc_id >= 0 && q < P->nrxq && q < P->exc_nq; q++) {
+			uint16_t n = rte_eth_rx_burst(P->id, q, m, FS_BURST_MAX), k = 0, sent;
+			for (uint16_t i = 0; i < n; i++) {
+				struct dp_net_pkt pkt;
+				if (m[i]->nb_segs == 1 &&
+				    dp_net_classify(&P->local, rte_pktmbuf_mtod(m[i], uint8_t *),
+						    m[i]->data_len, &pkt) == DP_NET_EXCEPTION) {
+					m[i]->ol_flags = 0;
+					fwd[k++] = m[i];
+				} else {
+					rte_pktmbuf_free(m[i]);
+				}
+			}
+			sent = rte_eth_tx_burst((uint16_t)P->exc_id, q, fwd, k);
+			if (sent < k)
+				rte_pktmbuf_free_bulk(fwd + sent, k - sent);
+		}
+	}
+	http_exc_flush(d);
+}
+
+/* At stop, before the connections close: keep the exception path moving
+ * until every connection's answers are written and acknowledged (or
+ * DP_DPDK_HTTP_LINGER_MS passed: a peer that stopped reading), so that the
+ * answers of the shutdown drain reach their clients as in kernel mode.
+ * Without this the kernel could not see the clients' ACKs and a close()
+ * would discard what is still unsent. */
+static void http_linger(struct dp_dpdk *d)
+{
+	int64_t end = fs_mono_ns() + (int64_t)DP_DPDK_HTTP_LINGER_MS * FS_NS_PER_MS;
+
+	for (;;) {
+		size_t owed = 0;
+		for (unsigned i = 0; i < d->n; i++) {
+			struct dp_dpdk_http *x = d->w[i] ? &d->w[i]->http : NULL;
+			int n;
+			if (x == NULL || x->h == NULL)
+				continue; /* a start that failed half-way */
+			n = epoll_wait(x->epfd, x->ev, DP_DPDK_HTTP_EVENTS, 0);
+			for (int e = 0; e < n; e++)
+				dp_hfw_event(x->h, x->ev[e].data.u64, x->ev[e].events);
+			dp_hfw_tx(x->h);
+			owed += dp_hfw_unsent(x->h);
+		}
+		http_relay(d);
+		if (owed == 0 || fs_mono_ns() >= end)
+			break;
+		usleep(100); /* the kernel's TCP needs the CPU more than this loop */
+	}
+}
+
+/* Close the HTTP listeners and connections, then send what that and the
+ * shutdown drain left on the TAPs (before the ports and TAPs stop). */
+static void http_free(struct dp_dpdk *d)
+{
+	bool served = false;
+
+	if (d->http == NULL)
+		return;
+	for (unsigned i = 0; i < d->n; i++)
+		served |= d->w[i] && d->w[i]->http.h;
+	if (served)
+		http_linger(d);
+	for (unsigned i = 0; i < d->n; i++) {
+		struct dp_dpdk_http *x = d->w[i] ? &d->w[i]->http : NULL;
+		if (x == NULL)
+			continue;
+		dp_hfw_free(x->h);
+		x->h = NULL;
+		if (x->epfd >= 0)
+			close(x->epfd);
+		x->epfd = -1;
+	}
+	dp_hfe_free(d->http);
+	d->http = NULL;
+	usleep(DP_DPDK_HTTP_FLUSH_WAIT_US); /* let the kernel finish what close() started */
+	http_exc_flush(d);
+}
+
 /* ---------------------------------------------------------------- engine */
 
 static int workers_attach(struct dp_dpdk *d, void *fw[])
@@ -746,6 +1010,8 @@ static int dpdk_create(const struct cfg *cfg, unsigned nworkers, void **fe, void
 	}
 	for (unsigned p = 0; p < d->nports; p++)
 		tap_create(d, p);
+	if ((rc = http_create(d, err, errlen)) < 0)
+		return rc;
 	links_wait(d);
 	d->watch_next_ns = fs_mono_ns() + DP_LINK_WATCH_MS * FS_NS_PER_MS;
 	return 0;
@@ -801,6 +1067,8 @@ static void dpdk_timer(void *fw)
 	struct dp_dpdk_worker *dw = fw;
 	struct dp_dpdk *d = dw->d;
 
+	if (dw->http.h)
+		dp_hfw_timer(dw->http.h); /* header and idle timeouts */
 	if (dw->q != 0)
 		return;
 	for (unsigned p = 0; p < d->nports; p++) {
@@ -840,6 +1108,7 @@ static void dpdk_free(void *fe, void *fw[], unsigned nworkers)
 
 	if (d == NULL)
 		return;
+	http_free(d);
 	for (unsigned p = 0; p < d->nports; p++) {
 		struct dp_port *P = &d->port[p];
 		if (P->name[0] == '\0')
@@ -883,6 +1152,8 @@ static void dpdk_stats(const void *fe, void *const fw[], unsigned nworkers, stru
 		src = (const uint64_t *)&dw->st;
 		for (size_t f = 0; f < sizeof(*out) / sizeof(uint64_t); f++)
 			dst[f] += src[f];
+		if (dw->http.h)
+			dp_hfw_stats(dw->http.h, out);
 		out->frames_dropped += dw->net.verdict[DP_NET_DROP];
 		for (unsigned r = 0; r < DP_NET_DROP_COUNT; r++)
 			out->frames_dropped_by_reason[r] += dw->net.drop[r];
@@ -956,4 +1227,5 @@ const struct dp_fe_ops dp_dpdk_ops = {
 	.stats = dpdk_stats,
 	.watch = dpdk_watch,
 	.log = dpdk_log,
+	.answer = dpdk_answer,
 };

@@ -849,6 +849,18 @@ size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, b
 	return 0;
 }
 
+bool dp_engine_charge_ip(struct dp_worker *w, uint32_t client_ip, int64_t mono_ns,
+			 uint32_t *retry_ms)
+{
+	*retry_ms = 0;
+	/* The same key space as UDP sources (network order). */
+	if (w->ip_rl == NULL || store_ratelimit_allow(w->ip_rl, htonl(client_ip), mono_ns, retry_ms))
+		return true;
+	w->st.rate_limited++;
+	w->st.by_status[FS_ST_RATE_LIMITED]++;
+	return false;
+}
+
 bool dp_engine_rx_req(struct dp_worker *w, const struct fs_req *req, uint32_t client_ip,
 		      uint64_t cookie, int64_t now_ns, int64_t mono_ns, struct fs_resp *resp)
 {

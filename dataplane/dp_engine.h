@@ -135,6 +135,14 @@ void dp_engine_prefetch_dgram(const struct dp_worker *w, const uint8_t *buf, siz
 bool dp_engine_rx_req(struct dp_worker *w, const struct fs_req *req, uint32_t client_ip,
 		      uint64_t cookie, int64_t now_ns, int64_t mono_ns, struct fs_resp *resp);
 
+/* Charge one request that never reaches the gate (the HTTP codec refused
+ * it: malformed, bad body, unknown path, a limit) to client_ip's (IPv4,
+ * host order) per-address bucket of worker w. true: allowed (or no
+ * per-address limit); false: the bucket is empty, *retry_ms set, counted
+ * as rate_limited. Never allocates. */
+bool dp_engine_charge_ip(struct dp_worker *w, uint32_t client_ip, int64_t mono_ns,
+			 uint32_t *retry_ms);
+
 /* Block for at most us microseconds on rx_fd (-1: none), the worker's wake
  * eventfd and its log's completion eventfd, unless work is already pending. */
 void dp_engine_sleep(struct dp_worker *w, int rx_fd, unsigned us);

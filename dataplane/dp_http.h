@@ -160,6 +160,7 @@ struct dp_http_stats {
 	uint64_t responses;  /* responses rendered */
 	uint64_t by_code[6]; /* 1xx..5xx by first digit (index 1..5) */
 	uint64_t errors;     /* answered by the codec itself (4xx/5xx without a shard) */
+	uint64_t limited;    /* of those, 429 because the client's bucket was empty */
 	uint64_t timeouts;   /* 408 sent or idle connections closed */
 };
 
@@ -167,6 +168,17 @@ struct dp_http_stats {
  * loop iteration (dp_http_ctx_clock); connections only read it. */
 struct dp_http_ctx {
 	const struct dp_http_cfg *cfg;
+	/* The per-address bucket of a request the codec refuses itself
+	 * (malformed, bad route or body, a limit, a header timeout): every
+	 * request counts against its client's bucket (HTTP-API.md). client_ip
+	 * (host order) is the address derived from the headers once they are
+	 * complete, the TCP peer before. Returns true when a token was there
+	 * (the codec's own status is answered); false with *retry_ms set when
+	 * the bucket is empty (the answer is 429 RATE_LIMITED instead; a
+	 * closing error still closes). NULL: nothing is charged. */
+	bool (*charge)(void *arg, uint32_t client_ip, int64_t mono_ns, uint32_t *retry_ms);
+	void *charge_arg;
+	int64_t mono_ns;		 /* monotonic, for charge */
 	int64_t mono_ms;		 /* monotonic, for timeouts */
 	int64_t unix_ms;		 /* wall clock, for Date and /v1/time */
 	int64_t date_s;			 /* the second `date` was formatted for */
@@ -209,6 +221,7 @@ struct dp_http_msg {
 	bool has_host;
 	bool has_te;	   /* any Transfer-Encoding */
 	bool has_cl;	   /* a Content-Length */
+	bool headers_done; /* the headers are complete: the client-IP header counts */
 	bool in_headers;   /* the request line is behind us */
 	bool in_iphdr;	   /* the header being read is the client-IP header */
 	uint8_t hdr_state; /* which header's name/value is being read */

@@ -40,6 +40,14 @@
  * connection: framing is intact. Pipelined requests beyond pipeline_max are
  * not an error: they wait unparsed (TCP back pressure on that client alone).
  *
+ * Every refused request is charged (ctx->charge, the front end's per-address
+ * bucket; HTTP-API.md: every request counts against its client's bucket):
+ * to the address the client-IP header names once the headers are complete
+ * (a 400/404/405 route or body error, 411, 413, 505, a missing Host, a
+ * header timeout while the body is awaited), to the TCP peer before (414,
+ * 431, framing errors, a header timeout). An empty bucket turns the answer
+ * into 429 RATE_LIMITED with Retry-After; an error that closes still closes.
+ *
  * Timers, on the caller's monotonic clock (ctx->mono_ms): the header
  * timeout runs from accept for the first request and from the first parsed
  * byte for later ones, until the whole request (body included) is in. The
@@ -76,7 +84,7 @@ static int on_message_begin(http_parser *p)
 	struct dp_http_conn *c = conn_of(p);
 	struct dp_http_msg *m = &c->msg;
 
-	m->keep_alive = m->has_host = m->has_te = m->has_cl = false;
+	m->keep_alive = m->has_host = m->has_te = m->has_cl = m->headers_done = false;
 	m->in_headers = m->in_iphdr = false;
 	m->hdr_state = HS_NONE;
 	m->name_len = m->url_len = m->body_len = m->iphdr_len = m->iphdr_count = 0;
@@ -182,6 +190,7 @@ static int on_headers_complete(http_parser *p)
 
 	if (m->hdr_state == HS_FIELD)
 		classify_name(c);
+	m->headers_done = true; /* a refusal from here on is charged to the header's client */
 	m->method = (uint8_t)p->method;
 	m->http_minor = (uint8_t)(p->http_minor > 255 ? 255 : p->http_minor);
 	m->keep_alive = http_should_keep_alive(p) != 0;
@@ -385,13 +394,40 @@ static void flush(struct dp_http_conn *c)
 	}
 }
 
-/* Queue a codec answer in the next slot; close after it when asked. */
+/* The client address of the request being refused or routed: from the
+ * client-IP header once the headers are complete (trusted peers only,
+ * dp_http_client_ip), the TCP peer before. */
+static uint32_t msg_client_ip(const struct dp_http_conn *c)
+{
+	const struct dp_http_msg *m = &c->msg;
+	const struct dp_http_cfg *cfg = c->ctx->cfg;
+	const char *hdr = m->iphdr;
+	size_t hlen = m->iphdr_len;
+
+	if (!m->headers_done)
+		return c->peer_ip;
+	if (c->iphdr_trunc) {
+		/* The leftmost entry may be cut: drop it. */
+		const char *comma = memchr(hdr, ',', hlen);
+		hlen = comma ? hlen - (size_t)(comma + 1 - hdr) : 0;
+		hdr = comma ? comma + 1 : hdr;
+	}
+	return dp_http_client_ip(c->peer_ip, m->iphdr_count && hlen ? hdr : NULL, hlen,
+				 cfg->iphdr_kind == DP_HTTP_IPHDR_XFF, cfg->trusted, cfg->ntrusted);
+}
+
+/* Queue a codec answer in the next slot; close after it when asked. The
+ * refused request is charged to its client's bucket first (ctx->charge):
+ * when that is empty the answer is 429 RATE_LIMITED instead of code (a
+ * closing error still closes: the framing is lost either way). */
 static void queue_error(struct dp_http_conn *c, uint16_t code, const char *why, uint8_t route,
 			bool close, bool ka10)
 {
 	struct dp_http_slot *s = &c->slots[(c->head + c->count) & RING_MASK];
+	struct dp_http_ctx *ctx = c->ctx;
+	uint32_t retry_ms = 0;
 
-	FS_ASSERT(c->count < c->ctx->cfg->pipeline_max);
+	FS_ASSERT(c->count < ctx->cfg->pipeline_max);
 	FS_ASSERT(s->state == DP_HTTP_SLOT_FREE);
 	s->state = DP_HTTP_SLOT_DONE;
 	s->route = route;
@@ -399,8 +435,17 @@ static void queue_error(struct dp_http_conn *c, uint16_t code, const char *why, 
 	s->why = why;
 	s->close = close;
 	s->ka10 = ka10;
+	if (ctx->charge &&
+	    !ctx->charge(ctx->charge_arg, msg_client_ip(c), ctx->mono_ns, &retry_ms)) {
+		memset(&s->resp, 0, sizeof(s->resp));
+		s->resp.status = FS_ST_RATE_LIMITED;
+		s->resp.retry_after_ms = retry_ms;
+		s->err_code = 0;
+		ctx->stats.limited++;
+	}
+	c->msg.headers_done = false; /* the next refusal before its headers: the peer */
 	c->count++;
-	c->ctx->stats.errors++;
+	ctx->stats.errors++;
 	if (close) {
 		c->stopped = true;
 		c->in_len = c->in_off = 0;
@@ -437,12 +482,10 @@ static void parse_failed(struct dp_http_conn *c)
 static int finish_msg(struct dp_http_conn *c, struct dp_http_req *out)
 {
 	struct dp_http_msg *m = &c->msg;
-	const struct dp_http_cfg *cfg = c->ctx->cfg;
 	uint16_t idx = (uint16_t)((c->head + c->count) & RING_MASK);
 	struct dp_http_slot *s = &c->slots[idx];
 	bool close = !m->keep_alive || c->parser.upgrade;
-	const char *why = NULL, *hdr = m->iphdr;
-	size_t hlen = m->iphdr_len;
+	const char *why = NULL;
 	uint8_t route;
 	int code;
 
@@ -452,6 +495,7 @@ static int finish_msg(struct dp_http_conn *c, struct dp_http_req *out)
 	c->ctx->stats.requests++;
 	code = dp_http_route_msg(m, &out->req, &route, &why);
 	if (code) {
+		/* queue_error charges the client's bucket (and forgets headers_done) */
 		queue_error(c, (uint16_t)code, why, route, close, !close && m->http_minor == 0);
 		return 0;
 	}
@@ -466,15 +510,8 @@ static int finish_msg(struct dp_http_conn *c, struct dp_http_req *out)
 		c->stopped = true;
 		c->in_len = c->in_off = 0;
 	}
-	if (c->iphdr_trunc) {
-		/* The leftmost entry may be cut: drop it. */
-		const char *comma = memchr(hdr, ',', hlen);
-		hlen = comma ? hlen - (size_t)(comma + 1 - hdr) : 0;
-		hdr = comma ? comma + 1 : hdr;
-	}
-	out->client_ip = dp_http_client_ip(c->peer_ip, m->iphdr_count && hlen ? hdr : NULL, hlen,
-					   cfg->iphdr_kind == DP_HTTP_IPHDR_XFF, cfg->trusted,
-					   cfg->ntrusted);
+	out->client_ip = msg_client_ip(c);
+	m->headers_done = false;
 	out->slot = idx;
 	return 1;
 }

@@ -16,7 +16,11 @@
  * Requests. A parsed request goes through dp_engine_rx_req: the same
  * per-address bucket (keyed by the client address the codec derived from
  * the trusted proxy's header, else the TCP peer) and per-user bucket, gate,
- * hand-off rings and owner decisions as FSP/1. Answered at once: completed
+ * hand-off rings and owner decisions as FSP/1. A request the codec refuses
+ * itself (malformed, bad body, unknown path, a limit) is charged to the
+ * same per-address bucket through the codec's charge hook
+ * (dp_engine_charge_ip), so a client sending garbage is limited like any
+ * other and gets 429 once its bucket is empty. Answered at once: completed
  * here. Otherwise its answer comes back to THIS worker over the engine's
  * pending table and return rings (the FSP no-amplification path) and
  * arrives through dp_hfw_answer with the cookie (connection index,
@@ -47,7 +51,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -181,6 +187,18 @@ void dp_hfe_free(struct dp_hfe *fe)
 	free(fe);
 }
 
+/* ctx.charge: a request the codec refused counts against its client's
+ * per-address bucket, on this worker like every other request. */
+static bool hfw_charge(void *arg, uint32_t client_ip, int64_t mono_ns, uint32_t *retry_ms)
+{
+	struct dp_hfw *h = arg;
+
+	*retry_ms = 0;
+	if (h->w == NULL)
+		return true; /* no rx yet, so nothing can have been refused */
+	return dp_engine_charge_ip(h->w, client_ip, mono_ns, retry_ms);
+}
+
 int dp_hfw_create(struct dp_hfe *fe, const struct cfg *cfg, unsigned id, int epfd,
 		  struct dp_hfw **out, char *err, size_t errlen)
 {
@@ -195,6 +213,8 @@ int dp_hfw_create(struct dp_hfe *fe, const struct cfg *cfg, unsigned id, int epf
 	h->lfd = -1;
 	h->nconns = cfg->http_max_conns;
 	dp_http_ctx_init(&h->ctx, &fe->hcfg, fs_mono_ns(), fs_now_ns());
+	h->ctx.charge = hfw_charge;
+	h->ctx.charge_arg = h;
 	h->c = calloc(h->nconns, sizeof(*h->c));
 	h->freel = calloc(h->nconns, sizeof(uint32_t));
 	/* While a batch is served its entries stay until the end, and each
@@ -491,6 +511,26 @@ unsigned dp_hfw_rx(struct dp_hfw *h, struct dp_worker *w, int64_t now_ns, int64_
 	memmove(h->ready, h->ready + n, (h->nready - n) * sizeof(h->ready[0]));
 	h->nready -= n;
 	return work + (h->lready ? 1 : 0);
+}
+
+size_t dp_hfw_unsent(const struct dp_hfw *h)
+{
+	size_t n = 0;
+
+	for (uint32_t k = 0; k < h->nopen; k++) {
+		const struct hconn *c = &h->c[h->open[k]];
+		int q = 0;
+
+		n += c->h.out_len - c->h.out_off;
+		if (ioctl(c->fd, SIOCOUTQ, &q) == 0 && q > 0)
+			n += (size_t)q;
+	}
+	return n;
+}
+
+bool dp_hfw_pending(const struct dp_hfw *h)
+{
+	return h->nready > 0 || h->lready;
 }
 
 void dp_hfw_tx(struct dp_hfw *h)

@@ -1,8 +1,9 @@
 /*
  * dp_http_front.h — the public HTTP/1.1 API on the workers (HTTP-API.md):
  * TCP listeners and connections around the codec of dp_http.h. Private to
- * dataplane/: the kernel front end (dp_kernel.c) owns one per worker and
- * drives it from its own loop and epoll set; design notes in
+ * dataplane/: the kernel front end (dp_kernel.c) and the DPDK front end
+ * (dp_dpdk.c, kernel TCP through its exception TAP) own one per worker and
+ * drive it from their own loop and epoll set; design notes in
  * dp_http_front.c and docs/architecture.md ("HTTP front end").
  */
 #ifndef DP_HTTP_FRONT_H
@@ -40,6 +41,15 @@ void dp_hfw_free(struct dp_hfw *h);
 void dp_hfw_event(struct dp_hfw *h, uint64_t data, uint32_t events);
 /* Accept, read, parse and feed requests to the engine; returns work done. */
 unsigned dp_hfw_rx(struct dp_hfw *h, struct dp_worker *w, int64_t now_ns, int64_t mono_ns);
+/* Whether dp_hfw_rx has work without a new epoll event: connections on the
+ * ready list, or a listener with connections left to accept (a front end
+ * that polls epoll only now and then skips dp_hfw_rx otherwise). */
+bool dp_hfw_pending(const struct dp_hfw *h);
+/* Bytes the open connections still owe their peers: rendered and not yet
+ * written, plus written and not yet acknowledged (SIOCOUTQ). Control
+ * plane, after the workers returned (a front end that must keep its path
+ * to the kernel open until the answers are out). */
+size_t dp_hfw_unsent(const struct dp_hfw *h);
 /* Send what the connections have rendered; close those that are done. */
 void dp_hfw_tx(struct dp_hfw *h);
 /* An answer that came back from the engine (dp_fe_ops.answer). */

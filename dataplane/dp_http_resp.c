@@ -291,6 +291,7 @@ void dp_http_ctx_clock(struct dp_http_ctx *ctx, int64_t mono_ns, int64_t unix_ns
 {
 	int64_t s = unix_ns / FS_NS_PER_S;
 
+	ctx->mono_ns = mono_ns;
 	ctx->mono_ms = mono_ns / FS_NS_PER_MS;
 	ctx->unix_ms = unix_ns / FS_NS_PER_MS;
 	if (s != ctx->date_s) {

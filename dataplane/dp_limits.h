@@ -69,6 +69,9 @@
 #define DP_SLEEP_MAX_US 1000            /* longest idle sleep of a DPDK worker */
 #define DP_TAP_IFNAME "fsx"             /* exception TAP name prefix (+ port index) */
 #define DP_TAP_PREFIX_BITS 24           /* netmask of the TAP's address */
+#define DP_DPDK_HTTP_POLL_US 50         /* longest gap between HTTP epoll polls of a busy worker */
+#define DP_DPDK_HTTP_FLUSH_WAIT_US 2000 /* at stop: closed sockets' last frames reach the TAP */
+#define DP_DPDK_HTTP_LINGER_MS 1000     /* at stop: longest wait for HTTP answers to be acked */
 
 _Static_assert(DP_RX_BUF_BYTES > DP_DGRAM_MAX_BYTES, "oversize datagrams must be detectable");
 _Static_assert(DP_DRAIN_MSGS_MAX <= DP_DRAIN_LOOP_MSGS_MAX, "a ring burst fits the loop budget");

@@ -1381,6 +1381,90 @@ static void test_conn_stats(void **state)
 		    ctx.stats.errors == 1);
 }
 
+static uint32_t ip4(unsigned a, unsigned b, unsigned c, unsigned d);
+
+/* A fake per-address bucket: records who was charged; refuses once
+ * charge_tokens is used up. */
+static unsigned charge_calls, charge_tokens;
+static uint32_t charge_last_ip;
+
+static bool fake_charge(void *arg, uint32_t client_ip, int64_t mono, uint32_t *retry_ms)
+{
+	assert_ptr_equal(arg, &charge_calls);
+	assert_true(mono == ctx.mono_ns);
+	charge_calls++;
+	charge_last_ip = client_ip;
+	if (charge_tokens == 0) {
+		*retry_ms = 2500;
+		return false;
+	}
+	charge_tokens--;
+	return true;
+}
+
+/* Every request the codec refuses is charged to its client (HTTP-API.md:
+ * every request counts): the header's address once the headers are
+ * complete and the peer is trusted, the TCP peer otherwise or before; an
+ * empty bucket turns the error into 429 (and a closing error still closes).
+ * Requests the codec passes on are charged by the engine, not here. */
+static void test_conn_refused_requests_charged(void **state)
+{
+	const char *xff = "GET /nope HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n";
+	struct dp_http_req r;
+	struct resp p;
+	(void)state;
+
+	ctx.charge = fake_charge;
+	ctx.charge_arg = &charge_calls;
+	charge_calls = 0;
+	charge_tokens = 2;
+	/* Untrusted peer (127.0.0.1): its X-Forwarded-For is ignored. */
+	expect_error(xff, 404, &p);
+	assert_true(charge_calls == 1 && charge_last_ip == ip4(127, 0, 0, 1));
+	/* A request that reaches the caller is not charged by the codec. */
+	r = req_of(get("/v1/time"));
+	dp_http_conn_complete_time(conn, r.slot);
+	one_resp(&p);
+	assert_int_equal(charge_calls, 1);
+	/* Trusted edge: the header's client is charged. */
+	dp_http_conn_init(conn, &ctx, ip4(10, 1, 2, 3));
+	feed("POST /v1/buy HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.7\r\n"
+	     "Content-Length: 5\r\n\r\n{bad}");
+	assert_int_equal(dp_http_conn_next(conn, &r), 0);
+	one_resp(&p);
+	assert_int_equal(p.code, 400);
+	assert_true(charge_calls == 2 && charge_last_ip == ip4(203, 0, 113, 7));
+	/* The bucket is empty: 429 with Retry-After, the connection stays. */
+	feed(xff);
+	assert_int_equal(dp_http_conn_next(conn, &r), 0);
+	one_resp(&p);
+	assert_int_equal(p.code, 429);
+	assert_string_equal(hdr(&p, "Retry-After"), "3");
+	assert_string_equal(p.body, "{\"status\":\"RATE_LIMITED\",\"retry_after_ms\":2500}");
+	assert_null(hdr(&p, "Connection"));
+	assert_false(dp_http_conn_want_close(conn));
+	assert_true(charge_calls == 3 && charge_last_ip == ip4(203, 0, 113, 7));
+	assert_true(ctx.stats.limited == 1);
+	/* Refused before the headers are complete (a framing error): the peer;
+	 * 429, and the connection still closes. */
+	feed("GET /v1/time HTTP/1.1\r\nX-Forwarded-For: 203.0.113.7\r\nBad Header\r\n\r\n");
+	assert_int_equal(dp_http_conn_next(conn, &r), 0);
+	one_resp(&p);
+	assert_int_equal(p.code, 429);
+	assert_string_equal(hdr(&p, "Connection"), "close");
+	assert_true(dp_http_conn_want_close(conn));
+	assert_true(charge_calls == 4 && charge_last_ip == ip4(10, 1, 2, 3));
+	/* A header timeout is charged too (to the peer: no headers yet). */
+	dp_http_conn_init(conn, &ctx, ip4(10, 1, 2, 4));
+	charge_tokens = 1;
+	clock_advance_ms(DP_HTTP_HEADER_TIMEOUT_MS_DEFAULT);
+	dp_http_conn_tick(conn);
+	one_resp(&p);
+	assert_int_equal(p.code, 408);
+	assert_true(charge_calls == 5 && charge_last_ip == ip4(10, 1, 2, 4));
+	ctx.charge = NULL;
+}
+
 /* ======================= client address ======================= */
 
 static uint32_t ip4(unsigned a, unsigned b, unsigned c, unsigned d)
@@ -1589,6 +1673,7 @@ int main(void)
 		T(test_conn_idle_timeout),
 		T(test_conn_output_backpressure),
 		T(test_conn_stats),
+		T(test_conn_refused_requests_charged),
 		T(test_client_ip_xff_trusted_peer),
 		T(test_client_ip_untrusted_peer_ignores_header),
 		T(test_client_ip_single_address_header),

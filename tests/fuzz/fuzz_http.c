@@ -2,7 +2,9 @@
  * fuzz_http.c — the HTTP connection (dataplane/dp_http_conn.c) on arbitrary
  * byte streams, fed in pseudo-random splits (derived from the input, so a
  * crash replays) while requests are completed in random order, output is
- * sent in random pieces and the clock jumps past timeouts.
+ * sent in random pieces and the clock jumps past timeouts; in half the
+ * runs the per-address bucket of refused requests is empty at random, so
+ * codec errors turn into 429s.
  *
  * Checks, besides memory safety: the connection always makes progress
  * (never stuck with input waiting, nothing pending and nothing to send);
@@ -107,6 +109,16 @@ static void answer(struct dp_http_conn *c, const struct dp_http_req *q)
 	dp_http_conn_complete(c, q->slot, &r);
 }
 
+/* The per-address bucket of refused requests: empty at random (429s). */
+static bool fuzz_charge(void *arg, uint32_t client_ip, int64_t mono_ns, uint32_t *retry_ms)
+{
+	(void)arg;
+	(void)client_ip;
+	(void)mono_ns;
+	*retry_ms = (uint32_t)(rng() % 5000);
+	return rng() % 3 != 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct dp_http_cfg cfg;
@@ -131,6 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						    DP_HTTP_TRUSTED_MAX, err, sizeof(err));
 	FS_ASSERT(dp_http_cfg_init(&cfg, err, sizeof(err)) == 0);
 	dp_http_ctx_init(&ctx, &cfg, mono, unix_ns);
+	if (h & 2)
+		ctx.charge = fuzz_charge; /* refused requests may turn into 429s */
 	dp_http_conn_init(&conn, &ctx, 0x7f000001);
 	out.len = 0;
 	out.responses = 0;

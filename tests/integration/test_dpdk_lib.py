@@ -332,6 +332,7 @@ class DpdkDaemon:
         self.config, self.tmp, self.ns = config, tmp, ns
         self.log_path = os.path.join(tmp, "daemon.log")
         self.proc = None
+        self.start_cmd_prefix = []  # e.g. setpriv --reuid=65534 ...
 
     def start(self, timeout=30.0):
         cmd = [DAEMON, "--config", self.config]
@@ -339,6 +340,7 @@ class DpdkDaemon:
             cmd.append("--init")  # a new appliance (these tests never lose state)
         if self.ns:
             cmd = ["ip", "netns", "exec", self.ns] + cmd
+        cmd = self.start_cmd_prefix + cmd
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         end = time.monotonic() + timeout

@@ -456,5 +456,103 @@ class ClientAddress(unittest.TestCase):
         self.assertEqual(self.run_case(False, xffs), [200, 200, 429, 429])
 
 
+def raw_from(src, port, data, timeout=10.0):
+    """raw() from source address src (any 127/8 address is ours)."""
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(data)
+    buf = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            buf += b
+    except socket.timeout:
+        pass
+    s.close()
+    return buf
+
+
+def bad_buy(xff=None, close=False):
+    """A POST /v1/buy whose body is not JSON (the codec answers it: 400)."""
+    body = b"{not json"
+    return (b"POST /v1/buy HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n" % len(body) +
+            (b"X-Forwarded-For: %s\r\n" % xff.encode() if xff else b"") +
+            (b"Connection: close\r\n" if close else b"") + b"\r\n" + body)
+
+
+class RefusedRequestsCharged(unittest.TestCase):
+    """Every request counts against its client's bucket (HTTP-API.md), the
+    ones the codec refuses itself (bad JSON, unknown path, broken framing)
+    included: a client sending garbage is rate-limited like any other.
+    127.0.0.2 is the trusted proxy; 127.0.0.1 and 127.0.0.3 are not. One
+    worker: buckets are per worker, and connections spread over workers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.port = free_tcp_port()
+        cls.d = Daemon(http_port=cls.port, require_token="no", workers=1,
+                       limits="per_ip_rate = 1\nper_ip_burst = 3")
+        set_net(cls.d, cls.port, "trusted_proxies = 127.0.0.2")
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def check_429s(self, buf):
+        for head in re.findall(rb"HTTP/1\.1 429 [^\r]*\r\n(.*?)\r\n\r\n", buf, re.S):
+            m = re.search(rb"Retry-After: (\d+)", head)
+            self.assertIsNotNone(m, head)
+            self.assertGreaterEqual(int(m.group(1)), 1)
+        self.assertIn(b'{"status":"RATE_LIMITED","retry_after_ms":', buf)
+
+    def test_trusted_proxy_clients_charged_separately(self):
+        # A burst of bad JSON from one buyer behind the edge empties its
+        # bucket: 400 three times (per_ip_burst), then 429.
+        burst = b"".join(bad_buy("198.51.100.1") for _ in range(8))
+        # another buyer behind the same edge has a bucket of its own; the
+        # first buyer's valid request is refused now too
+        tail = (bad_buy("198.51.100.2") +
+                b"GET /v1/time HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.1\r\n"
+                b"Connection: close\r\n\r\n")
+        buf = raw_from("127.0.0.2", self.port, burst + tail)
+        codes = statuses(buf)
+        self.assertEqual(len(codes), 10, buf)
+        self.assertEqual(codes[:3], [400] * 3, buf)
+        self.assertIn(429, codes[3:8], buf)
+        self.assertEqual(codes[8:], [400, 429], buf)
+        self.check_429s(buf)
+
+    def test_untrusted_peer_header_ignored(self):
+        # X-Forwarded-For from an untrusted peer: every request is the peer's.
+        reqs = [bad_buy("198.51.100.%d" % (10 + i)) for i in range(7)]
+        reqs.append(b"GET /nope HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.99\r\n"
+                    b"Connection: close\r\n\r\n")
+        buf = raw_from("127.0.0.1", self.port, b"".join(reqs))
+        codes = statuses(buf)
+        self.assertEqual(len(codes), 8, buf)
+        self.assertEqual(codes[:3], [400] * 3, buf)
+        self.assertIn(429, codes[3:7], buf)
+        self.assertEqual(codes[7], 429, buf)  # a non-/v1 path counts too
+        self.check_429s(buf)
+
+    def test_broken_framing_charged_to_peer(self):
+        # Refused before the headers are complete: the TCP peer is charged;
+        # each such request closes its connection, 429 or not.
+        codes = []
+        for _ in range(6):
+            buf = raw_from("127.0.0.3", self.port,
+                           b"GET /v1/time HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n")
+            self.assertIn(b"Connection: close", buf)
+            codes += statuses(buf)
+        self.assertEqual(len(codes), 6)
+        self.assertEqual(codes[:3], [400] * 3)
+        self.assertIn(429, codes[3:])
+
+
 if __name__ == "__main__":
     main()

@@ -287,19 +287,37 @@ static void draw(const char *target, const struct fetch *cur, const struct fetch
 	       val(cur, "flashsale_snapshot_age_seconds", ""),
 	       val(cur, "flashsale_snapshot_in_progress", "") == 1 ? " (writing one)" : "");
 
-	/* requests/s by status */
+	/* requests/s by status (summed over protocol and op) */
+	struct {
+		char st[24];
+		double r, v;
+	} by[24];
+	unsigned nby = 0;
 	double total_rps = 0;
-	printf("\033[1mrequests/s\033[0m ");
 	for (unsigned i = 0; i < cur->n; i++) {
 		const struct sample *s = &cur->s[i];
 		char st[24];
+		unsigned k;
 		if (strcmp(s->name, "flashsale_requests_total") != 0 ||
 		    !label(s->labels, "status", st, sizeof(st)))
 			continue;
-		double r = rate(cur, prev, s->name, s->labels);
-		total_rps += r;
-		if (r > 0 || s->v > 0)
-			printf(" %s %.0f", st, r);
+		for (k = 0; k < nby && strcmp(by[k].st, st) != 0; k++)
+			;
+		if (k == nby) {
+			if (nby == sizeof(by) / sizeof(by[0]))
+				continue;
+			snprintf(by[nby].st, sizeof(by[nby].st), "%s", st);
+			by[nby].r = by[nby].v = 0;
+			nby++;
+		}
+		by[k].r += rate(cur, prev, s->name, s->labels);
+		by[k].v += s->v;
+	}
+	printf("\033[1mrequests/s\033[0m ");
+	for (unsigned k = 0; k < nby; k++) {
+		total_rps += by[k].r;
+		if (by[k].r > 0 || by[k].v > 0)
+			printf(" %s %.0f", by[k].st, by[k].r);
 	}
 	printf("  (total %.0f/s)\n\n", total_rps);
 

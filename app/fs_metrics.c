@@ -217,6 +217,15 @@ void fs_metrics_render(struct fs_metrics_out *b, const struct cfg *cfg, const st
 	render_hist(b, "decision_latency_seconds",
 		    "request taken by a worker -> answer handed to the front end, per response",
 		    sum->decision_hist, sum->decision_sum_ns);
-	(void)wal;
-	(void)nshards;
+	if (wal != NULL) {
+		uint64_t hist[FS_LAT_BUCKETS + 1] = {0}, sum_ns = 0;
+		for (unsigned i = 0; i < nshards; i++) {
+			for (unsigned k = 0; k <= FS_LAT_BUCKETS; k++)
+				hist[k] += wal[i].commit_hist[k];
+			sum_ns += wal[i].commit_sum_ns;
+		}
+		render_hist(b, "wal_commit_latency_seconds",
+			    "log record appended -> its batch durable as configured, per record",
+			    hist, sum_ns);
+	}
 }

@@ -151,6 +151,17 @@ class Metrics(unittest.TestCase):
             # decision latency: one observation per response handed over
             n = check_histogram(self, fams, "flashsale_decision_latency_seconds")
             self.assertEqual(n, value(fams, "flashsale_tx_datagrams_total") + 5)  # + 5 HTTP answers
+            # commit latency: one observation per durable record (the
+            # per-shard counters are gathered once a second)
+            for _ in range(50):
+                fams = scrape(port)
+                if "flashsale_wal_commit_latency_seconds" in fams and \
+                        sum(series(fams, "flashsale_wal_records_total").values()) == 5 + 3 + 4:
+                    break
+                time.sleep(0.1)
+            n = check_histogram(self, fams, "flashsale_wal_commit_latency_seconds")
+            self.assertEqual(n, 5 + 3 + 4)  # one RESERVE per OK BUY, all durable
+            self.assertGreater(series(fams, "flashsale_wal_commit_latency_seconds_sum")[()], 0)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@
  *       incoming hand-off and return rings, hand-offs, drops by reason.
  *   flashsale_tsc_hz                               TSC ticks per second, to
  *       turn cycles into time.
+ *   flashsale_http_connections_*                  the public HTTP API: open
+ *       now, accepted, closed by reason (dp_http_close_name).
  *   flashsale_decision_latency_seconds             histogram: request taken
  *       by the worker -> its answer handed to the front end, per response
  *       (datagram or HTTP answer); merged over workers.
@@ -202,6 +204,28 @@ void fs_metrics_gather(const struct dp_engine *e, struct dp_worker_stats *ws)
 	}
 }
 
+/* The public HTTP API's connections ([net] http_port). */
+static void render_http(struct fs_metrics_out *b, const struct dp_stats *s)
+{
+	family(b, "http_connections_open", "gauge", "connections of the public HTTP API open now");
+	put(b, "flashsale_http_connections_open %" PRIu64 "\n", s->http_open);
+	family(b, "http_connections_accepted_total", "counter",
+	       "connections of the public HTTP API accepted (table_full closes included)");
+	put(b, "flashsale_http_connections_accepted_total %" PRIu64 "\n",
+	    s->http_accepted + s->http_refused);
+	family(b, "http_connections_closed_total", "counter",
+	       "connections of the public HTTP API closed, by reason");
+	for (unsigned r = 0; r < DP_HTTP_CLOSE_REASONS; r++)
+		put(b, "flashsale_http_connections_closed_total{reason=\"%s\"} %" PRIu64 "\n",
+		    dp_http_close_name(r), s->http_closed[r]);
+	family(b, "http_requests_total", "counter",
+	       "HTTP requests parsed and handed to the engine");
+	put(b, "flashsale_http_requests_total %" PRIu64 "\n", s->http_requests);
+	family(b, "http_codec_errors_total", "counter",
+	       "HTTP requests answered by the codec itself (4xx: malformed, past a limit, 408)");
+	put(b, "flashsale_http_codec_errors_total %" PRIu64 "\n", s->http_errors);
+}
+
 void fs_metrics_render(struct fs_metrics_out *b, const struct cfg *cfg, const struct dp_engine *e,
 		       const struct wal_stats *wal, unsigned nshards, struct dp_worker_stats *ws)
 {
@@ -212,6 +236,11 @@ void fs_metrics_render(struct fs_metrics_out *b, const struct cfg *cfg, const st
 	render_requests(b, sum);
 	render_attempts(b, cfg, e, sum->attempts_overflow);
 	render_workers(b, ws, n);
+	if (cfg->http_port) {
+		struct dp_stats st;
+		dp_engine_stats(e, &st);
+		render_http(b, &st);
+	}
 	family(b, "tsc_hz", "gauge", "TSC ticks per second (worker_cycles_total / tsc_hz = seconds)");
 	put(b, "flashsale_tsc_hz %" PRIu64 "\n", dp_engine_tsc_hz());
 	render_hist(b, "decision_latency_seconds",

@@ -128,6 +128,21 @@ int dp_engine_on_workers(struct dp_engine *e, dp_worker_fn fn, void *ctx, int ti
 
 #define DP_STATS_DROP_REASONS 16   /* >= the classifier's drop reasons */
 
+/* Why the HTTP front end closed a connection (dp_stats.http_closed). */
+enum dp_http_close {
+	DP_HCLOSE_CLIENT = 0,     /* the client closed, or asked to (Connection: close, HTTP/1.0) */
+	DP_HCLOSE_IDLE_TIMEOUT,   /* a kept-alive connection idle too long */
+	DP_HCLOSE_HEADER_TIMEOUT, /* a request not complete in time (408) */
+	DP_HCLOSE_WRITE_TIMEOUT,  /* the client stopped reading its answers */
+	DP_HCLOSE_LIMIT,          /* a request past a limit (413, 414, 431) */
+	DP_HCLOSE_BAD_REQUEST,    /* another codec error that closes (400, 405, 501, ...) */
+	DP_HCLOSE_ERROR,          /* the socket failed */
+	DP_HCLOSE_TABLE_FULL,     /* accepted and closed at once: no free connection */
+	DP_HTTP_CLOSE_REASONS
+};
+/* "client_close", "idle_timeout", ...; "?" beyond. */
+const char *dp_http_close_name(unsigned reason);
+
 /* Counters summed over workers (control plane; relaxed reads). */
 struct dp_stats {
 	uint64_t rx_dgrams, rx_msgs;
@@ -165,6 +180,7 @@ struct dp_stats {
 	uint64_t http_requests;           /* requests handed to the engine */
 	uint64_t http_errors;             /* answered by the codec itself (4xx) */
 	uint64_t http_timeouts;           /* header timeouts (408) and idle closes */
+	uint64_t http_closed[DP_HTTP_CLOSE_REASONS]; /* connections closed, by dp_http_close_name(i) */
 };
 void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out);
 

@@ -7,6 +7,7 @@ histogram is cumulative with _count equal to its +Inf bucket."""
 import http.client
 import json
 import os
+import socket
 import sys
 import time
 import unittest
@@ -28,6 +29,15 @@ total = 100
 per_user_limit = 1
 max_per_order = 1
 """
+
+
+def drain(sk):
+    out = b""
+    while True:
+        chunk = sk.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
 
 
 def scrape(port):
@@ -102,6 +112,15 @@ class Metrics(unittest.TestCase):
             h.request("GET", "/v1/time")
             h.getresponse().read()
             h.close()
+            # closes by reason: one past the header limit (431), one that asks
+            # to close, plus the connection above closed by the client
+            with socket.create_connection(("127.0.0.1", hport), timeout=10) as sk:
+                sk.sendall(b"GET /v1/time HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 +
+                           b"\r\n\r\n")
+                self.assertIn(b" 431 ", drain(sk))
+            with socket.create_connection(("127.0.0.1", hport), timeout=10) as sk:
+                sk.sendall(b"GET /v1/time HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                self.assertIn(b" 200 ", drain(sk))
             time.sleep(0.3)
             fams = scrape(port)
 
@@ -114,9 +133,9 @@ class Metrics(unittest.TestCase):
             self.assertEqual(req("fsp", "BUY", "UNKNOWN_ITEM"), 1)
             self.assertEqual(req("fsp", "ITEM_STATUS", "OK"), 2)
             self.assertEqual(req("http", "BUY", "OK"), 4)
-            self.assertEqual(req("http", "TIME", "OK"), 1)
+            self.assertEqual(req("http", "TIME", "OK"), 2)
             total = sum(series(fams, "flashsale_requests_total").values())
-            self.assertEqual(total, 8 + 3 + 1 + 1 + 2 + 4 + 1)
+            self.assertEqual(total, 8 + 3 + 1 + 1 + 2 + 4 + 2)
             # attempts: every BUY of a known item that passed the rate limits
             self.assertEqual(value(fams, "flashsale_item_attempts_total", item=1001), 8)
             self.assertEqual(value(fams, "flashsale_item_attempts_total", item=1002), 1 + 3 + 4)
@@ -150,7 +169,21 @@ class Metrics(unittest.TestCase):
             self.assertGreater(value(fams, "flashsale_tsc_hz"), 1e8)
             # decision latency: one observation per response handed over
             n = check_histogram(self, fams, "flashsale_decision_latency_seconds")
-            self.assertEqual(n, value(fams, "flashsale_tx_datagrams_total") + 5)  # + 5 HTTP answers
+            self.assertEqual(n, value(fams, "flashsale_tx_datagrams_total") + 6)  # + 6 HTTP answers
+            # HTTP connections: all three closed (the server sees the first
+            # client's close on its next read), each counted once by reason
+            for _ in range(50):
+                fams = scrape(port)
+                if value(fams, "flashsale_http_connections_open") == 0:
+                    break
+                time.sleep(0.1)
+            closed = series(fams, "flashsale_http_connections_closed_total")
+            self.assertEqual(value(fams, "flashsale_http_connections_open"), 0)
+            self.assertEqual(closed[(("reason", "limit"),)], 1)
+            self.assertEqual(closed[(("reason", "client_close"),)], 2)
+            self.assertEqual(sum(closed.values()), 3)
+            self.assertEqual(value(fams, "flashsale_http_connections_accepted_total"), 3)
+            self.assertEqual(value(fams, "flashsale_http_codec_errors_total"), 1)
             # commit latency: one observation per durable record (the
             # per-shard counters are gathered once a second)
             for _ in range(50):

@@ -83,4 +83,8 @@ _Static_assert(DP_SLEEP_MIN_US <= DP_SLEEP_MAX_US, "idle back-off bounds");
 #define DP_ATTEMPTS_SLOTS_MIN 64u
 #define DP_ATTEMPTS_PROBES 16u
 
+/* Cycle accounting: one received datagram in this many has its decode,
+ * gate, hand-off, owner and reply phases timed (docs/architecture.md). */
+#define DP_CYCLE_SAMPLE_DGRAMS 8u
+
 #endif

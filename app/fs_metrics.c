@@ -14,7 +14,8 @@
  *   flashsale_worker_*{worker}                     per worker: datagrams and
  *       messages in and out, loops busy and idle, TSC cycles by stage
  *       (docs/architecture.md "Cycle accounting"), entries waiting in its
- *       incoming hand-off and return rings, hand-offs, drops by reason.
+ *       incoming hand-off and return rings, hand-offs, drops by reason, and
+ *       in dpdk mode the classifier's frame drops by reason.
  *   flashsale_tsc_hz                               TSC ticks per second, to
  *       turn cycles into time.
  *   flashsale_http_connections_*                  the public HTTP API: open
@@ -125,7 +126,8 @@ struct wfam {
 	size_t off; /* into struct dp_worker_stats */
 };
 
-static void render_workers(struct fs_metrics_out *b, const struct dp_worker_stats *ws, unsigned n)
+static void render_workers(struct fs_metrics_out *b, const struct dp_worker_stats *ws, unsigned n,
+			   bool dpdk)
 {
 #define W(name, type, help, field) {name, type, help, offsetof(struct dp_worker_stats, field)}
 	static const struct wfam f[] = {
@@ -157,6 +159,17 @@ static void render_workers(struct fs_metrics_out *b, const struct dp_worker_stat
 		for (unsigned r = 0; r < FS_METRICS_DROPS; r++)
 			put(b, "flashsale_worker_drops_total{worker=\"%u\",reason=\"%s\"} %" PRIu64 "\n",
 			    i, fs_metrics_drop_name(r), fs_metrics_drop_value(&ws[i].st, r));
+	if (dpdk) {
+		family(b, "worker_frames_dropped_total", "counter",
+		       "Ethernet frames a worker's classifier dropped, by reason (mode = dpdk)");
+		for (unsigned i = 0; i < n; i++)
+			for (unsigned r = 0; r < DP_STATS_DROP_REASONS; r++)
+				if (strcmp(dp_engine_drop_name(r), "?") != 0)
+					put(b,
+					    "flashsale_worker_frames_dropped_total{worker=\"%u\",reason=\"%s\"} "
+					    "%" PRIu64 "\n",
+					    i, dp_engine_drop_name(r), ws[i].st.frames_dropped_by_reason[r]);
+	}
 	family(b, "worker_cycles_total", "counter",
 	       "TSC cycles of each worker, by stage (idle: loops that found nothing to do)");
 	for (unsigned i = 0; i < n; i++)
@@ -235,7 +248,7 @@ void fs_metrics_render(struct fs_metrics_out *b, const struct cfg *cfg, const st
 	fs_metrics_gather(e, ws);
 	render_requests(b, sum);
 	render_attempts(b, cfg, e, sum->attempts_overflow);
-	render_workers(b, ws, n);
+	render_workers(b, ws, n, cfg->mode == CFG_MODE_DPDK);
 	if (cfg->http_port) {
 		struct dp_stats st;
 		dp_engine_stats(e, &st);

@@ -12,7 +12,8 @@
  *   /flashsale/workers      per-worker arrays (index = worker): datagrams,
  *                           busy and idle cycles, ring fill;
  *   /flashsale/workers,N    every counter of worker N: packets, loops,
- *                           cycles by stage, ring fill, drops by reason
+ *                           cycles by stage, ring fill, drops by reason,
+ *                           frames dropped by its classifier
  *   /flashsale/items[,S]    items S.. S+FS_TEL_ITEMS_PAGE-1 (cfg order):
  *                           id, total, available, reserved, paid, attempts
  *   /flashsale/wal          per-shard log counters (the sample the control
@@ -194,6 +195,7 @@ static void worker_one(struct rte_tel_data *d, unsigned i, const struct dp_worke
 	rte_tel_data_add_dict_u64(d, "idle_loops", w->idle_loops);
 	rte_tel_data_add_dict_u64(d, "handoff_ring_entries", w->handoff_ring_used);
 	rte_tel_data_add_dict_u64(d, "return_ring_entries", w->return_ring_used);
+	rte_tel_data_add_dict_u64(d, "frames_dropped", w->st.frames_dropped);
 	for (unsigned s = 0; s < DP_STAGE_COUNT; s++) {
 		snprintf(key, sizeof(key), "cycles_%s", dp_stage_name(s));
 		rte_tel_data_add_dict_u64(d, key, w->cycles[s]);

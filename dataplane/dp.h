@@ -210,7 +210,7 @@ const char *dp_stage_name(unsigned stage);
 enum { DP_PROTO_FSP = 0, DP_PROTO_HTTP = 1, DP_PROTO_COUNT = 2 };
 
 struct dp_worker_stats {
-	struct dp_stats st;                 /* this worker's engine counters (front end's not added) */
+	struct dp_stats st;                 /* this worker's engine and front-end counters */
 	uint64_t cycles[DP_STAGE_COUNT];    /* TSC cycles by stage */
 	uint64_t busy_loops, idle_loops;
 	uint64_t requests[DP_PROTO_COUNT][FS_OP_MAX + 1][FS_ST_COUNT]; /* answers by protocol, op (0: unknown op), status */

@@ -1738,6 +1738,10 @@ void dp_engine_worker_stats(const struct dp_engine *e, unsigned i, struct dp_wor
 	 * thread, a recent value. */
 	out->handoff_ring_used = rings_used(w->in[RING_CTL], e->n) + rings_used(w->in[RING_BUY], e->n);
 	out->return_ring_used = rings_used(w->ret_in, e->n);
+	/* The front end's own counters of this worker (frames, classifier
+	 * drops, HTTP): its stats hook over a one-worker slice. */
+	if (e->ops->stats)
+		e->ops->stats(e->fe, &e->fw[i], 1, &out->st);
 }
 
 uint64_t dp_engine_item_attempts(const struct dp_engine *e, uint32_t item_id)

@@ -74,7 +74,9 @@ class DpdkTelemetry(unittest.TestCase):
         frames = [fsp(dgram(buy(100 + k)), 41000 + k) for k in range(5)]
         frames += [fsp(dgram(buy(200, token=b"\x01" * 16)), 41100),
                    fsp(dgram(req("ITEM_STATUS", user=0, rid=0, item=1001)), 41101),
-                   fsp(b"XX" + dgram(buy(300))[2:], 41102)]  # bad magic: malformed
+                   fsp(b"XX" + dgram(buy(300))[2:], 41102),  # bad magic: malformed
+                   L.udp_frame(PCAP_MAC, PEER_MAC, PEER_IP, APP_IP, 41103, FSP_PORT,
+                               dgram(buy(301)), cksum="bad")]  # dropped by the classifier
         inp, out = os.path.join(tmp, "in.pcap"), os.path.join(tmp, "out.pcap")
         L.pcap_write(inp, frames)
         # telemetry stays on (no --no-telemetry); its own file prefix
@@ -127,7 +129,7 @@ class DpdkTelemetry(unittest.TestCase):
 
     def check_stats(self, st):
         self.assertEqual(st["rx_datagrams"], 8, st)
-        self.assertEqual(st["malformed"], 1)
+        self.assertEqual((st["malformed"], st["frames_dropped"]), (1, 1))
         self.assertEqual(st["tx_datagrams"], 7)
         names = st["status_names"]
         by = dict(zip(names, st["requests_fsp_BUY"]))
@@ -148,7 +150,8 @@ class DpdkTelemetry(unittest.TestCase):
         self.assertEqual(sorted(stages), sorted("cycles_" + s for s in (
             "rx", "decode", "gate", "handoff", "owner", "reply", "tx", "idle")))
         self.assertGreater(w0["cycles_idle"], 0)
-        self.assertEqual((w0["rx_datagrams"], w0["drops_malformed"]), (8, 1))
+        self.assertEqual((w0["rx_datagrams"], w0["drops_malformed"], w0["frames_dropped"]),
+                         (8, 1, 1))
         busy = sum(w0[k] for k in w0 if k.startswith("cycles_") and k != "cycles_idle")
         self.assertGreater(busy, 0)
         self.assertEqual(all_["busy_cycles"], [busy])
@@ -173,6 +176,9 @@ class DpdkTelemetry(unittest.TestCase):
                                status="OK"), 5)
         self.assertEqual(value(fams, "flashsale_rx_datagrams_total"), st["rx_datagrams"])
         self.assertEqual(value(fams, "flashsale_item_attempts_total", item=1001), 6)
+        self.assertEqual(value(fams, "flashsale_worker_frames_dropped_total", worker="0",
+                               reason="bad_udp_cksum"), 1)
+        self.assertEqual(value(fams, "flashsale_frames_dropped_total", reason="bad_udp_cksum"), 1)
 
     def run_dpdk_telemetry_py(self, prefix):
         tool = shutil.which("dpdk-telemetry.py")

@@ -66,6 +66,16 @@
  * nothing and its own return rings are empty, when its pending table is
  * empty (asserted): everything received was answered.
  *
+ * Counters (dp_engine_worker_stats): each worker writes its own, with a
+ * relaxed load and store (CTR_ADD: no locked instruction), in a block of its
+ * own cache lines; any thread reads them relaxed. Answers are counted by
+ * protocol, op and status where they are produced; BUY attempts by item in a
+ * small per-worker table; TSC cycles by stage at each stage boundary of a
+ * loop and, on one datagram in DP_CYCLE_SAMPLE_DGRAMS, at each phase of
+ * dp_engine_rx_dgram (docs/architecture.md, "Cycle accounting"); the
+ * decision-latency histogram from the loop TSC at which a request was taken
+ * (carried by pending slots and held answers) to tx_flush.
+ *
  * Order the engine relies on (asserted): hold-queue tickets never decrease
  * and held answers leave in ticket order (dp_hold.c). With
  * -Dexpensive_asserts=true every loop that decided something on the shard

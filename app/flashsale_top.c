@@ -9,9 +9,9 @@
  * draining with a bar (the hottest first), each shard's log, drops by kind,
  * snapshot age, and a red ALERT line when a shard is UNAVAILABLE, a
  * hand-off ring or a pending table is full (BUSY answers), the appliance is
- * not ready or cannot be reached. What the engine does not count yet
- * (per-worker busy/idle cycles, commit latency) is not shown rather than
- * guessed.
+ * not ready or cannot be reached; each worker's busy share of its TSC
+ * cycles and the p99 of the commit- and decision-latency histograms over
+ * the last interval (the upper bound of the bucket it falls in).
  *
  * Bounded: at most TOP_BODY_MAX bytes of metrics and TOP_SAMPLES_MAX
  * samples per fetch (more: the rest is ignored, and said so). A fetch waits
@@ -266,10 +266,51 @@ static void bar(double avail, double total)
 	fputs("]\033[0m", stdout);
 }
 
+/* The q-quantile of a histogram over the interval between prev and cur (the
+ * upper bound of the bucket it falls in, as "<= 256us"), or "-" without
+ * observations in the interval. */
+static const char *fmt_quantile(const struct fetch *cur, const struct fetch *prev,
+				const char *name, double q, char *out, size_t len)
+{
+	char bname[80], le[32];
+	double bound[FS_LAT_BUCKETS + 1], cnt[FS_LAT_BUCKETS + 1], total;
+	unsigned n = 0;
+
+	snprintf(out, len, "-");
+	if (prev == NULL || prev->n == 0)
+		return out;
+	snprintf(bname, sizeof(bname), "%s_bucket", name);
+	for (unsigned i = 0; i < cur->n && n <= FS_LAT_BUCKETS; i++) {
+		const struct sample *s = &cur->s[i];
+		double before;
+		if (strcmp(s->name, bname) != 0 || !label(s->labels, "le", le, sizeof(le)))
+			continue;
+		before = val(prev, bname, s->labels);
+		bound[n] = strcmp(le, "+Inf") == 0 ? INFINITY : strtod(le, NULL);
+		cnt[n++] = isnan(before) ? s->v : s->v - before; /* cumulative, in le order */
+	}
+	if (n == 0 || (total = cnt[n - 1]) <= 0)
+		return out;
+	for (unsigned k = 0; k < n; k++) {
+		if (cnt[k] < q * total)
+			continue;
+		if (isinf(bound[k]))
+			snprintf(out, len, "> %.0fs", bound[k - (k > 0)]);
+		else if (bound[k] < 1e-3)
+			snprintf(out, len, "<= %.0fus", bound[k] * 1e6);
+		else if (bound[k] < 1)
+			snprintf(out, len, "<= %.0fms", bound[k] * 1e3);
+		else
+			snprintf(out, len, "<= %.1fs", bound[k]);
+		break;
+	}
+	return out;
+}
+
 static void draw(const char *target, const struct fetch *cur, const struct fetch *prev,
 		 const char *err)
 {
-	char when[32], alerts[512] = "";
+	char when[32], alerts[512] = "", q1[24], q2[24];
 	time_t now = time(NULL);
 	size_t an = 0;
 
@@ -287,19 +328,37 @@ static void draw(const char *target, const struct fetch *cur, const struct fetch
 	       val(cur, "flashsale_snapshot_age_seconds", ""),
 	       val(cur, "flashsale_snapshot_in_progress", "") == 1 ? " (writing one)" : "");
 
-	/* requests/s by status */
+	/* requests/s by status (summed over protocol and op) */
+	struct {
+		char st[24];
+		double r, v;
+	} by[24];
+	unsigned nby = 0;
 	double total_rps = 0;
-	printf("\033[1mrequests/s\033[0m ");
 	for (unsigned i = 0; i < cur->n; i++) {
 		const struct sample *s = &cur->s[i];
 		char st[24];
+		unsigned k;
 		if (strcmp(s->name, "flashsale_requests_total") != 0 ||
 		    !label(s->labels, "status", st, sizeof(st)))
 			continue;
-		double r = rate(cur, prev, s->name, s->labels);
-		total_rps += r;
-		if (r > 0 || s->v > 0)
-			printf(" %s %.0f", st, r);
+		for (k = 0; k < nby && strcmp(by[k].st, st) != 0; k++)
+			;
+		if (k == nby) {
+			if (nby == sizeof(by) / sizeof(by[0]))
+				continue;
+			snprintf(by[nby].st, sizeof(by[nby].st), "%s", st);
+			by[nby].r = by[nby].v = 0;
+			nby++;
+		}
+		by[k].r += rate(cur, prev, s->name, s->labels);
+		by[k].v += s->v;
+	}
+	printf("\033[1mrequests/s\033[0m ");
+	for (unsigned k = 0; k < nby; k++) {
+		total_rps += by[k].r;
+		if (by[k].r > 0 || by[k].v > 0)
+			printf(" %s %.0f", by[k].st, by[k].r);
 	}
 	printf("  (total %.0f/s)\n\n", total_rps);
 
@@ -358,7 +417,32 @@ static void draw(const char *target, const struct fetch *cur, const struct fetch
 			an += (size_t)snprintf(alerts + an, sizeof(alerts) - an,
 					       " shard %s UNAVAILABLE (its log failed);", sh);
 	}
-	printf("(commit latency and per-worker busy/idle: not counted by the engine yet)\n");
+	printf("commit latency p99 %s   decision latency p99 %s   (over the last interval)\n",
+	       fmt_quantile(cur, prev, "flashsale_wal_commit_latency_seconds", 0.99, q1, sizeof(q1)),
+	       fmt_quantile(cur, prev, "flashsale_decision_latency_seconds", 0.99, q2, sizeof(q2)));
+
+	/* workers: busy share of their TSC cycles over the interval */
+	printf("\n\033[1mworkers\033[0m busy %%:");
+	for (unsigned i = 0; i < cur->n; i++) {
+		const struct sample *s = &cur->s[i];
+		char wk[16], st[16];
+		if (strcmp(s->name, "flashsale_worker_cycles_total") != 0 ||
+		    !label(s->labels, "stage", st, sizeof(st)) || strcmp(st, "idle") != 0 ||
+		    !label(s->labels, "worker", wk, sizeof(wk)))
+			continue;
+		double idle = rate(cur, prev, s->name, s->labels), all = 0;
+		for (unsigned j = 0; j < cur->n; j++) {
+			char w2[16];
+			if (strcmp(cur->s[j].name, "flashsale_worker_cycles_total") == 0 &&
+			    label(cur->s[j].labels, "worker", w2, sizeof(w2)) && strcmp(w2, wk) == 0)
+				all += rate(cur, prev, cur->s[j].name, cur->s[j].labels);
+		}
+		if (all > 0)
+			printf("  %s: %.0f%%", wk, 100.0 * (all - idle) / all);
+		else
+			printf("  %s: -", wk);
+	}
+	printf("\n");
 
 	/* drops and back pressure */
 	double busy = rate(cur, prev, "flashsale_handoff_busy_total", ""),

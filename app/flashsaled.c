@@ -57,6 +57,7 @@
 #include "fs_admin.h"
 #include "fs_ops.h"
 #include "fs_repl.h"
+#include "fs_telemetry.h"
 #include "fs_token.h"
 #include "persist.h"
 #include "store.h"
@@ -275,7 +276,8 @@ static void sample_on_worker(void *ctx, unsigned w)
 
 static void ops_publish(bool gather)
 {
-	if (g_ops == NULL)
+	/* The sample feeds /metrics and, in dpdk mode, DPDK telemetry. */
+	if (g_ops == NULL && g_cfg->mode != CFG_MODE_DPDK)
 		return;
 	if (gather && g_workers_run)
 		g_sample.have_shards =
@@ -287,7 +289,9 @@ static void ops_publish(bool gather)
 		fs_repl_stats(g_repl, &g_sample.repl);
 	if (g_repl && g_sample.repl.primary && g_fenced_done)
 		g_sample.repl.fenced_by = g_fenced_done;
-	fs_ops_publish(g_ops, &g_sample);
+	if (g_ops)
+		fs_ops_publish(g_ops, &g_sample);
+	fs_telemetry_publish(&g_sample);
 }
 
 /* While the workers run: capture on them; after they stopped: here. */
@@ -904,6 +908,7 @@ static int run(const struct cfg *cfg, bool init)
 		}
 		fs_ops_set_admin(g_ops, admin_request, admin);
 	}
+	fs_telemetry_attach(g_engine, cat);
 	if (dp_engine_launch(g_engine) < 0) {
 		fs_log("error", "cannot launch workers on lcores");
 		dp_engine_wait(g_engine);
@@ -941,6 +946,7 @@ static int run(const struct cfg *cfg, bool init)
 		status = EXIT_STORAGE;
 	}
 out_engine:
+	fs_telemetry_detach();
 	fs_ops_detach(g_ops);
 	fs_admin_free(admin);
 	dp_engine_free(g_engine);
@@ -1021,6 +1027,9 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return lock_fd == -ENOENT ? EXIT_STORAGE : EXIT_USAGE;
 	}
+	if ((rc = fs_telemetry_register(&cfg)) < 0)
+		fs_log("warn", "DPDK telemetry: /flashsale/ commands not registered: %s",
+		       fs_strerror(rc));
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);

@@ -66,6 +66,7 @@
 #include <sodium.h>
 
 #include "fs_common.h"
+#include "fs_metrics.h"
 #include "fs_proto.h"
 #include "fs_token.h"
 
@@ -174,6 +175,7 @@ struct fs_ops {
 	size_t render_cap;
 	struct wal_stats wal_copy[FS_WORKERS_MAX];
 	struct store_item_counts *items_copy; /* n_items */
+	struct dp_worker_stats *wstats;	      /* FS_WORKERS_MAX + 1: fs_metrics scratch */
 };
 
 static const char *reason_phrase(int code)
@@ -334,11 +336,7 @@ static void render_front_end(struct out *b, const struct cfg *cfg, const struct 
 	static const char *const mal_kind[6] = {"truncated",   "short",	    "bad_magic",
 						"bad_version", "bad_count", "bad_length"};
 #define C(name, help, v) metric_u64(b, name, "counter", help, (uint64_t)(v))
-	family(b, "requests_total", "counter",
-	       "requests answered, by protocol and status (FSP/1 messages)");
-	for (unsigned st = 0; st < FS_ST_COUNT; st++)
-		put(b, "flashsale_requests_total{protocol=\"fsp\",status=\"%s\"} %" PRIu64 "\n",
-		    fs_status_name(st), s->by_status[st]);
+	/* flashsale_requests_total{protocol,op,status}: fs_metrics.c */
 	C("rx_datagrams_total", "FSP datagrams received", s->rx_dgrams);
 	C("rx_messages_total", "FSP messages received", s->rx_msgs);
 	C("malformed_total", "datagrams dropped unanswered as malformed", s->malformed);
@@ -567,6 +565,17 @@ static const char *not_ready(struct fs_ops *o, char *buf, size_t len)
 	return buf;
 }
 
+/* The worker families (fs_metrics.c), into the same buffer. */
+static void render_workers(struct out *b, struct fs_ops *o, bool have_wal)
+{
+	struct fs_metrics_out m = {.p = b->p, .n = b->n, .cap = b->cap, .overflow = b->overflow};
+
+	fs_metrics_render(&m, o->cfg, o->view.cat, o->view.engine, have_wal ? o->wal_copy : NULL,
+			  o->view.n_shards, o->wstats);
+	b->n = m.n;
+	b->overflow = m.overflow;
+}
+
 /* /metrics into o->render; its length, or 0 if it did not fit. */
 static size_t render_metrics(struct fs_ops *o)
 {
@@ -593,6 +602,7 @@ static size_t render_metrics(struct fs_ops *o)
 		render_front_end(&b, o->cfg, &st);
 		render_items(&b, o, s.have_shards);
 		render_wal(&b, o, s.have_shards);
+		render_workers(&b, o, s.have_shards);
 	}
 	pthread_mutex_unlock(&o->mu);
 	metric_u64(&b, "storage_failed", "gauge",
@@ -1226,11 +1236,12 @@ int fs_ops_open(const struct cfg *cfg, struct fs_ops **out)
 	pthread_cond_init(&o->job_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	/* Sized for the config: about 20 lines per shard, 4 per item (at most
-	 * 64 bytes each), the rest fixed; render_metrics refuses (500) rather
-	 * than truncates. OPS_BIG_BUFS + 1 of these: 0.4 MiB for a few items,
-	 * 84 MiB at FS_ITEMS_MAX. */
+	 * 64 bytes each; fs_metrics.c: ~30 per worker, 1 per item, ~200 fixed),
+	 * the rest fixed; render_metrics refuses (500) rather than truncates.
+	 * OPS_BIG_BUFS + 1 of these: 0.6 MiB for a few items, 105 MiB at
+	 * FS_ITEMS_MAX. */
 	o->cap_items = store_catalog_capacity(cfg); /* items created at run time too */
-	o->render_cap = 64 * 1024 + (size_t)cfg->workers * 4 * 1024 + (size_t)o->cap_items * 256;
+	o->render_cap = 96 * 1024 + (size_t)cfg->workers * 6 * 1024 + (size_t)o->cap_items * 320;
 	if (o->render_cap < OPS_ADMIN_OUT_MAX)
 		o->render_cap = OPS_ADMIN_OUT_MAX;
 	o->big_cap = o->render_cap + OPS_RESP_HEAD_MAX;
@@ -1238,7 +1249,8 @@ int fs_ops_open(const struct cfg *cfg, struct fs_ops **out)
 	o->render = malloc(o->render_cap);
 	o->items_copy = calloc(o->cap_items, sizeof(*o->items_copy));
 	o->sample.items = calloc(o->cap_items, sizeof(*o->sample.items));
-	rc = o->conn && o->render && o->items_copy && o->sample.items ? 0 : -ENOMEM;
+	o->wstats = calloc(FS_WORKERS_MAX + 1, sizeof(*o->wstats));
+	rc = o->conn && o->render && o->items_copy && o->sample.items && o->wstats ? 0 : -ENOMEM;
 	for (unsigned i = 0; rc == 0 && i < OPS_BIG_BUFS; i++)
 		if ((o->big[i] = malloc(o->big_cap)) == NULL)
 			rc = -ENOMEM;
@@ -1313,6 +1325,7 @@ void fs_ops_close(struct fs_ops *o)
 	free(o->render);
 	free(o->items_copy);
 	free(o->sample.items);
+	free(o->wstats);
 	free(o->conn);
 	pthread_cond_destroy(&o->job_cv);
 	pthread_mutex_destroy(&o->mu);

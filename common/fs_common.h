@@ -81,4 +81,23 @@ int64_t fs_steady_ns(void);
  * "error"). Control plane only: never on the data path. */
 void fs_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Latency histograms (Prometheus, /metrics): FS_LAT_BUCKETS fixed
+ * log-spaced upper bounds, 1 us * 4^k (1 us .. ~4.2 s), plus +Inf at index
+ * FS_LAT_BUCKETS. Counts are per bucket (not cumulative); the renderer sums
+ * them into the cumulative _bucket{le} series. */
+#define FS_LAT_BUCKETS 12
+static inline uint64_t fs_lat_bound_ns(unsigned k)
+{
+	return 1000ull << (2 * k);
+}
+/* Index of the bucket ns falls in: 0..FS_LAT_BUCKETS (the last is +Inf). */
+static inline unsigned fs_lat_bucket(uint64_t ns)
+{
+	unsigned k = 0;
+
+	while (k < FS_LAT_BUCKETS && ns > fs_lat_bound_ns(k))
+		k++;
+	return k;
+}
+
 #endif

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs_common.h"
 #include "fs_proto.h"
 
 /* ---- codec ---- */
@@ -145,6 +146,21 @@ int dp_engine_on_workers(struct dp_engine *e, dp_worker_fn fn, void *ctx, int ti
 
 #define DP_STATS_DROP_REASONS 16   /* >= the classifier's drop reasons */
 
+/* Why the HTTP front end closed a connection (dp_stats.http_closed). */
+enum dp_http_close {
+	DP_HCLOSE_CLIENT = 0,     /* the client closed, or asked to (Connection: close, HTTP/1.0) */
+	DP_HCLOSE_IDLE_TIMEOUT,   /* a kept-alive connection idle too long */
+	DP_HCLOSE_HEADER_TIMEOUT, /* a request not complete in time (408) */
+	DP_HCLOSE_WRITE_TIMEOUT,  /* the client stopped reading its answers */
+	DP_HCLOSE_LIMIT,          /* a request past a limit (413, 414, 431) */
+	DP_HCLOSE_BAD_REQUEST,    /* another codec error that closes (400, 405, 501, ...) */
+	DP_HCLOSE_ERROR,          /* the socket failed */
+	DP_HCLOSE_TABLE_FULL,     /* accepted and closed at once: no free connection */
+	DP_HTTP_CLOSE_REASONS
+};
+/* "client_close", "idle_timeout", ...; "?" beyond. */
+const char *dp_http_close_name(unsigned reason);
+
 /* Counters summed over workers (control plane; relaxed reads). */
 struct dp_stats {
 	uint64_t rx_dgrams, rx_msgs;
@@ -182,8 +198,61 @@ struct dp_stats {
 	uint64_t http_requests;           /* requests handed to the engine */
 	uint64_t http_errors;             /* answered by the codec itself (4xx) */
 	uint64_t http_timeouts;           /* header timeouts (408) and idle closes */
+	uint64_t http_closed[DP_HTTP_CLOSE_REASONS]; /* connections closed, by dp_http_close_name(i) */
 };
 void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out);
+
+/* ---- per-worker counters (/metrics, DPDK telemetry) ----
+ *
+ * Written by the worker only (relaxed stores into its own cache-aligned
+ * block), read from any thread with relaxed loads: a recent value per
+ * counter, never a torn one. Nothing here takes a lock. */
+
+/* Where a worker's TSC cycles go (docs/architecture.md, "Cycle accounting"):
+ * one rte_rdtsc() at each stage boundary of a loop, and per datagram at the
+ * boundaries of its decode/gate/decide/reply phases. A loop that did no work
+ * goes to IDLE whole (ops->idle: pause or sleep included). */
+enum dp_cycle_stage {
+	DP_STAGE_RX = 0,  /* the front end's receive + classify (and HTTP parsing), minus the engine stages it calls */
+	DP_STAGE_DECODE,  /* FSP framing check + message decode */
+	DP_STAGE_GATE,    /* rate limits + store_gate */
+	DP_STAGE_HANDOFF, /* staging and ring enqueue to owners, return rings both ways */
+	DP_STAGE_OWNER,   /* owner decisions (inline and from the rings), group commit, held releases */
+	DP_STAGE_REPLY,   /* encoding answers into response datagrams */
+	DP_STAGE_TX,      /* ops->tx: the front end builds frames, checksums, sends */
+	DP_STAGE_IDLE,    /* loops that found nothing to do */
+	DP_STAGE_COUNT
+};
+const char *dp_stage_name(unsigned stage);
+
+enum { DP_PROTO_FSP = 0, DP_PROTO_HTTP = 1, DP_PROTO_COUNT = 2 };
+
+struct dp_worker_stats {
+	struct dp_stats st;                 /* this worker's engine and front-end counters */
+	uint64_t cycles[DP_STAGE_COUNT];    /* TSC cycles by stage */
+	uint64_t busy_loops, idle_loops;
+	uint64_t requests[DP_PROTO_COUNT][FS_OP_MAX + 1][FS_ST_COUNT]; /* answers by protocol, op (0: unknown op), status */
+	uint64_t decision_hist[FS_LAT_BUCKETS + 1]; /* receive -> answer handed to the front end, per bucket */
+	uint64_t decision_sum_ns, decision_count;
+	uint64_t handoff_ring_used;         /* entries waiting in the rings into this worker (hand-off) */
+	uint64_t return_ring_used;          /* entries waiting in the return rings into this worker */
+	uint64_t attempts_overflow;         /* BUY attempts of items its attempts table had no room for */
+};
+
+/* Worker count of the engine. */
+unsigned dp_engine_nworkers(const struct dp_engine *e);
+
+/* Worker i's counters (i < dp_engine_nworkers). Any thread. */
+void dp_engine_worker_stats(const struct dp_engine *e, unsigned i, struct dp_worker_stats *out);
+
+/* BUY messages received for item_id, summed over workers (every BUY that
+ * arrived, whatever its answer). Any thread. */
+uint64_t dp_engine_item_attempts(const struct dp_engine *e, uint32_t item_id);
+
+/* TSC ticks per second (rte_get_tsc_hz) and whether the per-datagram stage
+ * split is compiled in (meson -Dcycle_accounting). */
+uint64_t dp_engine_tsc_hz(void);
+bool dp_engine_stage_accounting(void);
 
 /* Name of frames_dropped_by_reason[i] ("bad_udp_cksum", ...); "?" beyond. */
 const char *dp_engine_drop_name(unsigned i);

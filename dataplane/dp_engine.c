@@ -66,6 +66,16 @@
  * nothing and its own return rings are empty, when its pending table is
  * empty (asserted): everything received was answered.
  *
+ * Counters (dp_engine_worker_stats): each worker writes its own, with a
+ * relaxed load and store (CTR_ADD: no locked instruction), in a block of its
+ * own cache lines; any thread reads them relaxed. Answers are counted by
+ * protocol, op and status where they are produced; BUY attempts by item in a
+ * small per-worker table; TSC cycles by stage at each stage boundary of a
+ * loop and, on one datagram in DP_CYCLE_SAMPLE_DGRAMS, at each phase of
+ * dp_engine_rx_dgram (docs/architecture.md, "Cycle accounting"); the
+ * decision-latency histogram from the loop TSC at which a request was taken
+ * (carried by pending slots and held answers) to tx_flush.
+ *
  * Order the engine relies on (asserted): hold-queue tickets never decrease
  * and held answers leave in ticket order (dp_hold.c). With
  * -Dexpensive_asserts=true every loop that decided something on the shard
@@ -87,6 +97,7 @@
 #include <unistd.h>
 
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_launch.h>
 #include <rte_ring.h>
@@ -135,6 +146,7 @@ struct dp_pending {
 	struct dp_peer src;
 	uint64_t cookie;      /* conn: the front end's name for the request */
 	uint32_t tag;         /* DP_TAG_NONE while free */
+	uint64_t rx_tsc;      /* loop TSC when it was received (latency histogram) */
 	uint8_t expected, got;
 	bool conn;            /* one request of a connection (dp_engine_rx_req) */
 	uint8_t buf[DP_DGRAM_MAX_BYTES];
@@ -148,6 +160,36 @@ struct dp_rstage {
 struct dp_stage {
 	unsigned n;
 	struct dp_handoff h[DP_STAGE_MSGS_MAX];
+};
+
+/* Counters only the worker writes (CTR_ADD: a relaxed load and store, no
+ * read-modify-write instruction) and any thread reads (CTR_GET). */
+#define CTR_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+#define CTR_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* The per-datagram stage split (meson -Dcycle_accounting, on by default):
+ * a TSC read at each phase boundary of dp_engine_rx_dgram, on one datagram
+ * in DP_CYCLE_SAMPLE_DGRAMS (a TSC read costs ~80 cycles on a VM: six per
+ * datagram would be 10-20 % of a one-message datagram's work), its phases
+ * counted DP_CYCLE_SAMPLE_DGRAMS times. Off, those cycles stay in
+ * DP_STAGE_RX; the loop-level stages are always measured. */
+_Static_assert((DP_CYCLE_SAMPLE_DGRAMS & (DP_CYCLE_SAMPLE_DGRAMS - 1)) == 0,
+	       "the sample period is a power of two");
+
+/* BUY attempts of one item on one worker (key = item_id + 1; 0: free). */
+struct dp_item_ctr {
+	uint64_t key;
+	uint64_t n;
+};
+
+/* What a worker publishes beyond struct dp_stats (dp_worker_stats). */
+struct dp_worker_pub {
+	uint64_t cycles[DP_STAGE_COUNT];
+	uint64_t busy_loops, idle_loops;
+	uint64_t requests[DP_PROTO_COUNT][FS_OP_MAX + 1][FS_ST_COUNT];
+	uint64_t lat_hist[FS_LAT_BUCKETS + 1];
+	uint64_t lat_sum_ns, lat_count;
+	uint64_t att_overflow;
 };
 
 struct dp_worker {
@@ -191,6 +233,19 @@ struct dp_worker {
 
 	struct dp_stats st;
 
+	/* cycle accounting (worker-private): this loop's start and the cycles
+	 * dp_engine_rx_dgram spent in engine stages inside ops->rx */
+	uint64_t loop_tsc;
+	uint64_t cyc_in[DP_STAGE_COUNT];
+	unsigned cyc_dgrams;           /* datagrams seen: every DP_CYCLE_SAMPLE_DGRAMS-th is split */
+	int64_t rx_net;                /* receive cycles less the (sampled) engine stages, summed */
+	int64_t rx_pub;                /* what of it pub.cycles[DP_STAGE_RX] holds */
+	unsigned now_answers;          /* answered this loop without a tx slot (in place, HTTP inline) */
+	struct dp_item_ctr *att;       /* att_mask + 1 slots */
+	unsigned att_mask;
+
+	alignas(RTE_CACHE_LINE_SIZE) struct dp_worker_pub pub;
+
 	/* Written by other cores: producers read `sleeping` and write efd
 	 * (wake), so they get a cache line of their own, away from the
 	 * counters and buffers this core writes on every loop. */
@@ -222,15 +277,48 @@ struct dp_engine {
 	atomic_uint rx_stopped;        /* workers that receive nothing more */
 	atomic_uint owners_done;       /* workers that owe no answer any more */
 	struct dp_worker *w[FS_WORKERS_MAX];
+	double ns_per_tsc;
+	uint64_t tsc_read_cycles;      /* what one rte_rdtsc() adds to an interval (tsc_read_cost) */
 	void *ring_mem[RING_KINDS][FS_WORKERS_MAX][FS_WORKERS_MAX];
 	void *ret_mem[FS_WORKERS_MAX][FS_WORKERS_MAX]; /* [owner][producer] */
 };
 
 /* ---------------------------------------------------------------- tx */
 
+/* The decision-latency histogram: n answers taken cycles TSC ticks ago. */
+static void lat_observe(struct dp_worker *w, uint64_t cycles, uint64_t n)
+{
+	uint64_t ns = (uint64_t)((double)cycles * w->eng->ns_per_tsc);
+
+	CTR_ADD(w->pub.lat_hist[fs_lat_bucket(ns)], n);
+	CTR_ADD(w->pub.lat_sum_ns, ns * n);
+	CTR_ADD(w->pub.lat_count, n);
+}
+
+/* Every answer handed to the front end now: those received in this loop in
+ * one observation, the others (returned, held) one by one. */
+static void lat_flush(struct dp_worker *w)
+{
+	uint64_t now = rte_rdtsc(), same = w->now_answers;
+
+	for (unsigned i = 0; i < w->tx_n; i++) {
+		if (w->tx[i].t0 == w->loop_tsc)
+			same++;
+		else
+			lat_observe(w, now - w->tx[i].t0, 1);
+	}
+	if (same)
+		lat_observe(w, now - w->loop_tsc, same);
+	w->now_answers = 0;
+}
+
 static void tx_flush(struct dp_worker *w)
 {
-	unsigned sent = w->eng->ops->tx(w->fe, w->tx, w->tx_n);
+	unsigned sent;
+
+	if (w->tx_n || w->now_answers)
+		lat_flush(w);
+	sent = w->eng->ops->tx(w->fe, w->tx, w->tx_n);
 
 	FS_ASSERT(sent <= w->tx_n);
 	/* What the front end would not take (socket buffer full): UDP may
@@ -244,7 +332,7 @@ static void tx_flush(struct dp_worker *w)
 }
 
 /* Open a response datagram to dst; flushes first when all slots are used. */
-static struct dp_txslot *tx_open(struct dp_worker *w, const struct dp_peer *dst)
+static struct dp_txslot *tx_open(struct dp_worker *w, const struct dp_peer *dst, uint64_t t0)
 {
 	struct dp_txslot *t;
 
@@ -253,7 +341,18 @@ static struct dp_txslot *tx_open(struct dp_worker *w, const struct dp_peer *dst)
 	t = &w->tx[w->tx_n];
 	t->dst = *dst;
 	t->count = 0;
+	t->t0 = t0;
 	return t;
+}
+
+/* One answer produced: by status (dp_stats) and by protocol, op, status. */
+static inline void count_answer(struct dp_worker *w, unsigned proto, const struct fs_resp *r)
+{
+	unsigned st = r->status < FS_ST_COUNT ? r->status : 0;
+	unsigned op = r->op <= FS_OP_MAX ? r->op : 0;
+
+	w->st.by_status[st]++;
+	CTR_ADD(w->pub.requests[proto][op][st], 1);
 }
 
 /* Close a datagram opened by tx_open: queue it if it holds anything. */
@@ -273,13 +372,14 @@ static void tx_add(struct dp_worker *w, struct dp_txslot *t, const struct fs_res
 	FS_ASSERT(t->count < FS_MSGS_MAX);
 	dp_fsp_encode_resp(r, t->buf + FSP_HDR_LEN + FSP_MSG_LEN * t->count);
 	t->count++;
-	w->st.by_status[r->status < FS_ST_COUNT ? r->status : 0]++;
+	count_answer(w, DP_PROTO_FSP, r);
 }
 /* One answer as a response datagram of its own (it answers a one-message
  * request datagram). */
-static void send_one(struct dp_worker *w, const struct dp_peer *dst, const struct fs_resp *r)
+static void send_one(struct dp_worker *w, const struct dp_peer *dst, const struct fs_resp *r,
+		     uint64_t t0)
 {
-	struct dp_txslot *t = tx_open(w, dst);
+	struct dp_txslot *t = tx_open(w, dst, t0);
 
 	tx_add(w, t, r);
 	tx_close(w, t);
@@ -304,6 +404,7 @@ static uint32_t pending_alloc(struct dp_worker *w, const struct dp_peer *src, un
 	p->src = *src;
 	p->expected = (uint8_t)count;
 	p->got = 0;
+	p->rx_tsc = w->loop_tsc;
 	p->conn = false;
 	return p->tag;
 }
@@ -329,17 +430,18 @@ static void pending_add(struct dp_worker *w, uint32_t tag, const struct fs_resp 
 	FS_ASSERT(p->got < p->expected);
 	if (p->conn) {
 		/* A connection's request: its answer goes to the front end. */
-		w->st.by_status[r->status < FS_ST_COUNT ? r->status : 0]++;
+		count_answer(w, DP_PROTO_HTTP, r);
+		lat_observe(w, rte_rdtsc() - p->rx_tsc, 1);
 		pending_free(w, p, slot);
 		w->eng->ops->answer(w->fe, p->cookie, r);
 		return;
 	}
 	dp_fsp_encode_resp(r, p->buf + FSP_HDR_LEN + FSP_MSG_LEN * p->got);
 	p->got++;
-	w->st.by_status[r->status < FS_ST_COUNT ? r->status : 0]++;
+	count_answer(w, DP_PROTO_FSP, r);
 	if (p->got < p->expected)
 		return;
-	t = tx_open(w, &p->src);
+	t = tx_open(w, &p->src, p->rx_tsc);
 	memcpy(t->buf + FSP_HDR_LEN, p->buf + FSP_HDR_LEN, (size_t)FSP_MSG_LEN * p->got);
 	t->count = p->got;
 	tx_close(w, t);
@@ -418,12 +520,12 @@ static unsigned returns_staged(const struct dp_worker *w)
  * Returns false (nothing done) only when the return stage to producer is full
  * even after a flush: the caller keeps the answer and retries later. */
 static bool deliver(struct dp_worker *w, unsigned producer, uint32_t tag,
-		    const struct dp_peer *src, const struct fs_resp *r)
+		    const struct dp_peer *src, const struct fs_resp *r, uint64_t t0)
 {
 	struct dp_rstage *s;
 
 	if (tag == DP_TAG_DIRECT) {
-		send_one(w, src, r);
+		send_one(w, src, r, t0);
 		return true;
 	}
 	if (producer == w->id) {
@@ -468,7 +570,7 @@ static void busy_answer(struct dp_worker *w, const struct dp_handoff *h)
 
 	reject(&r, &h->req, FS_ST_BUSY, DP_BUSY_RETRY_MS);
 	r.server_time_ns = (uint64_t)fs_now_ns();
-	ok = deliver(w, w->id, h->tag, &h->src, &r); /* our own: never staged */
+	ok = deliver(w, w->id, h->tag, &h->src, &r, w->loop_tsc); /* our own: never staged */
 	FS_ASSERT(ok);
 	w->st.handoff_busy++;
 }
@@ -594,7 +696,7 @@ static void held_push(struct dp_worker *w, uint64_t ticket, const struct dp_peer
 		      unsigned producer, uint32_t tag, const struct fs_resp *resp)
 {
 	struct dp_held h = {.ticket = ticket, .lsn = w->j->last_lsn, .dst = *dst, .tag = tag,
-			    .producer = (uint16_t)producer, .resp = *resp};
+			    .producer = (uint16_t)producer, .tsc = w->loop_tsc, .resp = *resp};
 
 	dp_hold_push(&w->hold, &h);
 	w->st.held++;
@@ -630,7 +732,7 @@ static unsigned held_release(struct dp_worker *w, uint64_t durable, bool failed)
 			unavailable(&h->resp);
 			w->st.unavailable++;
 		}
-		if (!deliver(w, h->producer, h->tag, &h->dst, &h->resp))
+		if (!deliver(w, h->producer, h->tag, &h->dst, &h->resp, h->tsc))
 			break;
 		dp_hold_pop(&w->hold);
 		n++;
@@ -738,8 +840,9 @@ static size_t inplace_write(struct dp_worker *w, const struct fs_resp *out, unsi
 {
 	for (unsigned i = 0; i < n; i++) {
 		dp_fsp_encode_resp(&out[i], dst + FSP_HDR_LEN + FSP_MSG_LEN * i);
-		w->st.by_status[out[i].status < FS_ST_COUNT ? out[i].status : 0]++;
+		count_answer(w, DP_PROTO_FSP, &out[i]);
 	}
+	w->now_answers++;
 	dp_fsp_write_header(dst, n);
 	w->st.tx_dgrams++;
 	w->st.tx_msgs += n;
@@ -778,75 +881,160 @@ void dp_engine_prefetch_dgram(const struct dp_worker *w, const uint8_t *buf, siz
 	}
 }
 
+/* One BUY that reached the gate for an item the catalog knows. */
+static void count_attempt(struct dp_worker *w, uint32_t item_id)
+{
+	uint64_t key = (uint64_t)item_id + 1;
+	unsigned h = (item_id * 2654435761u) & w->att_mask;
+
+	for (unsigned k = 0; k < DP_ATTEMPTS_PROBES; k++, h = (h + 1) & w->att_mask) {
+		struct dp_item_ctr *c = &w->att[h];
+		if (c->key == 0)
+			__atomic_store_n(&c->key, key, __ATOMIC_RELAXED);
+		if (c->key == key) {
+			CTR_ADD(c->n, 1);
+			return;
+		}
+	}
+	CTR_ADD(w->pub.att_overflow, 1);
+}
+
+/* Rate limits and gate of one message. True when r is its answer now;
+ * false: decide it on *owner. */
+static bool gate_one(struct dp_worker *w, const struct fs_req *req, uint32_t src_ip,
+		     int64_t now_ns, int64_t mono_ns, struct fs_resp *r, unsigned *owner)
+{
+	bool answered;
+
+	if (!rate_check(w, req, src_ip, mono_ns, r))
+		return true;
+	answered = store_gate(w->eng->cat, req, now_ns, r, owner);
+	if (answered)
+		w->st.local_answers++;
+	if (req->op == FS_OP_BUY && !(answered && r->status == FS_ST_UNKNOWN_ITEM))
+		count_attempt(w, req->item_id);
+	return answered;
+}
+
+/* Whether this datagram's phases are timed; *t = its start if so. */
+static inline bool stage_begin(struct dp_worker *w, uint64_t *t)
+{
+#ifdef FS_CYCLE_ACCOUNTING
+	if (likely((++w->cyc_dgrams & (DP_CYCLE_SAMPLE_DGRAMS - 1)) != 0))
+		return false;
+	*t = rte_rdtsc();
+	return true;
+#else
+	(void)w;
+	*t = 0;
+	return false;
+#endif
+}
+
+/* Cycles since *t into stage, scaled by the sample period (a sampled
+ * datagram stands for DP_CYCLE_SAMPLE_DGRAMS of them). */
+static inline void stage_mark(struct dp_worker *w, bool timed, unsigned stage, uint64_t *t)
+{
+	uint64_t now;
+
+	if (likely(!timed))
+		return;
+	now = rte_rdtsc();
+	/* Less the TSC read itself, which the interval holds once. */
+	if (now - *t > w->eng->tsc_read_cycles)
+		w->cyc_in[stage] += (now - *t - w->eng->tsc_read_cycles) * DP_CYCLE_SAMPLE_DGRAMS;
+	*t = now;
+}
+
+/* Message states inside dp_engine_rx_dgram. */
+enum { M_OPEN = 0, M_ANSWERED, M_HANDED, M_HELD };
+
+/* The datagram is worked in phases over all its messages (decode, gate,
+ * hand-off, owner decisions, reply), so that the stage split costs one TSC
+ * read per phase, not per message. A message's gate never depends on an
+ * earlier message's decision in the same datagram beyond what the owner
+ * re-checks itself (the gate is a fast path; the owner is authoritative). */
 size_t dp_engine_rx_dgram(struct dp_worker *w, const uint8_t *buf, size_t len, bool truncated,
 			  const struct dp_peer *src, int64_t now_ns, int64_t mono_ns,
 			  uint8_t *inplace)
 {
-	const struct store_catalog *cat = w->eng->cat;
+	struct fs_req req[FS_MSGS_MAX];
 	struct fs_resp out[FS_MSGS_MAX];
+	unsigned owner[FS_MSGS_MAX];
+	uint32_t tag[FS_MSGS_MAX];
+	uint8_t state[FS_MSGS_MAX];
 	unsigned n_out = 0;
 	uint32_t pend = DP_TAG_NONE;
+	uint64_t t;
+	bool timed = stage_begin(w, &t);
 	int count = truncated ? -DP_FSP_ERR_LENGTH : dp_fsp_parse_header(buf, len);
 
 	w->st.rx_dgrams++;
 	if (unlikely(count < 0)) {
 		w->st.malformed++;
 		w->st.malformed_by_kind[truncated ? 0 : -count]++;
+		stage_mark(w, timed, DP_STAGE_DECODE, &t);
 		return 0;
 	}
 	w->st.rx_msgs += (unsigned)count;
-	for (int i = 0; i < count; i++) {
-		struct fs_req req;
-		struct fs_resp *r = &out[n_out];
-		uint32_t tag = DP_TAG_DIRECT;
-		unsigned owner;
-		bool answered;
+	for (int i = 0; i < count; i++)
+		dp_fsp_decode_req(buf + FSP_HDR_LEN + FSP_MSG_LEN * (size_t)i, &req[i]);
+	stage_mark(w, timed, DP_STAGE_DECODE, &t);
 
-		dp_fsp_decode_req(buf + FSP_HDR_LEN + FSP_MSG_LEN * (size_t)i, &req);
-		answered = !rate_check(w, &req, src->sa.sin_addr.s_addr, mono_ns, r);
-		if (!answered) {
-			answered = store_gate(cat, &req, now_ns, r, &owner);
-			if (answered)
-				w->st.local_answers++;
-		}
-		if (!answered && (owner != w->id || may_hold(w, &req))) {
-			tag = route(w, src, (unsigned)count, owner, &pend);
-			if (unlikely(tag == DP_TAG_NONE)) {
-				/* Bounded: no room to gather the answers; refuse now. */
-				reject(r, &req, FS_ST_BUSY, DP_PENDING_BUSY_RETRY_MS);
-				w->st.pending_busy++;
-				answered = true;
-			}
-		}
-		if (!answered && owner == w->id) {
-			if (!owner_decide(w, &req, now_ns, src, w->id, tag, r))
-				continue; /* held for the log */
-			answered = true;
-		}
-		if (answered) {
-			r->server_time_ns = (uint64_t)now_ns;
-			n_out++;
-		} else {
-			stage_add(w, owner, &req, src, tag);
+	for (int i = 0; i < count; i++)
+		state[i] = gate_one(w, &req[i], src->sa.sin_addr.s_addr, now_ns, mono_ns, &out[i],
+				    &owner[i]) ? M_ANSWERED : M_OPEN;
+	stage_mark(w, timed, DP_STAGE_GATE, &t);
+
+	for (int i = 0; i < count; i++) {
+		tag[i] = DP_TAG_DIRECT;
+		if (state[i] != M_OPEN || (owner[i] == w->id && !may_hold(w, &req[i])))
+			continue;
+		tag[i] = route(w, src, (unsigned)count, owner[i], &pend);
+		if (unlikely(tag[i] == DP_TAG_NONE)) {
+			/* Bounded: no room to gather the answers; refuse now. */
+			reject(&out[i], &req[i], FS_ST_BUSY, DP_PENDING_BUSY_RETRY_MS);
+			w->st.pending_busy++;
+			state[i] = M_ANSWERED;
+		} else if (owner[i] != w->id) {
+			stage_add(w, owner[i], &req[i], src, tag[i]);
+			state[i] = M_HANDED;
 		}
 	}
-	/* The answers this core has now join the pending datagram when there is
-	 * one (the rest come later); otherwise they are the whole response:
-	 * in place when the front end can send from the request, else staged. */
+	stage_mark(w, timed, DP_STAGE_HANDOFF, &t);
+
+	for (int i = 0; i < count; i++)
+		if (state[i] == M_OPEN)
+			state[i] = owner_decide(w, &req[i], now_ns, src, w->id, tag[i], &out[i])
+					   ? M_ANSWERED : M_HELD;
+	stage_mark(w, timed, DP_STAGE_OWNER, &t);
+
+	/* The answers this core has now, in message order, join the pending
+	 * datagram when there is one (the rest come later); otherwise they are
+	 * the whole response: in place when the front end can send from the
+	 * request, else staged. */
+	for (int i = 0; i < count; i++) {
+		if (state[i] != M_ANSWERED)
+			continue;
+		out[i].server_time_ns = (uint64_t)now_ns;
+		if ((unsigned)i != n_out)
+			out[n_out] = out[i];
+		n_out++;
+	}
+	size_t inplace_len = 0;
 	if (pend != DP_TAG_NONE) {
 		for (unsigned i = 0; i < n_out; i++)
 			pending_add(w, pend, &out[i]);
-		return 0;
-	}
-	if (n_out && inplace != NULL && n_out == (unsigned)count)
-		return inplace_write(w, out, n_out, inplace);
-	if (n_out) {
-		struct dp_txslot *t = tx_open(w, src);
+	} else if (n_out && inplace != NULL && n_out == (unsigned)count) {
+		inplace_len = inplace_write(w, out, n_out, inplace);
+	} else if (n_out) {
+		struct dp_txslot *ts = tx_open(w, src, w->loop_tsc);
 		for (unsigned i = 0; i < n_out; i++)
-			tx_add(w, t, &out[i]);
-		tx_close(w, t);
+			tx_add(w, ts, &out[i]);
+		tx_close(w, ts);
 	}
-	return 0;
+	stage_mark(w, timed, DP_STAGE_REPLY, &t);
+	return inplace_len;
 }
 
 bool dp_engine_charge_ip(struct dp_worker *w, uint32_t client_ip, int64_t mono_ns,
@@ -875,12 +1063,8 @@ bool dp_engine_rx_req(struct dp_worker *w, const struct fs_req *req, uint32_t cl
 		goto answered;
 	}
 	/* The same key space as UDP sources (network order). */
-	if (!rate_check(w, req, htonl(client_ip), mono_ns, resp))
+	if (gate_one(w, req, htonl(client_ip), now_ns, mono_ns, resp, &owner))
 		goto answered;
-	if (store_gate(w->eng->cat, req, now_ns, resp, &owner)) {
-		w->st.local_answers++;
-		goto answered;
-	}
 	if (owner == w->id && !may_hold(w, req)) {
 		bool now = owner_decide(w, req, now_ns, &nopeer, w->id, DP_TAG_DIRECT, resp);
 		FS_ASSERT(now);
@@ -904,7 +1088,8 @@ bool dp_engine_rx_req(struct dp_worker *w, const struct fs_req *req, uint32_t cl
 	pending_free(w, &w->pend[tag & 0xffff], tag & 0xffff);
 answered:
 	resp->server_time_ns = (uint64_t)now_ns;
-	w->st.by_status[resp->status < FS_ST_COUNT ? resp->status : 0]++;
+	count_answer(w, DP_PROTO_HTTP, resp);
+	w->now_answers++;
 	return true;
 }
 
@@ -939,7 +1124,7 @@ static unsigned drain_ring(struct dp_worker *w, struct rte_ring *r, unsigned p, 
 		FS_ASSERT(h->producer == p);
 		if (!owner_decide(w, &h->req, now_ns, &h->src, h->producer, h->tag, &resp))
 			continue; /* held for the log */
-		ok = deliver(w, h->producer, h->tag, &h->src, &resp);
+		ok = deliver(w, h->producer, h->tag, &h->src, &resp, w->loop_tsc);
 		FS_ASSERT(ok); /* room was reserved above */
 	}
 	return_flush(w, p);
@@ -1059,25 +1244,89 @@ static void audit_shard(const struct dp_worker *w, uint64_t executed_before)
 #endif
 }
 
+/* Cycles since *t into this loop's stage (loop-level boundaries; without
+ * -Dcycle_accounting only the loop's start and end are read). */
+static inline void loop_mark(uint64_t cyc[DP_STAGE_COUNT], unsigned stage, uint64_t *t)
+{
+#ifdef FS_CYCLE_ACCOUNTING
+	uint64_t now = rte_rdtsc();
+
+	cyc[stage] += now - *t;
+	*t = now;
+#else
+	(void)cyc;
+	(void)stage;
+	(void)t;
+#endif
+}
+
+/* End of a loop (t: the last stage boundary): a loop that did work adds its
+ * stages (the receive stage less what the engine spent inside it; the tail
+ * after tx, audit and timers, to owner; without -Dcycle_accounting all of
+ * it to receive), one that did not goes to idle whole, from its start to
+ * now (after ops->idle). */
+static void loop_account(struct dp_worker *w, uint64_t cyc[DP_STAGE_COUNT], bool busy, uint64_t t)
+{
+	uint64_t end = rte_rdtsc();
+
+	if (!busy) {
+		CTR_ADD(w->pub.cycles[DP_STAGE_IDLE], end - w->loop_tsc);
+		CTR_ADD(w->pub.idle_loops, 1);
+	} else {
+#ifdef FS_CYCLE_ACCOUNTING
+		cyc[DP_STAGE_OWNER] += end - t;
+#else
+		cyc[DP_STAGE_RX] = end - t;
+#endif
+		uint64_t in = 0;
+		for (unsigned s = 0; s < DP_STAGE_COUNT; s++) {
+			in += w->cyc_in[s];
+			cyc[s] += w->cyc_in[s];
+		}
+		/* The engine stages are sampled estimates: in one loop they may
+		 * exceed the receive call they ran in. Receive keeps a running
+		 * net sum and publishes its highs, so the counter never goes
+		 * back and the stages add up to the busy cycles over time. */
+		w->rx_net += (int64_t)cyc[DP_STAGE_RX] - (int64_t)in;
+		cyc[DP_STAGE_RX] = 0;
+		if (w->rx_net > w->rx_pub) {
+			cyc[DP_STAGE_RX] = (uint64_t)(w->rx_net - w->rx_pub);
+			w->rx_pub = w->rx_net;
+		}
+		for (unsigned s = 0; s < DP_STAGE_COUNT; s++)
+			if (cyc[s])
+				CTR_ADD(w->pub.cycles[s], cyc[s]);
+		CTR_ADD(w->pub.busy_loops, 1);
+	}
+	memset(w->cyc_in, 0, sizeof(w->cyc_in));
+}
+
 /* One loop of a running worker. */
 static void worker_run(struct dp_worker *w)
 {
 	const struct dp_fe_ops *ops = w->eng->ops;
 	uint64_t executed = w->st.executed;
+	uint64_t cyc[DP_STAGE_COUNT] = {0}, t;
 	unsigned work;
 	int64_t now_ns, mono_ns;
 
 	worker_calls(w);
+	t = w->loop_tsc = rte_rdtsc();
 	now_ns = fs_now_ns();
 	mono_ns = fs_mono_ns();
 	work = ops->rx(w->fe, w, now_ns, mono_ns);
+	loop_mark(cyc, DP_STAGE_RX, &t);
 	stage_all_flush(w);
+	loop_mark(cyc, DP_STAGE_HANDOFF, &t);
 	now_ns = fs_now_ns();
 	work += drain_all(w, now_ns);
 	work += journal_step(w);
+	loop_mark(cyc, DP_STAGE_OWNER, &t);
 	return_all_flush(w);
 	work += returns_drain(w);
+	loop_mark(cyc, DP_STAGE_HANDOFF, &t);
 	tx_flush(w);
+	loop_mark(cyc, DP_STAGE_TX, &t);
 	audit_shard(w, executed);
 	if (unlikely(mono_ns >= w->next_timer_ns)) { /* sampled before rx: at most one burst late */
 		timers(w, now_ns);
@@ -1087,6 +1336,7 @@ static void worker_run(struct dp_worker *w)
 		w->idle = 0;
 	else if (ops->idle(w->fe, w, ++w->idle))
 		w->idle = 0;
+	loop_account(w, cyc, work != 0, t);
 }
 
 /* After stop, once every worker stopped receiving and we hold nothing
@@ -1118,6 +1368,7 @@ static bool worker_quiesce(struct dp_worker *w)
 	struct dp_engine *e = w->eng;
 	unsigned work = 0;
 
+	w->loop_tsc = rte_rdtsc();
 	if (!w->rx_stopped) {
 		stage_all_flush(w);
 		w->rx_stopped = true;
@@ -1221,6 +1472,12 @@ static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *s
 		w->pend_free[i] = (uint16_t)(DP_PENDING_DGRAMS_MAX - 1 - i);
 	}
 	w->pend_nfree = DP_PENDING_DGRAMS_MAX;
+	w->att_mask = DP_ATTEMPTS_SLOTS_MIN - 1;
+	while (w->att_mask + 1 < 2 * (uint64_t)cfg->n_items)
+		w->att_mask = w->att_mask << 1 | 1;
+	w->att = calloc(w->att_mask + 1, sizeof(*w->att));
+	if (w->att == NULL)
+		return -ENOMEM;
 	if (cfg->per_ip_rate && (rc = store_ratelimit_create(cfg->per_ip_rate, cfg->per_ip_burst,
 							      DP_RATELIMIT_BUCKETS, &w->ip_rl)) < 0)
 		return rc;
@@ -1317,6 +1574,21 @@ int dp_engine_create(const struct dp_engine_params *p, struct dp_engine **out, c
 	return dp_engine_create_fe(p, fe_by_mode[mode], out, err, errlen);
 }
 
+/* The smallest difference of two back-to-back TSC reads: what a read adds to
+ * a timed interval (1 on this VM, whose reads cost ~80 cycles of throughput
+ * each but overlap; tens of cycles on some bare-metal CPUs). */
+static uint64_t tsc_read_cost(void)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (unsigned i = 0; i < 256; i++) {
+		uint64_t a = rte_rdtsc(), b = rte_rdtsc();
+		if (b - a < best)
+			best = b - a;
+	}
+	return best;
+}
+
 int dp_engine_create_fe(const struct dp_engine_params *p, const struct dp_fe_ops *ops,
 			struct dp_engine **out, char *err, size_t errlen)
 {
@@ -1335,6 +1607,8 @@ int dp_engine_create_fe(const struct dp_engine_params *p, const struct dp_fe_ops
 	e->cat = p->cat;
 	e->n = p->nworkers;
 	e->journals = p->journals;
+	e->ns_per_tsc = 1e9 / (double)(rte_get_tsc_hz() ? rte_get_tsc_hz() : 1);
+	e->tsc_read_cycles = tsc_read_cost();
 	for (unsigned i = 0; i < e->n; i++) {
 		rc = worker_create(e, i, p->shards[i], err, errlen);
 		if (rc < 0)
@@ -1457,6 +1731,7 @@ void dp_engine_free(struct dp_engine *e)
 		free(w->rstage);
 		free(w->pend);
 		free(w->pend_free);
+		free(w->att);
 		dp_hold_fini(&w->hold);
 		store_ratelimit_free(w->ip_rl);
 		store_ratelimit_free(w->user_rl);
@@ -1485,6 +1760,103 @@ void dp_engine_stats(const struct dp_engine *e, struct dp_stats *out)
 	}
 	if (e->ops->stats)
 		e->ops->stats(e->fe, e->fw, e->n, out);
+}
+
+unsigned dp_engine_nworkers(const struct dp_engine *e)
+{
+	return e->n;
+}
+
+static uint64_t rings_used(struct rte_ring *const *r, unsigned n)
+{
+	uint64_t used = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (r[i])
+			used += rte_ring_count(r[i]);
+	return used;
+}
+
+void dp_engine_worker_stats(const struct dp_engine *e, unsigned i, struct dp_worker_stats *out)
+{
+	const struct dp_worker *w;
+	const uint64_t *src;
+	uint64_t *dst;
+
+	FS_ASSERT(i < e->n);
+	w = e->w[i];
+	memset(out, 0, sizeof(*out));
+	/* The engine's dp_stats are plain per-worker counters (as summed by
+	 * dp_engine_stats); the published block is read relaxed. */
+	src = (const uint64_t *)&w->st;
+	dst = (uint64_t *)&out->st;
+	for (size_t f = 0; f < sizeof(out->st) / sizeof(uint64_t); f++)
+		dst[f] = __atomic_load_n(&src[f], __ATOMIC_RELAXED);
+	for (unsigned s = 0; s < DP_STAGE_COUNT; s++)
+		out->cycles[s] = CTR_GET(w->pub.cycles[s]);
+	out->busy_loops = CTR_GET(w->pub.busy_loops);
+	out->idle_loops = CTR_GET(w->pub.idle_loops);
+	for (unsigned p = 0; p < DP_PROTO_COUNT; p++)
+		for (unsigned op = 0; op <= FS_OP_MAX; op++)
+			for (unsigned st = 0; st < FS_ST_COUNT; st++)
+				out->requests[p][op][st] = CTR_GET(w->pub.requests[p][op][st]);
+	for (unsigned k = 0; k <= FS_LAT_BUCKETS; k++)
+		out->decision_hist[k] = CTR_GET(w->pub.lat_hist[k]);
+	out->decision_sum_ns = CTR_GET(w->pub.lat_sum_ns);
+	out->decision_count = CTR_GET(w->pub.lat_count);
+	out->attempts_overflow = CTR_GET(w->pub.att_overflow);
+	/* rte_ring_count reads the producer and consumer tails: safe from any
+	 * thread, a recent value. */
+	out->handoff_ring_used = rings_used(w->in[RING_CTL], e->n) + rings_used(w->in[RING_BUY], e->n);
+	out->return_ring_used = rings_used(w->ret_in, e->n);
+	/* The front end's own counters of this worker (frames, classifier
+	 * drops, HTTP): its stats hook over a one-worker slice. */
+	if (e->ops->stats)
+		e->ops->stats(e->fe, &e->fw[i], 1, &out->st);
+}
+
+uint64_t dp_engine_item_attempts(const struct dp_engine *e, uint32_t item_id)
+{
+	uint64_t key = (uint64_t)item_id + 1, sum = 0;
+
+	for (unsigned i = 0; i < e->n; i++) {
+		const struct dp_worker *w = e->w[i];
+		unsigned h = (item_id * 2654435761u) & w->att_mask;
+		for (unsigned k = 0; k < DP_ATTEMPTS_PROBES; k++, h = (h + 1) & w->att_mask) {
+			uint64_t kk = CTR_GET(w->att[h].key);
+			if (kk == key)
+				sum += CTR_GET(w->att[h].n);
+			if (kk == key || kk == 0)
+				break;
+		}
+	}
+	return sum;
+}
+
+uint64_t dp_engine_tsc_hz(void)
+{
+	return rte_get_tsc_hz();
+}
+
+bool dp_engine_stage_accounting(void)
+{
+#ifdef FS_CYCLE_ACCOUNTING
+	return true;
+#else
+	return false;
+#endif
+}
+
+const char *dp_stage_name(unsigned stage)
+{
+	static const char *const names[DP_STAGE_COUNT] = {
+		[DP_STAGE_RX] = "rx",		[DP_STAGE_DECODE] = "decode",
+		[DP_STAGE_GATE] = "gate",	[DP_STAGE_HANDOFF] = "handoff",
+		[DP_STAGE_OWNER] = "owner",	[DP_STAGE_REPLY] = "reply",
+		[DP_STAGE_TX] = "tx",		[DP_STAGE_IDLE] = "idle",
+	};
+
+	return stage < DP_STAGE_COUNT ? names[stage] : "?";
 }
 
 void dp_engine_watch_links(struct dp_engine *e)

@@ -47,6 +47,7 @@ static inline bool dp_peer_same(const struct dp_peer *a, const struct dp_peer *b
 struct dp_txslot {
 	struct dp_peer dst;
 	uint32_t count;
+	uint64_t t0;                 /* engine: TSC when its request was taken (latency histogram) */
 	uint8_t buf[DP_DGRAM_MAX_BYTES];
 };
 

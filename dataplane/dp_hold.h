@@ -26,6 +26,7 @@ struct dp_held {
 	struct dp_peer dst;   /* where a direct answer goes */
 	uint32_t tag;         /* the receiving worker's pending slot, or DP_TAG_DIRECT */
 	uint16_t producer;    /* the receiving worker */
+	uint64_t tsc;         /* when its request was taken (decision-latency histogram) */
 	struct fs_resp resp;
 };
 

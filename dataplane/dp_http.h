@@ -279,6 +279,8 @@ struct dp_http_conn {
 	uint32_t peer_ip;  /* host order */
 	bool stopped;	   /* no more requests are read (close pending, or error) */
 	bool want_close;   /* the response that closes was rendered */
+	uint16_t close_code; /* why (metrics): the closing response's error code, 0 for a
+			      * client's Connection: close, 1 for an idle timeout */
 	bool in_msg;	   /* a request has begun and is not complete */
 	bool msg_done;	   /* on_message_complete ran (the parser paused) */
 	bool iphdr_trunc;  /* the client-IP header lost its head */

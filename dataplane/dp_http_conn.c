@@ -386,8 +386,10 @@ static void flush(struct dp_http_conn *c)
 		ctx->stats
 			.by_code[(s->err_code ? s->err_code : dp_http_status_code(s->resp.status)) /
 				 100]++;
-		if (s->close)
+		if (s->close) {
 			c->want_close = true;
+			c->close_code = s->err_code;
+		}
 		s->state = DP_HTTP_SLOT_FREE;
 		c->head = (c->head + 1) & RING_MASK;
 		c->count--;
@@ -625,6 +627,7 @@ void dp_http_conn_tick(struct dp_http_conn *c)
 	c->in_len = c->in_off = 0;
 	c->out_off = c->out_len = 0;
 	c->want_close = true;
+	c->close_code = 1;
 }
 
 bool dp_http_conn_want_close(const struct dp_http_conn *c)

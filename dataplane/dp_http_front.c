@@ -102,6 +102,7 @@ struct dp_hfw {
 	unsigned scan;
 	struct dp_worker *w; /* set by rx (the worker calling us) */
 	uint64_t accepted, refused, closed, requests, timeouts, dropped_answers;
+	uint64_t closed_by[DP_HTTP_CLOSE_REASONS]; /* metrics: why (refused as table_full) */
 };
 
 /* ---------------------------------------------------------------- setup */
@@ -298,10 +299,40 @@ static void release(struct dp_hfw *h, uint32_t i)
 	h->freel[h->nfree++] = i;
 }
 
-static void conn_close(struct dp_hfw *h, uint32_t i)
+const char *dp_http_close_name(unsigned reason)
+{
+	static const char *const names[DP_HTTP_CLOSE_REASONS] = {
+		[DP_HCLOSE_CLIENT] = "client_close",
+		[DP_HCLOSE_IDLE_TIMEOUT] = "idle_timeout",
+		[DP_HCLOSE_HEADER_TIMEOUT] = "header_timeout",
+		[DP_HCLOSE_WRITE_TIMEOUT] = "write_timeout",
+		[DP_HCLOSE_LIMIT] = "limit",
+		[DP_HCLOSE_BAD_REQUEST] = "bad_request",
+		[DP_HCLOSE_ERROR] = "error",
+		[DP_HCLOSE_TABLE_FULL] = "table_full",
+	};
+
+	return reason < DP_HTTP_CLOSE_REASONS ? names[reason] : "?";
+}
+
+/* Why the codec closes a connection it wants closed (metrics). */
+static unsigned close_reason(const struct hconn *c)
+{
+	switch (c->h.close_code) {
+	case 0: return DP_HCLOSE_CLIENT;
+	case 1: return DP_HCLOSE_IDLE_TIMEOUT;
+	case 408: return DP_HCLOSE_HEADER_TIMEOUT;
+	case 413: case 414: case 431: return DP_HCLOSE_LIMIT;
+	default: return DP_HCLOSE_BAD_REQUEST;
+	}
+}
+
+static void conn_close(struct dp_hfw *h, uint32_t i, unsigned reason)
 {
 	struct hconn *c = &h->c[i];
 
+	FS_ASSERT(reason < DP_HTTP_CLOSE_REASONS);
+	h->closed_by[reason]++;
 	FS_ASSERT(c->used);
 	FS_ASSERT(!c->dead);
 	FS_ASSERT(c->fd >= 0);
@@ -332,9 +363,16 @@ static bool maybe_close(struct dp_hfw *h, uint32_t i, bool failed)
 {
 	struct hconn *c = &h->c[i];
 
-	if (failed || (dp_http_conn_want_close(&c->h) && tx_empty(c)) ||
-	    (c->eof && c->h.count == 0 && tx_empty(c))) {
-		conn_close(h, i);
+	if (failed) {
+		conn_close(h, i, DP_HCLOSE_ERROR);
+		return true;
+	}
+	if (dp_http_conn_want_close(&c->h) && tx_empty(c)) {
+		conn_close(h, i, close_reason(c));
+		return true;
+	}
+	if (c->eof && c->h.count == 0 && tx_empty(c)) {
+		conn_close(h, i, DP_HCLOSE_CLIENT);
 		return true;
 	}
 	return false;
@@ -411,7 +449,7 @@ static unsigned conn_service(struct dp_hfw *h, uint32_t i, int64_t now_ns, int64
 	}
 	h->requests += n_req;
 	if (failed) {
-		conn_close(h, i);
+		conn_close(h, i, DP_HCLOSE_ERROR);
 		return n_req;
 	}
 	push_flush(h, i);
@@ -443,6 +481,7 @@ static unsigned accept_some(struct dp_hfw *h)
 		if (h->nfree == 0 || sa.sin_family != AF_INET) {
 			close(fd); /* bounded: the table is full */
 			h->refused++;
+			h->closed_by[DP_HCLOSE_TABLE_FULL]++;
 			continue;
 		}
 		i = h->freel[--h->nfree];
@@ -454,6 +493,7 @@ static unsigned accept_some(struct dp_hfw *h)
 			close(fd);
 			h->freel[h->nfree++] = i;
 			h->refused++;
+			h->closed_by[DP_HCLOSE_TABLE_FULL]++;
 			continue;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -589,7 +629,7 @@ void dp_hfw_timer(struct dp_hfw *h)
 		if (c->wblocked && h->ctx.mono_ms - c->h.active_ms >= cfg->idle_timeout_ms) {
 			/* The peer stopped reading its answers for an idle timeout. */
 			h->timeouts++;
-			conn_close(h, i);
+			conn_close(h, i, DP_HCLOSE_WRITE_TIMEOUT);
 			continue;
 		}
 		if (h->ctx.mono_ms < dp_http_conn_deadline_ms(&c->h))
@@ -608,4 +648,6 @@ void dp_hfw_stats(const struct dp_hfw *h, struct dp_stats *out)
 	out->http_requests += h->requests;
 	out->http_timeouts += h->timeouts;
 	out->http_errors += h->ctx.stats.errors;
+	for (unsigned r = 0; r < DP_HTTP_CLOSE_REASONS; r++)
+		out->http_closed[r] += h->closed_by[r];
 }

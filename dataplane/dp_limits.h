@@ -79,4 +79,15 @@ _Static_assert(DP_MBUF_ROOM_BYTES >= 42 + DP_DGRAM_MAX_BYTES, "an mbuf holds the
 _Static_assert(DP_PENDING_DGRAMS_MAX <= 0xffff, "a pending slot fits the low 16 bits of a tag");
 _Static_assert(DP_SLEEP_MIN_US <= DP_SLEEP_MAX_US, "idle back-off bounds");
 
+/* Per-worker BUY-attempt counters by item (/metrics item_attempts_total):
+ * an open-addressing table of at least 2 x the configured items (and at
+ * least DP_ATTEMPTS_SLOTS_MIN) slots, probed at most DP_ATTEMPTS_PROBES
+ * slots; an item that finds no slot is counted in attempts_overflow. */
+#define DP_ATTEMPTS_SLOTS_MIN 64u
+#define DP_ATTEMPTS_PROBES 16u
+
+/* Cycle accounting: one received datagram in this many has its decode,
+ * gate, hand-off, owner and reply phases timed (docs/architecture.md). */
+#define DP_CYCLE_SAMPLE_DGRAMS 8u
+
 #endif

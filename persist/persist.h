@@ -326,6 +326,11 @@ struct wal_stats {
 	int failed;		/* 0 or the failure */
 	uint64_t failed_ticket; /* first ticket that never becomes durable */
 	bool fixed_buffers;	/* buffers registered with io_uring */
+	/* Commit latency, per record: its batch's first append -> the batch
+	 * durable as configured (fs_mono_ns; an upper bound for the batch's
+	 * later records). Per bucket of fs_lat_bucket, [FS_LAT_BUCKETS] = +Inf. */
+	uint64_t commit_hist[FS_LAT_BUCKETS + 1];
+	uint64_t commit_sum_ns, commit_count;
 };
 void wal_stats(const struct wal *w, struct wal_stats *out);
 

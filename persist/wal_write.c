@@ -125,6 +125,7 @@ struct wal_batch {
 	uint32_t done; /* bytes whose write completed */
 	uint64_t ticket;
 	uint64_t first_lsn, last_lsn;
+	int64_t first_append_ns; /* fs_mono_ns of its first record (commit-latency histogram) */
 	uint64_t off; /* file offset of buf[0] */
 	uint32_t gen; /* bumped per (re)submission; in user_data */
 	uint16_t retries;
@@ -441,12 +442,30 @@ static void seg_close_idle(struct wal *w)
 
 /* Advance the durable ticket over the prefix of done batches, then free
  * the slots nothing refers to any more. */
+/* A batch became durable: its records into the commit-latency histogram. */
+static void commit_observe(struct wal *w, const struct wal_batch *b, int64_t now_ns)
+{
+	uint64_t n = b->last_lsn - b->first_lsn + 1;
+	uint64_t ns = now_ns > b->first_append_ns ? (uint64_t)(now_ns - b->first_append_ns) : 0;
+
+	w->st.commit_hist[fs_lat_bucket(ns)] += n;
+	w->st.commit_sum_ns += ns * n;
+	w->st.commit_count += n;
+}
+
 static void wal_retire(struct wal *w)
 {
+	int64_t now_ns = 0;
+
 	for (unsigned k = 0; k < w->sealed; k++) {
 		struct wal_batch *b = &w->b[(w->head + k) % w->nb];
 		if (b->state != B_DONE || b->ticket >= w->failed_ticket)
 			break;
+		if (b->ticket > w->durable_ticket) {
+			if (now_ns == 0)
+				now_ns = fs_mono_ns();
+			commit_observe(w, b, now_ns);
+		}
 		w->durable_ticket = b->ticket;
 		w->durable_lsn = b->last_lsn;
 	}
@@ -611,6 +630,7 @@ static int64_t wal_append_rec(struct wal *w, uint8_t type, const void *payload, 
 		b->len = b->done = 0;
 		b->retries = 0;
 		b->first_lsn = w->next_lsn;
+		b->first_append_ns = fs_mono_ns();
 		b->seg = (uint8_t)w->cur;
 		b->new_segment = w->seg_off == 0;
 		w->seg[w->cur].refs++;

@@ -492,6 +492,60 @@ static void test_engine_mixed_owners_one_response(void **state)
 	world_stop(&w);
 }
 
+/* Per-worker counters: answers by protocol, op and status where they are
+ * produced, BUY attempts by item, cycles only in stages, one latency
+ * observation per response datagram, the sums matching dp_engine_stats. */
+static void test_engine_worker_stats_counts(void **state)
+{
+	struct world w;
+	struct fs_req r[5];
+	struct dp_stats st;
+	struct dp_worker_stats ws[NW];
+	uint64_t ok = 0, tx = 0, busy = 0, hist = 0, by = 0;
+
+	(void)state;
+	world_start(&w, 64, false);
+	for (unsigned m = 0; m < 4; m++)
+		r[m] = buy(100 + m, 1, w.item_of[m % 2]);
+	memset(&r[4], 0, sizeof(r[4]));
+	r[4].op = FS_OP_TIME;
+	send_dgram(0, 1, r, 5);     /* 4 BUYs (2 local, 2 handed off) + TIME */
+	r[0] = buy(200, 1, 9999);   /* unknown item: no attempt counted */
+	send_dgram(1, 2, r, 1);
+	poll_rounds(&w, 4);
+	dp_engine_stats(w.e, &st);
+	assert_int_equal(dp_engine_nworkers(w.e), NW);
+	for (unsigned i = 0; i < NW; i++) {
+		dp_engine_worker_stats(w.e, i, &ws[i]);
+		ok += ws[i].requests[DP_PROTO_FSP][FS_OP_BUY][FS_ST_OK];
+		by += ws[i].requests[DP_PROTO_FSP][FS_OP_TIME][FS_ST_OK];
+		tx += ws[i].st.tx_dgrams;
+		for (unsigned k = 0; k <= FS_LAT_BUCKETS; k++)
+			hist += ws[i].decision_hist[k];
+		for (unsigned s = 0; s < DP_STAGE_COUNT; s++)
+			busy += s == DP_STAGE_IDLE ? 0 : ws[i].cycles[s];
+		assert_int_equal(ws[i].busy_loops + ws[i].idle_loops, 4);
+		assert_int_equal(ws[i].decision_count, ws[i].st.tx_dgrams);
+		assert_int_equal(ws[i].handoff_ring_used + ws[i].return_ring_used, 0);
+		for (unsigned op = 0; op <= FS_OP_MAX; op++)
+			for (unsigned s = 0; s < FS_ST_COUNT; s++)
+				assert_int_equal(ws[i].requests[DP_PROTO_HTTP][op][s], 0);
+	}
+	assert_int_equal(ok, 4);
+	assert_int_equal(by, 1);
+	assert_int_equal(ws[1].requests[DP_PROTO_FSP][FS_OP_BUY][FS_ST_UNKNOWN_ITEM], 1);
+	assert_int_equal(tx, st.tx_dgrams);
+	assert_int_equal(hist, 2);
+	assert_true(busy > 0);
+	assert_int_equal(dp_engine_item_attempts(w.e, w.item_of[0]), 2);
+	assert_int_equal(dp_engine_item_attempts(w.e, w.item_of[1]), 2);
+	assert_int_equal(dp_engine_item_attempts(w.e, 9999), 0);
+	assert_int_equal(ws[0].attempts_overflow + ws[1].attempts_overflow, 0);
+	assert_string_equal(dp_stage_name(DP_STAGE_OWNER), "owner");
+	assert_string_equal(dp_stage_name(DP_STAGE_COUNT), "?");
+	world_stop(&w);
+}
+
 /* A front end whose peers are tied to one worker (HTTP): even the answer to
  * a one-message datagram comes back to the receiving worker. */
 static void test_engine_single_message_returns_without_any_worker_reply(void **state)
@@ -628,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_engine_pending_full_busy),
 		cmocka_unit_test(test_engine_return_ring_full_owner_keeps),
 		cmocka_unit_test(test_engine_held_answers_gathered),
+		cmocka_unit_test(test_engine_worker_stats_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

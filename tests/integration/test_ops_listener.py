@@ -167,9 +167,10 @@ class OpsListener(unittest.TestCase):
                 time.sleep(0.1)
             self.assertTrue(hdr["Content-Type"].startswith("text/plain; version=0.0.4"))
             self.assertEqual(fams["flashsale_requests_total"]["type"], "counter")
-            self.assertEqual(value(fams, "flashsale_requests_total", protocol="fsp", status="OK"), 1)
+            self.assertEqual(value(fams, "flashsale_requests_total", protocol="fsp", op="BUY",
+                                   status="OK"), 1)
             self.assertEqual(value(fams, "flashsale_requests_total", protocol="fsp",
-                                   status="UNKNOWN_ITEM"), 1)
+                                   op="ITEM_STATUS", status="UNKNOWN_ITEM"), 1)
             self.assertEqual(value(fams, "flashsale_item_available", item=1001), 99)
             self.assertEqual(value(fams, "flashsale_item_total", item=1001), 100)
             self.assertEqual(value(fams, "flashsale_item_reserved", item=1001), 1)

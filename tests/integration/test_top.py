@@ -68,6 +68,9 @@ class Top(unittest.TestCase):
                 last = screens[-1]
                 self.assertIn("flashsale top", last)
                 self.assertRegex(last, r"requests/s +OK \d+")
+                self.assertRegex(last, r"workers busy %:  0: \d+%  1: \d+%")
+                self.assertRegex(last, r"commit latency p99 (-|<= \d+\w+|> \d+s) +"
+                                       r"decision latency p99 (<=|>) \d+")
                 # A slow (sanitizer) build may fill a hand-off ring: then top
                 # rightly says so; a storage alert would be wrong.
                 self.assertRegex(last, r"no alerts|ALERT: hand-off ring full")

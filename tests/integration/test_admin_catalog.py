@@ -9,6 +9,7 @@ page, `flashsale feed` prints the CATALOG record and `flashsale audit` is clean
 offline. Loopback only, bounded request counts."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -167,7 +168,17 @@ class AdminCatalog(unittest.TestCase):
         with urllib.request.urlopen("http://127.0.0.1:%d/items" % d.http, timeout=30) as r:
             self.assertIn(7003, [x["item_id"] for x in json.loads(r.read())])
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.http, timeout=30) as r:
-            self.assertIn('flashsale_item_available{item="7003"} 1', r.read().decode())
+            text = r.read().decode()
+        self.assertIn('flashsale_item_available{item="7003"} 1', text)
+        # BUY attempts are counted for items created at run time too
+        # (counters start at 0 with each run: one BUY of 7003 now; user
+        # 4002's limit of 1 is used up, so it changes no stock).
+        self.assertEqual(fsp_buy(c, 4002, 2, 7003), ST["LIMIT_EXCEEDED"])
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.http, timeout=30) as r:
+            text = r.read().decode()
+        m = re.search(r'^flashsale_item_attempts_total\{item="7003"\} (\d+)$', text, re.M)
+        self.assertIsNotNone(m, "no attempts counter for a created item")
+        self.assertEqual(int(m.group(1)), 1)
         with urllib.request.urlopen("http://127.0.0.1:%d/v1/items/7001" % d.public, timeout=30) as r:
             self.assertEqual(json.loads(r.read())["available"], 5)
         c.close()

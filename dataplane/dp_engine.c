@@ -1473,7 +1473,7 @@ static int worker_create(struct dp_engine *e, unsigned id, struct store_shard *s
 	}
 	w->pend_nfree = DP_PENDING_DGRAMS_MAX;
 	w->att_mask = DP_ATTEMPTS_SLOTS_MIN - 1;
-	while (w->att_mask + 1 < 2 * (uint64_t)cfg->n_items)
+	while (w->att_mask + 1 < 2 * (uint64_t)store_catalog_capacity(cfg)) /* items created at run time too */
 		w->att_mask = w->att_mask << 1 | 1;
 	w->att = calloc(w->att_mask + 1, sizeof(*w->att));
 	if (w->att == NULL)

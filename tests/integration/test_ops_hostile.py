@@ -128,7 +128,10 @@ class Hostile(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr[-2000:])
             orders = users - value(parse_metrics(get(port, "/metrics")[1]),
                                    "flashsale_item_available", item=1001)
-            self.assertGreater(orders, users // 2)
+            # Enough orders for a snapshot that takes a while; on a loaded
+            # machine (or under ASan) many single attempts end BUSY or time
+            # out, so only a fifth is asked for.
+            self.assertGreater(orders, users // 5)
             done = threading.Event()
             answer = []
 

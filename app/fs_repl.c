@@ -37,6 +37,16 @@
  * logged and counted; the primary leaves the lost state when a standby is
  * connected, acking, and within REPL_CATCHUP_RECORDS of every shard.
  *
+ * WAKE-UPS (no polling). The primary's thread blocks in poll() on the
+ * listening socket, the standby's socket and r->wn.efd, which the logs
+ * write after a group commit moves their durable LSN while the thread says
+ * it waits (struct wal_notify: flag, seq_cst fence, re-read wal_position,
+ * block; the log's thread fences and reads the flag), plus REPL_IDLE_MS for
+ * the timers. It ships one RECORDS frame per shard with records, all in one
+ * sendmsg. When an ACK moves a gate, gates_publish fences and writes the
+ * gate's eventfd if its worker sleeps waiting for it (struct dp_repl_gate,
+ * dp_engine_sleep). TCP_NODELAY on both ends (sock_opts).
+ *
  * STANDBY. Connects to [replication] primary, sends HELLO, checks every
  * RECORDS frame (repl_records_check: CRC32C of every record, LSN
  * contiguity; a bad frame closes the link and nothing of it is written),
@@ -74,9 +84,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "repl.h"
@@ -87,7 +99,7 @@
 #define REPL_FENCE_MS	     1000 /* a promoted appliance fences its old primary this often */
 #define REPL_CONSUMER_MS     1000 /* DIR/consumers/standby rewritten at most this often */
 #define REPL_MANIFEST_MS     1000 /* the standby's manifest, likewise */
-#define REPL_POLL_US	     250  /* the sender looks at the logs this often when idle */
+#define REPL_IDLE_MS	     20	  /* the sender's longest block (timers: ping, loss, fence) */
 #define REPL_HELLO_WAIT_MS   2000
 
 struct conn {
@@ -115,6 +127,10 @@ struct fs_repl {
 	struct wal_tail tail[FS_WORKERS_MAX];
 	uint64_t acked[FS_WORKERS_MAX], durable[FS_WORKERS_MAX];
 	struct dp_repl_gate gate[FS_WORKERS_MAX];
+	uint64_t gate_rel[FS_WORKERS_MAX], gate_unav[FS_WORKERS_MAX]; /* as published */
+	struct wal_notify wn;			 /* the logs wake the sender (wal_set_notify) */
+	uint8_t *sbuf;				 /* primary_ship: one frame slot per shard */
+	bool notifying;				 /* wn registered with pp.wal[] */
 	bool lost, lost_logged;
 	int64_t stall_since_ns, last_progress_ns, consumer_ns, fence_ns;
 	uint64_t consumer_lsn[FS_WORKERS_MAX];
@@ -210,6 +226,40 @@ static int conn_write(struct conn *c, const void *buf, size_t len)
 		if (fs_mono_ns() > deadline)
 			return -ETIMEDOUT;
 		(void)poll(&pf, 1, 10);
+	}
+	c->last_tx_ns = fs_mono_ns();
+	return 0;
+}
+
+/* Write every iovec (advanced in place) with as few writev calls as the
+ * socket allows, waiting (bounded by REPL_DEAD_MS) for room. */
+static int conn_writev(struct conn *c, struct iovec *iov, int cnt)
+{
+	int64_t deadline = fs_mono_ns() + (int64_t)REPL_DEAD_MS * 1000000;
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+
+	while (mh.msg_iovlen) {
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			return -errno;
+		if (n < 0) {
+			struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
+			if (fs_mono_ns() > deadline)
+				return -ETIMEDOUT;
+			(void)poll(&pf, 1, 10);
+			continue;
+		}
+		while (mh.msg_iovlen && (size_t)n >= mh.msg_iov->iov_len) {
+			n -= (ssize_t)mh.msg_iov->iov_len;
+			mh.msg_iov++;
+			mh.msg_iovlen--;
+		}
+		if (mh.msg_iovlen) {
+			mh.msg_iov->iov_base = (uint8_t *)mh.msg_iov->iov_base + n;
+			mh.msg_iov->iov_len -= (size_t)n;
+		}
 	}
 	c->last_tx_ns = fs_mono_ns();
 	return 0;
@@ -330,11 +380,28 @@ static void gates_publish(struct fs_repl *r)
 	bool degrade = r->lost && r->cfg->repl_on_loss == CFG_LOSS_DEGRADE;
 	bool fail = r->lost && !degrade;
 
+	uint64_t moved = 0; /* bit i: shard i's gate moved (FS_WORKERS_MAX <= 64) */
+
 	for (unsigned i = 0; i < r->n; i++) {
-		atomic_store_explicit(&r->gate[i].release_lsn, degrade ? UINT64_MAX : r->acked[i],
-				      memory_order_release);
-		atomic_store_explicit(&r->gate[i].unavail_lsn, fail ? r->durable[i] : 0,
-				      memory_order_release);
+		uint64_t rel = degrade ? UINT64_MAX : r->acked[i], unav = fail ? r->durable[i] : 0;
+		if (rel == r->gate_rel[i] && unav == r->gate_unav[i])
+			continue;
+		r->gate_rel[i] = rel;
+		r->gate_unav[i] = unav;
+		atomic_store_explicit(&r->gate[i].release_lsn, rel, memory_order_release);
+		atomic_store_explicit(&r->gate[i].unavail_lsn, unav, memory_order_release);
+		moved |= 1ull << i;
+	}
+	if (!moved)
+		return;
+	/* Wake the workers that sleep with answers held for these LSNs. Pairs
+	 * with the fence in dp_engine_sleep (dp.h, struct dp_repl_gate). */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < r->n; i++) {
+		uint64_t one = 1;
+		if ((moved >> i & 1) && r->gate[i].efd >= 0 &&
+		    atomic_load_explicit(&r->gate[i].waiting, memory_order_relaxed))
+			(void)!write(r->gate[i].efd, &one, sizeof(one));
 	}
 }
 
@@ -568,14 +635,19 @@ static int primary_send_snapshot(struct fs_repl *r, unsigned shard)
 	return rc;
 }
 
-/* Ship what is durable locally and not sent yet; returns records sent, or
+/* Ship what is durable locally and not sent yet: one RECORDS frame per
+ * shard that has any, all of them in one writev (with TCP_NODELAY: one
+ * segment train, no wait for the next batch). Returns records sent, or
  * -errno when the link must go. */
 static int primary_ship(struct fs_repl *r)
 {
-	int sent = 0;
+	struct iovec iov[FS_WORKERS_MAX];
+	uint64_t bytes = 0;
+	int sent = 0, niov = 0;
 
 	for (unsigned i = 0; i < r->n; i++) {
 		struct wal_tail *t = &r->tail[i];
+		uint8_t *f = r->sbuf + (size_t)i * REPL_BUF_BYTES;
 		uint32_t len = 0, cnt = 0;
 		int rc = 0;
 
@@ -587,23 +659,33 @@ static int primary_ship(struct fs_repl *r)
 			rc = wal_tail_next(t, &rec, &raw, &rawlen);
 			if (rc != WAL_TAIL_RECORD)
 				break;
-			memcpy(r->c.wbuf + REPL_HDR_BYTES + len, raw, rawlen);
+			memcpy(f + REPL_HDR_BYTES + len, raw, rawlen);
 			len += (uint32_t)rawlen;
 			cnt++;
 		}
 		if (len) {
-			int s = conn_send(&r->c, REPL_RECORDS, 0, (uint16_t)i, r->epoch, len);
-			if (s < 0)
-				return s;
-			stats_note(r, cnt, len);
+			repl_hdr_encode(f, REPL_RECORDS, 0, (uint16_t)i, r->epoch,
+					f + REPL_HDR_BYTES, len);
+			iov[niov++] = (struct iovec){.iov_base = f, .iov_len = REPL_HDR_BYTES + len};
+			bytes += len;
 			sent += (int)cnt;
 		}
-		if (rc == WAL_TAIL_GAP) {
-			int s = primary_send_snapshot(r, i);
+		if (rc == WAL_TAIL_GAP || rc < 0) {
+			int s = niov ? conn_writev(&r->c, iov, niov) : 0;
+			if (s < 0)
+				return s;
+			stats_note(r, (uint64_t)sent, bytes);
+			if (rc < 0 && rc != WAL_TAIL_GAP)
+				return rc;
+			s = primary_send_snapshot(r, i);
 			return s < 0 ? s : -EAGAIN; /* the standby reconnects from the snapshot */
 		}
-		if (rc < 0)
-			return rc;
+	}
+	if (niov) {
+		int s = conn_writev(&r->c, iov, niov);
+		if (s < 0)
+			return s;
+		stats_note(r, (uint64_t)sent, bytes);
 	}
 	return sent;
 }
@@ -673,14 +755,49 @@ static void fence_old(struct fs_repl *r, int64_t now)
 	close(fd);
 }
 
+/* Block until there is something to do: a connection to accept, a frame
+ * from the standby (an ACK), a shard's log durable further than shipped
+ * (the log's thread writes r->wn.efd after a group commit, only while
+ * waiting is set: struct wal_notify), or REPL_IDLE_MS for the timers. After
+ * a shipment, only a look (no block): more may be durable already. */
+static void primary_wait(struct fs_repl *r, bool busy)
+{
+	struct pollfd pf[3] = {{.fd = r->lfd, .events = POLLIN},
+			       {.fd = r->have ? r->c.fd : -1, .events = POLLIN},
+			       {.fd = r->wn.efd, .events = POLLIN}}; /* < 0: ignored */
+	int ms = busy ? 0 : REPL_IDLE_MS;
+	uint64_t v;
+
+	if (!busy && r->have && r->wn.efd >= 0) {
+		atomic_store_explicit(&r->wn.waiting, 1, memory_order_relaxed);
+		/* Pairs with the fence in wal_publish: either we see the new
+		 * durable LSN now, or the log's thread sees us waiting. */
+		atomic_thread_fence(memory_order_seq_cst);
+		for (unsigned i = 0; i < r->n; i++) {
+			struct wal_position pos;
+			wal_position(r->pp.wal[i], &pos);
+			if (pos.durable_lsn > r->durable[i]) /* moved since this loop read it */
+				ms = 0;
+		}
+	} else if (!busy && r->have) {
+		ms = 1; /* no eventfd: poll the logs */
+	}
+	int rc = poll(pf, 3, ms);
+	atomic_store_explicit(&r->wn.waiting, 0, memory_order_relaxed);
+	if (rc <= 0)
+		return;
+	if (pf[2].revents & POLLIN)
+		(void)!read(r->wn.efd, &v, sizeof(v));
+	if (pf[0].revents & POLLIN)
+		primary_accept(r);
+}
+
 static void *primary_main(void *arg)
 {
 	struct fs_repl *r = arg;
-	int64_t last_sent = 0;
 
 	while (!atomic_load(&r->stop)) {
 		int64_t now = fs_mono_ns();
-		struct pollfd pf[2] = {{.fd = r->lfd, .events = POLLIN}, {.fd = r->c.fd, .events = POLLIN}};
 		int shipped = 0;
 
 		for (unsigned i = 0; i < r->n; i++) {
@@ -700,8 +817,6 @@ static void *primary_main(void *arg)
 				primary_drop(r, rc == -EAGAIN ? "reseeding from the snapshot"
 							      : rc == -ECONNRESET ? "closed"
 							      : fs_strerror(rc));
-			if (shipped > 0)
-				last_sent = now;
 		}
 		loss_check(r, now);
 		gates_publish(r);
@@ -711,13 +826,7 @@ static void *primary_main(void *arg)
 		r->st.fenced_by = atomic_load(&r->fenced_by);
 		pthread_mutex_unlock(&r->mu);
 		fence_old(r, now);
-		/* Busy while records flow; else a short sleep that still sees new
-		 * durable records within REPL_POLL_US (ack = standby waits on it). */
-		int ms = now - last_sent < 2000000 ? 0 : 1;
-		if (poll(pf, r->have ? 2 : 1, ms) > 0 && (pf[0].revents & POLLIN))
-			primary_accept(r);
-		else if (ms == 0 && !shipped)
-			usleep(REPL_POLL_US / 5);
+		primary_wait(r, shipped > 0);
 	}
 	consumer_note(r, fs_mono_ns(), true);
 	return NULL;
@@ -751,8 +860,9 @@ static struct fs_repl *repl_alloc(const struct cfg *cfg, unsigned n, bool primar
 	r->primary = primary;
 	r->lfd = -1;
 	r->snap_fd = -1;
+	r->wn.efd = -1;
 	for (unsigned i = 0; i < FS_WORKERS_MAX; i++)
-		r->tail[i].fd = r->log[i].fd = -1; /* never fd 0 by accident */
+		r->tail[i].fd = r->log[i].fd = r->gate[i].efd = -1; /* never fd 0 by accident */
 	pthread_mutex_init(&r->mu, NULL);
 	r->st.primary = primary;
 	r->st.nshards = n;
@@ -787,6 +897,14 @@ int fs_repl_primary_start(const struct fs_repl_primary_params *p, struct fs_repl
 	if (!r)
 		return -ENOMEM;
 	r->pp = *p;
+	r->sbuf = aligned_alloc(8, (size_t)r->n * REPL_BUF_BYTES);
+	r->wn.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!r->sbuf || r->wn.efd < 0) {
+		rc = r->sbuf ? -errno : -ENOMEM;
+		fs_log("error", "replication: %s", r->sbuf ? "eventfd" : "no memory");
+		fs_repl_stop(r);
+		return rc;
+	}
 	r->cluster = p->cluster;
 	r->epoch = p->epoch;
 	r->st.epoch = p->epoch;
@@ -798,6 +916,9 @@ int fs_repl_primary_start(const struct fs_repl_primary_params *p, struct fs_repl
 		/* No standby yet: held OKs wait (bounded by the loss policy). */
 		atomic_init(&r->gate[i].release_lsn, 0);
 		atomic_init(&r->gate[i].unavail_lsn, 0);
+		r->gate[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (rc == 0 && r->gate[i].efd < 0)
+			rc = -errno;
 		if (rc == 0)
 			rc = wal_tail_init(&r->tail[i], p->cfg->persist_dir, "replication", i,
 					   pos.durable_lsn + 1);
@@ -821,8 +942,12 @@ int fs_repl_primary_start(const struct fs_repl_primary_params *p, struct fs_repl
 			       fs_strerror(rc));
 		}
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		for (unsigned i = 0; i < r->n; i++)
+			wal_set_notify(p->wal[i], &r->wn);
+		r->notifying = true;
 		rc = thread_start(r, primary_main);
+	}
 	if (rc < 0) {
 		fs_repl_stop(r);
 		return rc;
@@ -838,7 +963,7 @@ int fs_repl_primary_start(const struct fs_repl_primary_params *p, struct fs_repl
 	return 0;
 }
 
-const struct dp_repl_gate *fs_repl_gate(struct fs_repl *r, unsigned shard)
+struct dp_repl_gate *fs_repl_gate(struct fs_repl *r, unsigned shard)
 {
 	FS_ASSERT(r->primary && shard < r->n);
 	return &r->gate[shard];
@@ -864,6 +989,14 @@ void fs_repl_stop(struct fs_repl *r)
 	atomic_store(&r->stop, true);
 	if (r->started)
 		pthread_join(r->th, NULL);
+	for (unsigned i = 0; r->notifying && i < r->n; i++)
+		wal_set_notify(r->pp.wal[i], NULL);
+	if (r->wn.efd >= 0)
+		close(r->wn.efd);
+	for (unsigned i = 0; i < FS_WORKERS_MAX; i++)
+		if (r->gate[i].efd >= 0)
+			close(r->gate[i].efd);
+	free(r->sbuf);
 	if (r->lfd >= 0)
 		close(r->lfd);
 	if (r->snap_fd >= 0)

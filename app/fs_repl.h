@@ -56,7 +56,7 @@ int fs_repl_primary_start(const struct fs_repl_primary_params *p, struct fs_repl
 int fs_repl_standby_start(const struct fs_repl_standby_params *p, struct fs_repl **out);
 
 /* The release gate of shard i for its dp_journal (ack = standby). */
-const struct dp_repl_gate *fs_repl_gate(struct fs_repl *r, unsigned shard);
+struct dp_repl_gate *fs_repl_gate(struct fs_repl *r, unsigned shard);
 
 /* Nonzero: the epoch of a promoted standby that fenced this primary off. */
 uint64_t fs_repl_fenced(const struct fs_repl *r);

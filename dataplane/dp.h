@@ -66,10 +66,16 @@ struct wal;
  * durably (held OKs up to it may go) and, once the standby is lost under
  * on_standby_loss = wait, up to which LSN held OKs answer UNAVAILABLE
  * instead. Written by that thread (release), read by the shard's worker
- * once per loop (acquire): no lock on the data path. */
+ * once per loop (acquire): no lock on the data path.
+ * Wake-up: a worker about to sleep with held answers sets waiting, issues a
+ * seq_cst fence and re-reads the two LSNs (dp_engine_sleep; it also polls
+ * efd); the replication thread, after moving them, fences and writes efd
+ * if waiting is set. efd is owned by the replication thread (-1: none). */
 struct dp_repl_gate {
 	_Atomic uint64_t release_lsn;
 	_Atomic uint64_t unavail_lsn;
+	_Atomic int waiting;
+	int efd;
 };
 
 /* The link between a shard and its write-ahead log. The shard's journal
@@ -79,7 +85,7 @@ struct dp_repl_gate {
  * turns the shard UNAVAILABLE and answers every held OK as UNAVAILABLE. */
 struct dp_journal {
 	struct wal *wal;       /* NULL: durability none, nothing is logged */
-	const struct dp_repl_gate *repl; /* NULL: acks wait for the local log only */
+	struct dp_repl_gate *repl; /* NULL: acks wait for the local log only */
 	uint64_t last_lsn;     /* LSN of the newest record appended (start: the log's end) */
 	int err;               /* first storage error (-errno), 0 while healthy */
 	bool dirty;            /* records appended since the last submit */

@@ -34,7 +34,10 @@
  *   7. Idle: ops->idle after each empty loop; the front end pauses or blocks
  *      in dp_engine_sleep(). Producers write the owner's eventfd only when it
  *      says it is asleep (Dekker-style: sleeping flag, full fence, re-check),
- *      so the busy path makes no syscalls of its own.
+ *      so the busy path makes no syscalls of its own. With answers held for
+ *      the standby (ack = standby) the worker also sets its gate's waiting
+ *      flag and polls the gate's eventfd: the replication thread writes it
+ *      when an ACK moves the gate (dp.h, struct dp_repl_gate).
  *
  * Return path (no amplification: PROTOCOL.md wants ONE response datagram per
  * request datagram, no larger than it). A datagram whose answers are not all
@@ -230,6 +233,7 @@ struct dp_worker {
 	int wal_efd;                   /* completion eventfd, -1 if none */
 	bool failed;                   /* storage fault seen: shard is UNAVAILABLE */
 	struct dp_hold hold;
+	uint64_t gate_rel, gate_unav;  /* the repl gate as held_release last read it */
 
 	struct dp_stats st;
 
@@ -714,8 +718,8 @@ static unsigned held_release(struct dp_worker *w, uint64_t durable, bool failed)
 	struct dp_held *h;
 
 	if (g) { /* [replication] ack = standby: also wait for the standby */
-		rel = atomic_load_explicit(&g->release_lsn, memory_order_acquire);
-		unav = atomic_load_explicit(&g->unavail_lsn, memory_order_acquire);
+		rel = w->gate_rel = atomic_load_explicit(&g->release_lsn, memory_order_acquire);
+		unav = w->gate_unav = atomic_load_explicit(&g->unavail_lsn, memory_order_acquire);
 	}
 	while ((h = dp_hold_head(&w->hold)) != NULL) {
 		if (!failed && h->ticket > durable)
@@ -1174,12 +1178,24 @@ static bool rings_empty(const struct dp_worker *w)
 	return in_rings_empty(w) && ret_rings_empty(w);
 }
 
+/* After the fence in dp_engine_sleep: did the replication thread move the
+ * gate since held_release last read it? (Then do not block: the next loop
+ * may release answers.) */
+static bool gate_moved(const struct dp_worker *w, const struct dp_repl_gate *g)
+{
+	return atomic_load_explicit(&g->release_lsn, memory_order_acquire) != w->gate_rel ||
+	       atomic_load_explicit(&g->unavail_lsn, memory_order_acquire) != w->gate_unav;
+}
+
 void dp_engine_sleep(struct dp_worker *w, int rx_fd, unsigned us)
 {
-	struct pollfd pfd[3] = {{.fd = rx_fd, .events = POLLIN},
+	/* Held answers that also wait for the standby's ack (ack = standby):
+	 * the replication thread wakes us through the gate's eventfd. */
+	struct dp_repl_gate *g = w->j && w->j->repl && w->hold.n > 0 ? w->j->repl : NULL;
+	struct pollfd pfd[4] = {{.fd = rx_fd, .events = POLLIN},
 				{.fd = w->efd, .events = POLLIN},
-				{.fd = w->wal_efd, .events = POLLIN}};
-	nfds_t n = w->wal_efd >= 0 ? 3 : 2;
+				{.fd = w->wal_efd, .events = POLLIN},
+				{.fd = g ? g->efd : -1, .events = POLLIN}}; /* < 0: ignored */
 	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
 	uint64_t v;
 
@@ -1190,23 +1206,32 @@ void dp_engine_sleep(struct dp_worker *w, int rx_fd, unsigned us)
 	 * it and does not wake us, so keep looping. */
 	if (returns_staged(w) > 0)
 		return;
-	/* Held answers wait for a completion: without an eventfd to wake us
-	 * (or when they also wait for the standby's ack, which wakes nobody),
+	/* Held answers wait for a completion: without an eventfd to wake us,
 	 * sleep only briefly. */
-	if (w->hold.n > 0 && (w->wal_efd < 0 || (w->j && w->j->repl)) &&
+	if (w->hold.n > 0 && (w->wal_efd < 0 || (g && g->efd < 0)) &&
 	    us > DP_SLEEP_HELD_NOWAKE_US)
 		ts = (struct timespec){.tv_sec = 0, .tv_nsec = DP_SLEEP_HELD_NOWAKE_US * 1000};
 	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
+	if (g)
+		atomic_store_explicit(&g->waiting, 1, memory_order_relaxed);
+	/* Pairs with wake() and with the replication thread's fence (dp.h,
+	 * struct dp_repl_gate): either we see its new entries / LSNs here, or
+	 * it sees us asleep / waiting and writes an eventfd we poll. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (rings_empty(w) && !atomic_load_explicit(&w->eng->quit, memory_order_relaxed)) {
+	if (rings_empty(w) && !atomic_load_explicit(&w->eng->quit, memory_order_relaxed) &&
+	    !(g && gate_moved(w, g))) {
 		w->st.sleeps++;
-		(void)ppoll(pfd, n, &ts, NULL);
+		(void)ppoll(pfd, 4, &ts, NULL);
 	}
 	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+	if (g)
+		atomic_store_explicit(&g->waiting, 0, memory_order_relaxed);
 	if (pfd[1].revents & POLLIN)
 		(void)!read(w->efd, &v, sizeof(v));
-	if (n == 3 && (pfd[2].revents & POLLIN))
+	if (pfd[2].revents & POLLIN)
 		(void)!read(w->wal_efd, &v, sizeof(v));
+	if (pfd[3].revents & POLLIN)
+		(void)!read(pfd[3].fd, &v, sizeof(v));
 }
 
 /* A control-plane call between bursts (dp_engine_on_workers). */

@@ -313,6 +313,19 @@ int wal_wait(struct wal *w, uint64_t *durable_ticket);
  * none. Owned by the WAL. */
 int wal_event_fd(const struct wal *w);
 
+/* A thread outside the log that waits for it to become durable further (the
+ * replication sender): it sets waiting, issues a seq_cst fence, re-reads
+ * wal_position and only then blocks on efd. The log's thread, at a wal_poll
+ * or wal_wait that moved the durable LSN, issues a seq_cst fence and writes
+ * efd if waiting is set (so a group commit costs one fence and a load, and a
+ * write only when somebody sleeps). Owned by the waiter; efd nonblocking. */
+struct wal_notify {
+	_Atomic int waiting;
+	int efd;
+};
+/* Register n (NULL: none), from any thread; n outlives the registration. */
+void wal_set_notify(struct wal *w, struct wal_notify *n);
+
 struct wal_stats {
 	uint64_t records, bytes; /* appended */
 	uint64_t batches;	 /* submitted (tickets handed out) */

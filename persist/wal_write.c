@@ -176,6 +176,8 @@ struct wal {
 	_Atomic uint64_t pub_durable_lsn, pub_synced_lsn, pub_segment_lsn;
 	_Atomic int pub_failed;
 	_Atomic int injected; /* wal_inject_fault: picked up by wal_poll */
+	_Atomic(struct wal_notify *) notify; /* wal_set_notify */
+	uint64_t notified_lsn;		     /* durable_lsn when notify was last looked at */
 };
 
 static unsigned fill_slot(const struct wal *w)
@@ -490,6 +492,18 @@ static void wal_publish(struct wal *w)
 	atomic_store_explicit(&w->pub_segment_lsn, w->seg[w->cur].first_lsn,
 			      memory_order_relaxed);
 	atomic_store_explicit(&w->pub_failed, w->failed, memory_order_relaxed);
+	if (w->durable_lsn != w->notified_lsn) { /* once per completed group commit */
+		struct wal_notify *n = atomic_load_explicit(&w->notify, memory_order_acquire);
+		w->notified_lsn = w->durable_lsn;
+		if (n) {
+			uint64_t one = 1;
+			/* Pairs with the waiter's fence: either it sees the new
+			 * pub_durable_lsn before it blocks, or we see it waiting. */
+			atomic_thread_fence(memory_order_seq_cst);
+			if (atomic_load_explicit(&n->waiting, memory_order_relaxed))
+				(void)!write(n->efd, &one, sizeof(one));
+		}
+	}
 }
 
 int wal_poll(struct wal *w, uint64_t *durable_ticket)
@@ -928,6 +942,11 @@ int wal_close(struct wal *w)
 int wal_event_fd(const struct wal *w)
 {
 	return w->efd >= 0 ? w->efd : -ENOENT;
+}
+
+void wal_set_notify(struct wal *w, struct wal_notify *n)
+{
+	atomic_store_explicit(&w->notify, n, memory_order_release);
 }
 
 void wal_stats(const struct wal *w, struct wal_stats *out)

@@ -6,6 +6,8 @@
   client received is on the new primary, retries get the original order;
   the restarted old primary is fenced (UNAVAILABLE, /readyz 503) and then
   refuses to start as a primary; a new standby of the promoted one catches up;
+- ack = standby, one BUY at a time: every answer arrives although the
+  workers sleep long when idle (the standby's ACK wakes them);
 - ack = standby with no standby: bounded wait, then UNAVAILABLE (wait) or
   local acks (degrade), logged and counted in /metrics;
 - a proxy on the link that flips a byte of a record and cuts frames short:
@@ -354,6 +356,36 @@ class Replication(unittest.TestCase):
             self.assertNotEqual((r.status, r.user_id), (ST["OK"], user))
         c.close()
         p.stop()
+
+    def test_ack_standby_lone_buys_woken(self):
+        """One BUY at a time with ack = standby: each OK is held until the
+        standby's ACK, and the ACK wakes the sleeping worker (gate eventfd),
+        as a group commit wakes the replication sender (wal_notify). The
+        primary's workers sleep up to idle_sleep_us = 1 s when idle, so a
+        lost wake-up would leave an answer waiting for that sleep to end:
+        each answer must arrive within 0.9 s (the fallback, not a speed
+        target: it normally takes about a millisecond)."""
+        p, s = self.pair(ack="standby")
+        with open(p.config) as f:
+            text = f.read()
+        with open(p.config, "w") as f:
+            f.write(re.sub(r"idle_sleep_us = \d+", "idle_sleep_us = 1000000", text))
+        p.start()
+        s.start()
+        wait_for(lambda: check(p)["connected"], "the standby to connect")
+        c = p.client()
+        for k in range(150):
+            u = 7 * 10**6 + k
+            r = c.call(req("BUY", user=u, rid=1, item=1001 + k % 2, qty=1,
+                           token=buy_token(u, 1)), timeout=0.9)[0]
+            self.assertIsNotNone(r, "BUY %d: no answer before the worker's idle sleep ended "
+                                 "(a lost wake-up)" % k)
+            self.assertEqual(r.status, ST["OK"], "BUY %d" % k)
+        c.close()
+        self.assertNotIn("records wait for it", p.output())
+        self.assertGreaterEqual(sum(check(p)["lsn"]), 150)
+        p.stop()
+        s.stop()
 
     def test_no_standby_wait_then_degrade(self):
         for loss, want in (("wait", "UNAVAILABLE"), ("degrade", "OK")):

@@ -362,9 +362,12 @@ class Replication(unittest.TestCase):
         standby's ACK, and the ACK wakes the sleeping worker (gate eventfd),
         as a group commit wakes the replication sender (wal_notify). The
         primary's workers sleep up to idle_sleep_us = 1 s when idle, so a
-        lost wake-up would leave an answer waiting for that sleep to end:
-        each answer must arrive within 0.9 s (the fallback, not a speed
-        target: it normally takes about a millisecond)."""
+        lost wake-up would leave an answer waiting for that sleep to end
+        (about 1 s each). Every answer must arrive, and at most a tenth may
+        take longer than half the idle sleep (an occasional slow fsync on a
+        loaded machine), so broken wake-ups fail (every answer then waits
+        ~1 s) while a slow machine does not; not a speed target: an answer
+        normally takes about a millisecond."""
         p, s = self.pair(ack="standby")
         with open(p.config) as f:
             text = f.read()
@@ -374,14 +377,18 @@ class Replication(unittest.TestCase):
         s.start()
         wait_for(lambda: check(p)["connected"], "the standby to connect")
         c = p.client()
+        slow = 0
         for k in range(150):
             u = 7 * 10**6 + k
+            t0 = time.monotonic()
             r = c.call(req("BUY", user=u, rid=1, item=1001 + k % 2, qty=1,
-                           token=buy_token(u, 1)), timeout=0.9)[0]
-            self.assertIsNotNone(r, "BUY %d: no answer before the worker's idle sleep ended "
-                                 "(a lost wake-up)" % k)
+                           token=buy_token(u, 1)), timeout=10)[0]
+            slow += time.monotonic() - t0 > 0.5
+            self.assertIsNotNone(r, "BUY %d: no answer" % k)
             self.assertEqual(r.status, ST["OK"], "BUY %d" % k)
         c.close()
+        self.assertLessEqual(slow, 15, "%d of 150 answers waited for the worker's idle sleep "
+                             "(lost wake-ups)" % slow)
         self.assertNotIn("records wait for it", p.output())
         self.assertGreaterEqual(sum(check(p)["lsn"]), 150)
         p.stop()

@@ -246,6 +246,14 @@ bool store_execute(struct store_shard *s, const struct fs_req *req, int64_t now_
  * cache misses of successive requests overlap. */
 void store_prefetch(const struct store_shard *s, const struct fs_req *req);
 
+/* Hint for a BUY this shard may decide: when it owns req's item and the
+ * item is in stock (the gate then routes the BUY here), start loading the
+ * lines its decision reads at random places: the idempotency index slot,
+ * the holding and the winners-filter word. Changes nothing; anything else
+ * is ignored. A front end calls it for every message of a datagram before
+ * deciding the first, so that their cache misses overlap. */
+void store_execute_prefetch(const struct store_shard *s, const struct fs_req *req);
+
 /* store_execute over n requests in order, prefetching ahead: the same
  * answers and journal records as n calls of store_execute. changed[i]
  * (when changed is not NULL) tells whether request i changed state.

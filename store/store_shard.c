@@ -55,8 +55,10 @@
  * (orders, stored answers). exec_buy starts all five loads at once
  * (buy_prefetch) so that their misses overlap; store_execute_burst() does the
  * same a few requests ahead, which hides most of the memory latency when an
- * owner decides a burst. Tables of 2 MiB and more use transparent huge pages
- * (store_zalloc) so that random probes do not also miss the TLB.
+ * owner decides a burst, and store_execute_prefetch() lets a front end start
+ * the loads of a whole datagram's BUYs before deciding the first. Tables of
+ * 2 MiB and more use transparent huge pages (store_zalloc) so that random
+ * probes do not also miss the TLB.
  *
  * Invariants: per item available + reserved + paid == total (FS_ASSERTed on
  * every change of that item), holding units <= per_user_limit (asserted on
@@ -730,6 +732,22 @@ void store_prefetch(const struct store_shard *s, const struct fs_req *req)
 		if (oi != STORE_NONE)
 			__builtin_prefetch(&s->orders[oi]);
 	}
+}
+
+void store_execute_prefetch(const struct store_shard *s, const struct fs_req *req)
+{
+	uint32_t ci;
+	uint64_t h;
+
+	if (req->op != FS_OP_BUY || (ci = store_item_find(s->cat, req->item_id)) == STORE_NONE)
+		return;
+	/* Sold out (the gate answers) or not ours: nothing to load here. */
+	if (s->cat->items[ci].owner != s->shard_id || load_avail(s, ci) == 0)
+		return;
+	h = store_hash2(req->user_id, req->request_id);
+	__builtin_prefetch(&s->idx[h & s->idx_mask]);
+	__builtin_prefetch(&s->hold[store_hash2(req->user_id, ci) & s->hold_mask]);
+	__builtin_prefetch(&s->wf_words[h & (s->wf_nwords - 1)], 1);
 }
 
 #define BURST_PREFETCH_AHEAD 4u

@@ -1180,6 +1180,73 @@ static void test_store_execute_bad_op(void **state)
 	assert_int_equal(resp.status, FS_ST_BAD_REQUEST);
 }
 
+/* store_execute_prefetch is a hint: a world that prefetches every request of
+ * a batch before deciding them one by one (as
+ * dp_engine_rx_dgram does for a datagram) gives the same answers, journal
+ * and state as one that does not (known, unknown and sold-out items alike). */
+static void test_store_execute_prefetch_changes_nothing(void **state)
+{
+	static const uint32_t items[] = {1001, 2001, 2002, 3001, 4242};
+	struct world a, b;
+	struct fs_req reqs[16];
+	struct fs_resp ra, rb;
+	uint64_t seed = 4242;
+
+	(void)state;
+	std_cfg(&a);
+	std_cfg(&b);
+	world_start(&a, 1);
+	world_start(&b, 1);
+	a.audit_each = b.audit_each = false;
+	for (unsigned round = 0; round < 1000; round++) {
+		int64_t now = T0 + (int64_t)round * 500 * FS_NS_PER_MS;
+
+		for (unsigned i = 0; i < 16; i++) {
+			uint64_t r =
+				(seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) >>
+				16;
+			uint64_t user = 1 + r % 7, rid = 1 + (r >> 8) % 5000;
+			uint8_t op = (uint8_t)(1 + (r >> 20) % 4);
+			uint32_t item = items[(r >> 24) % 5];
+
+			if (op == FS_OP_BUY || (r >> 40) % 2) {
+				reqs[i] =
+					mk_buy(&a, user, rid, item, (uint16_t)(1 + (r >> 30) % 2));
+			} else {
+				uint64_t order = fs_order_id(1 + (r >> 30) % (round + 1), 0);
+				reqs[i] = mk_op(&a, op, user, rid, order, 2001, 0, TOK_NONE);
+			}
+			store_execute_prefetch(b.sh[0], &reqs[i]);
+		}
+		for (unsigned i = 0; i < 16; i++) {
+			bool ca = store_execute(a.sh[0], &reqs[i], now, &ra);
+			bool cb = store_execute(b.sh[0], &reqs[i], now, &rb);
+
+			assert_int_equal(ca, cb);
+			cmp_resp(&ra, &rb, round);
+		}
+		assert_int_equal(store_expire(a.sh[0], now, 100), store_expire(b.sh[0], now, 100));
+	}
+	audit_all(&a);
+	audit_all(&b);
+	assert_int_equal(a.jn, b.jn);
+	assert_true(a.jn > 60);
+	for (size_t k = 0; k < a.jn; k++) {
+		const struct store_change *x = &a.jv[k].ch, *y = &b.jv[k].ch;
+
+		assert_int_equal(x->type, y->type);
+		assert_int_equal(x->qty, y->qty);
+		assert_int_equal(x->item_id, y->item_id);
+		assert_int_equal(x->order_id, y->order_id);
+		assert_int_equal(x->user_id, y->user_id);
+		assert_int_equal(x->request_id, y->request_id);
+		assert_int_equal(x->ref, y->ref);
+		assert_int_equal(x->time_ns, y->time_ns);
+	}
+	world_stop(&a);
+	world_stop(&b);
+}
+
 /* store_execute_burst gives the answers and journal of one call per request. */
 static void test_store_execute_burst_matches_single(void **state)
 {
@@ -2953,6 +3020,7 @@ int main(void)
 		T(test_store_execute_order_status),
 		T(test_store_execute_bad_op),
 		cmocka_unit_test(test_store_execute_burst_matches_single),
+		cmocka_unit_test(test_store_execute_prefetch_changes_nothing),
 		T(test_store_expire_releases_units),
 		T(test_store_idem_trim_retention),
 		cmocka_unit_test(test_store_idem_trim_many),

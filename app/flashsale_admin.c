@@ -9,8 +9,14 @@
  * endpoint is the operations listener's [admin] address and port of
  * --config, or --server and --http-port.
  *
+ * `audit --against ADDR:PORT` talks to two appliances: the log digests of
+ * both over the LSNs both hold (GET /admin/digest), then the state both
+ * recover read-only at the last of them (GET /admin/state: per-item counts,
+ * per-shard order digests), compared field by field.
+ *
  * Exit status: 0 answered 200, 1 answered with another status, 2 usage or
- * config error, 3 no answer (connection refused, timeout).
+ * config error, 3 no answer (connection refused, timeout). audit --against:
+ * 0 equal, 1 different, 2 could not compare.
  */
 #include <arpa/inet.h>
 #include <errno.h>

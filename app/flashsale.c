@@ -245,8 +245,11 @@ static const struct command commands[] = {
 	 "  audit --config FILE --against ADDR:PORT\n"
 	 "      Live primary vs standby: compare their logs shard by shard (a digest\n"
 	 "      of every record over the LSNs both hold) through both operations\n"
-	 "      listeners ([admin] of FILE, and ADDR:PORT; key in FLASHSALE_ADMIN_KEY).\n"
-	 "      Exit 0 the same, 1 different. (flashsale admin audit --against)\n"},
+	 "      listeners ([admin] of FILE, and ADDR:PORT; key in FLASHSALE_ADMIN_KEY),\n"
+	 "      then per-item counts and per-shard order digests of the state both\n"
+	 "      recover (read-only) at the last LSN both hold (GET /admin/state).\n"
+	 "      Exit 0 the same, 1 different, 2 could not compare.\n"
+	 "      (flashsale admin audit --against)\n"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -9,8 +9,14 @@
  * endpoint is the operations listener's [admin] address and port of
  * --config, or --server and --http-port.
  *
+ * `audit --against ADDR:PORT` talks to two appliances: the log digests of
+ * both over the LSNs both hold (GET /admin/digest), then the state both
+ * recover read-only at the last of them (GET /admin/state: per-item counts,
+ * per-shard order digests), compared field by field.
+ *
  * Exit status: 0 answered 200, 1 answered with another status, 2 usage or
- * config error, 3 no answer (connection refused, timeout).
+ * config error, 3 no answer (connection refused, timeout). audit --against:
+ * 0 equal, 1 different, 2 could not compare.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +34,7 @@
 
 #include "cfg.h"
 #include "fs_common.h"
+#include "fs_proto.h"
 
 int flashsale_admin_main(int argc, char **argv);
 
@@ -53,7 +60,10 @@ static const char USAGE[] =
 	"                                     --against: compare its log with the other\n"
 	"                                     appliance's (its operations listener, same\n"
 	"                                     key) shard by shard: a digest of every record\n"
-	"                                     over the LSNs both hold (primary vs standby)\n"
+	"                                     over the LSNs both hold (primary vs standby),\n"
+	"                                     then per-item counts and order digests of the\n"
+	"                                     state at the last LSN both hold (exit 0 equal,\n"
+	"                                     1 different, 2 could not compare)\n"
 	"  snapshot                           take a snapshot now\n"
 	"  stock --item ID --delta N          add (or, negative, remove) units; never below\n"
 	"                                     what is reserved + paid\n"
@@ -465,15 +475,170 @@ static int digest(const struct admin_cli *a, unsigned shard, uint64_t from, uint
 	return 0;
 }
 
+/* ---- the state at a common LSN (GET /admin/state/L0,L1,...) ---- */
+
+struct st_shard {
+	uint64_t lsn, orders;
+	char digest[17];
+};
+
+struct st_item {
+	uint32_t id;
+	uint64_t total, available, reserved, paid;
+};
+
+struct st_answer {
+	int nshards;
+	struct st_shard shard[FS_WORKERS_MAX];
+	size_t nitems;
+	struct st_item *items; /* malloc'd */
+};
+
+/* GET path on a into *st: 0; 1 refused at those LSNs (409: a snapshot past
+ * one, printed: fall back to the logs); -1 no usable answer (printed). */
+static int state(const struct admin_cli *a, const char *path, struct st_answer *st)
+{
+	char *ans = NULL, *p;
+	int code = 0;
+	size_t cap = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (request(a, "GET", path, "", &ans, &code) != EXIT_OK)
+		return -1;
+	if (code != 200) {
+		printf("%s:%u: no state at those LSNs (HTTP %d): %s", a->server, a->port, code, ans);
+		free(ans);
+		return code == 409 ? 1 : -1;
+	}
+	for (p = ans; st->nshards < FS_WORKERS_MAX && (p = strstr(p, "{\"shard\":")) != NULL; p++) {
+		struct st_shard *s = &st->shard[st->nshards];
+		unsigned i;
+		if (sscanf(p, "{\"shard\":%u,\"lsn\":%" SCNu64 ",\"orders\":%" SCNu64
+			      ",\"digest\":\"%16[0-9a-f]",
+			   &i, &s->lsn, &s->orders, s->digest) != 4 || i != (unsigned)st->nshards)
+			break;
+		st->nshards++;
+	}
+	for (p = ans; (p = strstr(p, "{\"id\":")) != NULL; p++) {
+		struct st_item it;
+		if (sscanf(p, "{\"id\":%" SCNu32 ",\"total\":%" SCNu64 ",\"available\":%" SCNu64
+			      ",\"reserved\":%" SCNu64 ",\"paid\":%" SCNu64,
+			   &it.id, &it.total, &it.available, &it.reserved, &it.paid) != 5)
+			break;
+		if (st->nitems == cap) {
+			struct st_item *m = realloc(st->items, (cap ? cap * 2 : 64) * sizeof(*m));
+			if (!m)
+				break;
+			st->items = m;
+			cap = cap ? cap * 2 : 64;
+		}
+		st->items[st->nitems++] = it;
+	}
+	free(ans);
+	if (st->nshards == 0) {
+		printf("%s:%u: the state answer has no shards\n", a->server, a->port);
+		free(st->items);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct st_item *find_item(const struct st_answer *st, uint32_t id)
+{
+	for (size_t k = 0; k < st->nitems; k++)
+		if (st->items[k].id == id)
+			return &st->items[k];
+	return NULL;
+}
+
+static void print_item(const char *who, const struct st_item *it)
+{
+	if (it)
+		printf(" %s%stotal %" PRIu64 " available %" PRIu64 " reserved %" PRIu64
+		       " paid %" PRIu64, who, who[0] ? " " : "", it->total, it->available, it->reserved, it->paid);
+	else
+		printf(" %s (no such item)", who);
+}
+
+/* Per-item counts and per-shard order digests of a and b at LSNs to[]:
+ * differences found (printed), or -1 when they could not be had (printed:
+ * the caller falls back to the log digests), -2 no answer. */
+static int compare_state(const struct admin_cli *a, const struct admin_cli *b, const uint64_t to[],
+			 int n)
+{
+	static char path[32 + FS_WORKERS_MAX * 21];
+	struct st_answer sa, sb;
+	size_t k = (size_t)snprintf(path, sizeof(path), "/admin/state/");
+	int ra, rb, bad = 0;
+
+	for (int i = 0; i < n; i++)
+		k += (size_t)snprintf(path + k, sizeof(path) - k, "%s%" PRIu64, i ? "," : "", to[i]);
+	ra = state(a, path, &sa);
+	rb = ra < 0 ? -1 : state(b, path, &sb);
+	if (ra != 0 || rb != 0) {
+		if (ra == 0)
+			free(sa.items);
+		if (rb == 0)
+			free(sb.items);
+		if (ra < 0 || rb < 0)
+			return -2;
+		printf("state: not comparable at those LSNs (a snapshot is past one of them): "
+		       "compared the logs only\n");
+		return -1;
+	}
+	for (int i = 0; i < n && i < sa.nshards && i < sb.nshards; i++) {
+		bool same = sa.shard[i].orders == sb.shard[i].orders &&
+			    strcmp(sa.shard[i].digest, sb.shard[i].digest) == 0;
+		printf("shard %d: at LSN %" PRIu64 ": %" PRIu64 " orders, digest %s %s %" PRIu64
+		       " orders, digest %s%s\n",
+		       i, to[i], sa.shard[i].orders, sa.shard[i].digest, same ? "==" : "!=",
+		       sb.shard[i].orders, sb.shard[i].digest, same ? "" : "  DIFFERENT orders");
+		bad += !same;
+	}
+	if (sa.nshards != n || sb.nshards != n) {
+		printf("DIFFERENT: state answers with %d and %d shards, not %d\n", sa.nshards,
+		       sb.nshards, n);
+		bad++;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		const struct st_answer *x = pass ? &sb : &sa, *y = pass ? &sa : &sb;
+		for (size_t j = 0; j < x->nitems; j++) {
+			const struct st_item *ix = &x->items[j], *iy = find_item(y, ix->id);
+			if (pass && iy)
+				continue; /* both have it: compared in the first pass */
+			bool same = iy && memcmp(ix, iy, sizeof(*ix)) == 0;
+			const struct st_item *here = pass ? iy : ix, *there = pass ? ix : iy;
+			printf("item %" PRIu32 " (shard %u):", ix->id, fs_shard_of_item(ix->id, (unsigned)n));
+			if (same) {
+				print_item("", here);
+				printf(" (equal)\n");
+			} else {
+				print_item("here", here);
+				printf(",");
+				print_item("there", there);
+				printf("  DIFFERENT\n");
+			}
+			bad += !same;
+		}
+	}
+	free(sa.items);
+	free(sb.items);
+	return bad;
+}
+
 /* `audit --against ADDR:PORT`: the logs of both appliances over the LSNs
- * both hold, shard by shard. 0 all equal, 1 a difference (or no answer). */
+ * both hold, shard by shard, then the state both recover at the last LSN
+ * both hold (per-item counts, per-shard order digests). 0 all equal, 1 a
+ * difference, 2 could not compare (no answer). */
 static int against(const struct admin_cli *a)
 {
+	enum { CANNOT = 2 };
 	struct admin_cli b = *a;
 	uint64_t f1[FS_WORKERS_MAX], l1[FS_WORKERS_MAX], f2[FS_WORKERS_MAX], l2[FS_WORKERS_MAX];
+	uint64_t to[FS_WORKERS_MAX];
 	char host[INET_ADDRSTRLEN];
 	unsigned port;
-	int n1, n2, bad = 0;
+	int n1, n2, bad = 0, sbad;
 
 	if (sscanf(a->against, "%15[0-9.]:%u", host, &port) != 2 || port == 0 || port > 65535)
 		return usage("--against: expected ADDR:PORT, not '%s'", a->against);
@@ -481,33 +646,41 @@ static int against(const struct admin_cli *a)
 	b.server = b.server_buf;
 	b.port = port;
 	if ((n1 = ranges(a, f1, l1)) < 0 || (n2 = ranges(&b, f2, l2)) < 0)
-		return EXIT_NOANSWER;
+		return CANNOT;
 	if (n1 != n2) {
 		printf("DIFFERENT: %s:%u has %d shards, %s:%u has %d\n", a->server, a->port, n1,
 		       b.server, b.port, n2);
 		return EXIT_ANSWER;
 	}
 	for (int i = 0; i < n1; i++) {
-		uint64_t from = f1[i] > f2[i] ? f1[i] : f2[i], to = l1[i] < l2[i] ? l1[i] : l2[i];
+		uint64_t from = f1[i] > f2[i] ? f1[i] : f2[i];
 		uint64_t r1 = 0, r2 = 0;
 		char h1[17] = "", h2[17] = "";
-		if (!f1[i] || !f2[i] || from > to) {
+		to[i] = l1[i] < l2[i] ? l1[i] : l2[i];
+		if (!f1[i] || !f2[i] || from > to[i]) {
 			printf("shard %d: no LSN in both logs (%" PRIu64 "..%" PRIu64 " here, %" PRIu64
 			       "..%" PRIu64 " there): nothing to compare\n",
 			       i, f1[i], l1[i], f2[i], l2[i]);
 			continue;
 		}
-		if (digest(a, (unsigned)i, from, to, &r1, h1) ||
-		    digest(&b, (unsigned)i, from, to, &r2, h2))
-			return EXIT_ANSWER;
+		if (digest(a, (unsigned)i, from, to[i], &r1, h1) ||
+		    digest(&b, (unsigned)i, from, to[i], &r2, h2))
+			return CANNOT;
 		bool same = r1 == r2 && strcmp(h1, h2) == 0;
 		printf("shard %d: LSN %" PRIu64 "..%" PRIu64 ": %" PRIu64 " records, digest %s %s %s\n",
-		       i, from, to, r1, h1, same ? "==" : "!=", h2);
+		       i, from, to[i], r1, h1, same ? "==" : "!=", h2);
 		bad += !same;
 	}
+	if ((sbad = compare_state(a, &b, to, n1)) == -2)
+		return CANNOT;
+	if (sbad > 0)
+		printf("DIFFERENT: the appliances' states disagree at the common LSNs (see above)\n");
+	else if (sbad == 0)
+		printf("audit against the other appliance: the same item counts and orders at the "
+		       "same LSNs\n");
 	printf("%s\n", bad ? "DIFFERENT: the appliances' logs disagree (see above)"
 			   : "audit against the other appliance: the same records at the same LSNs");
-	return bad ? EXIT_ANSWER : EXIT_OK;
+	return bad || sbad > 0 ? EXIT_ANSWER : EXIT_OK;
 }
 
 int flashsale_admin_main(int argc, char **argv)

@@ -483,6 +483,8 @@ static size_t admin_request(void *ctx, const char *method, const char *path, con
 		return promote_request(method, out, outlen, status);
 	if (strncmp(path, "/digest", 7) == 0)
 		return digest_request(method, path, out, outlen, status);
+	if (strncmp(path, "/state", 6) == 0)
+		return fs_admin_state(g_cfg, method, path, out, outlen, status);
 	if (strcmp(path, "/snapshot") != 0 && ctx == NULL) {
 		*status = 503;
 		n = snprintf(out, outlen, "{\"error\":\"standby: only /admin/promote until "

@@ -12,6 +12,9 @@
  *   POST /admin/window     {"request_id","activity_id","start_ns","end_ns"}
  *   POST /admin/snapshot   take a snapshot now (persist_snapshot)
  *   GET  /admin/audit      store_audit on every live shard, and the sums
+ *   GET  /admin/state/L0,L1,...  the state at those per-shard LSNs, from a
+ *                          read-only recovery of the data directory
+ *                          (fs_admin_state: flashsale audit --against)
  * (docs/operations.md "Admin API" has the answers and status codes.)
  *
  * Design. Everything runs on the control-plane thread, one call at a time.
@@ -811,6 +814,114 @@ static int parse_page(const char *q, uint32_t *from, uint32_t *limit)
 		q = *end ? end + 1 : end;
 	}
 	return *limit ? 0 : -EINVAL;
+}
+
+/* ---- GET /admin/state/L0,L1,...: the state at per-shard LSNs ----
+ *
+ * A read-only recovery of this appliance's own data directory (persist_open
+ * with PERSIST_OPEN_READONLY and to_lsn: the snapshot, then each log up to
+ * L_i, the way `flashsale audit` recovers offline), into shards of its own
+ * (freed before answering): per item total/available/reserved/paid, per
+ * shard the orders and an order digest (FNV-1a 64 over every order's
+ * order_id, user_id, item_id, qty and state, in order-id order). The same
+ * records give the same digest on any appliance, so a primary and its
+ * standby compare equal at a common LSN. Runs on the caller's (control)
+ * thread, synchronously: it costs what a restart's recovery costs (a
+ * snapshot load and a log replay) and memory for one more set of shards. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void state_shard(struct out *o, const struct store_shard *s, unsigned i, uint64_t lsn)
+{
+	struct store_stats st;
+	uint64_t h = 0xcbf29ce484222325ull, n = 0;
+
+	store_shard_stats(s, &st);
+	for (uint64_t seq = st.next_seq - st.orders; seq < st.next_seq; seq++) {
+		struct store_order_view v;
+		if (store_order_get(s, fs_order_id(seq, i), &v) != 0)
+			continue;
+		h = fnv(h, &v.order_id, sizeof(v.order_id));
+		h = fnv(h, &v.user_id, sizeof(v.user_id));
+		h = fnv(h, &v.item_id, sizeof(v.item_id));
+		h = fnv(h, &v.qty, sizeof(v.qty));
+		h = fnv(h, &v.state, sizeof(v.state));
+		n++;
+	}
+	put(o, "%s{\"shard\":%u,\"lsn\":%" PRIu64 ",\"orders\":%" PRIu64 ",\"digest\":\"%016" PRIx64
+	       "\"}",
+	    i ? "," : "", i, lsn, n, h);
+}
+
+size_t fs_admin_state(const struct cfg *cfg, const char *method, const char *path, char *out,
+		      size_t outlen, int *status)
+{
+	struct out o = {.buf = out, .cap = outlen};
+	uint64_t lsn[FS_WORKERS_MAX];
+	struct store_catalog *cat = NULL;
+	struct persist *ps = NULL;
+	const char *p = path + strlen("/state/");
+	char err[1024];
+	unsigned n = 0;
+	int rc;
+
+	FS_ASSERT(outlen >= 128);
+	if (strcmp(method, "GET") != 0)
+		return fail(&o, status, 405, "use GET");
+	if (strncmp(path, "/state/", 7) != 0)
+		return fail(&o, status, 404, "GET /admin/state/LSN0,LSN1,... (one LSN per shard)");
+	while (n < FS_WORKERS_MAX && isdigit((unsigned char)*p)) {
+		char *end;
+		errno = 0;
+		lsn[n++] = strtoull(p, &end, 10);
+		if (errno)
+			break;
+		p = end;
+		if (*p != ',')
+			break;
+		p++;
+	}
+	if (*p || n != cfg->workers) {
+		snprintf(err, sizeof(err), "GET /admin/state/LSN0,LSN1,...: expected %u LSNs, one per shard",
+			 cfg->workers);
+		return fail(&o, status, 400, err);
+	}
+	if ((rc = store_catalog_create(cfg, cfg->workers, &cat)) < 0) {
+		snprintf(err, sizeof(err), "catalog: %s", fs_strerror(rc));
+		return fail(&o, status, 500, err);
+	}
+	struct persist_params pp = {.cfg = cfg, .cat = cat, .flags = PERSIST_OPEN_READONLY,
+				    .to_lsn = lsn};
+	err[0] = '\0';
+	if ((rc = persist_open(&pp, &ps, err, sizeof(err))) < 0) {
+		store_catalog_free(cat);
+		return fail(&o, status, rc == -ERANGE ? 409 : 500, err[0] ? err : fs_strerror(rc));
+	}
+	struct store_shard **sh = persist_shards(ps);
+	put(&o, "{\"ok\":true,\"shards\":[");
+	for (unsigned i = 0; i < n; i++)
+		state_shard(&o, sh[i], i, lsn[i]);
+	put(&o, "],\"items\":[");
+	struct cfg_item it;
+	for (uint32_t k = 0, m = 0; store_catalog_item_at(store_shard_catalog(sh[0]), k, &it, NULL) == 0;
+	     k++) {
+		struct store_item_counts c;
+		if (store_item_counts(sh[fs_shard_of_item(it.id, n)], it.id, &c) != 0)
+			continue;
+		put(&o, "%s{\"id\":%" PRIu32 ",\"total\":%" PRIu64 ",\"available\":%" PRIu64
+			",\"reserved\":%" PRIu64 ",\"paid\":%" PRIu64 "}",
+		    m++ ? "," : "", c.item_id, c.total, c.available, c.reserved, c.paid);
+	}
+	put(&o, "]}\n");
+	persist_close(ps);
+	store_catalog_free(cat);
+	return finish(&o, status, 200);
 }
 
 size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *target, const char *body,

@@ -45,6 +45,16 @@ void fs_admin_free(struct fs_admin *a);
 size_t fs_admin_handle(struct fs_admin *a, const char *method, const char *path, const char *body,
 		       size_t len, char *out, size_t outlen, int *status);
 
+/* GET /admin/state/L0,L1,... (path after "/admin"): a read-only recovery of
+ * cfg->persist_dir stopped at LSN L_i in shard i (persist_recover_upto),
+ * answered as {"ok":true,"shards":[{"shard","lsn","orders","digest"}...],
+ * "items":[{"id","total","available","reserved","paid"}...]}; 409 when a
+ * shard's snapshot is past L_i or its log ends before it. Needs no running
+ * workers (a standby answers it); runs synchronously on the caller's thread
+ * for as long as a recovery takes. */
+size_t fs_admin_state(const struct cfg *cfg, const char *method, const char *path, char *out,
+		      size_t outlen, int *status);
+
 /* The body of POST /admin/activities (new_activity) or POST /admin/items
  * into *def (fs_admin_def.c has the members and defaults). 0, or -EINVAL
  * with a sentence naming the member in why. Pure. */

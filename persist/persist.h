@@ -449,6 +449,16 @@ int persist_recover_acked(const struct cfg *cfg, struct store_catalog *cat,
 			  struct store_shard *const shards[], struct persist_recover_info infos[],
 			  const uint64_t acked_lsn[], unsigned flags, char *err, size_t errlen);
 
+/* The same, stopped at to_lsn[i] in shard i (NULL: the whole log): changes
+ * and catalog definitions after it are read (and checked) but not applied,
+ * so the shards hold the state exactly at those LSNs (flashsale audit
+ * --against). -ERANGE with the shard named in err when shard i's snapshot
+ * is past to_lsn[i] or its log ends before it. Meant read-only. */
+int persist_recover_upto(const struct cfg *cfg, struct store_catalog *cat,
+			 struct store_shard *const shards[], struct persist_recover_info infos[],
+			 const uint64_t acked_lsn[], const uint64_t to_lsn[], unsigned flags,
+			 char *err, size_t errlen);
+
 /* ---- the manifest (persist_manifest.c: format and write discipline) ---- */
 
 #define PERSIST_MANIFEST_FILE "MANIFEST"
@@ -503,6 +513,8 @@ struct persist_params {
 	void *io_hook_ctx;
 	int64_t (*steady_ns)(void); /* shards' steady clock (store_shard_params); NULL: wall */
 	uint64_t segment_bytes;	    /* each log's segment size (wal_params); 0: default */
+	const uint64_t *to_lsn;	    /* read-only: recover up to to_lsn[i] only
+				     * (persist_recover_upto); NULL: all */
 };
 
 struct persist;

@@ -400,7 +400,8 @@ int persist_open(const struct persist_params *p, struct persist **out, char *err
 		uint64_t acked[FS_WORKERS_MAX];
 		for (unsigned i = 0; i < ps->n; i++)
 			acked[i] = ps->man.shard[i].hw_lsn;
-		rc = persist_recover_acked(p->cfg, p->cat, ps->shards, ps->info, acked,
+		FS_ASSERT(!p->to_lsn || (p->flags & PERSIST_OPEN_READONLY));
+		rc = persist_recover_upto(p->cfg, p->cat, ps->shards, ps->info, acked, p->to_lsn,
 					   p->flags & PERSIST_OPEN_READONLY
 						   ? PERSIST_RECOVER_READONLY
 						   : 0,

@@ -27,6 +27,11 @@
  * emit nothing, so the caller may create shards with their final hooks and
  * open the logs afterwards with infos[i].wal.
  *
+ * UP TO AN LSN (persist_recover_upto, read-only): records after to_lsn[i]
+ * are read and checked as always but not applied (catalog definitions: after
+ * to_lsn[0]), so the shards hold the state at exactly those LSNs; a snapshot
+ * past to_lsn[i], or a log that ends before it, is -ERANGE.
+ *
  * READ-ONLY (PERSIST_RECOVER_READONLY): the same, with wal_ops_readonly(),
  * so a torn tail is reported and left in place, and snapshot.db is opened
  * immutable anyway: nothing in DIR changes, so offline tools (flashsale
@@ -43,10 +48,17 @@
 
 #include "cfg.h"
 
+/* A shard's replay target: changes up to `to` (UINT64_MAX: all) are applied. */
+struct replay_target {
+	struct store_shard *s;
+	uint64_t to;
+};
+
 static int replay_apply(void *ctx, uint64_t lsn, const struct store_change *ch)
 {
-	(void)lsn;
-	return store_apply(ctx, ch);
+	const struct replay_target *t = ctx;
+
+	return lsn > t->to ? 0 : store_apply(t->s, ch);
 }
 
 /* Step 2: admin records were applied in step 2a; check they still decode. */
@@ -63,7 +75,7 @@ struct catalog_pass {
 	struct store_catalog *cat;
 	struct store_shard *const *shards;
 	char why[256];
-	uint64_t defs;
+	uint64_t defs, to; /* to: the last LSN applied (UINT64_MAX: all) */
 	int refused; /* a definition that did not apply (-errno), 0 */
 };
 
@@ -73,11 +85,12 @@ static int replay_define(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t len
 	struct store_catalog_def def;
 	int rc;
 
-	(void)lsn;
 	if ((rc = wal_catalog_decode(p, len, &def)) != 0) {
 		snprintf(cp->why, sizeof(cp->why), "bad catalog record");
 		return cp->refused = rc;
 	}
+	if (lsn > cp->to)
+		return 0;
 	rc = store_define_all(cp->cat, cp->shards, &def, cp->why, sizeof(cp->why));
 	if (rc == 0)
 		cp->defs++;
@@ -88,15 +101,15 @@ static int replay_define(void *ctx, uint64_t lsn, const uint8_t *p, uint32_t len
 
 /* Step 2a. */
 static int recover_catalog(const struct cfg *cfg, struct store_catalog *cat,
-			   struct store_shard *const shards[], uint64_t from_lsn, char *err,
-			   size_t errlen)
+			   struct store_shard *const shards[], uint64_t from_lsn, uint64_t to_lsn,
+			   char *err, size_t errlen)
 {
 	static struct catalog_pass cp; /* a definition is 4 KiB: not on the stack */
 	struct wal_replay_info info;
 	char why[1024];
 	int rc;
 
-	cp = (struct catalog_pass){.cat = cat, .shards = shards};
+	cp = (struct catalog_pass){.cat = cat, .shards = shards, .to = to_lsn};
 	rc = wal_replay_ex(cfg->persist_dir, 0, wal_ops_readonly(), from_lsn, 0, NULL,
 			   replay_define, &cp, &info, why, sizeof(why));
 	if (rc && !cp.refused)
@@ -116,14 +129,26 @@ static int recover_catalog(const struct cfg *cfg, struct store_catalog *cat,
 
 static int recover_log(const struct cfg *cfg, unsigned i, struct store_shard *s,
 		       struct persist_recover_info *info, const struct wal_ops *ops,
-		       uint64_t acked_lsn, char *err, size_t errlen)
+		       uint64_t acked_lsn, uint64_t to_lsn, char *err, size_t errlen)
 {
+	struct replay_target t = {.s = s, .to = to_lsn};
 	char why[1024];
 	int64_t t0 = fs_mono_ns();
-	int rc = wal_replay_ex(cfg->persist_dir, i, ops, info->snapshot_lsn + 1, acked_lsn,
-			       replay_apply, replay_admin_skip, s, &info->wal, why, sizeof(why));
+	int rc;
 
+	if (info->snapshot_lsn > to_lsn) {
+		snprintf(err, errlen, "shard %u: the snapshot (LSN %" PRIu64 ") is past LSN %" PRIu64,
+			 i, info->snapshot_lsn, to_lsn);
+		return -ERANGE;
+	}
+	rc = wal_replay_ex(cfg->persist_dir, i, ops, info->snapshot_lsn + 1, acked_lsn,
+			   replay_apply, replay_admin_skip, &t, &info->wal, why, sizeof(why));
 	info->replay_ns = fs_mono_ns() - t0;
+	if (rc == 0 && to_lsn != UINT64_MAX && info->wal.next_lsn <= to_lsn) {
+		snprintf(err, errlen, "shard %u: the log ends at LSN %" PRIu64 ", before LSN %" PRIu64,
+			 i, info->wal.next_lsn - 1, to_lsn);
+		return -ERANGE;
+	}
 	if (rc == 0)
 		return 0;
 	if (errlen)
@@ -142,7 +167,7 @@ struct shard_job {
 	struct store_shard *s;
 	struct persist_recover_info *info;
 	const struct wal_ops *ops;
-	uint64_t acked_lsn;
+	uint64_t acked_lsn, to_lsn;
 	int rc;
 	char err[1536]; /* "shard N: " + a 1 KiB replay message + a hint */
 };
@@ -152,8 +177,8 @@ static void *shard_job_run(void *arg)
 	struct shard_job *j = arg;
 	char why[512];
 
-	j->rc = recover_log(j->cfg, j->shard, j->s, j->info, j->ops, j->acked_lsn, j->err,
-			    sizeof(j->err));
+	j->rc = recover_log(j->cfg, j->shard, j->s, j->info, j->ops, j->acked_lsn, j->to_lsn,
+			    j->err, sizeof(j->err));
 	if (j->rc == 0 && (j->rc = store_audit(j->s, why, sizeof(why))))
 		snprintf(j->err, sizeof(j->err), "shard %u: audit after recovery: %s", j->shard, why);
 	return NULL;
@@ -194,6 +219,14 @@ int persist_recover_acked(const struct cfg *cfg, struct store_catalog *cat,
 			  struct store_shard *const shards[], struct persist_recover_info infos[],
 			  const uint64_t acked_lsn[], unsigned flags, char *err, size_t errlen)
 {
+	return persist_recover_upto(cfg, cat, shards, infos, acked_lsn, NULL, flags, err, errlen);
+}
+
+int persist_recover_upto(const struct cfg *cfg, struct store_catalog *cat,
+			 struct store_shard *const shards[], struct persist_recover_info infos[],
+			 const uint64_t acked_lsn[], const uint64_t to_lsn[], unsigned flags,
+			 char *err, size_t errlen)
+{
 	const struct wal_ops *ops =
 		flags & PERSIST_RECOVER_READONLY ? wal_ops_readonly() : wal_ops_default();
 	unsigned n = store_catalog_nshards(cat);
@@ -216,12 +249,14 @@ int persist_recover_acked(const struct cfg *cfg, struct store_catalog *cat,
 		infos[i].snapshot_orders = found ? st.orders : 0;
 		infos[i].snapshot_ns = fs_mono_ns() - t0;
 	}
-	if ((rc = recover_catalog(cfg, cat, shards, lsn[0] + 1, err, errlen)) != 0)
+	if ((rc = recover_catalog(cfg, cat, shards, lsn[0] + 1, to_lsn ? to_lsn[0] : UINT64_MAX,
+				  err, errlen)) != 0)
 		return rc;
 	static struct shard_job jobs[FS_WORKERS_MAX]; /* 1.5 KiB of text each: not on the stack */
 	for (unsigned i = 0; i < n; i++)
 		jobs[i] = (struct shard_job){.cfg = cfg, .shard = i, .s = shards[i],
 					     .info = &infos[i], .ops = ops,
-					     .acked_lsn = acked_lsn ? acked_lsn[i] : 0};
+					     .acked_lsn = acked_lsn ? acked_lsn[i] : 0,
+					     .to_lsn = to_lsn ? to_lsn[i] : UINT64_MAX};
 	return shard_jobs(jobs, n, err, errlen);
 }

@@ -247,6 +247,13 @@ class Replication(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         self.assertIn("the same records at the same LSNs", out)
         self.assertIn("shard 1: LSN 1..", out)
+        # ... and the same state at the common LSNs: per-item counts, orders
+        self.assertIn("the same item counts and orders at the same LSNs", out)
+        for item in (1001, 1002):
+            self.assertRegex(out, r"item %d \(shard \d\): total 100000 available \d+ "
+                             r"reserved \d+ paid 0 \(equal\)" % item)
+        self.assertRegex(out, r"shard 0: at LSN \d+: \d+ orders, digest ([0-9a-f]{16}) == "
+                         r"\d+ orders, digest \1")
         p.stop()
         env = dict(os.environ, FLASHSALE_ADMIN_KEY=KEY)
         cli = [CLI, "admin", "promote", "--config", s.config]
@@ -267,6 +274,46 @@ class Replication(unittest.TestCase):
         self.assertEqual(got, want)
         self.assertIn("audit ok", s.output())
         s.stop()
+
+    def test_audit_against_different_state(self):
+        """Two appliances with other sales: audit --against names the item
+        and the shard whose state differs at the common LSNs (exit 1)."""
+        p = node("listen = 127.0.0.1:%d\n" % free_tcp_port())
+        q = node("listen = 127.0.0.1:%d\n" % free_tcp_port())
+        p.start()
+        q.start()
+        env = dict(os.environ, FLASHSALE_ADMIN_KEY=KEY)
+        out = subprocess.run([CLI, "admin", "stock", "--config", q.config, "--item", "1001",
+                              "--delta", "-7"], capture_output=True, text=True, env=env,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        for d in (p, q):
+            c = d.client()
+            for k in range(20):  # item 1001 only: one shard
+                u = 9 * 10**6 + k
+                r = c.one("BUY", user=u, rid=1, item=1001, qty=1, token=buy_token(u, 1))
+                self.assertEqual(r.status, ST["OK"])
+            c.close()
+        rc, out = audit_against(p, q)
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"item 1001 \(shard \d\): here total 100000 .*there total "
+                         r"99993 .*DIFFERENT")
+        self.assertRegex(out, r"shard \d: at LSN \d+: .* != .*DIFFERENT orders")
+        self.assertIn("states disagree", out)
+        # an appliance against itself: equal
+        rc, out = audit_against(p, p)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("the same item counts and orders at the same LSNs", out)
+        # the endpoint: one LSN per shard; a snapshot past an LSN is 409
+        st, body = call(p, "GET", "/admin/state/5")
+        self.assertEqual(st, 400, body)
+        st, body = call(p, "POST", "/admin/snapshot")
+        self.assertEqual(st, 200, body)
+        st, body = call(p, "GET", "/admin/state/0,0")
+        self.assertEqual(st, 409, body)
+        self.assertIn(b"snapshot", body)
+        p.stop()
+        q.stop()
 
     def test_ack_standby_kill9_promote_fence(self):
         p, s = self.pair(ack="standby")

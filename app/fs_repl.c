@@ -114,6 +114,10 @@ struct conn {
 struct fs_repl {
 	const struct cfg *cfg;
 	bool primary;
+	/* A standby followed this primary before (its consumer file exists) and
+	 * none has connected since this start: no local-ack degrade yet, since
+	 * that standby may have been promoted (its FENCE may be on the way). */
+	bool degrade_blocked;
 	unsigned n;
 	pthread_t th;
 	bool started;
@@ -377,7 +381,7 @@ static void fenced(struct fs_repl *r, uint64_t epoch, const char *how)
 
 static void gates_publish(struct fs_repl *r)
 {
-	bool degrade = r->lost && r->cfg->repl_on_loss == CFG_LOSS_DEGRADE;
+	bool degrade = r->lost && r->cfg->repl_on_loss == CFG_LOSS_DEGRADE && !r->degrade_blocked;
 	bool fail = r->lost && !degrade;
 
 	uint64_t moved = 0; /* bit i: shard i's gate moved (FS_WORKERS_MAX <= 64) */
@@ -426,18 +430,22 @@ static void loss_check(struct fs_repl *r, int64_t now)
 	if (r->cfg->repl_ack != CFG_ACK_STANDBY)
 		return;
 	if (!r->lost && r->stall_since_ns && now - r->stall_since_ns > timeout) {
+		bool deg = r->cfg->repl_on_loss == CFG_LOSS_DEGRADE && !r->degrade_blocked;
 		r->lost = true;
 		pthread_mutex_lock(&r->mu);
 		r->st.lost = true;
-		r->st.degraded = r->cfg->repl_on_loss == CFG_LOSS_DEGRADE;
+		r->st.degraded = deg;
 		r->st.degraded_total += r->st.degraded;
 		pthread_mutex_unlock(&r->mu);
 		fs_log("error", "replication: the standby is %s and %" PRIu64 " records wait for "
 				"it for more than standby_timeout_ms = %u: %s",
 		       r->have ? "not acknowledging" : "gone", behind, r->cfg->repl_standby_timeout_ms,
-		       r->cfg->repl_on_loss == CFG_LOSS_DEGRADE
-			       ? "DEGRADED to local acks (on_standby_loss = degrade): a failover "
-				 "now may lose acknowledged orders"
+		       deg ? "DEGRADED to local acks (on_standby_loss = degrade): a failover "
+			     "now may lose acknowledged orders"
+			   : r->degrade_blocked
+			       ? "state changes answer UNAVAILABLE until a standby connects (no "
+				 "degrade before the first handshake after a start: the old "
+				 "standby may have been promoted)"
 			       : "state changes answer UNAVAILABLE until it is back "
 				 "(on_standby_loss = wait)");
 	} else if (r->lost && r->have && worst <= REPL_CATCHUP_RECORDS &&
@@ -561,6 +569,7 @@ static int primary_hello(struct fs_repl *r, struct conn *c)
 	}
 	fs_log("info", "replication: standby %s connected (epoch %" PRIu64 "), shard 0 from LSN %" PRIu64
 		       "%s", c->peer, hd.epoch, h.next_lsn[0], fresh ? " (a new standby)" : "");
+	r->degrade_blocked = false; /* the epoch is known: degrading is safe again */
 	return 0;
 }
 
@@ -928,9 +937,17 @@ int fs_repl_primary_start(const struct fs_repl_primary_params *p, struct fs_repl
 	struct retain_consumer rcn;
 	char err[FS_PATH_MAX + 128];
 	if (rc == 0 && retain_consumer_read(p->cfg->persist_dir, REPL_CONSUMER_NAME, &rcn, err,
-					    sizeof(err)) == 0)
+					    sizeof(err)) == 0) {
 		for (unsigned i = 0; i < r->n && i < rcn.nshards; i++)
 			r->acked[i] = rcn.lsn[i];
+		r->degrade_blocked = p->cfg->repl_ack == CFG_ACK_STANDBY &&
+				     p->cfg->repl_on_loss == CFG_LOSS_DEGRADE;
+		if (r->degrade_blocked)
+			fs_log("warn", "replication: a standby followed this primary before; until a "
+				       "standby connects, a lost standby means UNAVAILABLE, not local "
+				       "acks (on_standby_loss = degrade waits for the first "
+				       "handshake: that standby may have been promoted)");
+	}
 	memcpy(r->consumer_lsn, r->acked, sizeof(r->acked));
 	r->last_progress_ns = fs_mono_ns();
 	if (rc == 0 && p->cfg->repl_listen_port) {

@@ -459,6 +459,40 @@ class Replication(unittest.TestCase):
             c.close()
             p.stop()
 
+    def test_degrade_waits_for_a_handshake_after_restart(self):
+        """A primary that had a standby and restarts without it must not
+        degrade to local acks before a standby has connected again: that
+        standby may have been promoted meanwhile (its FENCE still on the
+        way), and a returning old primary must not accept a single BUY."""
+        p, s = self.pair(ack="standby", loss="degrade")
+        p.start()
+        s.start()
+        wait_for(lambda: check(p)["connected"], "the standby to connect")
+        c = p.client()
+        r = c.call(req("BUY", user=1, rid=1, item=1001, qty=1, token=buy_token(1, 1)),
+                   timeout=10)[0]
+        self.assertEqual(r.status, ST["OK"])
+        c.close()
+        consumer = os.path.join(p.tmp, "data", "consumers", "standby")
+        wait_for(lambda: os.path.exists(consumer), "the standby's consumer file")
+        s.stop()
+        p.stop()
+        p.start()  # the standby is not there
+        self.assertIn("until a standby connects", p.output())
+        c = p.client()
+        r = c.call(req("BUY", user=2, rid=1, item=1001, qty=1, token=buy_token(2, 1)),
+                   timeout=10)[0]
+        self.assertEqual(r.status, ST["UNAVAILABLE"], "degraded before any handshake")
+        self.assertNotIn("DEGRADED to local acks", p.output())
+        s.start()
+        wait_for(lambda: check(p)["connected"], "the standby to reconnect")
+        r = c.call(req("BUY", user=3, rid=1, item=1001, qty=1, token=buy_token(3, 1)),
+                   timeout=10)[0]
+        self.assertEqual(r.status, ST["OK"])
+        c.close()
+        p.stop()
+        s.stop()
+
     def test_lagging_standby_reseeded_from_snapshot(self):
         lport = free_tcp_port()
         p = node("listen = 127.0.0.1:%d\n" % lport)

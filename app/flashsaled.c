@@ -691,9 +691,11 @@ static int primary_repl_start(const struct cfg *cfg)
 	rc = fs_repl_primary_start(&pp, &g_repl);
 	if (rc < 0)
 		return rc;
-	if (cfg->repl_ack == CFG_ACK_STANDBY)
-		for (unsigned i = 0; i < cfg->workers; i++)
-			g_journals[i].repl = fs_repl_gate(g_repl, i);
+	/* ack = local too: after a restart its answers wait for the first
+	 * handshake with a standby, when one followed this primary before
+	 * (fs_repl.c, degrade_blocked); otherwise its gate stays open. */
+	for (unsigned i = 0; i < cfg->workers; i++)
+		g_journals[i].repl = fs_repl_gate(g_repl, i);
 	return 0;
 }
 

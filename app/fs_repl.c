@@ -382,12 +382,16 @@ static void fenced(struct fs_repl *r, uint64_t epoch, const char *how)
 static void gates_publish(struct fs_repl *r)
 {
 	bool degrade = r->lost && r->cfg->repl_on_loss == CFG_LOSS_DEGRADE && !r->degrade_blocked;
-	bool fail = r->lost && !degrade;
+	/* ack = local: answers wait for nobody, except after a start while
+	 * degrade_blocked (then as with ack = standby, until a standby is met) */
+	bool local = r->cfg->repl_ack != CFG_ACK_STANDBY && !r->degrade_blocked;
+	bool fail = r->lost && !degrade && !local;
 
 	uint64_t moved = 0; /* bit i: shard i's gate moved (FS_WORKERS_MAX <= 64) */
 
 	for (unsigned i = 0; i < r->n; i++) {
-		uint64_t rel = degrade ? UINT64_MAX : r->acked[i], unav = fail ? r->durable[i] : 0;
+		uint64_t rel = degrade || local ? UINT64_MAX : r->acked[i];
+		uint64_t unav = fail ? r->durable[i] : 0;
 		if (rel == r->gate_rel[i] && unav == r->gate_unav[i])
 			continue;
 		r->gate_rel[i] = rel;
@@ -427,7 +431,7 @@ static void loss_check(struct fs_repl *r, int64_t now)
 	r->st.lag_records = behind;
 	r->st.lag_seconds = r->stall_since_ns ? (double)(now - r->stall_since_ns) / 1e9 : 0;
 	pthread_mutex_unlock(&r->mu);
-	if (r->cfg->repl_ack != CFG_ACK_STANDBY)
+	if (r->cfg->repl_ack != CFG_ACK_STANDBY && !r->degrade_blocked)
 		return;
 	if (!r->lost && r->stall_since_ns && now - r->stall_since_ns > timeout) {
 		bool deg = r->cfg->repl_on_loss == CFG_LOSS_DEGRADE && !r->degrade_blocked;
@@ -570,6 +574,12 @@ static int primary_hello(struct fs_repl *r, struct conn *c)
 	fs_log("info", "replication: standby %s connected (epoch %" PRIu64 "), shard 0 from LSN %" PRIu64
 		       "%s", c->peer, hd.epoch, h.next_lsn[0], fresh ? " (a new standby)" : "");
 	r->degrade_blocked = false; /* the epoch is known: degrading is safe again */
+	if (r->cfg->repl_ack != CFG_ACK_STANDBY && r->lost) { /* nothing waits any more */
+		r->lost = false;
+		pthread_mutex_lock(&r->mu);
+		r->st.lost = r->st.degraded = false;
+		pthread_mutex_unlock(&r->mu);
+	}
 	return 0;
 }
 
@@ -940,13 +950,14 @@ int fs_repl_primary_start(const struct fs_repl_primary_params *p, struct fs_repl
 					    sizeof(err)) == 0) {
 		for (unsigned i = 0; i < r->n && i < rcn.nshards; i++)
 			r->acked[i] = rcn.lsn[i];
-		r->degrade_blocked = p->cfg->repl_ack == CFG_ACK_STANDBY &&
+		r->degrade_blocked = p->cfg->repl_ack != CFG_ACK_STANDBY ||
 				     p->cfg->repl_on_loss == CFG_LOSS_DEGRADE;
 		if (r->degrade_blocked)
 			fs_log("warn", "replication: a standby followed this primary before; until a "
-				       "standby connects, a lost standby means UNAVAILABLE, not local "
-				       "acks (on_standby_loss = degrade waits for the first "
-				       "handshake: that standby may have been promoted)");
+				       "standby connects, OKs wait for it and a lost standby means "
+				       "UNAVAILABLE, not local acks (ack = local and on_standby_loss "
+				       "= degrade apply after the first handshake: that standby may "
+				       "have been promoted)");
 	}
 	memcpy(r->consumer_lsn, r->acked, sizeof(r->acked));
 	r->last_progress_ns = fs_mono_ns();
@@ -1498,9 +1509,23 @@ int fs_repl_promote(const struct cfg *cfg, uint64_t *epoch, char *err, size_t er
 		return rc;
 	}
 	rc = persist_manifest_write(cfg->persist_dir, &m, err, errlen);
-	if (rc == 0)
-		*epoch = m.epoch;
-	return rc;
+	if (rc < 0)
+		return rc;
+	*epoch = m.epoch;
+	/* The standby this appliance had in an earlier life as a primary (if
+	 * any) belongs to an older epoch: forget it, so that this promote's
+	 * start is not held for it (degrade_blocked). The next standby that
+	 * follows writes the file anew, and from then a restart is held. */
+	snprintf(path, sizeof(path), "%s/consumers/" REPL_CONSUMER_NAME, cfg->persist_dir);
+	if (unlink(path) == 0) {
+		snprintf(tmp, sizeof(tmp), "%s/consumers", cfg->persist_dir);
+		int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	}
+	return 0;
 }
 
 int fs_repl_promoted(const struct cfg *cfg, uint64_t *epoch, uint64_t epoch_lsn[FS_WORKERS_MAX],

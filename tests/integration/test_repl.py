@@ -461,10 +461,16 @@ class Replication(unittest.TestCase):
 
     def test_degrade_waits_for_a_handshake_after_restart(self):
         """A primary that had a standby and restarts without it must not
-        degrade to local acks before a standby has connected again: that
-        standby may have been promoted meanwhile (its FENCE still on the
-        way), and a returning old primary must not accept a single BUY."""
-        p, s = self.pair(ack="standby", loss="degrade")
+        acknowledge on its own (ack = standby with degrade, or ack = local)
+        before a standby has connected again: that standby may have been
+        promoted meanwhile (its FENCE still on the way), and a returning old
+        primary must not accept a single BUY."""
+        for ack in ("standby", "local"):
+            with self.subTest(ack=ack):
+                self.restart_without_standby(ack)
+
+    def restart_without_standby(self, ack):
+        p, s = self.pair(ack=ack, loss="degrade")
         p.start()
         s.start()
         wait_for(lambda: check(p)["connected"], "the standby to connect")

@@ -197,7 +197,7 @@ struct dp_stats {
 	uint64_t tx_frames;               /* frames sent on the data ports */
 	uint64_t tx_nombuf;               /* replies not built: mbuf pool empty */
 
-	/* [net] http_port: the public HTTP API (kernel mode) */
+	/* [net] http_port: the public HTTP API (kernel mode; dpdk mode through the exception TAP) */
 	uint64_t http_accepted;           /* connections accepted */
 	uint64_t http_refused;            /* connections closed at once: table full */
 	uint64_t http_open;               /* connections open now */

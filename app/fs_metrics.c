@@ -108,24 +108,17 @@ static void render_requests(struct fs_metrics_out *b, const struct dp_worker_sta
 				    proto[p], op_label(op), fs_status_name(st), sum->requests[p][op][st]);
 }
 
-static void render_attempts(struct fs_metrics_out *b, const struct cfg *cfg,
-			    const struct store_catalog *cat, const struct dp_engine *e,
-			    uint64_t overflow)
+static void render_attempts(struct fs_metrics_out *b, const struct store_catalog *cat,
+			    const struct dp_engine *e, uint64_t overflow)
 {
 	struct cfg_item it;
 
 	family(b, "item_attempts_total", "counter",
 	       "BUY messages that passed the rate limits for the item, whatever the answer");
-	/* Every item of the catalog (created at run time too); the config's
-	 * before a catalog exists. */
-	for (uint32_t i = 0;; i++) {
-		if (cat ? store_catalog_item_at(cat, i, &it, NULL) != 0 : i >= cfg->n_items)
-			break;
-		if (!cat)
-			it = cfg->items[i];
+	/* Every item of the catalog, those created at run time too. */
+	for (uint32_t i = 0; store_catalog_item_at(cat, i, &it, NULL) == 0; i++)
 		put(b, "flashsale_item_attempts_total{item=\"%" PRIu32 "\"} %" PRIu64 "\n", it.id,
 		    dp_engine_item_attempts(e, it.id));
-	}
 	family(b, "item_attempts_overflow_total", "counter",
 	       "BUY attempts not counted by item: a worker's attempts table had no slot");
 	put(b, "flashsale_item_attempts_overflow_total %" PRIu64 "\n", overflow);
@@ -259,7 +252,7 @@ void fs_metrics_render(struct fs_metrics_out *b, const struct cfg *cfg,
 
 	fs_metrics_gather(e, ws);
 	render_requests(b, sum);
-	render_attempts(b, cfg, cat, e, sum->attempts_overflow);
+	render_attempts(b, cat, e, sum->attempts_overflow);
 	render_workers(b, ws, n, cfg->mode == CFG_MODE_DPDK);
 	if (cfg->http_port) {
 		struct dp_stats st;

@@ -33,7 +33,7 @@ void fs_metrics_put(struct fs_metrics_out *b, const char *fmt, ...)
  * FS_WORKERS_MAX + 1 entries, the caller's scratch). Any thread. */
 void fs_metrics_gather(const struct dp_engine *e, struct dp_worker_stats *ws);
 
-/* Render the worker families of engine e for cfg's items, gathering into
+/* Render the worker families of engine e for cat's items, gathering into
  * the scratch ws (as fs_metrics_gather). wal (nshards entries; NULL: not
  * gathered yet) gives the WAL commit-latency histogram. Any thread. */
 struct store_catalog;

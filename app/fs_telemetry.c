@@ -280,12 +280,14 @@ static int cmd_items(const char *cmd, const char *params, struct rte_tel_data *d
 
 		if (store_catalog_item_at(g_tel.cat, i, &it, NULL) != 0)
 			break;
+		/* the catalog's capacity is store_catalog_capacity(cfg): cap_items */
+		FS_ASSERT(i < g_tel.cap_items);
 		a = store_item_available(g_tel.cat, it.id);
 		v[0][n] = it.id;
-		v[1][n] = g_tel.have_sample && i < g_tel.cap_items ? g_tel.items[i].total : it.total;
+		v[1][n] = g_tel.have_sample ? g_tel.items[i].total : it.total;
 		v[2][n] = a < 0 ? 0 : (uint64_t)a;
-		v[3][n] = g_tel.have_sample && i < g_tel.cap_items ? g_tel.items[i].reserved : 0;
-		v[4][n] = g_tel.have_sample && i < g_tel.cap_items ? g_tel.items[i].paid : 0;
+		v[3][n] = g_tel.have_sample ? g_tel.items[i].reserved : 0;
+		v[4][n] = g_tel.have_sample ? g_tel.items[i].paid : 0;
 		v[5][n] = dp_engine_item_attempts(g_tel.e, it.id);
 	}
 	rte_tel_data_start_dict(d);

@@ -1516,15 +1516,10 @@ int fs_repl_promote(const struct cfg *cfg, uint64_t *epoch, char *err, size_t er
 	 * any) belongs to an older epoch: forget it, so that this promote's
 	 * start is not held for it (degrade_blocked). The next standby that
 	 * follows writes the file anew, and from then a restart is held. */
-	snprintf(path, sizeof(path), "%s/consumers/" REPL_CONSUMER_NAME, cfg->persist_dir);
-	if (unlink(path) == 0) {
-		snprintf(tmp, sizeof(tmp), "%s/consumers", cfg->persist_dir);
-		int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
-	}
+	rc = retain_consumer_remove(cfg->persist_dir, REPL_CONSUMER_NAME);
+	if (rc < 0) /* the promote itself is done: its next start is held, no more */
+		fs_log("warn", "%s/consumers/" REPL_CONSUMER_NAME ": not removed: %s",
+		       cfg->persist_dir, fs_strerror(rc));
 	return 0;
 }
 

@@ -642,6 +642,9 @@ int retain_consumer_write(const char *dir, const char *name, unsigned nshards,
 
 /* Parse a consumer file's text into out->lsn/nshards (name untouched).
  * 0 or -EBADMSG with "line N: what" in err. */
+/* Forget consumer name of dir (its file, durably removed); 0 when it had
+ * none, or -errno. */
+int retain_consumer_remove(const char *dir, const char *name);
 int retain_consumer_parse(const char *text, struct retain_consumer *out, char *err,
 			  size_t errlen);
 

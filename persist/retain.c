@@ -192,6 +192,20 @@ int retain_consumer_write(const char *dir, const char *name, unsigned nshards, c
 	return rc;
 }
 
+int retain_consumer_remove(const char *dir, const char *name)
+{
+	char cdir[FS_PATH_MAX], path[FS_PATH_MAX];
+
+	if (!retain_name_valid(name))
+		return -EINVAL;
+	if (consumers_path(cdir, sizeof(cdir), dir, NULL, NULL, NULL) ||
+	    consumers_path(path, sizeof(path), dir, name, NULL, NULL))
+		return -ENAMETOOLONG;
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return wal_fsync_dir(&wal_sys_ops, cdir);
+}
+
 int retain_consumer_parse(const char *text, struct retain_consumer *out, char *err, size_t errlen)
 {
 	const char *p = text;

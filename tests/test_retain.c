@@ -243,6 +243,13 @@ static void test_retain_consumer_write_read_roundtrip(void **state)
 	assert_int_equal(retain_consumers_load(dir, all, 1, &n, err, sizeof(err)), -E2BIG);
 	assert_int_equal(retain_consumer_write(dir, "../x", 1, lsn, err, sizeof(err)), -EINVAL);
 	assert_int_equal(retain_consumer_read(dir, "none", &c, err, sizeof(err)), -ENOENT);
+	/* removed: gone from the listing; removing nothing is not an error */
+	assert_int_equal(retain_consumer_remove(dir, "b"), 0);
+	assert_int_equal(retain_consumer_read(dir, "b", &c, err, sizeof(err)), -ENOENT);
+	assert_int_equal(retain_consumers_load(dir, all, 4, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(retain_consumer_remove(dir, "b"), 0);
+	assert_int_equal(retain_consumer_remove(dir, "../x"), -EINVAL);
 }
 
 static void test_retain_consumers_load_no_directory(void **state)

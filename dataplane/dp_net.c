@@ -375,10 +375,11 @@ int dp_net_icmp_echo_reply(const struct dp_net_local *local, uint8_t *frame, uin
 }
 
 /* Write Ethernet, IPv4 and UDP headers from us to dst for a payload of
- * payload_len bytes already at DP_NET_UDP_HDRS_LEN, with checksums. */
-static void udp_headers(const struct dp_net_local *local, uint8_t *frame,
-			const struct rte_ether_addr *dst_mac, uint32_t dst_ip_be,
-			uint16_t dst_port_be, uint16_t payload_len)
+ * payload_len bytes already at DP_NET_UDP_HDRS_LEN, checksum fields 0
+ * (udp_checksums fills them). */
+static void udp_headers_only(const struct dp_net_local *local, uint8_t *frame,
+			     const struct rte_ether_addr *dst_mac, uint32_t dst_ip_be,
+			     uint16_t dst_port_be, uint16_t payload_len)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + ETH_LEN);
@@ -402,15 +403,31 @@ static void udp_headers(const struct dp_net_local *local, uint8_t *frame,
 	udp->dst_port = dst_port_be;
 	udp->dgram_len = rte_cpu_to_be_16(udp_len);
 	udp->dgram_cksum = 0;
-	if (local->tx_udp_cksum_offload)
+}
+
+/* The checksums of a frame udp_headers_only wrote (fields 0): in software,
+ * or the pseudo-header sum the NIC completes when it offloads. */
+static void udp_checksums(const struct dp_net_local *local, uint8_t *frame)
+{
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + ETH_LEN);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(frame + L4_OFF);
+
+	if (local->tx_udp_cksum_offload) {
 		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, 0);
-	else
-	{
+	} else {
 		uint16_t ck = (uint16_t)~udp_sum(ip, udp);
 		udp->dgram_cksum = ck ? ck : 0xffff; /* 0 would say "no checksum" */
 	}
 	if (!local->tx_ip_cksum_offload)
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+static void udp_headers(const struct dp_net_local *local, uint8_t *frame,
+			const struct rte_ether_addr *dst_mac, uint32_t dst_ip_be,
+			uint16_t dst_port_be, uint16_t payload_len)
+{
+	udp_headers_only(local, frame, dst_mac, dst_ip_be, dst_port_be, payload_len);
+	udp_checksums(local, frame);
 }
 
 /* capacity is a uint16_t, so a frame that fits it also fits an IPv4 total
@@ -420,7 +437,7 @@ static inline bool udp_fits(uint16_t capacity, uint16_t payload_len)
 	return (uint32_t)DP_NET_UDP_HDRS_LEN + payload_len <= capacity;
 }
 
-int dp_net_udp_reply_inplace(const struct dp_net_local *local, uint8_t *frame, uint16_t capacity,
+int dp_net_udp_reply_headers(const struct dp_net_local *local, uint8_t *frame, uint16_t capacity,
 			     const struct dp_net_pkt *req, uint16_t payload_len)
 {
 	struct rte_ether_addr dst;
@@ -430,8 +447,23 @@ int dp_net_udp_reply_inplace(const struct dp_net_local *local, uint8_t *frame, u
 	if (!udp_fits(capacity, payload_len))
 		return -ENOSPC;
 	rte_ether_addr_copy(&req->src_mac, &dst);
-	udp_headers(local, frame, &dst, req->src_ip_be, req->src_port_be, payload_len);
+	udp_headers_only(local, frame, &dst, req->src_ip_be, req->src_port_be, payload_len);
 	return DP_NET_UDP_HDRS_LEN + payload_len;
+}
+
+void dp_net_udp_reply_checksums(const struct dp_net_local *local, uint8_t *frame)
+{
+	udp_checksums(local, frame);
+}
+
+int dp_net_udp_reply_inplace(const struct dp_net_local *local, uint8_t *frame, uint16_t capacity,
+			     const struct dp_net_pkt *req, uint16_t payload_len)
+{
+	int len = dp_net_udp_reply_headers(local, frame, capacity, req, payload_len);
+
+	if (len > 0)
+		udp_checksums(local, frame);
+	return len;
 }
 
 int dp_net_udp_build(const struct dp_net_local *local, uint8_t *frame, uint16_t capacity,

@@ -135,6 +135,17 @@ int dp_net_icmp_echo_reply(const struct dp_net_local *local, uint8_t *frame, uin
 int dp_net_udp_reply_inplace(const struct dp_net_local *local, uint8_t *frame, uint16_t capacity,
 			     const struct dp_net_pkt *req, uint16_t payload_len);
 
+/* dp_net_udp_reply_inplace in two steps, for a burst: the headers with both
+ * checksum fields 0 (same returns), then, once every reply of the burst is
+ * written, the checksums (software or the offload's pseudo-header sum). A
+ * checksum summed right after the encoder's narrow stores reads them back
+ * through the store buffer (a store-forwarding stall per 16-byte load that
+ * spans several of them); a burst later they are in L1. Nothing may send
+ * the frame between the two. */
+int dp_net_udp_reply_headers(const struct dp_net_local *local, uint8_t *frame, uint16_t capacity,
+			     const struct dp_net_pkt *req, uint16_t payload_len);
+void dp_net_udp_reply_checksums(const struct dp_net_local *local, uint8_t *frame);
+
 /* Build a new Ethernet + IPv4 + UDP frame from us to dst around payload
  * (copied to DP_NET_UDP_HDRS_LEN; it may live inside frame). Returns the
  * frame length or -ENOSPC if it does not fit capacity or an IPv4 packet. */

@@ -1031,6 +1031,32 @@ static void test_dp_net_udp_reply_inplace_swaps_and_checksums(void **state)
 	}
 }
 
+/* The two-step reply of a burst (headers, then checksums) is the same frame
+ * as the one-step reply, byte for byte; between the steps both checksum
+ * fields are 0. */
+static void test_dp_net_udp_reply_two_steps_same_frame(void **state)
+{
+	(void)state;
+	for (uint16_t plen = 0; plen <= 300; plen += 7) {
+		_Alignas(64) uint8_t a[FRAME_MAX], b[FRAME_MAX];
+		struct dp_net_pkt req;
+		uint16_t n = fsp_frame(a, 72);
+
+		assert_int_equal(dp_net_classify(our_local(), a, n, &req), DP_NET_FSP);
+		fill(a + req.payload_off, plen, 0x21);
+		memcpy(b, a, sizeof(a));
+		assert_int_equal(dp_net_udp_reply_inplace(our_local(), a, sizeof(a), &req, plen),
+				 OFF_PAY + plen);
+		assert_int_equal(dp_net_udp_reply_headers(our_local(), b, sizeof(b), &req, plen),
+				 OFF_PAY + plen);
+		assert_int_equal(get16(b + OFF_L4 + 6), 0);
+		assert_int_equal(get16(b + OFF_IP + 10), 0);
+		dp_net_udp_reply_checksums(our_local(), b);
+		assert_memory_equal(a, b, OFF_PAY + plen);
+		check_udp_reply_frame(b, plen, 0x21);
+	}
+}
+
 /* A payload whose sum makes the computed checksum 0: sent as 0xffff. */
 static void test_dp_net_udp_reply_inplace_zero_cksum_sent_as_ffff(void **state)
 {
@@ -1333,6 +1359,7 @@ int main(void)
 		cmocka_unit_test(test_dp_net_icmp_echo_reply_bad_frame_einval),
 		cmocka_unit_test(test_dp_net_icmp_echo_reply_ip_offload_leaves_zero),
 		cmocka_unit_test(test_dp_net_udp_reply_inplace_swaps_and_checksums),
+		cmocka_unit_test(test_dp_net_udp_reply_two_steps_same_frame),
 		cmocka_unit_test(test_dp_net_udp_reply_inplace_zero_cksum_sent_as_ffff),
 		cmocka_unit_test(test_dp_net_udp_reply_inplace_bad_args),
 		cmocka_unit_test(test_dp_net_udp_build_round_trips_as_fsp),

@@ -1339,6 +1339,7 @@ static void worker_run(struct dp_worker *w)
 	unsigned work;
 	int64_t now_ns, mono_ns;
 
+	store_shard_clock_tick(w->shard); /* one steady-clock read per loop at most */
 	worker_calls(w);
 	t = w->loop_tsc = rte_rdtsc();
 	now_ns = fs_now_ns();
@@ -1398,6 +1399,7 @@ static bool worker_quiesce(struct dp_worker *w)
 	unsigned work = 0;
 
 	w->loop_tsc = rte_rdtsc();
+	store_shard_clock_tick(w->shard);
 	if (!w->rx_stopped) {
 		stage_all_flush(w);
 		w->rx_stopped = true;

@@ -44,7 +44,12 @@
  * back behind a time it restored or replayed (it adds the difference), so
  * after a restart whose wall clock was stepped back, reservations still
  * expire in creation order and no earlier than they would have. Deadlines
- * sent to clients are converted to the current wall clock (now_ns).
+ * sent to clients are converted to the current wall clock (now_ns). A caller
+ * that decides many requests in a burst calls store_shard_clock_tick once per
+ * burst: the shard then reads its steady clock at most once per tick (the
+ * first decision that needs it), not once per decision (a clock_gettime was
+ * ~7% of a worker deciding 3 M BUYs/s); the time is then at most one burst
+ * old, nothing for deadlines of seconds to minutes.
  *
  * Journal: every state change is reported as a struct store_change through
  * the journal hook given at create (the WAL appends it); store_apply() replays
@@ -325,6 +330,11 @@ int store_catalog_set_window(struct store_catalog *cat, uint32_t activity_id, in
 /* While unavailable (storage fault), every state-changing request is answered
  * UNAVAILABLE and nothing changes; reads and rejections keep working. */
 void store_shard_set_unavailable(struct store_shard *s, bool unavailable);
+
+/* A new burst of decisions (see "Time" above): the next one that needs the
+ * steady clock reads it, the rest of the burst reuse that reading. Without a
+ * first call the shard reads the clock for every decision that needs it. */
+void store_shard_clock_tick(struct store_shard *s);
 
 /* Check every invariant over the whole shard. 0, or -EUCLEAN with a
  * description of the first violation in err. */

@@ -247,6 +247,9 @@ struct store_shard {
 	void *journal_ctx;
 	int64_t retention_ns;
 	int64_t (*steady)(void); /* params.steady_ns; NULL: the caller's now_ns */
+	int64_t steady_read;	 /* steady() as read once this tick (store_shard_clock_tick) */
+	bool ticked;		 /* store_shard_clock_tick was called: one read per tick */
+	bool steady_fresh;	 /* steady_read is this tick's */
 	int64_t steady_adj_ns;	 /* added to steady() so it never reads below floor */
 	int64_t time_floor_ns;	 /* latest time restored or replayed */
 	int64_t wall_off_ns;	 /* wall - steady told to clients (store_shard.c wall_of) */

@@ -97,12 +97,27 @@ static int64_t shard_time(struct store_shard *s, int64_t now_ns)
 
 	if (!s->steady)
 		return now_ns;
-	t = sat_add(s->steady(), s->steady_adj_ns);
+	if (!s->ticked) {
+		t = s->steady();
+	} else {
+		if (!s->steady_fresh) {
+			s->steady_read = s->steady();
+			s->steady_fresh = true;
+		}
+		t = s->steady_read;
+	}
+	t = sat_add(t, s->steady_adj_ns);
 	if (unlikely(t < s->time_floor_ns)) {
 		s->steady_adj_ns += s->time_floor_ns - t;
 		t = s->time_floor_ns;
 	}
 	return t;
+}
+
+void store_shard_clock_tick(struct store_shard *s)
+{
+	s->ticked = true;
+	s->steady_fresh = false;
 }
 
 /* Steady time t as the wall clock reads it now (what clients are told).

@@ -1595,6 +1595,51 @@ static void steady_world(struct world *w)
 	world_start(w, 2);
 }
 
+static unsigned g_steady_reads;
+static int64_t counting_steady(void)
+{
+	g_steady_reads++;
+	return g_steady;
+}
+
+/* store_shard_clock_tick: one steady-clock read per tick, however many
+ * decisions need it; the reading is used until the next tick; a shard never
+ * ticked reads the clock for each decision, as before. */
+static void test_store_clock_tick_reads_once_per_tick(void **state)
+{
+	struct world w;
+	unsigned sh = fs_shard_of_item(2001, 2);
+	unsigned before;
+
+	(void)state;
+	std_cfg(&w);
+	for (unsigned s = 0; s < 2; s++)
+		w.params[s].steady_ns = counting_steady;
+	g_steady = T0;
+	world_start(&w, 2);
+	/* not ticked: every BUY reads the clock */
+	before = g_steady_reads;
+	buy_ok(&w, 1, 1, 2001, 1, T0);
+	buy_ok(&w, 2, 1, 2001, 1, T0);
+	assert_true(g_steady_reads >= before + 2);
+	/* ticked: two BUYs, one read, both at that reading (item 2001 has 5 units) */
+	store_shard_clock_tick(w.sh[sh]);
+	before = g_steady_reads;
+	g_steady = T0 + 5 * SEC;
+	buy_ok(&w, 3, 1, 2001, 1, T0 + 5 * SEC);
+	g_steady = T0 + 6 * SEC; /* later reads would see this; the tick's does not */
+	buy_ok(&w, 4, 1, 2001, 1, T0 + 6 * SEC);
+	assert_int_equal(g_steady_reads, before + 1);
+	assert_int_equal(w.jv[w.jn - 1].ch.time_ns, T0 + 5 * SEC);
+	/* the next tick reads again */
+	store_shard_clock_tick(w.sh[sh]);
+	buy_ok(&w, 5, 1, 2001, 1, T0 + 6 * SEC);
+	assert_int_equal(g_steady_reads, before + 2);
+	assert_int_equal(w.jv[w.jn - 1].ch.time_ns, T0 + 6 * SEC);
+	audit_all(&w);
+	world_stop(&w);
+}
+
 /* The wall clock steps back an hour after a BUY: the reservation still
  * expires after its 30 s pay timeout (old code: an hour later), and the
  * deadline the client is told follows the wall clock it now has. */
@@ -3034,6 +3079,7 @@ int main(void)
 		cmocka_unit_test(test_store_ratelimit_burst_then_refuse),
 		cmocka_unit_test(test_store_ratelimit_steady_rate),
 		cmocka_unit_test(test_store_steady_step_back_expires_on_time),
+		cmocka_unit_test(test_store_clock_tick_reads_once_per_tick),
 		cmocka_unit_test(test_store_steady_step_forward_keeps_answer),
 		cmocka_unit_test(test_store_steady_not_behind_replayed_log),
 		cmocka_unit_test(test_store_ratelimit_collision_shares_not_forgives),

@@ -88,6 +88,6 @@ _Static_assert(DP_SLEEP_MIN_US <= DP_SLEEP_MAX_US, "idle back-off bounds");
 
 /* Cycle accounting: one received datagram in this many has its decode,
  * gate, hand-off, owner and reply phases timed (docs/architecture.md). */
-#define DP_CYCLE_SAMPLE_DGRAMS 8u
+#define DP_CYCLE_SAMPLE_DGRAMS 32u
 
 #endif

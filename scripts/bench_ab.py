@@ -59,12 +59,15 @@ def needs_init(build):
     return "--init" in p.stdout + p.stderr
 
 
-def write_config(path, *, mode, port, data, stock, eal="", new=True):
+def write_config(path, *, mode, port, data, stock, eal="", new=True, idle_sleep_us=None, admin_port=0):
+    """idle_sleep_us: written when given (0: workers never sleep, as testpmd);
+    admin_port: the operations listener on 127.0.0.1 (0: off)."""
     with open(path, "w") as f:
         f.write(f"""[appliance]
 mode = {mode}
 workers = {2 if mode == 'kernel' else 1}
 {('eal = ' + eal) if eal else ''}
+{('idle_sleep_us = %d' % idle_sleep_us) if idle_sleep_us is not None else ''}
 [net]
 address = {'127.0.0.1' if mode == 'kernel' else '10.99.50.2'}
 udp_port = {port}
@@ -74,7 +77,7 @@ dir = {data}
 durability = none
 [limits]
 max_orders = {max(2 * stock, 1000)}
-{'[admin]' + chr(10) + 'port = 0' if new else ''}
+{'[admin]' + chr(10) + 'port = %d' % admin_port if new else ''}
 [activity.1]
 name = bench
 start = now-1s
@@ -147,6 +150,7 @@ NS = "fsab"
 GEN = None
 SIZED = False
 NICE = []
+IDLE_SLEEP_US = None  # --idle-sleep-us: None = the config default
 
 
 def memif_run(build, tmp, subject, duration, seed):
@@ -159,7 +163,7 @@ def memif_run(build, tmp, subject, duration, seed):
     eal = ("--no-huge -m 512 --file-prefix fsabA --no-telemetry --lcores 0@0,1@1 "
            "--vdev=net_memif0,role=server,socket=%s" % sock)
     write_config(cfg, mode="dpdk", port=7700, data=data, stock=3000000 if SIZED else stock, eal=eal,
-                 new=needs_init(build))
+                 new=needs_init(build), idle_sleep_us=IDLE_SLEEP_US)
     d = Daemon(build, cfg, os.path.join(tmp, "m.log"), prefix=tuple(NICE) + ("ip", "netns", "exec", NS))
     try:
         item = "1" if stock == 0 else "1001"
@@ -194,9 +198,12 @@ def main():
     ap.add_argument("--sized", action="store_true", help="configs sized for a 3 M-unit sale")
     ap.add_argument("--nice", type=int, default=0,
                     help="run the memif subjects at this nice level (e.g. -10 on a shared box)")
+    ap.add_argument("--idle-sleep-us", type=int,
+                    help="[appliance] idle_sleep_us of the memif subjects (0: the worker busy-polls, "
+                         "as testpmd; default: the config default)")
     args = ap.parse_args()
-    global GEN, SIZED, NICE
-    GEN, SIZED = args.gen, args.sized
+    global GEN, SIZED, NICE, IDLE_SLEEP_US
+    GEN, SIZED, IDLE_SLEEP_US = args.gen, args.sized, args.idle_sleep_us
     NICE = ["nice", "-n", str(args.nice)] if args.nice else []
     tmp = tempfile.mkdtemp(prefix="fs-ab-")
     subjects = []

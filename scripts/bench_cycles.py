@@ -9,7 +9,9 @@ scrapes /metrics before and after: the difference of
 flashsale_worker_cycles_total{stage} over the difference of
 flashsale_worker_rx_datagrams_total / _rx_messages_total is the cost of each
 stage per datagram and per message while the bench ran (the idle stage is
-per-second only: it is not work). Needs root (netns, memif).
+per-second only: it is not work), and the datagrams per busy loop (32 = full
+receive bursts). The worker busy-polls (idle_sleep_us = 0), as testpmd and
+scripts/bench_dpdk.py's do. Needs root (netns, memif).
 
 Subjects: soldout-1, soldout-16 (rejections on the receiving core's gate),
 winning-1, winning-16 (fresh users, the owner decides and creates orders).
@@ -38,6 +40,7 @@ def write_config(path, data, sock):
         f.write(f"""[appliance]
 mode = dpdk
 workers = 1
+idle_sleep_us = 0
 eal = --no-huge -m 512 --file-prefix fscycA --no-telemetry --lcores 0@0,1@1 --vdev=net_memif0,role=server,socket={sock}
 [net]
 address = 10.99.50.2
@@ -139,8 +142,10 @@ def main():
             cyc = {s: delta(before, after, 'flashsale_worker_cycles_total{worker="0",stage="%s"}' % s)
                    for s in STAGES + ("idle",)}
             busy = sum(cyc[s] for s in STAGES)
+            loops = delta(before, after, "flashsale_worker_busy_loops_total" + w)
             rows.append((subject, float(m.group(1)), dg, msgs, cyc, busy,
-                         busy / (busy + cyc["idle"]) if busy + cyc["idle"] else 0))
+                         busy / (busy + cyc["idle"]) if busy + cyc["idle"] else 0,
+                         dg / loops if loops else 0))
             print("%s: %.0f messages/s, %d datagrams, %d messages in %.1f s" %
                   (subject, float(m.group(1)), dg, msgs, secs), flush=True)
     finally:
@@ -154,13 +159,13 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     hz = after.get("flashsale_tsc_hz", 0)
     print("\nTSC %.2f GHz; cycles per datagram (per message) while the bench ran, worker 0:\n" % (hz / 1e9))
-    print("| subject | msgs/s | busy | " + " | ".join(STAGES) + " | total |")
-    print("| --- | --- | --- | " + " | ".join("---" for _ in STAGES) + " | --- |")
-    for subject, rate, dg, msgs, cyc, busy, share in rows:
+    print("| subject | msgs/s | busy | datagrams per busy loop | " + " | ".join(STAGES) + " | total |")
+    print("| --- | --- | --- | --- | " + " | ".join("---" for _ in STAGES) + " | --- |")
+    for subject, rate, dg, msgs, cyc, busy, share, per_loop in rows:
         cells = ["%.0f (%.0f)" % (cyc[s] / dg, cyc[s] / msgs) if dg and msgs else "-" for s in STAGES]
         total = "%.0f (%.0f)" % (busy / dg, busy / msgs) if dg and msgs else "-"
-        print("| %s | %.2f M | %.0f %% | %s | %s |" % (subject, rate / 1e6, 100 * share,
-                                                      " | ".join(cells), total))
+        print("| %s | %.2f M | %.0f %% | %.1f | %s | %s |" % (subject, rate / 1e6, 100 * share, per_loop,
+                                                             " | ".join(cells), total))
 
 
 if __name__ == "__main__":

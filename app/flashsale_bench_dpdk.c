@@ -136,7 +136,7 @@ struct gen {
 	atomic_bool tx_done;
 	/* RX side (the main lcore, or the RX lcore with --lcores 2) */
 	_Atomic uint64_t answered;   /* written by RX only */
-	uint64_t bad, verified, rx_dgrams, rx_cyc;
+	uint64_t bad, other, verified, rx_dgrams, rx_cyc;
 	uint64_t by_status[FS_ST_COUNT];
 	uint64_t hist[HIST_BUCKETS];
 	uint64_t lat_count, lat_max_ns;
@@ -438,7 +438,13 @@ static void take_answer(struct gen *g, struct rte_mbuf *m, uint64_t now, double 
 	if (payload == NULL) {
 		g->verified++;
 		if (dp_net_classify(&g->local, f, m->data_len, &pkt) != DP_NET_FSP) {
-			g->bad++;
+			/* Not IPv4/UDP at all (the appliance's gratuitous ARP at
+			 * link-up, ...): not an answer. Else a broken one. */
+			if (m->data_len < DP_NET_UDP_HDRS_LEN || f[12] != 0x08 || f[13] != 0x00 ||
+			    f[23] != IPPROTO_UDP)
+				g->other++;
+			else
+				g->bad++;
 			return;
 		}
 		payload = f + pkt.payload_off;
@@ -567,8 +573,9 @@ static void report(const struct gen *g, double secs)
 		if (g->by_status[s])
 			printf(" %s=%" PRIu64, fs_status_name(s), g->by_status[s]);
 	printf("%s\n", g->bad ? " (+ unparsable frames)" : "");
-	printf("  checked in full (headers, checksums): %" PRIu64 " answers, %" PRIu64 " bad\n",
-	       g->verified, g->bad);
+	printf("  checked in full (headers, checksums): %" PRIu64 " answers, %" PRIu64
+	       " bad; %" PRIu64 " other frames (not IPv4/UDP: ARP, ...)\n",
+	       g->verified, g->bad, g->other);
 	if (g->by_status[FS_ST_OK] && ok_secs > 0)
 		printf("  OK: %" PRIu64 " in %.3f s (%.0f orders/s until the last OK)\n",
 		       g->by_status[FS_ST_OK], ok_secs, (double)g->by_status[FS_ST_OK] / ok_secs);

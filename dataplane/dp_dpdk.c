@@ -107,6 +107,7 @@
 /* Budgets: dp_limits.h. */
 #define DP_DPDK_HTTP_EVENTS 64 /* epoll events taken per HTTP poll */
 #define DP_MBUF_DATA (RTE_PKTMBUF_HEADROOM + DP_MBUF_ROOM_BYTES)
+_Static_assert(DP_RX_BURST >= FS_BURST_MAX, "the TAP's bursts use the same staging array");
 
 _Static_assert(DP_NET_DROP_COUNT <= DP_STATS_DROP_REASONS, "dp_stats holds every drop reason");
 _Static_assert(DP_MBUF_DATA - RTE_PKTMBUF_HEADROOM >= DP_NET_UDP_HDRS_LEN + DP_DGRAM_MAX_BYTES,
@@ -151,12 +152,12 @@ struct dp_dpdk_worker {
 	struct dp_txq exc[DP_PORTS_MAX];  /* to port p's TAP */
 	struct dp_bucket to_kernel, from_kernel;
 	struct dp_net_stats net;
-	struct rte_mbuf *rx[FS_BURST_MAX];
-	struct rte_mbuf *done[FS_BURST_MAX];
-	struct rte_mbuf *reply[FS_BURST_MAX];   /* FSP replies in place of this burst, checksums to do */
+	struct rte_mbuf *rx[DP_RX_BURST];
+	struct rte_mbuf *done[DP_RX_BURST];
+	struct rte_mbuf *reply[DP_RX_BURST];    /* FSP replies in place of this burst, checksums to do */
 	unsigned nreply;
-	struct dp_net_pkt pkt[FS_BURST_MAX];     /* stage 2's parse of rx[i] */
-	uint8_t verdict[FS_BURST_MAX];           /* stage 2's enum dp_net_verdict of rx[i] */
+	struct dp_net_pkt pkt[DP_RX_BURST];      /* stage 2's parse of rx[i] */
+	uint8_t verdict[DP_RX_BURST];            /* stage 2's enum dp_net_verdict of rx[i] */
 	unsigned exc_poll;           /* busy loops, for the TAP poll every DP_EXC_POLL_BUSY */
 	unsigned sleep_us;           /* current idle back-off */
 	struct dp_stats st;          /* this front end's counters (frames, drops) */
@@ -473,7 +474,11 @@ static unsigned exc_from_kernel(struct dp_dpdk_worker *dw, unsigned p, int64_t m
 /* ops->rx: one receive pass over every port, in stages over each burst so
  * that the cache misses of a burst overlap instead of coming one frame at a
  * time (issue 12; the stage boundaries are where per-stage accounting goes):
- *   1. RX: rte_eth_rx_burst on this worker's queue of the port;
+ *   1. RX: rte_eth_rx_burst of up to DP_RX_BURST (64) frames on this
+ *      worker's queue of the port (twice testpmd's default: the PMD's
+ *      per-call work, reading the other side's ring indexes, and the loop's
+ *      own spread over more frames; +4-10% one-message datagrams/s over
+ *      memif, docs/benchmarks.md);
  *   2. classify every frame (rx_classify: headers and checksums, counted)
  *      and prefetch the gate's lines for every BUY of each FSP datagram;
  *   3. act on every frame in arrival order (rx_frame: the engine and the
@@ -499,7 +504,7 @@ static unsigned dpdk_rx(void *fw, struct dp_worker *w, int64_t now_ns, int64_t m
 		unsigned n = 0, nfree = 0;
 
 		if (dw->q < P->nrxq)
-			n = rte_eth_rx_burst(P->id, dw->q, dw->rx, FS_BURST_MAX);
+			n = rte_eth_rx_burst(P->id, dw->q, dw->rx, DP_RX_BURST);
 		for (unsigned i = 0; i < n; i++) {
 			if (i + 2 < n) /* a NIC DMAed it: not in cache yet */
 				rte_prefetch0(rte_pktmbuf_mtod(dw->rx[i + 2], void *));
@@ -565,7 +570,7 @@ static unsigned worker_socket(unsigned i)
  * every port and TAP, one burst, and its share of the pool cache. */
 static unsigned mbufs_per_worker(unsigned nports)
 {
-	return nports * (DP_RX_DESCS + DP_TX_DESCS + 2 * DP_TXBUF_FRAMES + 2 * DP_TAP_DESCS) + FS_BURST_MAX +
+	return nports * (DP_RX_DESCS + DP_TX_DESCS + 2 * DP_TXBUF_FRAMES + 2 * DP_TAP_DESCS) + DP_RX_BURST +
 	       DP_MBUF_CACHE_MBUFS * 3 / 2;
 }
 

@@ -56,6 +56,9 @@
 #define DP_RX_DESCS 1024                /* RX descriptors per queue (adjusted by the PMD) */
 #define DP_TX_DESCS 1024                /* TX descriptors per queue */
 #define DP_TAP_DESCS 256                /* descriptors per TAP queue */
+#define DP_RX_BURST 64                  /* frames per rte_eth_rx_burst on a data port (issue 12:
+					 * the per-call costs of the PMD and the loop spread over
+					 * twice testpmd's default 32) */
 #define DP_TXBUF_FRAMES 128             /* frames staged per (worker, port) before a tx burst */
 #define DP_TX_BURST_TRIES 4             /* rte_eth_tx_burst attempts before counting a drop */
 #define DP_MBUF_CACHE_MBUFS 256         /* per-lcore mempool cache */

@@ -477,8 +477,7 @@ static unsigned exc_from_kernel(struct dp_dpdk_worker *dw, unsigned p, int64_t m
  *   1. RX: rte_eth_rx_burst of up to DP_RX_BURST (64) frames on this
  *      worker's queue of the port (twice testpmd's default: the PMD's
  *      per-call work, reading the other side's ring indexes, and the loop's
- *      own spread over more frames; +4-10% one-message datagrams/s over
- *      memif, docs/benchmarks.md);
+ *      own spread over more frames; docs/benchmarks.md, issue 12);
  *   2. classify every frame (rx_classify: headers and checksums, counted)
  *      and prefetch the gate's lines for every BUY of each FSP datagram;
  *   3. act on every frame in arrival order (rx_frame: the engine and the

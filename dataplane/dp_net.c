@@ -52,9 +52,9 @@
  *
  * Checksums. Receive: the IPv4 header checksum of every IPv4 packet, the
  * ICMP checksum of echo requests and the UDP checksum of FSP datagrams are
- * verified in software with DPDK's rte_raw_cksum and, for UDP, sum16 (the
- * same sum, 16 bytes per step: see there). Transmit: in software by default
- * (rte_ipv4_cksum; UDP with sum16, turning a computed 0 into
+ * verified in software with sum16 (DPDK's rte_raw_cksum, 16 bytes per step:
+ * see there; rte_raw_cksum itself for ICMP). Transmit: in software by default
+ * (the IPv4 header and UDP with sum16, UDP turning a computed 0 into
  * 0xffff so a reply never says "no checksum"; ICMP by recomputing over the
  * whole ICMP message). With the offload flags of struct dp_net_local the
  * IPv4 checksum is left 0 and the UDP field holds the pseudo-header sum, for
@@ -253,7 +253,7 @@ static enum dp_net_drop ipv4_check(const struct rte_ipv4_hdr *ip, uint16_t len)
 		return DP_NET_DROP_IP_OPTIONS;
 	if (total < IP_LEN || total > len - ETH_LEN)
 		return DP_NET_DROP_IP_LEN;
-	if (rte_raw_cksum(ip, IP_LEN) != CKSUM_OK)
+	if (sum16(ip, IP_LEN, 0) != CKSUM_OK)
 		return DP_NET_DROP_IP_CKSUM;
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
 		return DP_NET_DROP_FRAGMENT;
@@ -419,7 +419,7 @@ static void udp_checksums(const struct dp_net_local *local, uint8_t *frame)
 		udp->dgram_cksum = ck ? ck : 0xffff; /* 0 would say "no checksum" */
 	}
 	if (!local->tx_ip_cksum_offload)
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		ip->hdr_checksum = (uint16_t)~sum16(ip, IP_LEN, 0); /* rte_ipv4_cksum, 16 bytes a step */
 }
 
 static void udp_headers(const struct dp_net_local *local, uint8_t *frame,

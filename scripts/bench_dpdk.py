@@ -313,18 +313,25 @@ def main():
             ("%.0f (%s)" % (med[s]["own"], "testpmd's --record-core-cycles" if s.startswith("ceiling") else
                             "the worker's stage counters")) if med[s]["own"] else "-",
             " / ".join("%.2fM" % (r["pps"] / 1e6) for r in res[s])))
-    print("targets:")
+    print("targets (medians of the per-round ratios: each round's subjects ran next to each other;")
+    print("on a host whose speed moves between runs these are steadier than ratios of medians):")
     for ck in ("ceiling", "ceiling-114"):
-        if ck not in med or not med[ck]["pps"] or "soldout-1" not in med:
+        if ck not in res or "soldout-1" not in res:
             continue
-        c, s1 = med[ck], med["soldout-1"]
+        pairs = [(c, a) for c, a in zip(res[ck], res["soldout-1"]) if c["pps"] and a["pps"]]
+        if not pairs:
+            continue
+        pps = [a["pps"] / c["pps"] for c, a in pairs]
+        oncpu = [a["cyc"] / c["cyc"] for c, a in pairs if c["cyc"]]
+        busy = [a["own"] / c["own"] for c, a in pairs if c["own"] and a["own"]]
         what = "64-byte frames" if ck == "ceiling" else "%d-byte frames, a 1-message FSP/1 datagram's" % FSP1_FRAME
+        med_or_0 = lambda v: statistics.median(v) if v else 0
         print("  against testpmd at %s:" % what)
         print("    cycles per 1-message sold-out datagram / testpmd's per packet: %.2f on-CPU, "
-              "%.2f busy (target <= 2)" % (s1["cyc"] / c["cyc"] if c["cyc"] else 0,
-                                           s1["own"] / c["own"] if c["own"] else 0))
-        print("    1-message datagrams/s / testpmd packets/s: %.0f%% (target >= 60%%)" %
-              (100 * s1["pps"] / c["pps"]))
+              "%.2f busy (target <= 2); per round busy: %s" % (
+                  med_or_0(oncpu), med_or_0(busy), " ".join("%.2f" % x for x in busy)))
+        print("    1-message datagrams/s / testpmd packets/s: %.0f%% (target >= 60%%); per round: %s" % (
+            100 * med_or_0(pps), " ".join("%.0f%%" % (100 * x) for x in pps)))
     if "soldout-16" in med:
         print("  sold-out messages/s at 16 per datagram: %.2f M (target >= 10 M)" % (med["soldout-16"]["mps"] / 1e6))
     if "winning-16" in med:

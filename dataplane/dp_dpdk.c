@@ -22,8 +22,9 @@
  * counted by reason. A request datagram whose answers all come from the
  * receiving core (the common case: sold out, bad token, TIME, ITEM_STATUS)
  * is answered in place: the response overwrites the request's payload (never
- * longer: no amplification) and dp_net_udp_reply_inplace turns the frame
- * around, so the reply costs no mbuf. Datagrams the engine gathered through
+ * longer: no amplification) and dp_net_udp_reply_headers turns the frame
+ * around (its checksums after the burst, dp_net_udp_reply_checksums), so the
+ * reply costs no mbuf. Datagrams the engine gathered through
  * its return path (answers from owner cores or released by the log), and the
  * answer to a one-message datagram decided on another core, are staged as
  * datagrams (struct dp_txslot, each with its

@@ -436,17 +436,19 @@ static void take_answer(struct gen *g, struct rte_mbuf *m, uint64_t now, double 
 
 	payload = (g->rx_dgrams % g->o.check_every) ? answer_payload(g, f, m->data_len, &plen) : NULL;
 	if (payload == NULL) {
-		g->verified++;
 		if (dp_net_classify(&g->local, f, m->data_len, &pkt) != DP_NET_FSP) {
 			/* Not IPv4/UDP at all (the appliance's gratuitous ARP at
 			 * link-up, ...): not an answer. Else a broken one. */
 			if (m->data_len < DP_NET_UDP_HDRS_LEN || f[12] != 0x08 || f[13] != 0x00 ||
-			    f[23] != IPPROTO_UDP)
+			    f[23] != IPPROTO_UDP) {
 				g->other++;
-			else
+			} else {
+				g->verified++;
 				g->bad++;
+			}
 			return;
 		}
+		g->verified++;
 		payload = f + pkt.payload_off;
 		plen = pkt.payload_len;
 	}

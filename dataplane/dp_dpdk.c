@@ -132,6 +132,7 @@ struct dp_port {
 	char name[RTE_ETH_NAME_MAX_LEN];
 	struct dp_net_local local;
 	uint64_t tx_ol_flags;        /* mbuf flags for checksum offload, 0 in software */
+	bool rx_cksum_offload;       /* the port verifies IPv4 and UDP checksums (mbuf flags) */
 	bool announced;              /* gratuitous ARP sent (at start, or by worker 0
 				      * once the link came up) */
 	bool link_up;                /* last state seen (links_wait, then the watch) */
@@ -389,6 +390,21 @@ static void replies_send(struct dp_dpdk_worker *dw, unsigned p)
 	dw->nreply = 0;
 }
 
+/* The checksums the port verified as good (RX checksum offload), as
+ * dp_net_classify_hw takes them; 0 without offload. */
+static inline unsigned rx_hw_verdicts(const struct dp_port *P, const struct rte_mbuf *m)
+{
+	unsigned hw = 0;
+
+	if (!P->rx_cksum_offload)
+		return 0;
+	if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		hw |= DP_NET_HW_IP_GOOD;
+	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		hw |= DP_NET_HW_L4_GOOD;
+	return hw;
+}
+
 /* Stage 2 for one frame: classify it (headers, checksums; counted) and, for
  * an FSP datagram, prefetch what the gate will read for its BUYs. */
 static enum dp_net_verdict rx_classify(struct dp_dpdk_worker *dw, struct dp_worker *w,
@@ -403,7 +419,7 @@ static enum dp_net_verdict rx_classify(struct dp_dpdk_worker *dw, struct dp_work
 		dp_net_count(&dw->net, DP_NET_DROP, DP_NET_DROP_SHORT);
 		return DP_NET_DROP;
 	}
-	v = dp_net_classify(&P->local, frame, m->data_len, pkt);
+	v = dp_net_classify_hw(&P->local, frame, m->data_len, pkt, rx_hw_verdicts(P, m));
 	dp_net_count(&dw->net, v, pkt->drop);
 	if (v == DP_NET_FSP)
 		dp_engine_prefetch_dgram(w, frame + pkt->payload_off, pkt->payload_len);
@@ -609,6 +625,11 @@ static void port_offloads(struct dp_port *P, const struct rte_eth_dev_info *info
 		conf->rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info->flow_type_rss_offloads;
 	}
+	if ((info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) &&
+	    (info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM)) {
+		conf->rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+		P->rx_cksum_offload = true;
+	}
 	if ((info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) &&
 	    (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) {
 		conf->txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
@@ -660,10 +681,11 @@ static int port_setup(struct dp_dpdk *d, struct dp_port *P, char *err,
 	P->local.ip_be = d->cfg->address.s_addr;
 	P->local.udp_port_be = htons(d->cfg->udp_port);
 	fs_log("info", "port %u %s (%s): MAC " RTE_ETHER_ADDR_PRT_FMT ", %u RX / %u TX queues, "
-		       "%u/%u descriptors%s%s", P->id, P->name, info.driver_name,
+		       "%u/%u descriptors%s%s%s", P->id, P->name, info.driver_name,
 	       RTE_ETHER_ADDR_BYTES(&P->local.mac), P->nrxq, P->ntxq, nrxd, ntxd,
 	       conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ? ", RSS" : "",
-	       P->tx_ol_flags ? ", checksum offload" : "");
+	       P->tx_ol_flags ? ", TX checksum offload" : "",
+	       P->rx_cksum_offload ? ", RX checksum offload" : "");
 	return 0;
 fail:
 	snprintf(err, errlen, "port %s: setup failed: %s", P->name, rte_strerror(-rc));

@@ -205,7 +205,7 @@ static inline uint16_t udp_sum(const struct rte_ipv4_hdr *ip, const struct rte_u
 
 /* UDP to our IP; the IPv4 header is valid and total bytes are in the frame. */
 static enum dp_net_verdict classify_udp(const struct dp_net_local *local, const uint8_t *frame,
-					uint16_t total, struct dp_net_pkt *out)
+					uint16_t total, struct dp_net_pkt *out, unsigned hw)
 {
 	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(frame + ETH_LEN);
 	const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(frame + L4_OFF);
@@ -218,7 +218,7 @@ static enum dp_net_verdict classify_udp(const struct dp_net_local *local, const 
 	if (udp->src_port == 0)
 		return drop(out, DP_NET_DROP_BAD_SRC);
 	/* Sums the total_length - 20 bytes from udp: all inside the frame. */
-	if (udp->dgram_cksum != 0 && udp_sum(ip, udp) != CKSUM_OK)
+	if (!(hw & DP_NET_HW_L4_GOOD) && udp->dgram_cksum != 0 && udp_sum(ip, udp) != CKSUM_OK)
 		return drop(out, DP_NET_DROP_UDP_CKSUM);
 	out->payload_off = DP_NET_UDP_HDRS_LEN;
 	out->payload_len = (uint16_t)(ip_payload - UDP_LEN);
@@ -242,7 +242,7 @@ static enum dp_net_verdict classify_icmp(const uint8_t *frame, uint16_t total,
 }
 
 /* Header checks in a fixed order, so each frame has exactly one reason. */
-static enum dp_net_drop ipv4_check(const struct rte_ipv4_hdr *ip, uint16_t len)
+static enum dp_net_drop ipv4_check(const struct rte_ipv4_hdr *ip, uint16_t len, unsigned hw)
 {
 	uint8_t ihl = ip->version_ihl & RTE_IPV4_HDR_IHL_MASK;
 	uint16_t total = rte_be_to_cpu_16(ip->total_length);
@@ -253,7 +253,7 @@ static enum dp_net_drop ipv4_check(const struct rte_ipv4_hdr *ip, uint16_t len)
 		return DP_NET_DROP_IP_OPTIONS;
 	if (total < IP_LEN || total > len - ETH_LEN)
 		return DP_NET_DROP_IP_LEN;
-	if (sum16(ip, IP_LEN, 0) != CKSUM_OK)
+	if (!(hw & DP_NET_HW_IP_GOOD) && sum16(ip, IP_LEN, 0) != CKSUM_OK)
 		return DP_NET_DROP_IP_CKSUM;
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
 		return DP_NET_DROP_FRAGMENT;
@@ -263,7 +263,7 @@ static enum dp_net_drop ipv4_check(const struct rte_ipv4_hdr *ip, uint16_t len)
 }
 
 static enum dp_net_verdict classify_ipv4(const struct dp_net_local *local, const uint8_t *frame,
-					 uint16_t len, struct dp_net_pkt *out)
+					 uint16_t len, struct dp_net_pkt *out, unsigned hw)
 {
 	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(frame + ETH_LEN);
 	enum dp_net_drop why;
@@ -271,7 +271,7 @@ static enum dp_net_verdict classify_ipv4(const struct dp_net_local *local, const
 
 	if (len < ETH_LEN + IP_LEN)
 		return drop(out, DP_NET_DROP_SHORT);
-	why = ipv4_check(ip, len);
+	why = ipv4_check(ip, len, hw);
 	if (why != DP_NET_DROP_NONE)
 		return drop(out, why);
 	total = rte_be_to_cpu_16(ip->total_length);
@@ -286,7 +286,7 @@ static enum dp_net_verdict classify_ipv4(const struct dp_net_local *local, const
 		return drop(out, DP_NET_DROP_BAD_SRC);
 	switch (ip->next_proto_id) {
 	case IPPROTO_UDP:
-		return classify_udp(local, frame, total, out);
+		return classify_udp(local, frame, total, out, hw);
 	case IPPROTO_ICMP:
 		return classify_icmp(frame, total, out);
 	default:
@@ -294,8 +294,8 @@ static enum dp_net_verdict classify_ipv4(const struct dp_net_local *local, const
 	}
 }
 
-enum dp_net_verdict dp_net_classify(const struct dp_net_local *local, uint8_t *frame,
-				    uint16_t len, struct dp_net_pkt *out)
+enum dp_net_verdict dp_net_classify_hw(const struct dp_net_local *local, uint8_t *frame,
+				       uint16_t len, struct dp_net_pkt *out, unsigned hw)
 {
 	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
 
@@ -310,13 +310,19 @@ enum dp_net_verdict dp_net_classify(const struct dp_net_local *local, uint8_t *f
 	rte_ether_addr_copy(&eth->src_addr, &out->src_mac);
 	switch (rte_be_to_cpu_16(eth->ether_type)) {
 	case RTE_ETHER_TYPE_IPV4:
-		return classify_ipv4(local, frame, len, out);
+		return classify_ipv4(local, frame, len, out, hw);
 	case RTE_ETHER_TYPE_ARP:
 		return classify_arp(local, frame, len, out);
 	default:
 		/* IPv6, VLAN/QinQ tags, LLDP, 802.3 lengths, ...: the kernel's. */
 		return DP_NET_EXCEPTION;
 	}
+}
+
+enum dp_net_verdict dp_net_classify(const struct dp_net_local *local, uint8_t *frame,
+				    uint16_t len, struct dp_net_pkt *out)
+{
+	return dp_net_classify_hw(local, frame, len, out, 0);
 }
 
 /* ---------------------------------------------------------------- replies */

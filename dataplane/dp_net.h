@@ -112,6 +112,18 @@ struct dp_net_stats {
 enum dp_net_verdict dp_net_classify(const struct dp_net_local *local, uint8_t *frame,
 				    uint16_t len, struct dp_net_pkt *out);
 
+/* What the port's hardware already verified of a received frame (from the
+ * mbuf's RX checksum flags, when the port offers RX checksum offload): a
+ * checksum it reports GOOD is not summed again. BAD or unknown is checked in
+ * software exactly as without offload, so a NIC's verdict alone never drops
+ * a frame (some report BAD for a UDP checksum of 0, "none"). */
+#define DP_NET_HW_IP_GOOD 1u  /* IPv4 header checksum good */
+#define DP_NET_HW_L4_GOOD 2u  /* UDP checksum good */
+
+/* dp_net_classify with the hardware's verdicts (DP_NET_HW_* bits; 0: none). */
+enum dp_net_verdict dp_net_classify_hw(const struct dp_net_local *local, uint8_t *frame,
+				       uint16_t len, struct dp_net_pkt *out, unsigned hw);
+
 /* Turn an ARP request for our IP (classified DP_NET_ARP_REQUEST) into our
  * reply, in place. Returns the reply length (DP_NET_ARP_FRAME_LEN; bytes
  * beyond it are left as they were) or -EINVAL if len is too short. */

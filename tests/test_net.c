@@ -740,6 +740,54 @@ static void test_dp_net_classify_table_covers_every_verdict_and_reason(void **st
 	}
 }
 
+/* RX checksum offload: the hardware's GOOD verdicts skip exactly the two
+ * sums they vouch for. Every row of the table classifies the same with
+ * both bits set, but for the bad-checksum rows, which the (here lying)
+ * hardware vouches for; each bit skips only its own sum; 0 is
+ * dp_net_classify. */
+static void test_dp_net_classify_hw_good_skips_only_its_sum(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const struct frame_case *c = &cases[i];
+		_Alignas(64) uint8_t f[FRAME_MAX] = {0};
+		struct dp_net_pkt out;
+		uint16_t n = c->build(f);
+		enum dp_net_verdict v;
+		bool ip_ck = c->drop == DP_NET_DROP_IP_CKSUM, udp_ck = c->drop == DP_NET_DROP_UDP_CKSUM;
+
+		v = dp_net_classify_hw(our_local(), f, n, &out, 0);
+		assert_int_equal(v, c->verdict);
+		assert_int_equal(out.drop, c->drop);
+		v = dp_net_classify_hw(our_local(), f, n, &out, DP_NET_HW_IP_GOOD | DP_NET_HW_L4_GOOD);
+		if (ip_ck || udp_ck) {
+			if (v == DP_NET_DROP)
+				print_error("%s: still dropped (%s) with hardware GOOD\n", c->name,
+					    dp_net_drop_name(out.drop));
+			assert_int_not_equal(v, DP_NET_DROP);
+		} else {
+			if (v != c->verdict || out.drop != c->drop)
+				print_error("%s: with hardware GOOD got %s/%s\n", c->name,
+					    dp_net_verdict_name(v), dp_net_drop_name(out.drop));
+			assert_int_equal(v, c->verdict);
+			assert_int_equal(out.drop, c->drop);
+		}
+		/* one bit does not vouch for the other checksum */
+		if (ip_ck) {
+			assert_int_equal(dp_net_classify_hw(our_local(), f, n, &out, DP_NET_HW_L4_GOOD),
+					 DP_NET_DROP);
+			assert_int_equal(out.drop, DP_NET_DROP_IP_CKSUM);
+		}
+		if (udp_ck) {
+			assert_int_equal(dp_net_classify_hw(our_local(), f, n, &out, DP_NET_HW_IP_GOOD),
+					 DP_NET_DROP);
+			assert_int_equal(out.drop, DP_NET_DROP_UDP_CKSUM);
+			assert_int_equal(dp_net_classify_hw(our_local(), f, n, &out, DP_NET_HW_L4_GOOD),
+					 DP_NET_FSP);
+		}
+	}
+}
+
 /* Classify the heap copy truncated to n, and run the in-place builders on
  * it: none may touch a byte at or beyond n. */
 static void truncated_run(const uint8_t *full, uint16_t n, uint16_t full_pkt_len)
@@ -1347,6 +1395,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dp_net_classify_table_covers_every_verdict_and_reason),
+		cmocka_unit_test(test_dp_net_classify_hw_good_skips_only_its_sum),
 		cmocka_unit_test(test_dp_net_classify_truncated_never_reads_out_of_bounds),
 		cmocka_unit_test(test_dp_net_classify_fsp_fills_pkt),
 		cmocka_unit_test(test_dp_net_classify_min_frame_padding_excluded_from_payload),

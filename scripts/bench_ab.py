@@ -59,9 +59,15 @@ def needs_init(build):
     return "--init" in p.stdout + p.stderr
 
 
-def write_config(path, *, mode, port, data, stock, eal="", new=True, idle_sleep_us=None, admin_port=0):
+def write_config(path, *, mode, port, data, stock, eal="", new=True, idle_sleep_us=None, admin_port=0,
+                 items=None):
     """idle_sleep_us: written when given (0: workers never sleep, as testpmd);
-    admin_port: the operations listener on 127.0.0.1 (0: off)."""
+    admin_port: the operations listener on 127.0.0.1 (0: off); items: the
+    (item id, total) pairs, default item 1 sold out (total 0) and item 1001
+    with stock units (max_orders is twice stock either way)."""
+    items = [(1, 0), (1001, stock)] if items is None else items
+    item_ini = "".join("[item.%d]\nactivity = 1\ntotal = %d\nper_user_limit = 1000\nmax_per_order = 1\n"
+                       % (i, t) for i, t in items)
     with open(path, "w") as f:
         f.write(f"""[appliance]
 mode = {mode}
@@ -85,17 +91,7 @@ end = now+1h
 require_token = yes
 token_key = {TOKEN_KEY}
 payment_key = {PAY_KEY}
-[item.1]
-activity = 1
-total = 0
-per_user_limit = 1000
-max_per_order = 1
-[item.1001]
-activity = 1
-total = {stock}
-per_user_limit = 1000
-max_per_order = 1
-""")
+{item_ini}""")
 
 
 class Daemon:

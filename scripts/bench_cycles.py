@@ -28,50 +28,21 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_ab  # noqa: E402  (write_config)
+
 NS = "fscyc"
 ADMIN_PORT = 18090
 STAGES = ("rx", "decode", "gate", "handoff", "owner", "reply", "tx")
-TOKEN_KEY = "000102030405060708090a0b0c0d0e0f"
-PAY_KEY = "f0e0d0c0b0a090807060504030201000"
 
 
 def write_config(path, data, sock):
-    with open(path, "w") as f:
-        f.write(f"""[appliance]
-mode = dpdk
-workers = 1
-idle_sleep_us = 0
-eal = --no-huge -m 512 --file-prefix fscycA --no-telemetry --lcores 0@0,1@1 --vdev=net_memif0,role=server,socket={sock}
-[net]
-address = 10.99.50.2
-udp_port = 7700
-http_port = 0
-[persist]
-dir = {data}
-durability = none
-[limits]
-max_orders = 6000000
-[admin]
-address = 127.0.0.1
-port = {ADMIN_PORT}
-[activity.1]
-name = bench
-start = now-1s
-end = now+1h
-require_token = yes
-token_key = {TOKEN_KEY}
-payment_key = {PAY_KEY}
-[item.1]
-activity = 1
-total = 0
-per_user_limit = 1000
-max_per_order = 1
-[item.1001]
-activity = 1
-total = 5000000
-per_user_limit = 1000
-max_per_order = 1
-""")
+    """bench_ab's config: one worker that busy-polls, /metrics on 127.0.0.1,
+    item 1 sold out, item 1001 with 5 M units, max_orders 6 M."""
+    bench_ab.write_config(path, mode="dpdk", port=7700, data=data, stock=3000000,
+                          eal="--no-huge -m 512 --file-prefix fscycA --no-telemetry --lcores 0@0,1@1 "
+                              "--vdev=net_memif0,role=server,socket=%s" % sock,
+                          idle_sleep_us=0, admin_port=ADMIN_PORT, items=[(1, 0), (1001, 5000000)])
 
 
 def scrape():

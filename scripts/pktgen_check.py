@@ -33,11 +33,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_ab  # noqa: E402  (write_config)
+
 NS = "pgcheck"
 PREFIXES = ("pgcT", "pgcA", "pgcP")  # testpmd, appliance, pktgen
 SUBJECTS = ("ceiling", "soldout-1", "soldout-16", "winning-16")
-TOKEN_KEY = "000102030405060708090a0b0c0d0e0f"
-PAY_KEY = "f0e0d0c0b0a090807060504030201000"
 
 
 def load():
@@ -50,37 +51,10 @@ def cleanup_prefixes():
 
 
 def write_config(path, *, data, total, eal):
-    """bench_ab.write_config's format, with only the one item the pcap targets
+    """bench_ab.write_config with only the one item the pcap targets
     (flashsale-pcapgen spreads its requests over every item of the file)."""
-    with open(path, "w") as f:
-        f.write(f"""[appliance]
-mode = dpdk
-workers = 1
-eal = {eal}
-[net]
-address = 10.99.50.2
-udp_port = 7700
-http_port = 0
-[persist]
-dir = {data}
-durability = none
-[limits]
-max_orders = {max(2 * total, 1000)}
-[admin]
-port = 0
-[activity.1]
-name = pktgen-check
-start = now-1s
-end = now+1h
-require_token = yes
-token_key = {TOKEN_KEY}
-payment_key = {PAY_KEY}
-[item.1]
-activity = 1
-total = {total}
-per_user_limit = 1000
-max_per_order = 1
-""")
+    bench_ab.write_config(path, mode="dpdk", port=7700, data=data, stock=total, eal=eal,
+                          items=[(1, total)])
 
 
 def kill(p, sig=signal.SIGTERM, timeout=30):

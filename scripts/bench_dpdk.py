@@ -204,8 +204,9 @@ def appliance_run(build, gen, tmp, subject, duration, seed, gen_lcores, idle_sle
     cfg = os.path.join(tmp, "a.ini")
     eal = ("--no-huge -m 512 --file-prefix fp12A --no-telemetry --lcores 0@0,1@1 "
            "--vdev=net_memif0,role=server,socket=%s" % sock)
-    # Every subject sized for a 3 M-unit sale (max_orders 6 M): a sale that
-    # sold out has a winners filter of MBs, which the sold-out gate reads.
+    # Every subject sized for a --stock-unit sale (max_orders twice that; 6 M
+    # by default): a sale that sold out has a winners filter of MBs, which
+    # the sold-out gate reads.
     bench_ab.write_config(cfg, mode="dpdk", port=7700, data=data, stock=stock_win, eal=eal,
                           new=bench_ab.needs_init(build), idle_sleep_us=idle_sleep_us,
                           admin_port=ADMIN_PORT)
@@ -313,8 +314,8 @@ def main():
             ("%.0f (%s)" % (med[s]["own"], "testpmd's --record-core-cycles" if s.startswith("ceiling") else
                             "the worker's stage counters")) if med[s]["own"] else "-",
             " / ".join("%.2fM" % (r["pps"] / 1e6) for r in res[s])))
-    print("targets (medians of the per-round ratios: each round's subjects ran next to each other;")
-    print("on a host whose speed moves between runs these are steadier than ratios of medians):")
+    print("targets (medians of the per-round ratios: a round's subjects ran next to each other; a round")
+    print("in which the host's speed changed between its subjects is off: read the per-round lists):")
     for ck in ("ceiling", "ceiling-114"):
         if ck not in res or "soldout-1" not in res:
             continue

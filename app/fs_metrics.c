@@ -58,9 +58,10 @@ void fs_metrics_put(struct fs_metrics_out *b, const char *fmt, ...)
 }
 
 #define put fs_metrics_put
+#define family fs_metrics_family
 
-static void family(struct fs_metrics_out *b, const char *name, const char *type,
-		   const char *help)
+void fs_metrics_family(struct fs_metrics_out *b, const char *name, const char *type,
+		       const char *help)
 {
 	put(b, "# HELP flashsale_%s %s\n# TYPE flashsale_%s %s\n", name, help, name, type);
 }

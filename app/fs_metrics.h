@@ -4,7 +4,8 @@
  * packets, loops, TSC cycles by stage, ring occupancy, hand-offs and drops by
  * reason; the decision-latency and WAL commit-latency histograms. fs_ops.c
  * calls it from its /metrics render; fs_telemetry.c shows the same numbers
- * as DPDK telemetry dicts.
+ * as DPDK telemetry dicts. Its bounded buffer and printf are the ones
+ * fs_ops.c renders all of /metrics with.
  */
 #ifndef FS_METRICS_H
 #define FS_METRICS_H
@@ -27,6 +28,10 @@ struct fs_metrics_out {
 
 void fs_metrics_put(struct fs_metrics_out *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* A family's "# HELP" and "# TYPE" lines (name without the flashsale_ prefix). */
+void fs_metrics_family(struct fs_metrics_out *b, const char *name, const char *type,
+		       const char *help);
 
 /* Read every worker's counters of engine e (live, relaxed reads) into
  * ws[0..n) and their sum into ws[n] (n = dp_engine_nworkers; ws has

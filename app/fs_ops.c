@@ -52,7 +52,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,43 +293,19 @@ static void respond_text(struct fs_ops *o, struct ops_conn *c, int code, const c
 
 /* ---- rendering ---- */
 
-struct out {
-	char *p;
-	size_t n, cap;
-	bool overflow;
-};
+/* The bounded buffer and its printf are fs_metrics.c's (overflow latches: the
+ * caller answers 500 rather than truncate). */
+#define put fs_metrics_put
+#define family fs_metrics_family
 
-static void put(struct out *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *b, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (b->overflow)
-		return;
-	va_start(ap, fmt);
-	r = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-	va_end(ap);
-	if (r < 0 || (size_t)r >= b->cap - b->n) {
-		b->overflow = true;
-		return;
-	}
-	b->n += (size_t)r;
-}
-
-static void family(struct out *b, const char *name, const char *type, const char *help)
-{
-	put(b, "# HELP flashsale_%s %s\n# TYPE flashsale_%s %s\n", name, help, name, type);
-}
-
-static void metric_u64(struct out *b, const char *name, const char *type, const char *help,
+static void metric_u64(struct fs_metrics_out *b, const char *name, const char *type, const char *help,
 		       uint64_t v)
 {
 	family(b, name, type, help);
 	put(b, "flashsale_%s %" PRIu64 "\n", name, v);
 }
 
-static void render_front_end(struct out *b, const struct cfg *cfg, const struct dp_stats *s)
+static void render_front_end(struct fs_metrics_out *b, const struct cfg *cfg, const struct dp_stats *s)
 {
 	/* index = DP_FSP_ERR_* (dp.h); [0] = truncated or oversize */
 	static const char *const mal_kind[6] = {"truncated",   "short",	    "bad_magic",
@@ -393,7 +368,7 @@ static bool item_at(const struct fs_ops *o, uint32_t i, struct cfg_item *out)
 	return true;
 }
 
-static void render_items(struct out *b, const struct fs_ops *o, bool have_counts)
+static void render_items(struct fs_metrics_out *b, const struct fs_ops *o, bool have_counts)
 {
 	struct cfg_item it;
 
@@ -418,7 +393,7 @@ static void render_items(struct out *b, const struct fs_ops *o, bool have_counts
 		    o->items_copy[i].paid);
 }
 
-static void render_wal(struct out *b, const struct fs_ops *o, bool have_stats)
+static void render_wal(struct fs_metrics_out *b, const struct fs_ops *o, bool have_stats)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -466,7 +441,7 @@ static void render_wal(struct out *b, const struct fs_ops *o, bool have_stats)
 	}
 }
 
-static void render_ops(struct out *b, const struct fs_ops *o)
+static void render_ops(struct fs_metrics_out *b, const struct fs_ops *o)
 {
 	static const char *const cls[6] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
 
@@ -493,7 +468,7 @@ static void render_ops(struct out *b, const struct fs_ops *o)
 }
 
 /* [replication] (app/fs_repl.c) */
-static void render_repl(struct out *b, const struct fs_repl_stats *r)
+static void render_repl(struct fs_metrics_out *b, const struct fs_repl_stats *r)
 {
 	metric_u64(b, "replication_standby", "gauge", "1 on a standby (not serving until promote)",
 		   !r->primary);
@@ -566,20 +541,16 @@ static const char *not_ready(struct fs_ops *o, char *buf, size_t len)
 }
 
 /* The worker families (fs_metrics.c), into the same buffer. */
-static void render_workers(struct out *b, struct fs_ops *o, bool have_wal)
+static void render_workers(struct fs_metrics_out *b, struct fs_ops *o, bool have_wal)
 {
-	struct fs_metrics_out m = {.p = b->p, .n = b->n, .cap = b->cap, .overflow = b->overflow};
-
-	fs_metrics_render(&m, o->cfg, o->view.cat, o->view.engine, have_wal ? o->wal_copy : NULL,
+	fs_metrics_render(b, o->cfg, o->view.cat, o->view.engine, have_wal ? o->wal_copy : NULL,
 			  o->view.n_shards, o->wstats);
-	b->n = m.n;
-	b->overflow = m.overflow;
 }
 
 /* /metrics into o->render; its length, or 0 if it did not fit. */
 static size_t render_metrics(struct fs_ops *o)
 {
-	struct out b = {.p = o->render, .cap = o->render_cap};
+	struct fs_metrics_out b = {.p = o->render, .cap = o->render_cap};
 	struct fs_ops_sample s;
 	int64_t now = fs_mono_ns();
 	char why[160];
@@ -631,7 +602,7 @@ static size_t render_metrics(struct fs_ops *o)
 
 static size_t render_items_json(struct fs_ops *o)
 {
-	struct out b = {.p = o->render, .cap = o->render_cap};
+	struct fs_metrics_out b = {.p = o->render, .cap = o->render_cap};
 
 	struct cfg_item item;
 

@@ -96,8 +96,7 @@ int repl_log_append(struct repl_log *l, const void *records, uint32_t len, uint6
 		/* Roll over at an acknowledged boundary only: the old one complete. */
 		if ((rc = repl_log_sync(l)) < 0)
 			return rc;
-		close(l->fd);
-		l->fd = -1;
+		repl_log_close(l);
 	}
 	if (l->fd < 0 && (rc = seg_create(l)) < 0)
 		return rc;
@@ -136,6 +135,28 @@ int repl_log_sync(struct repl_log *l)
 	return 0;
 }
 
+void repl_log_close(struct repl_log *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+/* Before segments are removed or cut: the open one closed, the shard's
+ * segments listed into *sl (sdir: their directory). 0 or -errno; sl->lsn is
+ * the caller's to free either way. */
+static int log_segments(struct repl_log *l, char *sdir, struct wal_seg_list *sl, char *err,
+			size_t errlen)
+{
+	int rc;
+
+	repl_log_close(l);
+	*sl = (struct wal_seg_list){0};
+	if ((rc = wal_shard_path(sdir, l->dir, l->shard)) < 0)
+		return rc;
+	return wal_seg_list_load(sdir, sl, err, errlen);
+}
+
 int repl_log_reset(struct repl_log *l, uint64_t next_lsn)
 {
 	char sdir[FS_PATH_MAX];
@@ -143,12 +164,7 @@ int repl_log_reset(struct repl_log *l, uint64_t next_lsn)
 	char err[256];
 	int rc;
 
-	if (l->fd >= 0)
-		close(l->fd);
-	l->fd = -1;
-	if ((rc = wal_shard_path(sdir, l->dir, l->shard)) < 0)
-		return rc;
-	rc = wal_seg_list_load(sdir, &sl, err, sizeof(err));
+	rc = log_segments(l, sdir, &sl, err, sizeof(err));
 	if (rc < 0) {
 		free(sl.lsn);
 		return rc;
@@ -223,12 +239,7 @@ int repl_log_truncate(struct repl_log *l, uint64_t keep_below, char *err, size_t
 	uint64_t off = 0;
 	int rc;
 
-	if (l->fd >= 0)
-		close(l->fd);
-	l->fd = -1;
-	if ((rc = wal_shard_path(sdir, l->dir, l->shard)) < 0)
-		return rc;
-	rc = wal_seg_list_load(sdir, &sl, err, errlen);
+	rc = log_segments(l, sdir, &sl, err, errlen);
 	for (unsigned i = sl.n; rc == 0 && i-- > 0;) {
 		if ((rc = wal_seg_path(path, sdir, sl.lsn[i])) < 0)
 			break;
@@ -258,13 +269,6 @@ int repl_log_truncate(struct repl_log *l, uint64_t keep_below, char *err, size_t
 	l->synced_lsn = keep_below - 1;
 	l->dirty = false;
 	return 0;
-}
-
-void repl_log_close(struct repl_log *l)
-{
-	if (l->fd >= 0)
-		close(l->fd);
-	l->fd = -1;
 }
 
 int repl_file_replace(const char *dir, const char *tmp, const char *path, const void *buf,

@@ -94,6 +94,26 @@ payment_key = {PAY_KEY}
 {item_ini}""")
 
 
+def scrape_metrics(ns, port, check=True):
+    """{"name{labels}": value} of the appliance's /metrics on 127.0.0.1:port,
+    read inside network namespace ns. check=False: {} when it cannot be read."""
+    try:
+        out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c",
+                              "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen("
+                              "'http://127.0.0.1:%d/metrics',timeout=10).read().decode())" % port],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (subprocess.SubprocessError, OSError):
+        if check:
+            raise
+        return {}
+    m = {}
+    for line in out.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            m[k] = float(v)
+    return m
+
+
 class Daemon:
     def __init__(self, build, config, log, prefix=()):
         exe = os.path.join(build, "app", "flashsaled")

@@ -46,18 +46,8 @@ def write_config(path, data, sock):
 
 
 def scrape():
-    """{(name, labels): value} of /metrics, read inside the namespace."""
-    out = subprocess.run(["ip", "netns", "exec", NS, sys.executable, "-c",
-                          "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen("
-                          "'http://127.0.0.1:%d/metrics',timeout=10).read().decode())" % ADMIN_PORT],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
-    m = {}
-    for line in out.splitlines():
-        if line.startswith("#"):
-            continue
-        k, v = line.rsplit(" ", 1)
-        m[k] = float(v)
-    return m
+    """{"name{labels}": value} of /metrics, read inside the namespace."""
+    return bench_ab.scrape_metrics(NS, ADMIN_PORT)
 
 
 def delta(a, b, key):

@@ -167,20 +167,8 @@ ADMIN_PORT = 18092
 
 
 def scrape():
-    """The worker's counters of /metrics, read inside the namespace: {name{labels}: value}."""
-    try:
-        out = subprocess.run(["ip", "netns", "exec", NS, sys.executable, "-c",
-                              "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen("
-                              "'http://127.0.0.1:%d/metrics',timeout=10).read().decode())" % ADMIN_PORT],
-                             capture_output=True, text=True, timeout=30, check=True).stdout
-    except (subprocess.SubprocessError, OSError):
-        return {}
-    m = {}
-    for line in out.splitlines():
-        if line.startswith("flashsale_worker_"):
-            k, v = line.rsplit(" ", 1)
-            m[k] = float(v)
-    return m
+    """/metrics of the appliance in the namespace; {} when it cannot be read."""
+    return bench_ab.scrape_metrics(NS, ADMIN_PORT, check=False)
 
 
 def busy_cycles(before, after):

@@ -41,6 +41,24 @@ per_user_limit = 1
 
 
 class Memif(unittest.TestCase):
+    def generate(self, ns, tag, sock, d, eal_extra, args):
+        """One flashsale-bench-dpdk run against d: it exits 0 and every message
+        sent is answered. Returns its output, the messages answered and its
+        "checked in full" (answers, bad) counts."""
+        gen = subprocess.run(
+            ["ip", "netns", "exec", ns, GEN, "--no-huge", "-m", "256", "--no-pci",
+             "--no-telemetry", "--log-level=lib.eal:error", "--file-prefix", "fsg" + tag] +
+            eal_extra + ["--vdev=net_memif0,role=client,socket=" + sock, "--"] + args,
+            capture_output=True, text=True, timeout=60)
+        print(gen.stdout)
+        self.assertEqual(gen.returncode, 0, gen.stdout + gen.stderr + d.output())
+        m = re.search(r"sent (\d+) messages .* answered (\d+)", gen.stdout)
+        self.assertTrue(m, gen.stdout)
+        self.assertEqual(m.group(1), m.group(2), "every message answered")
+        c = re.search(r"checked in full \(headers, checksums\): (\d+) answers, (\d+) bad", gen.stdout)
+        self.assertTrue(c, gen.stdout)
+        return gen.stdout, m.group(2), (c.group(1), c.group(2))
+
     def test_generator_sells_exactly_the_stock(self):
         L.require_root()
         tag = "%x%04x" % (os.getpid() & 0xfffff, int(time.time() * 1000) & 0xffff)
@@ -55,40 +73,18 @@ class Memif(unittest.TestCase):
         d = L.DpdkDaemon(cfg, tmp, ns=ns)
         try:
             d.start()
-            gen = subprocess.run(
-                ["ip", "netns", "exec", ns, GEN, "--no-huge", "-m", "256", "--no-pci",
-                 "--no-telemetry", "--log-level=lib.eal:error", "--file-prefix", "fsg" + tag,
-                 "--vdev=net_memif0,role=client,socket=" + sock, "--", "--config", cfg,
-                 "--item", "2", "--batch", "16", "--window", "1024", "--duration", "1.5",
-                 "--templates", "16"],
-                capture_output=True, text=True, timeout=60)
-            print(gen.stdout)
-            self.assertEqual(gen.returncode, 0, gen.stdout + gen.stderr + d.output())
-            m = re.search(r"sent (\d+) messages .* answered (\d+)", gen.stdout)
-            self.assertTrue(m, gen.stdout)
-            self.assertEqual(m.group(1), m.group(2), "every message answered")
-            self.assertRegex(gen.stdout, r"by status: OK=5000 SOLD_OUT=\d+")
-            self.assertIn("generator cycles:", gen.stdout)
-            m = re.search(r"checked in full \(headers, checksums\): (\d+) answers, (\d+) bad", gen.stdout)
-            self.assertTrue(m and int(m.group(1)) >= 1 and m.group(2) == "0", gen.stdout)
-            gen = subprocess.run(
-                ["ip", "netns", "exec", ns, GEN, "--no-huge", "-m", "256", "--no-pci",
-                 "--no-telemetry", "--log-level=lib.eal:error", "--file-prefix", "fsg" + tag,
-                 "--lcores", "0@0,1@1", "--vdev=net_memif0,role=client,socket=" + sock, "--",
-                 "--config", cfg, "--item", "1", "--batch", "1", "--window", "512",
-                 "--duration", "1", "--templates", "8", "--reuse-users", "--lcores", "2",
-                 "--check-every", "1"],
-                capture_output=True, text=True, timeout=60)
-            print(gen.stdout)
-            self.assertEqual(gen.returncode, 0, gen.stdout + gen.stderr + d.output())
-            m = re.search(r"sent (\d+) messages .* answered (\d+)", gen.stdout)
-            self.assertTrue(m, gen.stdout)
-            self.assertEqual(m.group(1), m.group(2), "every message answered")
-            self.assertRegex(gen.stdout, r"by status: SOLD_OUT=\d+\n")
-            c = re.search(r"checked in full \(headers, checksums\): (\d+) answers, (\d+) bad", gen.stdout)
-            self.assertTrue(c, gen.stdout)
-            self.assertEqual((c.group(1), c.group(2)), (m.group(2), "0"),
-                             "every answer checked, none bad")
+            out, _, checked = self.generate(
+                ns, tag, sock, d, [], ["--config", cfg, "--item", "2", "--batch", "16", "--window",
+                                       "1024", "--duration", "1.5", "--templates", "16"])
+            self.assertRegex(out, r"by status: OK=5000 SOLD_OUT=\d+")
+            self.assertIn("generator cycles:", out)
+            self.assertTrue(int(checked[0]) >= 1 and checked[1] == "0", out)
+            out, answered, checked = self.generate(
+                ns, tag, sock, d, ["--lcores", "0@0,1@1"],
+                ["--config", cfg, "--item", "1", "--batch", "1", "--window", "512", "--duration",
+                 "1", "--templates", "8", "--reuse-users", "--lcores", "2", "--check-every", "1"])
+            self.assertRegex(out, r"by status: SOLD_OUT=\d+\n")
+            self.assertEqual(checked, (answered, "0"), "every answer checked, none bad")
         finally:
             try:
                 d.stop()

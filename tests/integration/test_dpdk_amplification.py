@@ -7,7 +7,6 @@ datagram must get exactly one response datagram, no larger than it. Skipped
 (77) when not root or when namespaces/veth cannot be created."""
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fsp import main  # noqa: E402
@@ -19,32 +18,11 @@ WORKERS = 2
 MSGS_PER_DGRAM = 22
 
 
-class DpdkAmplification(A.Amplification):
+class DpdkAmplification(L.VethDaemon, A.Amplification):
     @classmethod
-    def setUpClass(cls):
-        L.require_root()
-        cls.net = L.NetPair().create()
-        try:
-            a = cls.net.a
-            L.sh("ip", "netns", "exec", a, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1",
-                 "net.ipv4.conf.veth0.rp_filter=1", "net.ipv4.conf.veth0.arp_ignore=8")
-            cls.tmp = L.tmpdir()
-            eal = L.eal_words("--vdev=net_af_packet0,iface=veth0,qpairs=2")
-            cfg = L.dpdk_config(cls.tmp, eal, cls.net.app_ip, FSP_PORT, workers=WORKERS,
-                                items=A.ITEMS, durability="batch")
-            cls.d = L.DpdkDaemon(cfg, cls.tmp, ns=a).start()
-            cls.net.enter_peer()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            if getattr(cls, "d", None):
-                cls.d.stop()
-        finally:
-            cls.net.close()
+    def make_config(cls, tmp, eal):
+        return L.dpdk_config(tmp, eal, cls.net.app_ip, FSP_PORT, workers=WORKERS,
+                             items=A.ITEMS, durability="batch")
 
     def counter(self, d):
         return A.Counter(FSP_PORT, host=self.net.app_ip, bind="0.0.0.0")

@@ -84,43 +84,26 @@ def read_responses(sock, n):
     return out
 
 
-class DpdkHttp(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        L.require_root()
-        if not os.path.exists("/dev/net/tun"):
-            L.skip("no /dev/net/tun: the exception TAP (HTTP's way in) cannot be created")
-        cls.net = L.NetPair().create()
-        cls.requests = 0  # answers the workers gave (HTTP requests + FSP messages)
-        try:
-            a = cls.net.a
-            L.sh("ip", "netns", "exec", a, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1",
-                 "net.ipv4.conf.veth0.rp_filter=1", "net.ipv4.conf.veth0.arp_ignore=8")
-            cls.tmp = L.tmpdir()
-            eal = L.eal_words("--vdev=net_af_packet0,iface=veth0,qpairs=2")
-            cfg = L.dpdk_config(cls.tmp, eal, cls.net.app_ip, FSP_PORT, workers=2,
-                                http_port=HTTP_PORT, admin_port=ADMIN_PORT, items=ITEMS,
-                                durability="sync")
-            # the operations listener on loopback inside the appliance's namespace
-            with open(cfg) as f:
-                text = f.read()
-            with open(cfg, "w") as f:
-                f.write(text.replace("[admin]\naddress = %s" % cls.net.app_ip,
-                                     "[admin]\naddress = 127.0.0.1"))
-            cls.cfg = cfg
-            cls.d = L.DpdkDaemon(cfg, cls.tmp, ns=a).start()
-            cls.net.enter_peer()
-        except BaseException:
-            cls.tearDownClass()
-            raise
+class DpdkHttp(L.VethDaemon, unittest.TestCase):
+    requests = 0  # answers the workers gave (HTTP requests + FSP messages)
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            if getattr(cls, "d", None):
-                cls.d.stop()
-        finally:
-            cls.net.close()
+    def check_host(cls):
+        if not os.path.exists("/dev/net/tun"):
+            L.skip("no /dev/net/tun: the exception TAP (HTTP's way in) cannot be created")
+
+    @classmethod
+    def make_config(cls, tmp, eal):
+        cfg = L.dpdk_config(tmp, eal, cls.net.app_ip, FSP_PORT, workers=2,
+                            http_port=HTTP_PORT, admin_port=ADMIN_PORT, items=ITEMS,
+                            durability="sync")
+        # the operations listener on loopback inside the appliance's namespace
+        with open(cfg) as f:
+            text = f.read()
+        with open(cfg, "w") as f:
+            f.write(text.replace("[admin]\naddress = %s" % cls.net.app_ip,
+                                 "[admin]\naddress = 127.0.0.1"))
+        return cfg
 
     def conn(self):
         return http.client.HTTPConnection(self.net.app_ip, HTTP_PORT, timeout=10)

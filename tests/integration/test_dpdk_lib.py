@@ -373,6 +373,43 @@ class DpdkDaemon:
         return rc
 
 
+class VethDaemon:
+    """A unittest.TestCase mixin: one flashsaled (mode = dpdk, net_af_packet on
+    veth0 of a NetPair, two queue pairs, strict rp_filter and arp_ignore in
+    the appliance's namespace) for the whole class, the test process in the
+    peer's namespace; torn down at the end, or at once if set-up fails. A
+    class gives make_config(tmp, eal) -> config path, and may check the host
+    in check_host() (skip) before anything is made."""
+
+    @classmethod
+    def check_host(cls):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        require_root()
+        cls.check_host()
+        cls.net = NetPair().create()
+        try:
+            sh("ip", "netns", "exec", cls.net.a, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1",
+               "net.ipv4.conf.veth0.rp_filter=1", "net.ipv4.conf.veth0.arp_ignore=8")
+            cls.tmp = tmpdir()
+            cls.cfg = cls.make_config(cls.tmp, eal_words("--vdev=net_af_packet0,iface=veth0,qpairs=2"))
+            cls.d = DpdkDaemon(cls.cfg, cls.tmp, ns=cls.net.a).start()
+            cls.net.enter_peer()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if getattr(cls, "d", None):
+                cls.d.stop()
+        finally:
+            cls.net.close()
+
+
 def tmpdir():
     """Removed at exit (64 MiB log segments each; FLASHSALE_KEEP_TMP=1 keeps it)."""
     path = tempfile.mkdtemp(prefix="fs-dpdk-")

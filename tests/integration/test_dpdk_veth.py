@@ -54,34 +54,13 @@ class PeerClient(Client):
         self.datagrams = []
 
 
-class Veth(unittest.TestCase):
+class Veth(L.VethDaemon, unittest.TestCase):
     @classmethod
-    def setUpClass(cls):
-        L.require_root()
-        cls.net = L.NetPair().create()
-        try:
-            a = cls.net.a
-            L.sh("ip", "netns", "exec", a, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1",
-                 "net.ipv4.conf.veth0.rp_filter=1", "net.ipv4.conf.veth0.arp_ignore=8")
-            cls.app_mac = L.sh("ip", "netns", "exec", a, "cat",
-                               "/sys/class/net/veth0/address").stdout.strip()
-            cls.tmp = L.tmpdir()
-            eal = L.eal_words("--vdev=net_af_packet0,iface=veth0,qpairs=2")
-            cfg = L.dpdk_config(cls.tmp, eal, cls.net.app_ip, FSP_PORT, workers=2,
-                                admin_port=HTTP_PORT, items=ITEMS, durability="batch")
-            cls.d = L.DpdkDaemon(cfg, cls.tmp, ns=a).start()
-            cls.net.enter_peer()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            if getattr(cls, "d", None):
-                cls.d.stop()
-        finally:
-            cls.net.close()
+    def make_config(cls, tmp, eal):
+        cls.app_mac = L.sh("ip", "netns", "exec", cls.net.a, "cat",
+                           "/sys/class/net/veth0/address").stdout.strip()
+        return L.dpdk_config(tmp, eal, cls.net.app_ip, FSP_PORT, workers=2,
+                             admin_port=HTTP_PORT, items=ITEMS, durability="batch")
 
     def peer(self, *cmd, timeout=30):
         return subprocess.run(["ip", "netns", "exec", self.net.p, *cmd], capture_output=True,

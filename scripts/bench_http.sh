@@ -20,6 +20,7 @@
 #        FLASHSALE_HTTP_ANCHOR=path overrides the anchor script; =none skips it.
 set -euo pipefail
 case "${1:-}" in -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0;; esac
+. "$(dirname "$0")/bench_http_lib.sh"
 secs=${1:-5}; conns=${2:-64}; build=${3:-build}
 daemon="$build/app/flashsaled"
 anchor=${FLASHSALE_HTTP_ANCHOR:-/work/shared/bench/http_anchor.sh}
@@ -61,34 +62,14 @@ activity = 1
 total = 0
 INI
 	"$daemon" --config "$dir/fs.ini" --init > "$dir/daemon.log" 2>&1 & pid=$!
-	for _ in $(seq 200); do grep -q " ready: " "$dir/daemon.log" && return 0; sleep 0.05; done
-	cat "$dir/daemon.log" >&2; exit 1
+	fs_wait_ready "$dir/daemon.log" 200 || exit 1
 }
 stop() { kill "$pid"; wait "$pid" || { echo "flashsaled exit $?" >&2; tail -5 "$dir/daemon.log" >&2; }; pid=""; }
 
-cat > "$dir/buy.lua" <<'LUA'
-local threads = {}
-function setup(t) t:set("tid", #threads + 1); table.insert(threads, t) end
-local n = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  n = n + 1
-  local u = tid * 100000000 + n
-  return wrk.format(nil, nil, nil, '{"item":ITEM,"user":' .. u .. ',"request_id":' .. n .. ',"qty":1}')
-end
-LUA
-sed 's/ITEM/1002/' "$dir/buy.lua" > "$dir/soldout.lua"
-sed 's/ITEM/1001/' "$dir/buy.lua" > "$dir/win.lua"
+wrk_buy_lua "$dir/soldout.lua" 1002
+wrk_buy_lua "$dir/win.lua" 1001
 
-# "R req/s (p50 X, p99 Y)" from one wrk run
-run() { # url [script]
-	wrk -t2 -c"$conns" -d"${secs}s" --latency ${2:+-s "$2"} "$1" 2>&1 | awk '
-		/Requests\/sec/ {r = $2}
-		/^ +50%/ {p50 = $2} /^ +99%/ {p99 = $2}
-		/Non-2xx|Socket errors/ {e = e " [" $0 "]"}
-		END {printf "%s req/s (p50 %s, p99 %s)%s\n", r, p50, p99, e}'
-}
+run() { wrk_run "" "$@"; } # url [script]
 rate() { echo "${1%% *}"; }
 
 url="http://127.0.0.1:$port"

@@ -22,6 +22,7 @@
 #   traffic), ROUNDS (5) of each, in a namespace this script makes.
 set -euo pipefail
 case "${1:-}" in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0;; esac
+. "$(dirname "$0")/bench_http_lib.sh"
 if [ "${1:-}" = --fsp-ab ]; then
 	rounds=${2:-5}; build=${3:-build}
 	b=$(realpath "$build")/app
@@ -62,8 +63,7 @@ activity = 1
 total = 0
 INI
 			ip netns exec "$ns" "$b/flashsaled" --config "$dir/bench.ini" --init > "$dir/d.log" 2>&1 & pid=$!
-			for _ in $(seq 400); do grep -q " ready: " "$dir/d.log" && break; sleep 0.05; done
-			grep -q " ready: " "$dir/d.log" || { cat "$dir/d.log" >&2; exit 1; }
+			fs_wait_ready "$dir/d.log" 400 || exit 1
 			if [ "$hp" != 0 ] && ! grep -q "public HTTP API on" "$dir/d.log"; then
 				echo "HTTP not served (no TAP?)" >&2; cat "$dir/d.log" >&2; exit 1
 			fi
@@ -139,34 +139,14 @@ activity = 1
 total = 0
 INI
 	${3:+ip netns exec "$3"} "$daemon" --config "$dir/fs.ini" --init > "$dir/daemon.log" 2>&1 & pid=$!
-	for _ in $(seq 400); do grep -q " ready: " "$dir/daemon.log" && return 0; sleep 0.05; done
-	cat "$dir/daemon.log" >&2; exit 1
+	fs_wait_ready "$dir/daemon.log" 400 || exit 1
 }
 stop() { kill "$pid"; wait "$pid" || { echo "flashsaled exit $?" >&2; tail -5 "$dir/daemon.log" >&2; }; pid=""; }
 
-cat > "$dir/soldout.lua" <<'LUA'
-local threads = {}
-function setup(t) t:set("tid", #threads + 1); table.insert(threads, t) end
-local n = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  n = n + 1
-  return wrk.format(nil, nil, nil, '{"item":1002,"user":' .. (tid * 100000000 + n) .. ',"request_id":' .. n .. ',"qty":1}')
-end
-LUA
-
-run() { # [netns] url [script]
-	local ns=$1; shift
-	${ns:+ip netns exec "$ns"} wrk -t2 -c"$conns" -d"${secs}s" --latency ${2:+-s "$2"} "$1" 2>&1 | awk '
-		/Requests\/sec/ {r = $2}
-		/^ +50%/ {p50 = $2} /^ +99%/ {p99 = $2}
-		/Non-2xx|Socket errors/ {e = e " [" $0 "]"}
-		END {printf "%s req/s (p50 %s, p99 %s)%s\n", r, p50, p99, e}'
-}
+wrk_buy_lua "$dir/soldout.lua" 1002
 both() { # label netns url
-	echo "$1 GET /v1/time:          $(run "$2" "$3/v1/time")"
-	echo "$1 POST /v1/buy sold out: $(run "$2" "$3/v1/buy" "$dir/soldout.lua")"
+	echo "$1 GET /v1/time:          $(wrk_run "$2" "$3/v1/time")"
+	echo "$1 POST /v1/buy sold out: $(wrk_run "$2" "$3/v1/buy" "$dir/soldout.lua")"
 }
 
 echo "flashsale HTTP, kernel vs dpdk mode (exception path), wrk -t2 -c$conns -d${secs}s, 2 workers, $(nproc) CPUs:"

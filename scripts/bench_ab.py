@@ -169,6 +169,22 @@ NICE = []
 IDLE_SLEEP_US = None  # --idle-sleep-us: None = the config default
 
 
+def gen_cmd(nice, ns, gen_bin, prefix, lcores, sock, cfg, item, batch, window, duration, seed,
+            reuse=True):
+    """flashsale-bench-dpdk as the memif client of the appliance's socket, in
+    namespace ns (after the nice words), users from 10^8 x seed; with reuse,
+    --reuse-users for the sold-out item 1 when the generator has it (older
+    ones do not)."""
+    cmd = nice + ["ip", "netns", "exec", ns, gen_bin, "--no-huge", "-m", "512", "--file-prefix", prefix,
+                  "--no-pci", "--no-telemetry", "--log-level=lib.eal:error", "--lcores", lcores,
+                  "--vdev=net_memif0,role=client,socket=%s" % sock, "--", "--config", cfg,
+                  "--item", item, "--batch", str(batch), "--window", str(window),
+                  "--duration", str(duration), "--user-base", str(100000000 * seed)]
+    if reuse and item == "1" and b"--reuse-users" in open(gen_bin, "rb").read():
+        cmd.append("--reuse-users")
+    return cmd
+
+
 def memif_run(build, tmp, subject, duration, seed):
     stock = 0 if "soldout" in subject else 3000000
     batch = int(subject.rsplit("-", 1)[1])
@@ -184,13 +200,9 @@ def memif_run(build, tmp, subject, duration, seed):
     try:
         item = "1" if stock == 0 else "1001"
         gen = os.path.join(GEN or build, "app", "flashsale-bench-dpdk")
-        cmd = NICE + ["ip", "netns", "exec", NS, gen, "--no-huge",
-               "-m", "512", "--file-prefix", "fsabG", "--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
-               "--lcores", "0@0", "--vdev=net_memif0,role=client,socket=%s" % sock, "--", "--config", cfg,
-               "--item", item, "--batch", str(batch), "--window", "1024", "--duration", str(duration),
-               "--user-base", str(100000000 * seed)]
-        if stock == 0 and GEN and b"--reuse-users" in open(gen, "rb").read():
-            cmd.append("--reuse-users")
+        # each build with its own generator (no --gen): never --reuse-users
+        cmd = gen_cmd(NICE, NS, gen, "fsabG", "0@0", sock, cfg, item, batch, 1024, duration, seed,
+                      reuse=bool(GEN))
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 90)
         m = re.search(r"answered \d+ \(([\d.]+) messages/s", p.stdout)
         if not m:

@@ -203,14 +203,8 @@ def appliance_run(build, gen, tmp, subject, duration, seed, gen_lcores, idle_sle
         tid = lcore_thread(d.proc.pid)
         item = "1" if stock == 0 else "1001"
         lc = "0@0" if gen_lcores == 1 else "0@0,1@0"
-        cmd = NICE + ["ip", "netns", "exec", NS, os.path.join(gen, "app", "flashsale-bench-dpdk"), "--no-huge",
-               "-m", "512", "--file-prefix", "fp12G", "--no-pci", "--no-telemetry",
-               "--log-level=lib.eal:error", "--lcores", lc, "--vdev=net_memif0,role=client,socket=%s" % sock,
-               "--", "--config", cfg, "--item", item, "--batch", str(batch), "--window", str(window),
-               "--duration", str(duration), "--user-base", str(100000000 * seed)]
-        gen_bin = cmd[len(NICE) + 4]
-        if stock == 0 and b"--reuse-users" in open(gen_bin, "rb").read():  # not in older generators
-            cmd.append("--reuse-users")
+        cmd = bench_ab.gen_cmd(NICE, NS, os.path.join(gen, "app", "flashsale-bench-dpdk"), "fp12G", lc,
+                               sock, cfg, item, batch, window, duration, seed)
         if gen_lcores == 2:
             cmd += ["--lcores", "2"]
         m0 = scrape()
